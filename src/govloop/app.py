@@ -1,0 +1,117 @@
+"""Builds the FastAPI application from the domains' routers."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+
+from govloop import __version__
+from govloop.core.errors import GovloopError, NotAuthenticated
+from govloop.core.i18n import normalize_locale, set_locale
+from govloop.core.settings import get_settings
+from govloop.hall import api as hall_api
+from govloop.hall import pages as hall_pages
+from govloop.web import pages as web_pages
+from govloop.web.templating import STATIC_DIR, render
+
+API_PREFIXES = ("/api/", "/open311/")
+
+
+def wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIXES) or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if not hasattr(request.state, "user"):
+        request.state.user = None
+    if request.headers.get("hx-request"):
+        return render(request, "_error.html", {"message": message}, status_code=status)
+    return render(request, "error.html", {"message": message, "status": status}, status_code=status)
+
+
+async def handle_govloop_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GovloopError)
+    if wants_json(request):
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+    if isinstance(exc, NotAuthenticated) and request.method == "GET":
+        return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
+    return _error_page(request, exc.status_code, exc.message)
+
+
+def _describe(errors: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"),
+            "problem": e.get("msg"),
+        }
+        for e in errors
+    ]
+
+
+async def handle_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    fields = _describe(list(exc.errors()))
+    message = "请求参数不正确：" + "；".join(f"{f['field']}（{f['problem']}）" for f in fields)
+    if wants_json(request):
+        return JSONResponse(
+            {"error": "invalid_request", "message": message, "details": {"fields": fields}},
+            status_code=422,
+        )
+    return _error_page(request, 422, "填写的内容不正确，请检查后重试")
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    messages = {404: "页面或资源不存在", 405: "不支持的请求方式"}
+    message = messages.get(exc.status_code, str(exc.detail))
+    if wants_json(request):
+        return JSONResponse(
+            {"error": f"http_{exc.status_code}", "message": message}, status_code=exc.status_code
+        )
+    return _error_page(request, exc.status_code, message)
+
+
+def create_app() -> FastAPI:
+    settings = get_settings()
+    app = FastAPI(
+        title="govloop", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json"
+    )
+
+    @app.middleware("http")
+    async def locale_middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        set_locale(normalize_locale(request.cookies.get("lang") or settings.default_locale))
+        return await call_next(request)
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret_key,
+        session_cookie="govloop_session",
+        max_age=settings.session_max_age_seconds,
+        same_site="lax",
+        https_only=settings.environment == "production",
+    )
+    app.add_exception_handler(GovloopError, handle_govloop_error)
+    app.add_exception_handler(RequestValidationError, handle_validation_error)
+    app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.include_router(web_pages.router)
+    app.include_router(hall_api.router)
+    app.include_router(hall_pages.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,19 @@
+"""The `govloop` command: one sub-command group per domain."""
+
+from __future__ import annotations
+
+import typer
+
+from govloop.core.cli import db_app, users_app
+from govloop.hall.cli import bench_app, demo, hall_app, serve
+
+app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(hall_app, name="hall")
+app.add_typer(bench_app, name="bench")
+app.command("demo")(demo)
+app.command("serve")(serve)
+
+if __name__ == "__main__":
+    app()

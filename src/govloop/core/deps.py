@@ -1,0 +1,83 @@
+"""Route dependencies: the current user, permissions and CSRF protection."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission, has_permission, user_for_token
+from govloop.core.db import get_session
+from govloop.core.errors import NotAuthenticated, PermissionDenied
+from govloop.core.models import User
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    return None
+
+
+async def csrf_protect(request: Request) -> None:
+    """Cookie-authenticated unsafe requests must echo the session's CSRF token.
+
+    Requests without a session cookie carry no ambient authority (bearer tokens,
+    anonymous API clients), so there is nothing to forge.
+    """
+    if request.method not in UNSAFE_METHODS or _bearer(request) or not request.session:
+        return
+    expected = request.session.get("csrf")
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and "form" in request.headers.get("content-type", ""):
+        form = await request.form()
+        value = form.get(CSRF_FIELD)
+        sent = value if isinstance(value, str) else None
+    if not expected or not sent or not secrets.compare_digest(str(expected), sent):
+        raise PermissionDenied("页面已过期，请刷新后重试（CSRF 校验失败）", code="csrf_failed")
+
+
+def optional_user(request: Request, session: Session = Depends(get_session)) -> User | None:
+    token = _bearer(request)
+    if token:
+        user = user_for_token(session=session, token=token)
+        if user is None:
+            raise NotAuthenticated("API 令牌无效或已吊销", code="invalid_token")
+        return user
+    user_id = request.session.get("user_id")
+    if not user_id:
+        return None
+    user = session.get(User, user_id)
+    if user is None or not user.active:
+        request.session.clear()
+        return None
+    return user
+
+
+def current_user(user: User | None = Depends(optional_user)) -> User:
+    if user is None:
+        raise NotAuthenticated("请先登录", code="not_authenticated")
+    return user
+
+
+def require(permission: Permission) -> Callable[..., User]:
+    def dependency(user: User = Depends(current_user)) -> User:
+        if not has_permission(user, permission):
+            raise PermissionDenied("您没有执行此操作的权限", code="permission_denied")
+        return user
+
+    return dependency

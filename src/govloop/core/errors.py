@@ -1,0 +1,62 @@
+"""One error hierarchy, raised by services and rendered once per surface."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class GovloopError(Exception):
+    """Base error. ``code`` is stable for clients; ``message`` is human-readable (zh-CN)."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class BadRequest(GovloopError):
+    status_code = 400
+    code = "bad_request"
+
+
+class NotAuthenticated(GovloopError):
+    status_code = 401
+    code = "not_authenticated"
+
+
+class PermissionDenied(GovloopError):
+    status_code = 403
+    code = "permission_denied"
+
+
+class NotFound(GovloopError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(GovloopError):
+    status_code = 409
+    code = "conflict"
+
+
+class RuleViolation(GovloopError):
+    """The request is well-formed but a business rule forbids it in the current state."""
+
+    status_code = 422
+    code = "rule_violation"
+
+
+class TooManyRequests(GovloopError):
+    status_code = 429
+    code = "too_many_requests"

@@ -1,0 +1,62 @@
+"""Translations: gettext catalogs (.po) under ``govloop/locales``, compiled in memory.
+
+Message ids are English; Simplified Chinese is the default locale.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+SUPPORTED = ("zh_CN", "en")
+DEFAULT_LOCALE = "zh_CN"
+
+_current: ContextVar[str] = ContextVar("govloop_locale", default=DEFAULT_LOCALE)
+
+
+@lru_cache
+def translations(locale: str) -> gettext.NullTranslations:
+    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
+    if not po_path.exists():
+        return gettext.NullTranslations()
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def normalize_locale(value: str | None) -> str:
+    if not value:
+        return DEFAULT_LOCALE
+    value = value.replace("-", "_")
+    if value in SUPPORTED:
+        return value
+    return "en" if value.lower().startswith("en") else DEFAULT_LOCALE
+
+
+def set_locale(locale: str) -> None:
+    _current.set(normalize_locale(locale))
+
+
+def get_locale() -> str:
+    return _current.get()
+
+
+def gettext_(message: str) -> str:
+    return translations(get_locale()).gettext(message)
+
+
+def ngettext_(singular: str, plural: str, n: int) -> str:
+    return translations(get_locale()).ngettext(singular, plural, n)
+
+
+_ = gettext_

@@ -1,0 +1,8 @@
+"""Imports every domain's models so the metadata is complete (migrations, tests)."""
+
+from __future__ import annotations
+
+
+def import_all_models() -> None:
+    import govloop.core.models
+    import govloop.hall.models  # noqa: F401

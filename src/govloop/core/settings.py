@@ -1,0 +1,45 @@
+"""Application settings, read from the environment (prefix ``GOVLOOP_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="GOVLOOP_", env_file=".env", extra="ignore")
+
+    environment: str = "development"
+    database_url: str = f"sqlite:///{Path('var') / 'govloop.db'}"
+    secret_key: str = DEV_SECRET
+    timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh_CN"
+    # Login rate limiting: failures allowed per (client, username) inside the window.
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    # Holidays declared for years the chinese-calendar package does not know yet (ISO dates).
+    extra_holidays: list[str] = []
+    extra_workdays: list[str] = []
+    session_max_age_seconds: int = 12 * 3600
+
+    @model_validator(mode="after")
+    def refuse_default_secret(self) -> Settings:
+        if self.environment != "development" and self.secret_key == DEV_SECRET:
+            raise ValueError(
+                "GOVLOOP_SECRET_KEY must be set outside development (the default is public)"
+            )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,378 @@
+"""JSON API of the service hall (``/api/v1/halls``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.db import get_readonly_session, get_session, unit_of_work
+from govloop.core.deps import csrf_protect, require
+from govloop.core.models import User
+from govloop.hall import appointments, overview, service
+from govloop.hall.live import hub
+from govloop.hall.schemas import (
+    BookIn,
+    CheckInIn,
+    CloseDayIn,
+    FinishIn,
+    IssueTicketIn,
+    PauseIn,
+    TransferIn,
+    ticket_out,
+)
+
+router = APIRouter(prefix="/api/v1/halls", tags=["hall"], dependencies=[Depends(csrf_protect)])
+operator = require(Permission.WINDOW_OPERATE)
+manager = require(Permission.HALL_MANAGE)
+
+
+def _hall(session: Session, code: str) -> Any:
+    return service.get_hall(session=session, code=code)
+
+
+@router.get("/{hall_code}")
+def hall_overview(
+    hall_code: str, session: Session = Depends(get_readonly_session)
+) -> dict[str, Any]:
+    return overview.display_snapshot(session=session, hall=_hall(session, hall_code))
+
+
+@router.get("/{hall_code}/items")
+def hall_items(
+    hall_code: str, session: Session = Depends(get_readonly_session)
+) -> list[dict[str, Any]]:
+    return overview.item_catalogue(session=session, hall=_hall(session, hall_code))
+
+
+# --- tickets -------------------------------------------------------------------------
+
+
+@router.post("/{hall_code}/tickets", status_code=201)
+def issue_ticket(
+    hall_code: str, body: IssueTicketIn, session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    hall = _hall(session, hall_code)
+    item = service.get_item(session=session, code=body.item_code)
+    ticket = service.issue_ticket(
+        session=session, hall=hall, item=item, priority=body.priority, channel="api"
+    )
+    return ticket_out(service.estimate_wait(session=session, ticket=ticket))
+
+
+@router.get("/{hall_code}/tickets/{code}")
+def ticket_status(
+    hall_code: str, code: str, session: Session = Depends(get_readonly_session)
+) -> dict[str, Any]:
+    ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
+    if ticket.status != "waiting":
+        return ticket_out(ticket=ticket)
+    return ticket_out(service.estimate_wait(session=session, ticket=ticket))
+
+
+@router.post("/{hall_code}/tickets/{code}/cancel")
+def cancel_ticket(
+    hall_code: str, code: str, session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
+    return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket))
+
+
+@router.post("/{hall_code}/close-day")
+def close_day(
+    hall_code: str,
+    body: CloseDayIn,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    hall = _hall(session, hall_code)
+    return service.close_day(
+        session=session,
+        hall=hall,
+        actor=user,
+        reason=body.reason,
+        carry_over_codes=body.carry_over,
+        carry_over_all=body.carry_over_all,
+    )
+
+
+# --- windows -------------------------------------------------------------------------
+
+
+def _window_out(window: Any) -> dict[str, Any]:
+    return {
+        "number": window.number,
+        "name": window.name,
+        "state": window.state,
+        "staff_id": window.staff_id,
+    }
+
+
+@router.post("/{hall_code}/windows/{number}/sign-in")
+def sign_in(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    return _window_out(
+        service.sign_in(
+            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+        )
+    )
+
+
+@router.post("/{hall_code}/windows/{number}/sign-out")
+def sign_out(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    return _window_out(
+        service.sign_out(
+            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+        )
+    )
+
+
+@router.post("/{hall_code}/windows/{number}/pause")
+def pause(
+    hall_code: str,
+    number: int,
+    body: PauseIn | None = None,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    hall = _hall(session, hall_code)
+    reason = body.reason if body else ""
+    return _window_out(
+        service.pause(session=session, hall=hall, window_number=number, actor=user, reason=reason)
+    )
+
+
+@router.post("/{hall_code}/windows/{number}/resume")
+def resume(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    return _window_out(
+        service.resume(
+            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+        )
+    )
+
+
+@router.post("/{hall_code}/windows/{number}/call-next")
+def call_next(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    ticket = service.call_next(
+        session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+    )
+    return ticket_out(ticket=ticket) | {"text": overview.call_text(ticket.code, number)}
+
+
+@router.post("/{hall_code}/windows/{number}/recall")
+def recall(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    ticket = service.recall(
+        session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+    )
+    return ticket_out(ticket=ticket) | {"recall_count": ticket.recall_count}
+
+
+@router.post("/{hall_code}/windows/{number}/start")
+def start(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    ticket = service.start_service(
+        session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+    )
+    return ticket_out(ticket=ticket)
+
+
+@router.post("/{hall_code}/windows/{number}/finish")
+def finish(
+    hall_code: str,
+    number: int,
+    body: FinishIn | None = None,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    outcome = body.outcome if body else FinishIn().outcome
+    ticket = service.finish_service(
+        session=session,
+        hall=_hall(session, hall_code),
+        window_number=number,
+        actor=user,
+        outcome=outcome,
+    )
+    return ticket_out(ticket=ticket)
+
+
+@router.post("/{hall_code}/windows/{number}/no-show")
+def no_show(
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    ticket = service.mark_no_show(
+        session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+    )
+    return ticket_out(ticket=ticket)
+
+
+@router.post("/{hall_code}/windows/{number}/transfer")
+def transfer(
+    hall_code: str,
+    number: int,
+    body: TransferIn,
+    user: User = Depends(operator),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    ticket = service.transfer(
+        session=session,
+        hall=_hall(session, hall_code),
+        window_number=number,
+        actor=user,
+        to_item_code=body.to_item_code,
+        to_window_number=body.to_window,
+    )
+    return ticket_out(ticket=ticket)
+
+
+# --- appointments --------------------------------------------------------------------
+
+
+@router.get("/{hall_code}/appointment-slots")
+def appointment_slots(
+    hall_code: str,
+    item_code: str = Query(max_length=32),
+    day: date = Query(),
+    session: Session = Depends(get_readonly_session),
+) -> list[dict[str, Any]]:
+    hall = _hall(session, hall_code)
+    item = service.get_item(session=session, code=item_code)
+    return [
+        {
+            "slot_start": f"{s.slot_start:%H:%M}",
+            "slot_end": f"{s.slot_end:%H:%M}",
+            "capacity": s.capacity,
+            "booked": s.booked,
+            "remaining": s.remaining,
+        }
+        for s in appointments.available_slots(session=session, hall=hall, item=item, day=day)
+    ]
+
+
+def _appointment_out(a: Any) -> dict[str, Any]:
+    return {
+        "code": a.code,
+        "status": a.status,
+        "day": a.service_date.isoformat(),
+        "slot_start": f"{a.slot_start:%H:%M}",
+        "slot_end": f"{a.slot_end:%H:%M}",
+        "item_id": a.item_id,
+    }
+
+
+@router.post("/{hall_code}/appointments", status_code=201)
+def book_appointment(
+    hall_code: str, body: BookIn, session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    hall = _hall(session, hall_code)
+    item = service.get_item(session=session, code=body.item_code)
+    appointment = appointments.book(
+        session=session,
+        hall=hall,
+        item=item,
+        day=body.day,
+        slot_start=body.slot_start,
+        citizen_name=body.name,
+        citizen_phone=body.phone,
+    )
+    return _appointment_out(appointment)
+
+
+@router.post("/{hall_code}/appointments/check-in", status_code=201)
+def check_in(
+    hall_code: str, body: CheckInIn, session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    hall = _hall(session, hall_code)
+    appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=body.code)
+    position = service.estimate_wait(session=session, ticket=ticket)
+    return {
+        "appointment": _appointment_out(appointment),
+        "late": late,
+        "ticket": ticket_out(position),
+    }
+
+
+@router.post("/{hall_code}/appointments/{code}/cancel")
+def cancel_appointment(
+    hall_code: str, code: str, session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    _hall(session, hall_code)
+    return _appointment_out(appointments.cancel(session=session, code=code))
+
+
+# --- live ----------------------------------------------------------------------------
+
+
+def sse_message(event: str, data: dict[str, Any]) -> str:
+    return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def hall_stream(
+    request: Request, hall_id: int, initial: dict[str, Any]
+) -> AsyncIterator[str]:
+    queue = await hub.subscribe(hall_id)
+    try:
+        yield sse_message("snapshot", initial)
+        while not await request.is_disconnected():
+            try:
+                message = await asyncio.wait_for(queue.get(), timeout=15)
+            except TimeoutError:
+                yield ": keep-alive\n\n"
+                continue
+            yield sse_message("update", message)
+    finally:
+        hub.unsubscribe(hall_id, queue)
+
+
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+@router.get("/{hall_code}/stream")
+async def stream(hall_code: str, request: Request) -> StreamingResponse:
+    def load() -> tuple[int, dict[str, Any]]:
+        with unit_of_work(readonly=True) as session:
+            hall = _hall(session, hall_code)
+            return hall.id, overview.display_snapshot(session=session, hall=hall)
+
+    hall_id, initial = await to_thread.run_sync(load)
+    return StreamingResponse(
+        hall_stream(request, hall_id, initial), media_type="text/event-stream", headers=SSE_HEADERS
+    )

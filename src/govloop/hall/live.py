@@ -1,0 +1,105 @@
+"""Live feed for display boards and "my ticket" pages (server-sent events).
+
+One poller per hall reads new rows of the event log and fans them out to every
+subscriber, so a hundred screens cost one query. Commits in this process wake the
+poller at once; commits elsewhere (other workers, the CLI) are seen within
+``POLL_INTERVAL_S``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from anyio import to_thread
+
+from govloop.core.db import unit_of_work
+from govloop.core.events import add_commit_listener
+from govloop.hall import repository as repo
+from govloop.hall.models import Hall
+from govloop.hall.overview import display_snapshot, event_out
+
+POLL_INTERVAL_S = 0.25
+QUEUE_SIZE = 64
+
+
+def _poll(hall_id: int, after_id: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+    with unit_of_work(readonly=True) as session:
+        events = repo.events_after(session, hall_id=hall_id, after_id=after_id)
+        if not events:
+            return [], None
+        hall = session.get(Hall, hall_id)
+        assert hall is not None
+        return [event_out(e) for e in events], display_snapshot(session=session, hall=hall)
+
+
+class HallFeed:
+    def __init__(self, hall_id: int, start_after: int) -> None:
+        self.hall_id = hall_id
+        self.last_id = start_after
+        self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
+        self.wake = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        while self.subscribers:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL_S)
+            self.wake.clear()
+            events, snapshot = await to_thread.run_sync(_poll, self.hall_id, self.last_id)
+            if not events:
+                continue
+            self.last_id = events[-1]["id"]
+            message = {"events": events, "snapshot": snapshot}
+            for queue in list(self.subscribers):
+                if queue.full():  # a stalled client loses old updates, never blocks others
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        queue.get_nowait()
+                queue.put_nowait(message)
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self.feeds: dict[int, HallFeed] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        add_commit_listener(self._on_commit)
+
+    def _on_commit(self, topics: set[str]) -> None:
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        for topic in topics:
+            if topic.startswith("hall:"):
+                feed = self.feeds.get(int(topic[5:]))
+                if feed is not None:
+                    loop.call_soon_threadsafe(feed.wake.set)
+
+    async def subscribe(self, hall_id: int) -> asyncio.Queue[dict[str, Any]]:
+        self.loop = asyncio.get_running_loop()
+        feed = self.feeds.get(hall_id)
+        if feed is None or feed.task is None or feed.task.done():
+            # A feed that stopped for lack of listeners restarts from now, not from history.
+            start = await to_thread.run_sync(_last_id, hall_id)
+            if feed is None:
+                feed = self.feeds.setdefault(hall_id, HallFeed(hall_id, start))
+            elif feed.task is None or feed.task.done():
+                feed.last_id = start
+        queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
+        feed.subscribers.add(queue)
+        if feed.task is None or feed.task.done():
+            feed.task = asyncio.create_task(feed.run())
+        return queue
+
+    def unsubscribe(self, hall_id: int, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        feed = self.feeds.get(hall_id)
+        if feed is not None:
+            feed.subscribers.discard(queue)
+
+
+def _last_id(hall_id: int) -> int:
+    with unit_of_work(readonly=True) as session:
+        return repo.last_event_id(session, hall_id=hall_id)
+
+
+hub = LiveHub()

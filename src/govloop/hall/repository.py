@@ -1,0 +1,237 @@
+"""Hall queries. No rules here: services decide, this module fetches."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from govloop.hall.models import (
+    Department,
+    Hall,
+    HallEvent,
+    ServiceItem,
+    Ticket,
+    TicketStatus,
+    Window,
+    window_items,
+)
+
+
+def hall_by_code(session: Session, code: str) -> Hall | None:
+    return session.scalar(select(Hall).where(Hall.code == code))
+
+
+def item_by_code(session: Session, code: str) -> ServiceItem | None:
+    return session.scalar(select(ServiceItem).where(ServiceItem.code == code))
+
+
+def window_by_number(
+    session: Session, hall_id: int, number: int, *, lock: bool = False
+) -> Window | None:
+    stmt = select(Window).where(Window.hall_id == hall_id, Window.number == number)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def active_items(session: Session) -> Sequence[ServiceItem]:
+    return session.scalars(
+        select(ServiceItem).where(ServiceItem.active).order_by(ServiceItem.code)
+    ).all()
+
+
+def departments(session: Session) -> Sequence[Department]:
+    return session.scalars(select(Department).order_by(Department.code)).all()
+
+
+def windows_of_hall(session: Session, hall_id: int) -> Sequence[Window]:
+    return session.scalars(
+        select(Window).where(Window.hall_id == hall_id).order_by(Window.number)
+    ).all()
+
+
+def item_ids_of_window(session: Session, window: Window) -> list[int]:
+    if window.is_general:
+        return list(session.scalars(select(ServiceItem.id).where(ServiceItem.active)))
+    return list(
+        session.scalars(
+            select(window_items.c.item_id)
+            .join(ServiceItem, ServiceItem.id == window_items.c.item_id)
+            .where(window_items.c.window_id == window.id, ServiceItem.active)
+        )
+    )
+
+
+def item_map_of_hall(session: Session, hall_id: int) -> dict[int, set[int]]:
+    """window id → ids of the items it serves (general windows: every active item)."""
+    all_items = set(session.scalars(select(ServiceItem.id).where(ServiceItem.active)))
+    result: dict[int, set[int]] = {}
+    for window in windows_of_hall(session, hall_id):
+        result[window.id] = set(all_items) if window.is_general else set()
+    rows = session.execute(
+        select(window_items.c.window_id, window_items.c.item_id)
+        .join(Window, Window.id == window_items.c.window_id)
+        .where(Window.hall_id == hall_id)
+    )
+    for window_id, item_id in rows:
+        if item_id in all_items and window_id in result:
+            result[window_id].add(item_id)
+    return result
+
+
+def next_waiting_ticket(
+    session: Session,
+    *,
+    hall_id: int,
+    service_date: date,
+    window_id: int,
+    item_ids: list[int],
+    skip_locked: bool,
+) -> Ticket | None:
+    """The first eligible waiting ticket by queue rank, locked for update."""
+    stmt = (
+        select(Ticket)
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status == TicketStatus.WAITING,
+            Ticket.item_id.in_(item_ids),
+            or_(Ticket.target_window_id.is_(None), Ticket.target_window_id == window_id),
+        )
+        .order_by(Ticket.rank_at, Ticket.id)
+        .limit(1)
+        .with_for_update(skip_locked=skip_locked)
+    )
+    return session.scalar(stmt)
+
+
+def ticket_by_code(session: Session, hall_id: int, service_date: date, code: str) -> Ticket | None:
+    return session.scalar(
+        select(Ticket).where(
+            Ticket.hall_id == hall_id, Ticket.service_date == service_date, Ticket.code == code
+        )
+    )
+
+
+def ticket_by_public_id(session: Session, public_id: str) -> Ticket | None:
+    return session.scalar(select(Ticket).where(Ticket.public_id == public_id))
+
+
+def active_ticket_of_window(
+    session: Session, window_id: int, *, lock: bool = False
+) -> Ticket | None:
+    stmt = select(Ticket).where(
+        Ticket.window_id == window_id,
+        Ticket.status.in_([TicketStatus.CALLED, TicketStatus.SERVING]),
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def count_ahead(
+    session: Session,
+    *,
+    ticket: Ticket,
+    item_ids: set[int],
+    window_ids: set[int],
+) -> int:
+    """Waiting tickets ranked before ``ticket`` that compete for the same windows."""
+    return (
+        session.scalar(
+            select(func.count(Ticket.id)).where(
+                Ticket.hall_id == ticket.hall_id,
+                Ticket.service_date == ticket.service_date,
+                Ticket.status == TicketStatus.WAITING,
+                Ticket.item_id.in_(item_ids),
+                or_(Ticket.target_window_id.is_(None), Ticket.target_window_id.in_(window_ids)),
+                or_(
+                    Ticket.rank_at < ticket.rank_at,
+                    and_(Ticket.rank_at == ticket.rank_at, Ticket.id < ticket.id),
+                ),
+            )
+        )
+        or 0
+    )
+
+
+def recent_occupancies(session: Session, *, item_ids: set[int], limit: int = 50) -> list[float]:
+    """Seconds from call to finish of the latest finished tickets of these items."""
+    rows = session.execute(
+        select(Ticket.called_at, Ticket.finished_at)
+        .where(Ticket.item_id.in_(item_ids), Ticket.status == TicketStatus.FINISHED)
+        .order_by(Ticket.finished_at.desc())
+        .limit(limit)
+    ).all()
+    return [(f - c).total_seconds() for c, f in rows if c and f and f >= c]
+
+
+def recent_waits(
+    session: Session, *, hall_id: int, since: datetime, limit: int = 2000
+) -> list[tuple[float, bool]]:
+    """(seconds waited until called, was a no-show) for recently called tickets."""
+    rows = session.execute(
+        select(Ticket.arrived_at, Ticket.called_at, Ticket.no_show_count)
+        .where(Ticket.hall_id == hall_id, Ticket.called_at.is_not(None), Ticket.called_at >= since)
+        .order_by(Ticket.called_at.desc())
+        .limit(limit)
+    ).all()
+    return [((c - a).total_seconds(), n > 0) for a, c, n in rows if c is not None and c >= a]
+
+
+def waiting_counts(session: Session, *, hall_id: int, service_date: date) -> dict[int, int]:
+    rows = session.execute(
+        select(Ticket.item_id, func.count(Ticket.id))
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .group_by(Ticket.item_id)
+    )
+    return {item_id: count for item_id, count in rows}
+
+
+def waiting_tickets(session: Session, *, hall_id: int, service_date: date) -> Sequence[Ticket]:
+    return session.scalars(
+        select(Ticket)
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .order_by(Ticket.rank_at, Ticket.id)
+    ).all()
+
+
+def events_after(
+    session: Session, *, hall_id: int, after_id: int, limit: int = 500
+) -> Sequence[HallEvent]:
+    return session.scalars(
+        select(HallEvent)
+        .where(HallEvent.hall_id == hall_id, HallEvent.id > after_id)
+        .order_by(HallEvent.id)
+        .limit(limit)
+    ).all()
+
+
+def last_event_id(session: Session, *, hall_id: int) -> int:
+    return session.scalar(select(func.max(HallEvent.id)).where(HallEvent.hall_id == hall_id)) or 0
+
+
+def recent_calls(
+    session: Session, *, hall_id: int, since: datetime, limit: int = 8
+) -> Sequence[HallEvent]:
+    return session.scalars(
+        select(HallEvent)
+        .where(
+            HallEvent.hall_id == hall_id,
+            HallEvent.kind.in_(["ticket.called", "ticket.recalled"]),
+            HallEvent.at >= since,
+        )
+        .order_by(HallEvent.id.desc())
+        .limit(limit)
+    ).all()
