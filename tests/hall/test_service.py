@@ -25,7 +25,7 @@ def world(db):
 
 
 def issue(world, item="SB01", priority=None, minutes_later=0.0):
-    w, clock = world
+    _w, clock = world
     clock.advance(minutes=minutes_later)
     with unit_of_work() as s:
         hall = service.get_hall(session=s, code="H1")
@@ -264,7 +264,7 @@ def test_close_day_refuses_unknown_codes(world):
 
 
 def test_opening_hours_enforced(world):
-    w, clock = world
+    _w, clock = world
     with unit_of_work() as s:
         hall = service.get_hall(session=s, code="H1")
         hall.enforce_hours = True
