@@ -12,8 +12,10 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 
+from govloop.core import auth
 from govloop.core.auth import login_limiter
 from govloop.core.db import Base, make_engine, set_engine
 from govloop.core.migrate import upgrade
@@ -25,6 +27,9 @@ POSTGRES_URL = os.environ.get(
 )
 
 import_all_models()
+
+# Cheap argon2 parameters for tests: hashing strength is argon2's business, not ours.
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _postgres_engine() -> Iterator[Engine]:
