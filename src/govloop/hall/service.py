@@ -696,3 +696,50 @@ def _carry_over(
 
 def is_citizen_priority(category: str | None) -> bool:
     return category in {p.value for p in CITIZEN_PRIORITY}
+
+
+# --- for other domains ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VisitContext:
+    """Who and what a ticket's visit involved, for ratings and other domains."""
+
+    ticket_id: int
+    hall_id: int
+    item_id: int
+    department_id: int
+    window_id: int | None
+    staff_id: int | None
+    status: str
+    code: str
+
+
+def visit_context(*, session: Session, ticket: Ticket) -> VisitContext:
+    item = session.get(ServiceItem, ticket.item_id)
+    assert item is not None
+    return VisitContext(
+        ticket_id=ticket.id,
+        hall_id=ticket.hall_id,
+        item_id=ticket.item_id,
+        department_id=item.department_id,
+        window_id=ticket.window_id,
+        staff_id=ticket.staff_id,
+        status=ticket.status,
+        code=ticket.code,
+    )
+
+
+def last_finished_ticket(*, session: Session, hall: Hall, window_number: int) -> Ticket | None:
+    """The window's most recent finished ticket today (what its rating pad asks about)."""
+    window = get_window(session=session, hall=hall, number=window_number)
+    return session.scalar(
+        select(Ticket)
+        .where(
+            Ticket.window_id == window.id,
+            Ticket.status == TicketStatus.FINISHED,
+            Ticket.service_date == service_day(hall),
+        )
+        .order_by(Ticket.finished_at.desc())
+        .limit(1)
+    )
