@@ -5,4 +5,5 @@ from __future__ import annotations
 
 def import_all_models() -> None:
     import govloop.core.models
-    import govloop.hall.models  # noqa: F401
+    import govloop.hall.models
+    import govloop.ratings.models  # noqa: F401

@@ -1,0 +1,435 @@
+"""Rules of 好差评: one rating per visit or matter, and the rectification of bad ones.
+
+A rating of 不满意 or worse opens a rectification case assigned to the unit that handled
+the matter (谁办理谁负责), with a callback due in 1 working day and rectification due in
+a configurable number of working days. An upheld appeal (申诉复核) excludes the rating
+from every figure but never deletes it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from govloop.core import calendar
+from govloop.core.clock import local_today, now, to_local
+from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied, RuleViolation
+from govloop.core.events import touch
+from govloop.core.models import User
+from govloop.hall import service as hall_service
+from govloop.hall.models import Ticket
+from govloop.ratings.models import (
+    BAD_LEVELS,
+    CaseStatus,
+    Dimension,
+    Rating,
+    RatingChannel,
+    RatingEvent,
+    RatingLevel,
+    RatingPolicy,
+    RectificationCase,
+)
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+MAX_TAGS = 10
+RATEABLE_STATUSES = ("finished",)
+
+
+@dataclass(frozen=True)
+class RatingInput:
+    level: int
+    channel: str
+    dimension_scores: dict[str, int] | None = None
+    tags: list[str] | None = None
+    comment: str = ""
+    citizen_name: str | None = None
+    citizen_phone: str | None = None
+
+
+def _record(
+    session: Session,
+    kind: str,
+    rating: Rating,
+    *,
+    case: RectificationCase | None = None,
+    actor: User | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    session.add(
+        RatingEvent(
+            kind=kind,
+            at=now(),
+            rating_id=rating.id,
+            case_id=case.id if case else None,
+            actor_id=actor.id if actor else None,
+            detail=detail or {},
+        )
+    )
+    touch(session, "ratings")
+
+
+def _validate(
+    data: RatingInput,
+) -> tuple[RatingLevel, RatingChannel, dict[str, int], list[str], str | None]:
+    try:
+        level = RatingLevel(int(data.level))
+    except (ValueError, TypeError):
+        raise BadRequest(
+            "评价等级必须是 1–5（非常不满意 … 非常满意）", code="invalid_level"
+        ) from None
+    try:
+        channel = RatingChannel(data.channel)
+    except ValueError:
+        raise BadRequest(f"未知的评价渠道：{data.channel}", code="invalid_channel") from None
+    scores: dict[str, int] = {}
+    for key, value in (data.dimension_scores or {}).items():
+        if key not in {d.value for d in Dimension}:
+            raise BadRequest(f"未知的评价维度：{key}", code="invalid_dimension")
+        if not isinstance(value, int) or not 1 <= value <= 5:
+            raise BadRequest(f"维度 {key} 的分值必须是 1–5", code="invalid_dimension_score")
+        scores[key] = value
+    tags = [t.strip() for t in (data.tags or []) if t and t.strip()]
+    if len(tags) > MAX_TAGS or any(len(t) > 20 for t in tags):
+        raise BadRequest(f"标签最多 {MAX_TAGS} 个，每个不超过 20 字", code="invalid_tags")
+    if len(data.comment) > 1000:
+        raise BadRequest("评价内容不超过 1000 字", code="comment_too_long")
+    phone = re.sub(r"[\s-]", "", data.citizen_phone or "") or None
+    if phone and not MOBILE_RE.match(phone):
+        raise BadRequest("手机号码格式不正确", code="invalid_phone")
+    return level, channel, scores, tags, phone
+
+
+def rate_ticket(*, session: Session, ticket: Ticket, data: RatingInput) -> Rating:
+    """一次一评: rate a served visit once."""
+    level, channel, scores, tags, phone = _validate(data)
+    visit = hall_service.visit_context(session=session, ticket=ticket)
+    if visit.status not in RATEABLE_STATUSES:
+        raise RuleViolation(f"{visit.code} 号尚未办结，办结后才能评价", code="not_rateable")
+    if session.scalar(select(Rating.id).where(Rating.ticket_id == ticket.id)):
+        raise Conflict(f"{visit.code} 号已评价过（一次一评）", code="already_rated")
+    rating = Rating(
+        ticket_id=ticket.id,
+        channel=channel,
+        level=level,
+        dimension_scores=scores,
+        tags=tags,
+        comment=data.comment.strip(),
+        real_name=bool(phone),
+        citizen_name=data.citizen_name,
+        citizen_phone=phone,
+        hall_id=visit.hall_id,
+        item_id=visit.item_id,
+        window_id=visit.window_id,
+        staff_id=visit.staff_id,
+        department_id=visit.department_id,
+        rated_at=now(),
+    )
+    return _store(session, rating)
+
+
+def rate_matter(
+    *,
+    session: Session,
+    source: str,
+    ref: str,
+    department_id: int | None,
+    item_id: int | None,
+    staff_id: int | None,
+    data: RatingInput,
+) -> Rating:
+    """一事一评: rate an online or hotline matter once."""
+    level, channel, scores, tags, phone = _validate(data)
+    if not source.strip() or not ref.strip():
+        raise BadRequest("请提供事项来源和编号", code="matter_missing")
+    if session.scalar(
+        select(Rating.id).where(Rating.matter_source == source, Rating.matter_ref == ref)
+    ):
+        raise Conflict(f"{source} {ref} 已评价过（一事一评）", code="already_rated")
+    rating = Rating(
+        matter_source=source,
+        matter_ref=ref,
+        channel=channel,
+        level=level,
+        dimension_scores=scores,
+        tags=tags,
+        comment=data.comment.strip(),
+        real_name=bool(phone),
+        citizen_name=data.citizen_name,
+        citizen_phone=phone,
+        item_id=item_id,
+        staff_id=staff_id,
+        department_id=department_id,
+        rated_at=now(),
+    )
+    return _store(session, rating)
+
+
+def _store(session: Session, rating: Rating) -> Rating:
+    try:
+        with session.begin_nested():
+            session.add(rating)
+            session.flush()
+    except IntegrityError:
+        # Two submissions raced; the unique constraint kept one.
+        raise Conflict("该事项已评价过", code="already_rated") from None
+    _record(
+        session,
+        "rating.submitted",
+        rating,
+        detail={"level": rating.level, "channel": rating.channel},
+    )
+    if rating.level in BAD_LEVELS:
+        open_case(session=session, rating=rating)
+    return rating
+
+
+def policy_for(*, session: Session, hall_id: int | None) -> RatingPolicy:
+    policy = None
+    if hall_id is not None:
+        policy = session.scalar(select(RatingPolicy).where(RatingPolicy.hall_id == hall_id))
+    if policy is None:
+        policy = session.scalar(select(RatingPolicy).where(RatingPolicy.hall_id.is_(None)))
+    return policy or RatingPolicy(callback_working_days=1, rectification_working_days=5)
+
+
+def _due(start: date, working_days: int) -> tuple[date, bool]:
+    due = calendar.add_workdays(start, working_days)
+    official = all(calendar.day_info(d).from_official_calendar for d in (start, due))
+    return due, not official
+
+
+def open_case(*, session: Session, rating: Rating) -> RectificationCase:
+    policy = policy_for(session=session, hall_id=rating.hall_id)
+    start = to_local(rating.rated_at).date()
+    callback_due, est1 = _due(start, policy.callback_working_days)
+    rect_due, est2 = _due(start, policy.rectification_working_days)
+    case = RectificationCase(
+        rating_id=rating.id,
+        status=CaseStatus.OPEN,
+        department_id=rating.department_id,
+        staff_id=rating.staff_id,
+        opened_at=now(),
+        callback_due=callback_due,
+        rectification_due=rect_due,
+        due_dates_estimated=est1 or est2,
+    )
+    session.add(case)
+    session.flush()
+    _record(
+        session,
+        "case.opened",
+        rating,
+        case=case,
+        detail={
+            "callback_due": callback_due.isoformat(),
+            "rectification_due": rect_due.isoformat(),
+        },
+    )
+    return case
+
+
+def get_case(
+    *, session: Session, case_id: int, lock: bool = True
+) -> tuple[RectificationCase, Rating]:
+    stmt = select(RectificationCase).where(RectificationCase.id == case_id)
+    case = session.scalar(stmt.with_for_update() if lock else stmt)
+    if case is None:
+        raise NotFound(f"未找到整改工单 {case_id}", code="case_not_found")
+    rating = session.get(Rating, case.rating_id)
+    assert rating is not None
+    return case, rating
+
+
+def _require_status(case: RectificationCase, *allowed: CaseStatus) -> None:
+    if case.status not in allowed:
+        raise RuleViolation(
+            f"整改工单当前状态（{case.status}）不允许此操作", code="invalid_case_state"
+        )
+
+
+def record_callback(*, session: Session, case_id: int, actor: User, note: str) -> RectificationCase:
+    """回访: the callback to the citizen."""
+    if not note.strip():
+        raise BadRequest("请填写回访情况", code="note_required")
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_status(case, CaseStatus.OPEN)
+    case.status, case.callback_at, case.callback_by, case.callback_note = (
+        CaseStatus.CALLED_BACK,
+        now(),
+        actor.id,
+        note.strip(),
+    )
+    _record(session, "case.called_back", rating, case=case, actor=actor)
+    return case
+
+
+def record_rectification(
+    *, session: Session, case_id: int, actor: User, evidence: str, result: str
+) -> RectificationCase:
+    if not evidence.strip() or not result.strip():
+        raise BadRequest("请填写整改措施（佐证）和整改结果", code="evidence_required")
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_status(case, CaseStatus.CALLED_BACK)
+    case.status, case.rectified_at = CaseStatus.RECTIFIED, now()
+    case.evidence, case.result = evidence.strip(), result.strip()
+    _record(session, "case.rectified", rating, case=case, actor=actor)
+    return case
+
+
+def close_case(*, session: Session, case_id: int, actor: User) -> RectificationCase:
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_status(case, CaseStatus.RECTIFIED)
+    case.status, case.closed_at, case.closed_by = CaseStatus.CLOSED, now(), actor.id
+    _record(session, "case.closed", rating, case=case, actor=actor)
+    return case
+
+
+def appeal(*, session: Session, case_id: int, actor: User, reason: str) -> RectificationCase:
+    """申诉: the handling unit asks to exclude a malicious or mistaken rating."""
+    if len(reason.strip()) < 5:
+        raise BadRequest("请写明申诉理由（至少 5 个字）", code="reason_required")
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_status(case, CaseStatus.OPEN, CaseStatus.CALLED_BACK, CaseStatus.RECTIFIED)
+    case.status_before_appeal = case.status
+    case.status, case.appeal_reason, case.appealed_by, case.appealed_at = (
+        CaseStatus.APPEALED,
+        reason.strip(),
+        actor.id,
+        now(),
+    )
+    _record(
+        session, "case.appealed", rating, case=case, actor=actor, detail={"reason": reason.strip()}
+    )
+    return case
+
+
+def review_appeal(
+    *, session: Session, case_id: int, actor: User, uphold: bool, note: str
+) -> RectificationCase:
+    """复核: an approver other than the appellant decides; upheld excludes the rating."""
+    if not note.strip():
+        raise BadRequest("请填写复核意见", code="note_required")
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_status(case, CaseStatus.APPEALED)
+    if case.appealed_by == actor.id:
+        raise PermissionDenied("申诉人不能复核自己的申诉", code="self_review")
+    case.review_decision = "upheld" if uphold else "rejected"
+    case.review_note, case.reviewed_by, case.reviewed_at = note.strip(), actor.id, now()
+    if uphold:
+        case.status = CaseStatus.EXCLUDED
+        rating.excluded, rating.excluded_reason, rating.excluded_by = (
+            True,
+            case.appeal_reason,
+            actor.id,
+        )
+    else:
+        case.status = case.status_before_appeal or CaseStatus.OPEN
+    _record(
+        session,
+        "case.appeal_upheld" if uphold else "case.appeal_rejected",
+        rating,
+        case=case,
+        actor=actor,
+        detail={"note": note.strip()},
+    )
+    return case
+
+
+def is_overdue(case: RectificationCase, today: date | None = None) -> dict[str, bool]:
+    today = today or local_today()
+    pending_callback = case.status == CaseStatus.OPEN
+    pending_rectification = case.status in (CaseStatus.OPEN, CaseStatus.CALLED_BACK)
+    return {
+        "callback": pending_callback and today > case.callback_due,
+        "rectification": pending_rectification and today > case.rectification_due,
+    }
+
+
+def list_cases(
+    *, session: Session, hall_id: int | None = None, open_only: bool = False
+) -> list[tuple[RectificationCase, Rating]]:
+    stmt = select(RectificationCase, Rating).join(Rating, Rating.id == RectificationCase.rating_id)
+    if hall_id is not None:
+        stmt = stmt.where(Rating.hall_id == hall_id)
+    if open_only:
+        stmt = stmt.where(
+            RectificationCase.status.in_(
+                [CaseStatus.OPEN, CaseStatus.CALLED_BACK, CaseStatus.RECTIFIED, CaseStatus.APPEALED]
+            )
+        )
+    return [(c, r) for c, r in session.execute(stmt.order_by(RectificationCase.id.desc())).all()]
+
+
+@dataclass(frozen=True)
+class RatingFigures:
+    total: int
+    satisfied: int
+    bad: int
+    satisfaction_rate: float | None
+    bad_rate: float | None
+    real_name_bad: int
+    real_name_bad_called_back: int
+    real_name_callback_rate: float | None
+    cases: int
+    rectified: int
+    rectification_rate: float | None
+    rectified_on_time: int
+    on_time_rectification_rate: float | None
+
+
+def _rate(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def figures(
+    *,
+    session: Session,
+    hall_id: int | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> RatingFigures:
+    """Rating figures over non-excluded ratings given in [start, end)."""
+    stmt = (
+        select(Rating, RectificationCase)
+        .outerjoin(RectificationCase, RectificationCase.rating_id == Rating.id)
+        .where(~Rating.excluded)
+    )
+    if hall_id is not None:
+        stmt = stmt.where(Rating.hall_id == hall_id)
+    if start is not None:
+        stmt = stmt.where(Rating.rated_at >= start)
+    if end is not None:
+        stmt = stmt.where(Rating.rated_at < end)
+    rows = session.execute(stmt).all()
+    total = len(rows)
+    bad_rows = [(r, c) for r, c in rows if r.level in BAD_LEVELS]
+    real_bad = [(r, c) for r, c in bad_rows if r.real_name]
+    called_back = sum(1 for _, c in real_bad if c is not None and c.callback_at is not None)
+    cases = [c for _, c in bad_rows if c is not None]
+    rectified = [c for c in cases if c.rectified_at is not None]
+    on_time = sum(
+        1
+        for c in rectified
+        if c.rectified_at and to_local(c.rectified_at).date() <= c.rectification_due
+    )
+    return RatingFigures(
+        total=total,
+        satisfied=total - len(bad_rows),
+        bad=len(bad_rows),
+        satisfaction_rate=_rate(total - len(bad_rows), total),
+        bad_rate=_rate(len(bad_rows), total),
+        real_name_bad=len(real_bad),
+        real_name_bad_called_back=called_back,
+        real_name_callback_rate=_rate(called_back, len(real_bad)),
+        cases=len(cases),
+        rectified=len(rectified),
+        rectification_rate=_rate(len(rectified), len(cases)),
+        rectified_on_time=on_time,
+        on_time_rectification_rate=_rate(on_time, len(rectified)),
+    )
