@@ -33,6 +33,7 @@ from govloop.hall.estimates import (
 from govloop.hall.models import (
     CITIZEN_PRIORITY,
     DEFAULT_PRIORITY_RULE,
+    Department,
     EventKind,
     Hall,
     HallEvent,
@@ -743,3 +744,10 @@ def last_finished_ticket(*, session: Session, hall: Hall, window_number: int) ->
         .order_by(Ticket.finished_at.desc())
         .limit(1)
     )
+
+
+def get_department(*, session: Session, code: str) -> Department:
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound(f"未找到部门：{code}", code="department_not_found")
+    return department
