@@ -149,3 +149,37 @@ class RatingEvent(Base):
     case_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_cases.id"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class SurveyStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    CLOSED = "closed"
+
+
+class Survey(Base):
+    """A published SERVQUAL questionnaire (22 items, expectation and perception)."""
+
+    __tablename__ = "surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
+    status: Mapped[str] = mapped_column(String(16), default=SurveyStatus.DRAFT)
+    # The questionnaire as published, so later edits never change old answers' meaning.
+    questionnaire: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class SurveyResponse(Base):
+    __tablename__ = "survey_responses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id"), index=True)
+    hall_id: Mapped[int | None] = mapped_column(ForeignKey("halls.id"))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # {"1": {"e": 7, "p": 5}, …} on the 1–7 scale.
+    answers: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -1,8 +1,8 @@
-"""ratings and rectification
+"""ratings, rectification and surveys
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-23 07:32:59.225684
+Create Date: 2026-11-23 07:35:38.808737
 """
 
 from collections.abc import Sequence
@@ -33,6 +33,49 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_rating_policies")),
         sa.UniqueConstraint("hall_id", name=op.f("uq_rating_policies_hall_id")),
     )
+    op.create_table(
+        "surveys",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("hall_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column(
+            "questionnaire",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", govloop.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("published_at", govloop.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("closed_at", govloop.core.db.UTCDateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["hall_id"], ["halls.id"], name=op.f("fk_surveys_hall_id_halls")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_surveys")),
+        sa.UniqueConstraint("code", name=op.f("uq_surveys_code")),
+    )
+    op.create_table(
+        "survey_responses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("survey_id", sa.Integer(), nullable=False),
+        sa.Column("hall_id", sa.Integer(), nullable=True),
+        sa.Column("submitted_at", govloop.core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "answers",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["hall_id"], ["halls.id"], name=op.f("fk_survey_responses_hall_id_halls")
+        ),
+        sa.ForeignKeyConstraint(
+            ["survey_id"], ["surveys.id"], name=op.f("fk_survey_responses_survey_id_surveys")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_responses")),
+    )
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_survey_responses_survey_id"), ["survey_id"], unique=False
+        )
+
     op.create_table(
         "ratings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -198,5 +241,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_ratings_hall_rated")
 
     op.drop_table("ratings")
+    with op.batch_alter_table("survey_responses", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_survey_responses_survey_id"))
+
+    op.drop_table("survey_responses")
+    op.drop_table("surveys")
     op.drop_table("rating_policies")
     # ### end Alembic commands ###
