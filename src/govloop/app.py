@@ -20,6 +20,7 @@ from govloop.core.settings import get_settings
 from govloop.hall import api as hall_api
 from govloop.hall import pages as hall_pages
 from govloop.ratings import api as ratings_api
+from govloop.ratings import survey_api
 from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
 
@@ -111,6 +112,7 @@ def create_app() -> FastAPI:
     app.include_router(hall_api.router)
     app.include_router(hall_pages.router)
     app.include_router(ratings_api.router)
+    app.include_router(survey_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
