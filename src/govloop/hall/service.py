@@ -607,13 +607,16 @@ def close_day(
     *,
     session: Session,
     hall: Hall,
-    actor: User,
+    actor: User | None,
     day: date | None = None,
     reason: str = "营业结束",
     carry_over_codes: list[str] | None = None,
     carry_over_all: bool = False,
 ) -> dict[str, Any]:
-    """Close every ticket still waiting, with a reason; carry some to the next working day."""
+    """Close every ticket still waiting, with a reason; carry some to the next working day.
+
+    ``actor`` is None when the closing-time job closes the queue.
+    """
     day = day or service_day(hall)
     wanted = {parse_ticket_code(c) for c in (carry_over_codes or [])}
     waiting = repo.waiting_tickets(session, hall_id=hall.id, service_date=day)
@@ -624,26 +627,56 @@ def close_day(
             code="not_waiting",
             codes=sorted(unknown),
         )
+    to_carry = [t.code for t in waiting if carry_over_all or t.code in wanted]
+    carried = carry_over(session=session, hall=hall, actor=actor, day=day, codes=to_carry)
+    closed = []
+    for ticket in waiting:
+        if ticket.code in to_carry:
+            continue
+        ticket.status = TicketStatus.CLOSED
+        ticket.closed_reason = reason
+        record_event(
+            session,
+            hall_id=hall.id,
+            kind=EventKind.CLOSED,
+            ticket=ticket,
+            staff_id=actor.id if actor else None,
+            detail={"reason": reason},
+        )
+        closed.append(ticket.code)
+    return {"day": day.isoformat(), "closed": closed, "carried_over": carried}
+
+
+def carry_over(
+    *, session: Session, hall: Hall, actor: User | None, day: date, codes: list[str]
+) -> list[dict[str, str]]:
+    """顺延: move waiting or closed tickets of ``day`` to the front of the next working day."""
+    wanted = {parse_ticket_code(c) for c in codes}
+    tickets = [
+        t
+        for t in session.scalars(
+            select(Ticket).where(
+                Ticket.hall_id == hall.id,
+                Ticket.service_date == day,
+                Ticket.code.in_(wanted),
+                Ticket.status.in_([TicketStatus.WAITING, TicketStatus.CLOSED]),
+            )
+        )
+    ]
+    missing = wanted - {t.code for t in tickets}
+    if missing:
+        raise BadRequest(
+            f"这些号不能顺延（不存在、已办理或已顺延）：{', '.join(sorted(missing))}",
+            code="not_carriable",
+            codes=sorted(missing),
+        )
     next_day = calendar.next_workday(day)
     opens = datetime.combine(next_day, hall.opens_at, tzinfo=local_tz())
-    closed, carried = [], []
-    for ticket in waiting:
-        if carry_over_all or ticket.code in wanted:
-            new = _carry_over(session, hall=hall, ticket=ticket, next_day=next_day, opens=opens)
-            carried.append({"from": ticket.code, "to": new.code, "day": next_day.isoformat()})
-        else:
-            ticket.status = TicketStatus.CLOSED
-            ticket.closed_reason = reason
-            record_event(
-                session,
-                hall_id=hall.id,
-                kind=EventKind.CLOSED,
-                ticket=ticket,
-                staff_id=actor.id,
-                detail={"reason": reason},
-            )
-            closed.append(ticket.code)
-    return {"day": day.isoformat(), "closed": closed, "carried_over": carried}
+    carried = []
+    for ticket in sorted(tickets, key=lambda t: (t.rank_at, t.id)):
+        new = _carry_over(session, hall=hall, ticket=ticket, next_day=next_day, opens=opens)
+        carried.append({"from": ticket.code, "to": new.code, "day": next_day.isoformat()})
+    return carried
 
 
 def _carry_over(
