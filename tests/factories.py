@@ -49,7 +49,7 @@ def make_hall(
     dept = Department(code="D1", name="测试部门")
     session.add(dept)
     session.flush()
-    hall = Hall(code=code, name="测试大厅", enforce_hours=False, **hall_options)
+    hall = Hall(code=code, name="测试大厅", **({"enforce_hours": False} | hall_options))
     session.add(hall)
     made_items = {}
     for code_, prefix in items.items():

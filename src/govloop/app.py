@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
+from anyio import to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -14,10 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
+from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.settings import get_settings
 from govloop.hall import api as hall_api
+from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
 from govloop.ratings import api as ratings_api
 from govloop.ratings import survey_api
@@ -25,6 +32,34 @@ from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
 
 API_PREFIXES = ("/api/", "/open311/")
+log = logging.getLogger(__name__)
+
+
+def _run_jobs_once() -> None:
+    with unit_of_work() as session:
+        hall_jobs.run_all_halls(session=session)
+
+
+async def _job_loop(interval: float) -> None:
+    """Timed duties (missed appointments, closing time); errors are logged, never fatal."""
+    while True:
+        try:
+            await to_thread.run_sync(_run_jobs_once)
+        except Exception:
+            log.exception("hall jobs failed")
+        await asyncio.sleep(interval)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    task = None
+    if app.state.run_jobs:
+        task = asyncio.create_task(_job_loop(hall_jobs.JOB_INTERVAL_S))
+    yield
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 def wants_json(request: Request) -> bool:
@@ -83,11 +118,16 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, message)
 
 
-def create_app() -> FastAPI:
+def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
     app = FastAPI(
-        title="govloop", version=__version__, docs_url="/api/docs", openapi_url="/api/openapi.json"
+        title="govloop",
+        version=__version__,
+        docs_url="/api/docs",
+        openapi_url="/api/openapi.json",
+        lifespan=lifespan,
     )
+    app.state.run_jobs = settings.run_jobs if run_jobs is None else run_jobs
 
     @app.middleware("http")
     async def locale_middleware(

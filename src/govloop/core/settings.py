@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     extra_holidays: list[str] = []
     extra_workdays: list[str] = []
     session_max_age_seconds: int = 12 * 3600
+    # Run timed duties (missed appointments, closing time) inside the web process.
+    run_jobs: bool = True
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Settings:

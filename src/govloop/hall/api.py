@@ -21,6 +21,7 @@ from govloop.hall import appointments, overview, service
 from govloop.hall.live import hub
 from govloop.hall.schemas import (
     BookIn,
+    CarryOverIn,
     CheckInIn,
     CloseDayIn,
     FinishIn,
@@ -102,6 +103,21 @@ def close_day(
         carry_over_codes=body.carry_over,
         carry_over_all=body.carry_over_all,
     )
+
+
+@router.post("/{hall_code}/carry-over")
+def carry_over(
+    hall_code: str,
+    body: CarryOverIn,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    """顺延 tickets of a day (waiting, or closed at closing time) to the next working day."""
+    hall = _hall(session, hall_code)
+    carried = service.carry_over(
+        session=session, hall=hall, actor=user, day=body.day, codes=body.codes
+    )
+    return {"carried_over": carried}
 
 
 # --- windows -------------------------------------------------------------------------

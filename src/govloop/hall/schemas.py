@@ -36,6 +36,11 @@ class CloseDayIn(BaseModel):
     carry_over_all: bool = False
 
 
+class CarryOverIn(BaseModel):
+    day: date
+    codes: list[str] = Field(min_length=1, max_length=500)
+
+
 class BookIn(BaseModel):
     item_code: str = Field(min_length=1, max_length=32)
     day: date
