@@ -1,9 +1,695 @@
-"""Server-rendered pages of the service hall."""
+"""Server-rendered pages of the service hall: kiosk, display board, my ticket, window
+workbench, manager console and appointment booking.
+
+Routes are thin: parse the form, authorize through a dependency, call the same service
+functions as the JSON API, render. Business errors propagate to the application's
+handlers (a friendly page, or a fragment for HTMX) and roll the unit of work back; the
+few forms that are re-shown with the citizen's input render the message inline after
+rolling back.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import contextlib
+import re
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
 
-from govloop.core.deps import csrf_protect
+import segno
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
+from sqlalchemy.orm import Session
+
+from govloop.core import calendar
+from govloop.core.auth import Permission
+from govloop.core.clock import local_tz, now
+from govloop.core.db import get_readonly_session, get_session
+from govloop.core.deps import csrf_protect, require
+from govloop.core.errors import BadRequest, GovloopError
+from govloop.core.i18n import gettext_ as _
+from govloop.core.models import User
+from govloop.hall import appointments, overview, service
+from govloop.hall.models import CITIZEN_PRIORITY, Hall, Outcome, ServiceItem
+from govloop.web.pages import page_user
+from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "ticket_status": {
+        "waiting": N_("Waiting"),
+        "called": N_("Called"),
+        "serving": N_("Being served"),
+        "finished": N_("Completed"),
+        "no_show": N_("Missed (no-show)"),
+        "cancelled": N_("Cancelled"),
+        "closed": N_("Closed at end of day"),
+        "carried_over": N_("Carried over to next working day"),
+    },
+    "window_state": {
+        "logged_out": N_("Closed"),
+        "idle": N_("Open"),
+        "serving": N_("Serving"),
+        "paused": N_("Paused"),
+    },
+    "outcome": {
+        "done": N_("Complete"),
+        "needs_documents": N_("Documents to be supplemented"),
+        "referred": N_("Referred elsewhere"),
+    },
+    "priority": {
+        "elderly": N_("Senior citizen"),
+        "disabled": N_("Person with disability"),
+        "pregnant": N_("Pregnant woman"),
+        "military": N_("Military / veteran"),
+        "appointment": N_("Appointment"),
+        "carried_over": N_("Carried over"),
+    },
+    "channel": {
+        "kiosk": N_("Kiosk"),
+        "appointment": N_("Appointment check-in"),
+        "api": N_("Online"),
+        "carry_over": N_("Carried over"),
+    },
+    "weekday": {
+        "0": N_("Mon"),
+        "1": N_("Tue"),
+        "2": N_("Wed"),
+        "3": N_("Thu"),
+        "4": N_("Fri"),
+        "5": N_("Sat"),
+        "6": N_("Sun"),
+    },
+}
+
+WINDOW_ACTIONS = (
+    "sign-in",
+    "sign-out",
+    "call-next",
+    "recall",
+    "start",
+    "finish",
+    "no-show",
+    "transfer",
+    "pause",
+    "resume",
+)
+OUTCOMES = [o.value for o in Outcome]
+
+
+def staff_page(permission: Permission) -> Callable[..., User]:
+    """Page dependency: the signed-in user holding ``permission``.
+
+    The viewer is resolved first, so a refusal is rendered with the header of the
+    person who is signed in.
+    """
+    check = require(permission)
+
+    def dependency(viewer: User | None = Depends(page_user), user: User = Depends(check)) -> User:
+        return user
+
+    return dependency
+
+
+operator_page = staff_page(Permission.WINDOW_OPERATE)
+manager_page = staff_page(Permission.HALL_MANAGE)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def page(
+    request: Request,
+    name: str,
+    hall: Hall | None = None,
+    *,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    return render(
+        request, name, {"hall": hall, "labels": LABELS, **context}, status_code=status_code
+    )
+
+
+def _hall(session: Session, code: str) -> Hall:
+    return service.get_hall(session=session, code=code)
+
+
+def qr_svg(url: str) -> Markup:
+    """The slip's link as an inline SVG QR code (segno escapes nothing we pass in)."""
+    qr = segno.make(url, error="m")
+    return Markup(qr.svg_inline(scale=4, border=2, dark="#1f2937", omitsize=True))
+
+
+def _ticket_link(request: Request, public_id: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}/t/{public_id}"
+
+
+def _slip(
+    request: Request,
+    hall: Hall,
+    card: dict[str, Any],
+    **extra: Any,
+) -> HTMLResponse:
+    link = _ticket_link(request, card["public_id"])
+    context = {"ticket": card, "link": link, "qr": qr_svg(link), **extra}
+    if is_htmx(request):
+        return page(request, "hall/_slip.html", hall, **context)
+    return page(request, "hall/slip.html", hall, **context)
+
+
+# --- kiosk 取号 ------------------------------------------------------------------------
+
+
+@router.get("/halls/{hall_code}/kiosk", response_class=HTMLResponse)
+def kiosk(
+    request: Request,
+    hall_code: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    snapshot = overview.display_snapshot(session=session, hall=hall)
+    return page(
+        request,
+        "hall/kiosk.html",
+        hall,
+        catalogue=overview.item_catalogue(session=session, hall=hall),
+        priorities=[p.value for p in CITIZEN_PRIORITY],
+        snapshot=snapshot,
+    )
+
+
+@router.post("/halls/{hall_code}/kiosk/tickets", response_class=HTMLResponse)
+def kiosk_issue(
+    request: Request,
+    hall_code: str,
+    item_code: str = Form(""),
+    priority: str = Form(""),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    if not item_code.strip():
+        raise BadRequest(_("Please choose a service item"), code="item_missing")
+    if priority and priority not in {p.value for p in CITIZEN_PRIORITY}:
+        raise BadRequest(_("Unknown priority lane"), code="unknown_priority")
+    item = service.get_item(session=session, code=item_code.strip())
+    ticket = service.issue_ticket(
+        session=session, hall=hall, item=item, priority=priority or None, channel="kiosk"
+    )
+    position = service.estimate_wait(session=session, ticket=ticket)
+    card = overview.ticket_card(session=session, ticket=ticket, position=position)
+    return _slip(request, hall, card)
+
+
+@router.post("/halls/{hall_code}/kiosk/check-in", response_class=HTMLResponse)
+def kiosk_check_in(
+    request: Request,
+    hall_code: str,
+    code: str = Form(""),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    code = re.sub(r"\s", "", code)
+    if not code:
+        raise BadRequest(_("Please enter your appointment code"), code="code_missing")
+    _appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=code)
+    position = service.estimate_wait(session=session, ticket=ticket)
+    card = overview.ticket_card(session=session, ticket=ticket, position=position)
+    return _slip(request, hall, card, checked_in=True, late=late)
+
+
+# --- display board 大屏 -----------------------------------------------------------------
+
+
+@router.get("/halls/{hall_code}/display", response_class=HTMLResponse)
+def display(
+    request: Request,
+    hall_code: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    return page(
+        request,
+        "hall/display.html",
+        hall,
+        snapshot=overview.display_snapshot(session=session, hall=hall),
+    )
+
+
+# --- my ticket 我的号 -------------------------------------------------------------------
+
+
+def _my_ticket_context(
+    session: Session, hall: Hall, code: str | None
+) -> tuple[dict[str, Any], int]:
+    if code is None or not code.strip():
+        return {"ticket": None, "code": "", "error": None}, 200
+    try:
+        ticket = service.get_ticket(session=session, hall=hall, code=code)
+    except GovloopError as exc:
+        return {"ticket": None, "code": code, "error": exc.message}, exc.status_code
+    card = overview.ticket_card(session=session, ticket=ticket)
+    return {"ticket": card, "code": ticket.code, "error": None}, 200
+
+
+@router.get("/halls/{hall_code}/my-ticket", response_class=HTMLResponse)
+def my_ticket(
+    request: Request,
+    hall_code: str,
+    code: str | None = Query(None, max_length=16),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    context, status = _my_ticket_context(session, hall, code)
+    panel_url = f"/halls/{hall.code}/my-ticket/panel?code={context['code']}"
+    return page(
+        request, "hall/my_ticket.html", hall, status_code=status, panel_url=panel_url, **context
+    )
+
+
+@router.get("/halls/{hall_code}/my-ticket/panel", response_class=HTMLResponse)
+def my_ticket_panel(
+    request: Request,
+    hall_code: str,
+    code: str = Query(max_length=16),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    ticket = service.get_ticket(session=session, hall=hall, code=code)
+    card = overview.ticket_card(session=session, ticket=ticket)
+    return page(request, "hall/_ticket_panel.html", hall, ticket=card)
+
+
+@router.get("/t/{public_id}", response_class=HTMLResponse)
+def ticket_short_link(
+    request: Request,
+    public_id: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
+    hall = session.get(Hall, ticket.hall_id)
+    card = overview.ticket_card(session=session, ticket=ticket)
+    return page(
+        request,
+        "hall/my_ticket.html",
+        hall,
+        ticket=card,
+        code=ticket.code,
+        error=None,
+        panel_url=f"/t/{ticket.public_id}/panel",
+    )
+
+
+@router.get("/t/{public_id}/panel", response_class=HTMLResponse)
+def ticket_short_link_panel(
+    request: Request,
+    public_id: str,
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
+    hall = session.get(Hall, ticket.hall_id)
+    card = overview.ticket_card(session=session, ticket=ticket)
+    return page(request, "hall/_ticket_panel.html", hall, ticket=card)
+
+
+# --- window workbench 窗口 --------------------------------------------------------------
+
+
+def _window_panel(
+    request: Request, session: Session, hall: Hall, number: int, user: User, **extra: Any
+) -> HTMLResponse:
+    window = service.get_window(session=session, hall=hall, number=number)
+    panel = overview.window_panel(session=session, hall=hall, window=window, viewer=user)
+    return page(request, "hall/_window_panel.html", hall, panel=panel, outcomes=OUTCOMES, **extra)
+
+
+@router.get("/halls/{hall_code}/windows/{number}", response_class=HTMLResponse)
+def window_page(
+    request: Request,
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    window = service.get_window(session=session, hall=hall, number=number)
+    panel = overview.window_panel(session=session, hall=hall, window=window, viewer=user)
+    return page(request, "hall/window.html", hall, panel=panel, outcomes=OUTCOMES, notice=None)
+
+
+@router.get("/halls/{hall_code}/windows/{number}/panel", response_class=HTMLResponse)
+def window_panel(
+    request: Request,
+    hall_code: str,
+    number: int,
+    user: User = Depends(operator_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _window_panel(request, session, _hall(session, hall_code), number, user, notice=None)
+
+
+def _optional_window_number(value: str) -> int | None:
+    value = value.strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise BadRequest(_("Window number must be a positive number"), code="bad_window")
+    return int(value)
+
+
+@router.post("/halls/{hall_code}/windows/{number}/{action}", response_class=HTMLResponse)
+def window_action(
+    request: Request,
+    hall_code: str,
+    number: int,
+    action: str,
+    outcome: str = Form(Outcome.DONE.value),
+    reason: str = Form("", max_length=200),
+    to_item_code: str = Form("", max_length=32),
+    to_window: str = Form("", max_length=8),
+    user: User = Depends(operator_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    if action not in WINDOW_ACTIONS:
+        raise BadRequest(_("Unknown window action"), code="unknown_action")
+    hall = _hall(session, hall_code)
+    args: dict[str, Any] = {"session": session, "hall": hall, "window_number": number}
+    notice: str
+    if action == "sign-in":
+        service.sign_in(**args, actor=user)
+        notice = _("Signed in to window %(n)s") % {"n": number}
+    elif action == "sign-out":
+        service.sign_out(**args, actor=user)
+        notice = _("Signed out of window %(n)s") % {"n": number}
+    elif action == "call-next":
+        ticket = service.call_next(**args, actor=user)
+        notice = _("Called %(code)s") % {"code": ticket.code}
+    elif action == "recall":
+        ticket = service.recall(**args, actor=user)
+        notice = _("Recalled %(code)s") % {"code": ticket.code}
+    elif action == "start":
+        ticket = service.start_service(**args, actor=user)
+        notice = _("Started serving %(code)s") % {"code": ticket.code}
+    elif action == "finish":
+        ticket = service.finish_service(**args, actor=user, outcome=outcome)
+        notice = _("%(code)s finished") % {"code": ticket.code}
+    elif action == "no-show":
+        ticket = service.mark_no_show(**args, actor=user)
+        notice = (
+            _("%(code)s did not come; put back in the queue")
+            if ticket.status == "waiting"
+            else _("%(code)s marked as no-show")
+        ) % {"code": ticket.code}
+    elif action == "transfer":
+        ticket = service.transfer(
+            **args,
+            actor=user,
+            to_item_code=to_item_code.strip() or None,
+            to_window_number=_optional_window_number(to_window),
+        )
+        notice = _("%(code)s transferred") % {"code": ticket.code}
+    elif action == "pause":
+        service.pause(**args, actor=user, reason=reason.strip())
+        notice = _("Window paused")
+    else:
+        service.resume(**args, actor=user)
+        notice = _("Window resumed")
+    if not is_htmx(request):
+        return RedirectResponse(f"/halls/{hall.code}/windows/{number}", status_code=303)
+    return _window_panel(request, session, hall, number, user, notice=notice)
+
+
+# --- manager console 大厅管理 -----------------------------------------------------------
+
+
+def _manage_context(session: Session, hall: Hall) -> dict[str, Any]:
+    return {
+        "view": overview.manager_view(session=session, hall=hall),
+        "snapshot": overview.display_snapshot(session=session, hall=hall),
+        "arrivals": overview.arrivals_by_slot(session=session, hall=hall),
+    }
+
+
+@router.get("/halls/{hall_code}/manage", response_class=HTMLResponse)
+def manage(
+    request: Request,
+    hall_code: str,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    return page(request, "hall/manage.html", hall, **_manage_context(session, hall))
+
+
+@router.get("/halls/{hall_code}/manage/live", response_class=HTMLResponse)
+def manage_live(
+    request: Request,
+    hall_code: str,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    return page(request, "hall/_manage_live.html", hall, **_manage_context(session, hall))
+
+
+@router.post("/halls/{hall_code}/manage/close-day", response_class=HTMLResponse)
+def manage_close_day(
+    request: Request,
+    hall_code: str,
+    reason: str = Form("", max_length=200),
+    carry_over: list[str] = Form(default_factory=list),
+    carry_over_all: bool = Form(False),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    if not reason.strip():
+        raise BadRequest(_("Please give a reason for closing"), code="reason_missing")
+    result = service.close_day(
+        session=session,
+        hall=hall,
+        actor=user,
+        reason=reason.strip(),
+        carry_over_codes=[c for c in carry_over if c.strip()],
+        carry_over_all=carry_over_all,
+    )
+    if not is_htmx(request):
+        return RedirectResponse(f"/halls/{hall.code}/manage", status_code=303)
+    return page(request, "hall/_close_day_result.html", hall, result=result)
+
+
+@router.post("/halls/{hall_code}/manage/sweep-appointments", response_class=HTMLResponse)
+def manage_sweep(
+    request: Request,
+    hall_code: str,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    missed = appointments.sweep_missed(session=session, hall=hall)
+    if not is_htmx(request):
+        return RedirectResponse(f"/halls/{hall.code}/manage", status_code=303)
+    return page(request, "hall/_sweep_result.html", hall, missed=missed)
+
+
+# --- appointments 预约 -----------------------------------------------------------------
+
+
+def _booking_days(hall: Hall) -> list[dict[str, Any]]:
+    today = service.service_day(hall)
+    days = []
+    for offset in range(appointments.BOOKING_HORIZON_DAYS + 1):
+        day = today + timedelta(days=offset)
+        days.append(
+            {
+                "date": day,
+                "value": day.isoformat(),
+                "weekday": str(day.weekday()),
+                "workday": calendar.is_workday(day),
+                "today": offset == 0,
+            }
+        )
+    return days
+
+
+def _slots(session: Session, hall: Hall, item: ServiceItem, day: date) -> list[dict[str, Any]]:
+    moment = now()
+    return [
+        {
+            "start": f"{s.slot_start:%H:%M}",
+            "end": f"{s.slot_end:%H:%M}",
+            "capacity": s.capacity,
+            "remaining": s.remaining,
+            "passed": datetime.combine(day, s.slot_end, tzinfo=local_tz()) <= moment,
+        }
+        for s in appointments.available_slots(session=session, hall=hall, item=item, day=day)
+    ]
+
+
+def _appointments_page(
+    request: Request,
+    session: Session,
+    hall: Hall,
+    *,
+    item_code: str | None,
+    day: date | None,
+    error: str | None = None,
+    cancel_error: str | None = None,
+    cancelled: Any = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    days = _booking_days(hall)
+    item = None
+    slots: list[dict[str, Any]] | None = None
+    if item_code:
+        try:
+            item = service.get_item(session=session, code=item_code)
+        except GovloopError as exc:
+            error, status_code = error or exc.message, max(status_code, exc.status_code)
+    if day is not None and not days[0]["date"] <= day <= days[-1]["date"]:
+        error = error or _("Appointments can be booked for the next %(n)s days only") % {
+            "n": appointments.BOOKING_HORIZON_DAYS
+        }
+        status_code = max(status_code, 422)
+        day = None
+    if item is not None and day is not None:
+        slots = _slots(session, hall, item, day)
+    return page(
+        request,
+        "hall/appointments.html",
+        hall,
+        status_code=status_code,
+        catalogue=overview.item_catalogue(session=session, hall=hall),
+        days=days,
+        item=overview.item_out(item) if item else None,
+        day=day,
+        slots=slots,
+        error=error,
+        cancel_error=cancel_error,
+        cancelled=cancelled,
+        form=form or {},
+    )
+
+
+@router.get("/halls/{hall_code}/appointments", response_class=HTMLResponse)
+def appointments_page(
+    request: Request,
+    hall_code: str,
+    item: str | None = Query(None, max_length=32),
+    day: date | None = Query(None),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    return _appointments_page(request, session, hall, item_code=item, day=day)
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(_("Please choose a date"), code="bad_date") from None
+
+
+def _parse_slot(value: str) -> time:
+    try:
+        return time.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(_("Please choose a time slot"), code="bad_slot") from None
+
+
+@router.post("/halls/{hall_code}/appointments", response_class=HTMLResponse)
+def book_appointment(
+    request: Request,
+    hall_code: str,
+    item_code: str = Form("", max_length=32),
+    day: str = Form("", max_length=10),
+    slot_start: str = Form("", max_length=8),
+    name: str = Form("", max_length=100),
+    phone: str = Form("", max_length=32),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    form = {"name": name, "phone": phone, "slot_start": slot_start}
+    try:
+        booking_day = _parse_day(day)
+        item = service.get_item(session=session, code=item_code.strip())
+        appointment = appointments.book(
+            session=session,
+            hall=hall,
+            item=item,
+            day=booking_day,
+            slot_start=_parse_slot(slot_start),
+            citizen_name=name,
+            citizen_phone=phone,
+        )
+    except GovloopError as exc:
+        session.rollback()  # the form is shown again; nothing of the attempt is kept
+        parsed_day = None
+        with contextlib.suppress(ValueError):
+            parsed_day = date.fromisoformat(day.strip())
+        return _appointments_page(
+            request,
+            session,
+            hall,
+            item_code=item_code.strip() or None,
+            day=parsed_day,
+            error=exc.message,
+            form=form,
+            status_code=exc.status_code,
+        )
+    return page(
+        request,
+        "hall/appointment_booked.html",
+        hall,
+        appointment=appointment,
+        item=overview.item_out(item),
+        weekday=str(appointment.service_date.weekday()),
+    )
+
+
+@router.post("/halls/{hall_code}/appointments/cancel", response_class=HTMLResponse)
+def cancel_appointment(
+    request: Request,
+    hall_code: str,
+    code: str = Form("", max_length=32),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    try:
+        if not code.strip():
+            raise BadRequest(_("Please enter your appointment code"), code="code_missing")
+        found = appointments.get_appointment(session=session, code=code)
+        if found.hall_id != hall.id:
+            raise BadRequest(_("This appointment is for another hall"), code="other_hall")
+        cancelled = appointments.cancel(session=session, code=code)
+    except GovloopError as exc:
+        session.rollback()
+        return _appointments_page(
+            request,
+            session,
+            hall,
+            item_code=None,
+            day=None,
+            cancel_error=exc.message,
+            status_code=exc.status_code,
+        )
+    return _appointments_page(request, session, hall, item_code=None, day=None, cancelled=cancelled)

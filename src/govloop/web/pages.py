@@ -7,7 +7,6 @@ from urllib.parse import urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import authenticate
@@ -16,13 +15,21 @@ from govloop.core.deps import csrf_protect, optional_user
 from govloop.core.errors import GovloopError
 from govloop.core.i18n import SUPPORTED
 from govloop.core.models import User
-from govloop.hall.models import Hall
+from govloop.hall.overview import hall_directory
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 
-def page_user(request: Request, user: User | None = Depends(optional_user)) -> User | None:
+def page_user(
+    request: Request,
+    user: User | None = Depends(optional_user),
+    session: Session = Depends(get_session),
+) -> User | None:
+    if user is not None and user in session:
+        # Detached with its attributes loaded: a rollback (a refused action) must not
+        # expire the viewer that the error page's header still shows.
+        session.expunge(user)
     request.state.user = user
     return user
 
@@ -45,8 +52,7 @@ def home(
     user: User | None = Depends(page_user),
     session: Session = Depends(get_session),
 ) -> Response:
-    halls = session.scalars(select(Hall).order_by(Hall.code)).all()
-    return render(request, "home.html", {"halls": halls})
+    return render(request, "home.html", {"halls": hall_directory(session=session)})
 
 
 @router.get("/login", response_class=HTMLResponse)

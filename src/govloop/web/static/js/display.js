@@ -1,0 +1,122 @@
+/* govloop display board: live calls from the hall's event stream, optional voice. */
+(function () {
+  "use strict";
+  var G = window.govloop;
+  var t = G.readJSON("display-i18n");
+  var data = document.getElementById("page-data");
+  var hallCode = data && data.dataset.hallCode;
+  var currentEl = document.querySelector("[data-current-call]");
+  var recentEl = document.querySelector("[data-recent-calls]");
+  var waitingEl = document.querySelector("[data-waiting-items]");
+  var totalEl = document.querySelector("[data-waiting-total]");
+  var windowsEl = document.querySelector("[data-windows]");
+  var soundBtn = document.querySelector("[data-sound-toggle]");
+  var soundOn = false;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function callText(code, windowNo) {
+    return G.format(t.call_text, { code: code, window: windowNo });
+  }
+
+  function render(s) {
+    if (!s) return;
+    var calls = s.recent_calls || [];
+    if (currentEl) currentEl.textContent = calls.length ? callText(calls[0].code, calls[0].window) : t.idle_call;
+    if (recentEl) {
+      recentEl.replaceChildren();
+      if (!calls.length) {
+        var row = el("tr", "empty-row");
+        var td = el("td", null, t.no_calls);
+        td.colSpan = 3;
+        row.appendChild(td);
+        recentEl.appendChild(row);
+      }
+      calls.forEach(function (c) {
+        var tr = el("tr");
+        tr.appendChild(el("td", "code", c.code));
+        tr.appendChild(el("td", null, G.format(t.window_n, { n: c.window })));
+        tr.appendChild(el("td", null, String(c.at || "").slice(11, 16)));
+        recentEl.appendChild(tr);
+      });
+    }
+    if (waitingEl) {
+      waitingEl.replaceChildren();
+      (s.waiting || []).forEach(function (w) {
+        var tr = el("tr");
+        var name = el("td");
+        name.appendChild(el("span", "prefix", w.prefix));
+        name.appendChild(document.createTextNode(w.item_name));
+        tr.appendChild(name);
+        tr.appendChild(el("td", "num", w.waiting));
+        waitingEl.appendChild(tr);
+      });
+    }
+    if (totalEl) totalEl.textContent = s.waiting_total;
+    if (windowsEl) {
+      windowsEl.replaceChildren();
+      (s.windows || []).forEach(function (w) {
+        var tile = el("div", "window-tile state-" + w.state);
+        tile.appendChild(el("div", "window-no", w.number));
+        tile.appendChild(el("div", "window-state", (t.states || {})[w.state] || w.state));
+        windowsEl.appendChild(tile);
+      });
+    }
+  }
+
+  function flash() {
+    if (!currentEl) return;
+    var box = currentEl.closest(".display-call") || currentEl;
+    box.classList.remove("flash");
+    void box.offsetWidth; // restart the animation
+    box.classList.add("flash");
+  }
+
+  var DIGITS = "零一二三四五六七八九";
+  function spoken(code, windowNo) {
+    if (document.documentElement.lang !== "zh-CN") return callText(code, windowNo);
+    // Say ticket digits one by one (A023 → A零二三), as halls announce them.
+    var c = String(code).replace(/\d/g, function (d) { return DIGITS[+d]; });
+    return "请 " + c + " 号，到 " + windowNo + " 号窗口办理";
+  }
+
+  function speak(code, windowNo) {
+    if (!soundOn || !("speechSynthesis" in window) || !window.SpeechSynthesisUtterance) return;
+    try {
+      var u = new SpeechSynthesisUtterance(spoken(code, windowNo));
+      u.lang = document.documentElement.lang === "zh-CN" ? "zh-CN" : "en-GB";
+      u.rate = 0.9;
+      window.speechSynthesis.speak(u);
+    } catch (e) { /* no voice: the board still shows the call */ }
+  }
+
+  if (soundBtn) {
+    if (!("speechSynthesis" in window)) soundBtn.hidden = true;
+    soundBtn.addEventListener("click", function () {
+      soundOn = !soundOn;
+      soundBtn.setAttribute("aria-pressed", soundOn ? "true" : "false");
+      soundBtn.textContent = soundOn ? t.sound_on : t.sound_off;
+    });
+  }
+
+  if (hallCode && window.govloopLive) {
+    window.govloopLive.connect(hallCode, {
+      snapshot: render,
+      update: function (m) {
+        render(m.snapshot);
+        var calls = (m.events || []).filter(function (e) {
+          return e.kind === "ticket.called" || e.kind === "ticket.recalled";
+        });
+        if (calls.length) {
+          flash();
+          calls.forEach(function (c) { speak(c.code, c.window); });
+        }
+      },
+    });
+  }
+})();
