@@ -1,0 +1,69 @@
+"""Every UI message has a Simplified Chinese translation, with the same placeholders."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
+from babel.messages.pofile import read_po
+
+import govloop
+from govloop.core.i18n import LOCALES_DIR
+
+PACKAGE = Path(govloop.__file__).resolve().parent
+PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
+
+
+def extracted_msgids() -> dict[str, list[str]]:
+    with (LOCALES_DIR / "babel.cfg").open() as fh:
+        method_map, options_map = parse_mapping_cfg(fh)
+    found: dict[str, list[str]] = {}
+    for filename, lineno, message, _comments, _context in extract_from_dir(
+        str(PACKAGE), method_map, options_map
+    ):
+        msgid = message[0] if isinstance(message, tuple) else message
+        found.setdefault(msgid, []).append(f"{filename}:{lineno}")
+    return found
+
+
+def catalog(locale: str):
+    with (LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
+        return read_po(fh, locale=locale)
+
+
+def test_extraction_finds_templates_and_python():
+    found = extracted_msgids()
+    places = {loc.split(":")[0] for locs in found.values() for loc in locs}
+    assert any(p.endswith(".html") for p in places)
+    assert any(p.endswith(".py") for p in places)
+    assert "Take a ticket" in found and "Waiting" in found
+
+
+def test_every_msgid_has_a_zh_cn_translation():
+    zh = catalog("zh_CN")
+    missing = [
+        f"{msgid!r} ({', '.join(locs)})"
+        for msgid, locs in extracted_msgids().items()
+        if not (zh.get(msgid) and zh.get(msgid).string and not zh.get(msgid).fuzzy)
+    ]
+    assert missing == [], "untranslated:\n" + "\n".join(missing)
+
+
+def test_translations_keep_placeholders():
+    zh = catalog("zh_CN")
+    wrong = []
+    for message in zh:
+        if not message.id or not message.string:
+            continue
+        if sorted(PLACEHOLDER.findall(str(message.id))) != sorted(
+            PLACEHOLDER.findall(str(message.string))
+        ):
+            wrong.append(f"{message.id!r} → {message.string!r}")
+    assert wrong == []
+
+
+def test_english_catalog_lists_the_same_messages():
+    en = {m.id for m in catalog("en") if m.id}
+    assert set(extracted_msgids()) <= en
