@@ -42,7 +42,85 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     )
 
 
-def demo() -> None:
+def demo(
+    days: int = typer.Option(90, min=1, max=366, help="Days of history before today."),
+    reset: bool = typer.Option(False, "--reset", help="Drop every table and build anew."),
+    serve_app: bool = typer.Option(
+        True, "--serve/--no-serve", help="Serve the app afterwards (--no-serve: seed only)."
+    ),
+    live: bool = typer.Option(
+        True, "--live/--no-live", help="Drive a simulated live day while serving."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to serve on."),
+    port: int = typer.Option(8000, help="Port to serve on."),
+    seed: int = typer.Option(2026, help="Random seed of the history (same seed, same data)."),
+) -> None:
     """Build the demo hall with 90 days of history and serve it with a live day."""
-    console.print("[yellow]demo data not available yet[/yellow]")
-    raise typer.Exit(1)
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
+
+    from govloop.core.clock import local_today, now, to_local
+    from govloop.core.db import get_engine
+    from govloop.core.migrate import upgrade
+    from govloop.core.settings import get_settings
+    from govloop.hall import demo as demo_data
+    from govloop.hall import demo_live
+
+    if get_settings().environment != "development":
+        console.print("[red]演示数据只用于开发环境（GOVLOOP_ENVIRONMENT=development）[/red]")
+        raise typer.Exit(1)
+    if serve_app and not demo_live.port_is_free(host, port):
+        console.print(f"[red]端口 {port} 已被占用：请先停止占用它的程序，或用 --port 换一个[/red]")
+        raise typer.Exit(1)
+    engine = get_engine()
+    if reset:
+        demo_data.drop_everything(engine)
+    upgrade(engine)
+    labels = {"simulate": "模拟历史工作日", "write": "批量写入数据库"}
+    columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
+        tasks: dict[str, TaskID] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        try:
+            with unit_of_work() as session:
+                world = demo_data.load_world(session=session)
+                created = world is None
+                if world is None:
+                    world = demo_data.seed_catalogue(session=session)
+                else:
+                    demo_data.close_stale_days(session=session, world=world, today=local_today())
+                report = demo_data.generate_history(
+                    session=session, world=world, days=days, seed=seed, progress=progress
+                )
+        except GovloopError as exc:
+            console.print(f"[red]错误：{exc.message}[/red]")
+            raise typer.Exit(1) from exc
+    console.print(demo_data.summary_table(report, created=created, seed=seed))
+    console.print(demo_data.login_table())
+    if not serve_app:
+        return
+    plan = None
+    if live:
+        with unit_of_work() as session:
+            world = demo_data.load_world(session=session)
+            assert world is not None
+            plan = demo_data.live_plan(session=session, world=world)
+    base = f"http://{host}:{port}"
+    console.print(
+        f"[bold green]服务地址 {base}[/bold green]  大屏 {base}/halls/{demo_data.HALL_CODE}/display"
+        f"  API 文档 {base}/api/docs"
+    )
+    if plan is not None:
+        console.print(
+            "[green]实时模拟已开始：大屏上会不断有取号、叫号和办结。按 Ctrl-C 结束。[/green]"
+        )
+
+    def log(message: str) -> None:
+        console.print(f"[dim]{to_local(now()):%H:%M:%S}[/dim] {message}")
+
+    demo_live.serve_with_live_day(host=host, port=port, plan=plan, seed=seed, log=log)
+    console.print("[yellow]演示已停止。[/yellow]")
