@@ -6,4 +6,5 @@ from __future__ import annotations
 def import_all_models() -> None:
     import govloop.core.models
     import govloop.hall.models
+    import govloop.indicators.models
     import govloop.ratings.models  # noqa: F401

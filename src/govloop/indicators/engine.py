@@ -1,0 +1,272 @@
+"""The KPI engine: indicator values per object and period, computed with DuckDB.
+
+For each hall the engine derives the fact relations it needs (``facts.py``) from the
+hall's Parquet partitions, aggregates every measure the framework uses for every object
+kind in one ``GROUPING SETS`` query per relation, and finally evaluates each indicator's
+formula, compiled to SQL, over the joined measure columns. One hall at a time keeps the
+memory bounded by the largest hall, not by the whole province.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from govloop.indicators import formula as fml
+from govloop.indicators.facts import FACTS_SQL, OBJECT_COLUMNS
+from govloop.indicators.framework import Framework
+from govloop.indicators.measures import MEASURES, RELATIONS
+from govloop.indicators.periods import Period
+from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
+from govloop.indicators.store import Store, months_between
+
+KEY_COLUMNS = ["hall_id", "object_kind", "object_id", "period_start", "period_end"]
+VOLUME = fml.MeasureRef("tickets")
+
+
+def column(ref: fml.MeasureRef) -> str:
+    return f'"m_{ref.key}"'
+
+
+def _sql_list(values: Iterable[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+@dataclass
+class Values:
+    """Indicator values: one row per (hall, object, period[, slot]); a column per leaf."""
+
+    frame: pd.DataFrame
+    codes: list[str]
+    by_slot: bool = False
+
+    @property
+    def keys(self) -> list[str]:
+        return KEY_COLUMNS + (["slot"] if self.by_slot else [])
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        threads: int = DUCKDB_THREADS,
+        memory_limit: str = DUCKDB_MEMORY_LIMIT,
+    ) -> None:
+        self.store = store
+        self.con = duckdb.connect()
+        self.con.execute(f"SET threads={int(threads)}")
+        self.con.execute(f"SET memory_limit='{memory_limit}'")
+        self.con.execute("SET preserve_insertion_order=false")
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- inputs ---------------------------------------------------------------------------
+
+    def _load_dims(self) -> None:
+        for name in ("halls", "items", "windows"):
+            path = self.store.dim_path(name)
+            if path.exists():
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet('{path}')"
+                )
+        if not self.store.has_dims():
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE halls (id INTEGER, code VARCHAR, opens_s INTEGER,"
+                " closes_s INTEGER)"
+            )
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE items (id INTEGER, department_id INTEGER,"
+                " promised_s DOUBLE)"
+            )
+
+    def _view(self, name: str, source: str, hall_id: int, lo: date, hi: date) -> bool:
+        files = self.store.files(source, hall_id, months_between(lo, hi))
+        if not files:
+            return False
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({_sql_list(files)},"
+            " hive_partitioning = false)"
+            f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
+        )
+        return True
+
+    # --- aggregation ---------------------------------------------------------------------
+
+    def _aggregate_sql(
+        self,
+        relation: str,
+        refs: Sequence[fml.MeasureRef],
+        kinds: Sequence[str],
+        grain: str,
+        by_slot: bool,
+    ) -> str:
+        rel = RELATIONS[relation]
+        kinds = [k for k in kinds if k in rel.objects and k != "device"]
+        key_cols = [OBJECT_COLUMNS[k] for k in kinds if k != "hall"]
+        base = ["hall_id", "period_start", "period_end"] + (["slot"] if by_slot else [])
+        sets = ", ".join(
+            "(" + ", ".join(base + ([OBJECT_COLUMNS[k]] if k != "hall" else [])) + ")"
+            for k in kinds
+        )
+        kind_case = "CASE " + " ".join(
+            f"WHEN GROUPING({c}) = 0 THEN '{k}'"
+            for k, c in ((k, OBJECT_COLUMNS[k]) for k in kinds if k != "hall")
+        )
+        kind_expr = f"{kind_case} ELSE 'hall' END" if key_cols else "'hall'"
+        id_case = "CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN {c}" for c in key_cols)
+        id_expr = f"{id_case} ELSE hall_id END" if key_cols else "hall_id"
+        measures = ", ".join(f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in refs)
+        if grain == "custom":
+            source = (
+                f"SELECT f.*, p.period_start, p.period_end FROM f_{relation} f"
+                " JOIN wanted p ON f.day BETWEEN p.period_start AND p.period_end"
+            )
+        else:
+            trunc = "f.day" if grain == "day" else f"CAST(date_trunc('{grain}', f.day) AS DATE)"
+            source = (
+                f"SELECT f.*, p.period_start, p.period_end FROM f_{relation} f"
+                f" JOIN wanted p ON p.period_start = {trunc}"
+            )
+        return f"""
+            SELECT * FROM (
+              SELECT {", ".join(base)}, {kind_expr} AS object_kind, {id_expr} AS object_id,
+                {measures}
+              FROM ({source})
+              GROUP BY GROUPING SETS ({sets})
+            ) WHERE object_id IS NOT NULL
+        """
+
+    # --- public ---------------------------------------------------------------------------
+
+    def compute(
+        self,
+        framework: Framework,
+        periods: Mapping[int, Sequence[Period]],
+        *,
+        kinds: Sequence[str] | None = None,
+        by_slot: bool = False,
+    ) -> Values:
+        """Values of every leaf indicator for the halls and periods given.
+
+        ``periods`` maps a hall id to the periods wanted for it; all periods in one call
+        share a grain (day, week, month or custom).
+        """
+        leaves = framework.leaves()
+        codes = [leaf.code for leaf in leaves]
+        refs = framework.measure_refs()
+        if VOLUME.key not in {r.key for r in refs}:
+            refs.append(VOLUME)
+        grains = {p.kind for ps in periods.values() for p in ps}
+        if len(grains) > 1:
+            raise ValueError(f"one grain per call, got {sorted(grains)}")
+        grain = grains.pop() if grains else "month"
+        wanted_kinds = (
+            list(kinds) if kinds else sorted(set().union(*(leaf.applies_to for leaf in leaves)))
+        )
+        by_relation: dict[str, list[fml.MeasureRef]] = {}
+        for ref in refs:
+            by_relation.setdefault(MEASURES[ref.name].relation, []).append(ref)
+        computable = [
+            r for r in by_relation if r in FACTS_SQL and (not by_slot or RELATIONS[r].slotted)
+        ]
+        self._load_dims()
+        created: set[str] = set()
+        for hall_id, hall_periods in periods.items():
+            if not hall_periods:
+                continue
+            lo = min(p.start for p in hall_periods)
+            hi = max(p.end for p in hall_periods)
+            wanted = pd.DataFrame(
+                {
+                    "period_start": [p.start for p in hall_periods],
+                    "period_end": [p.end for p in hall_periods],
+                }
+            ).drop_duplicates()
+            self.con.register("wanted_df", wanted)
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(period_start AS DATE)"
+                " AS period_start, CAST(period_end AS DATE) AS period_end FROM wanted_df"
+            )
+            self.con.unregister("wanted_df")
+            have = {
+                "ev": self._view("ev", "hall_events", hall_id, lo, hi),
+                "rev": self._view("rev", "rating_events", hall_id, lo, hi),
+            }
+            for relation in computable:
+                view, sql = FACTS_SQL[relation]
+                if not have[view]:
+                    continue
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE f_{relation} AS {sql}")
+                agg = self._aggregate_sql(
+                    relation, by_relation[relation], wanted_kinds, grain, by_slot
+                )
+                if relation in created:
+                    self.con.execute(f"INSERT INTO agg_{relation} {agg}")
+                else:
+                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE agg_{relation} AS {agg}")
+                    created.add(relation)
+                self.con.execute(f"DROP TABLE f_{relation}")
+        return self._evaluate(framework, refs, sorted(created), by_relation, codes, by_slot)
+
+    def _evaluate(
+        self,
+        framework: Framework,
+        refs: list[fml.MeasureRef],
+        created: list[str],
+        by_relation: dict[str, list[fml.MeasureRef]],
+        codes: list[str],
+        by_slot: bool,
+    ) -> Values:
+        keys = KEY_COLUMNS + (["slot"] if by_slot else [])
+        if not created:
+            frame = pd.DataFrame(columns=[*keys, "_volume", *codes])
+            return Values(frame, codes, by_slot)
+        key_list = ", ".join(keys)
+        union = " UNION ".join(f"SELECT {key_list} FROM agg_{r}" for r in created)
+        joins = " ".join(f"LEFT JOIN agg_{r} USING ({key_list})" for r in created)
+        available = {r.key for rel in created for r in by_relation[rel]}
+        selects = [
+            column(r) if r.key in available else f"CAST(NULL AS DOUBLE) AS {column(r)}"
+            for r in refs
+        ]
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP TABLE measures AS SELECT k.*, {', '.join(selects)}"
+            f" FROM ({union}) k {joins}"
+        )
+        formulas = []
+        for leaf in framework.leaves():
+            assert leaf.tree is not None
+            kinds = ", ".join(f"'{k}'" for k in sorted(leaf.applies_to))
+            formulas.append(
+                f"CASE WHEN object_kind IN ({kinds}) THEN {fml.to_sql(leaf.tree, column)}"
+                f' END AS "{leaf.code}"'
+            )
+        frame = self.con.execute(
+            f"SELECT {key_list}, CAST({column(VOLUME)} AS DOUBLE) AS _volume,"
+            f" {', '.join(formulas)} FROM measures ORDER BY {key_list}"
+        ).df()
+        for name in ("period_start", "period_end"):
+            frame[name] = pd.to_datetime(frame[name]).dt.date
+        for code in codes:
+            frame[code] = frame[code].astype(float)
+        frame["_volume"] = frame["_volume"].astype(float).fillna(0.0)
+        frame["object_id"] = frame["object_id"].astype(np.int64)
+        frame["hall_id"] = frame["hall_id"].astype(np.int64)
+        return Values(frame, codes, by_slot)
+
+    def measures_frame(self) -> pd.DataFrame:
+        """The joined measure columns of the last compute (for drill-down and tests)."""
+        return self.con.execute("SELECT * FROM measures").df()

@@ -1,0 +1,297 @@
+"""Incremental export of the event logs from the OLTP database into the analytics store.
+
+Reads ``hall_events`` and ``rating_events`` past the watermark in chunks with SQLAlchemy,
+joined to tickets, appointments and ratings only for their static attributes (service day,
+arrival, item, department …), and appends Parquet files to the store. The watermark rows
+change in the caller's transaction: if it rolls back, the next export first removes the
+files written past the committed watermark, so no row is ever stored twice.
+
+Caveat: ids are handed out when a row is inserted, not when it commits. On PostgreSQL a
+transaction still open during an export may commit an event with an id below the new
+watermark; ``settle_seconds`` keeps the newest events back to make that unlikely.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from govloop.core.clock import local_tz, now
+from govloop.hall.models import Appointment, Hall, HallEvent, ServiceItem, Ticket, Window
+from govloop.indicators.models import ExportWatermark
+from govloop.indicators.store import (
+    HALL_EVENTS_SCHEMA,
+    HALL_KIND_CODES,
+    OUTCOME_CODES,
+    PRIORITY_CODES,
+    RATING_EVENTS_SCHEMA,
+    RATING_KIND_CODES,
+    SOURCES,
+    Store,
+    month_key,
+)
+from govloop.ratings.models import Rating, RatingEvent
+
+CHUNK = 20_000
+
+
+@dataclass
+class ExportResult:
+    rows: dict[str, int] = field(default_factory=dict)
+    # hall id → anchor days that received events in this export
+    dirty: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    reset: bool = False
+
+
+def _naive_utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(local_tz()).replace(tzinfo=None)
+
+
+def _slot(local: datetime) -> int:
+    return (local.hour * 60 + local.minute) // 30
+
+
+def _watermark(session: Session, source: str) -> ExportWatermark:
+    mark = session.get(ExportWatermark, source)
+    if mark is None:
+        mark = ExportWatermark(source=source, last_id=0, store_token="", updated_at=now())
+        session.add(mark)
+        session.flush()
+    return mark
+
+
+def _ensure_store(session: Session, store: Store) -> bool:
+    """Start over when the store and the database do not belong together."""
+    token = store.token()
+    marks = [_watermark(session, s) for s in SOURCES]
+    if token is not None and all(m.store_token == token for m in marks):
+        return False
+    token = store.reset()
+    for mark in marks:
+        mark.last_id, mark.store_token, mark.updated_at = 0, token, now()
+    session.flush()
+    return True
+
+
+def export_dims(session: Session, store: Store) -> None:
+    halls = session.execute(select(Hall.id, Hall.code, Hall.opens_at, Hall.closes_at)).all()
+    store.write_dim(
+        "halls",
+        pa.table(
+            {
+                "id": [h.id for h in halls],
+                "code": [h.code for h in halls],
+                "opens_s": [h.opens_at.hour * 3600 + h.opens_at.minute * 60 for h in halls],
+                "closes_s": [h.closes_at.hour * 3600 + h.closes_at.minute * 60 for h in halls],
+            }
+        ),
+    )
+    items = session.execute(
+        select(ServiceItem.id, ServiceItem.department_id, ServiceItem.promised_minutes)
+    ).all()
+    store.write_dim(
+        "items",
+        pa.table(
+            {
+                "id": [i.id for i in items],
+                "department_id": [i.department_id for i in items],
+                "promised_s": [float(i.promised_minutes) * 60 for i in items],
+            }
+        ),
+    )
+    windows = session.execute(select(Window.id, Window.hall_id, Window.number)).all()
+    store.write_dim(
+        "windows",
+        pa.table(
+            {
+                "id": [w.id for w in windows],
+                "hall_id": [w.hall_id for w in windows],
+                "number": [w.number for w in windows],
+            }
+        ),
+    )
+
+
+def _chunks(
+    session: Session, stmt: Any, id_column: Any, after: int, upto: int
+) -> Iterator[list[Any]]:
+    last = after
+    while last < upto:
+        rows = session.execute(
+            stmt.where(id_column > last, id_column <= upto).order_by(id_column).limit(CHUNK)
+        ).all()
+        if not rows:
+            return
+        yield list(rows)
+        last = rows[-1][0]
+
+
+def _write(
+    store: Store,
+    source: str,
+    schema: pa.Schema,
+    records: list[dict[str, Any]],
+    result: ExportResult,
+) -> None:
+    parts: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        parts[(rec["hall_id"], month_key(rec["day"]))].append(rec)
+        if source == "hall_events" or rec["hall_id"]:
+            result.dirty[rec["hall_id"]].add(rec["day"])
+    for (hall_id, month), rows in parts.items():
+        table = pa.Table.from_pylist(rows, schema=schema)
+        store.write_part(source, hall_id, month, table)
+
+
+def _upper(session: Session, column: Any, at_column: Any, settle_seconds: float) -> int:
+    stmt = select(func.max(column))
+    if settle_seconds > 0:
+        stmt = stmt.where(at_column <= now() - timedelta(seconds=settle_seconds))
+    return int(session.scalar(stmt) or 0)
+
+
+def _export_hall_events(
+    session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
+) -> None:
+    upto = _upper(session, HallEvent.id, HallEvent.at, settle)
+    stmt = (
+        select(
+            HallEvent.id,
+            HallEvent.hall_id,
+            HallEvent.kind,
+            HallEvent.at,
+            HallEvent.ticket_id,
+            HallEvent.appointment_id,
+            HallEvent.item_id,
+            HallEvent.window_id,
+            HallEvent.staff_id,
+            HallEvent.detail,
+            Ticket.service_date,
+            Ticket.arrived_at,
+            Ticket.priority,
+            Appointment.service_date.label("appointment_day"),
+        )
+        .outerjoin(Ticket, Ticket.id == HallEvent.ticket_id)
+        .outerjoin(Appointment, Appointment.id == HallEvent.appointment_id)
+    )
+    count = 0
+    for rows in _chunks(session, stmt, HallEvent.id, mark.last_id, upto):
+        records = []
+        for r in rows:
+            kind = HALL_KIND_CODES.get(r.kind, 0)
+            local = _local(r.at)
+            detail = r.detail or {}
+            day = r.service_date or r.appointment_day or local.date()
+            issued = kind == HALL_KIND_CODES["ticket.issued"]
+            arrived_local = _local(r.arrived_at) if issued and r.arrived_at else None
+            records.append(
+                {
+                    "id": r.id,
+                    "hall_id": r.hall_id,
+                    "day": day,
+                    "kind": kind,
+                    "at": _naive_utc(r.at),
+                    "local_at": local,
+                    "ticket_id": r.ticket_id,
+                    "appointment_id": r.appointment_id,
+                    "item_id": r.item_id,
+                    "window_id": r.window_id,
+                    "staff_id": r.staff_id,
+                    "outcome": OUTCOME_CODES.get(detail.get("outcome", ""), None),
+                    "requeued": bool(detail["requeued"]) if "requeued" in detail else None,
+                    "priority": PRIORITY_CODES.get(r.priority, 0) if issued else None,
+                    "arrived_at": _naive_utc(r.arrived_at) if issued else None,
+                    "slot": _slot(arrived_local) if arrived_local else None,
+                }
+            )
+        _write(store, "hall_events", HALL_EVENTS_SCHEMA, records, result)
+        mark.last_id = rows[-1][0]
+        count += len(rows)
+    result.rows["hall_events"] = count
+
+
+def _export_rating_events(
+    session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
+) -> None:
+    upto = _upper(session, RatingEvent.id, RatingEvent.at, settle)
+    stmt = select(
+        RatingEvent.id,
+        RatingEvent.kind,
+        RatingEvent.at,
+        RatingEvent.rating_id,
+        RatingEvent.detail,
+        Rating.hall_id,
+        Rating.level,
+        Rating.real_name,
+        Rating.item_id,
+        Rating.window_id,
+        Rating.staff_id,
+        Rating.department_id,
+        Rating.rated_at,
+    ).join(Rating, Rating.id == RatingEvent.rating_id)
+    count = 0
+    for rows in _chunks(session, stmt, RatingEvent.id, mark.last_id, upto):
+        records = []
+        for r in rows:
+            kind = RATING_KIND_CODES.get(r.kind, 0)
+            rated_local = _local(r.rated_at)
+            detail = r.detail or {}
+            opened = r.kind == "case.opened"
+            records.append(
+                {
+                    "id": r.id,
+                    "hall_id": r.hall_id or 0,
+                    "day": rated_local.date(),
+                    "kind": kind,
+                    "at": _naive_utc(r.at),
+                    "local_at": _local(r.at),
+                    "rating_id": r.rating_id,
+                    "level": r.level,
+                    "real_name": bool(r.real_name),
+                    "item_id": r.item_id,
+                    "window_id": r.window_id,
+                    "staff_id": r.staff_id,
+                    "department_id": r.department_id,
+                    "slot": _slot(rated_local),
+                    "callback_due": date.fromisoformat(detail["callback_due"])
+                    if opened and detail.get("callback_due")
+                    else None,
+                    "rectification_due": date.fromisoformat(detail["rectification_due"])
+                    if opened and detail.get("rectification_due")
+                    else None,
+                }
+            )
+        _write(store, "rating_events", RATING_EVENTS_SCHEMA, records, result)
+        mark.last_id = rows[-1][0]
+        count += len(rows)
+    result.rows["rating_events"] = count
+
+
+def export_events(*, session: Session, store: Store, settle_seconds: float = 0) -> ExportResult:
+    """Append the events past the watermarks to the store; move the watermarks."""
+    result = ExportResult()
+    result.reset = _ensure_store(session, store)
+    for source in SOURCES:
+        store.drop_parts_after(source, _watermark(session, source).last_id)
+    export_dims(session, store)
+    hall_mark = _watermark(session, "hall_events")
+    rating_mark = _watermark(session, "rating_events")
+    _export_hall_events(session, store, hall_mark, settle_seconds, result)
+    _export_rating_events(session, store, rating_mark, settle_seconds, result)
+    for mark in (hall_mark, rating_mark):
+        mark.updated_at = now()
+    session.flush()
+    return result

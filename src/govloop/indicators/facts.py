@@ -1,0 +1,154 @@
+"""DuckDB SQL that derives the fact relations from the raw event rows.
+
+Each query reads the view ``ev`` (hall events of one hall) or ``rev`` (rating events of
+one hall) and the dimension tables ``halls`` and ``items``. The definitions here are the
+meaning of every measure, so they are spelled out:
+
+* wait — arrival (``tickets.arrived_at``, kept through transfers) to the *first* call;
+* handling — the last ``started`` to ``finished``; promised — the final item's minutes;
+* busy — the last call to finish or final no-show (time the window was occupied);
+* a ticket belongs to the window and staff member of its last call/start/finish/no-show,
+  to the item it ended with and that item's department, and to its service day;
+* no-show — a ``no_show`` event that did not put the ticket back in the queue;
+* on-post time — from ``signed_in``/``resumed`` to the next ``paused``/``signed_out`` of
+  the window that day (or closing time), clipped to opening hours; the day's opening hours
+  count as duty time for each window and staff member who signed in that day;
+* appointments — the last outcome event of each appointment (on time, late, missed …);
+* ratings — excluded when an appeal was upheld; a callback or rectification is on time
+  when it happened (local day) no later than its due working day.
+"""
+
+from __future__ import annotations
+
+from govloop.indicators.store import RATING_KIND_CODES, K
+
+_TICKET_KINDS = (K["ISSUED"], K["CARRIED_OVER"])  # codes 1..11 are ticket events
+_HANDLED = ", ".join(str(K[k]) for k in ("CALLED", "RECALLED", "STARTED", "FINISHED", "NO_SHOW"))
+
+VISITS_SQL = f"""
+WITH t AS (
+  SELECT ticket_id,
+    any_value(hall_id) AS hall_id,
+    any_value(day) AS day,
+    any_value(slot) AS slot,
+    any_value(priority) AS priority_code,
+    any_value(arrived_at) AS arrived_at,
+    bool_or(appointment_id IS NOT NULL) AS appointment,
+    min("at") FILTER (WHERE kind = {K["CALLED"]}) AS first_called,
+    max("at") FILTER (WHERE kind = {K["CALLED"]}) AS last_called,
+    max("at") FILTER (WHERE kind = {K["STARTED"]}) AS last_started,
+    max("at") FILTER (WHERE kind = {K["FINISHED"]}) AS finished_at,
+    arg_max(outcome, id) FILTER (WHERE kind = {K["FINISHED"]}) AS outcome,
+    max("at") FILTER (WHERE kind = {K["NO_SHOW"]} AND NOT coalesce(requeued, false)) AS no_show_at,
+    arg_max(item_id, id) AS item_id,
+    arg_max(window_id, id) FILTER (WHERE kind IN ({_HANDLED})) AS window_id,
+    arg_max(staff_id, id) FILTER (WHERE kind IN ({_HANDLED})) AS staff_id,
+    count(*) FILTER (WHERE kind = {K["TRANSFERRED"]}) AS transfers,
+    count(*) FILTER (WHERE kind = {K["RECALLED"]}) AS recalls,
+    bool_or(kind IN ({K["CLOSED"]}, {K["CARRIED_OVER"]})) AS closed,
+    bool_or(kind = {K["CANCELLED"]}) AS cancelled
+  FROM ev
+  WHERE kind BETWEEN {_TICKET_KINDS[0]} AND {_TICKET_KINDS[1]} AND ticket_id IS NOT NULL
+  GROUP BY ticket_id
+)
+SELECT t.hall_id, t.day, t.slot, t.ticket_id, t.item_id, i.department_id, t.window_id,
+  t.staff_id,
+  coalesce(t.priority_code = 1, false) AS priority,
+  t.appointment,
+  epoch(t.first_called - t.arrived_at) AS wait_s,
+  t.finished_at IS NOT NULL AS served,
+  coalesce(t.finished_at IS NOT NULL AND t.outcome = 1, false) AS done,
+  epoch(t.finished_at - t.last_started) AS handle_s,
+  i.promised_s,
+  t.no_show_at IS NOT NULL AND t.finished_at IS NULL AS no_show,
+  epoch(coalesce(t.finished_at, t.no_show_at) - t.last_called) AS busy_s,
+  t.transfers, t.recalls, t.closed, t.cancelled
+FROM t LEFT JOIN items i ON i.id = t.item_id
+"""
+
+_WINDOW_KINDS = ", ".join(
+    str(K[k]) for k in ("WINDOW_SIGNED_IN", "WINDOW_SIGNED_OUT", "WINDOW_PAUSED", "WINDOW_RESUMED")
+)
+
+SESSIONS_SQL = f"""
+WITH w AS (
+  SELECT hall_id, day, window_id, staff_id, kind, local_at,
+    lead(local_at) OVER (PARTITION BY window_id, day ORDER BY id) AS next_at
+  FROM ev WHERE kind IN ({_WINDOW_KINDS}) AND window_id IS NOT NULL
+), iv AS (
+  SELECT w.hall_id, w.day, w.window_id, w.staff_id,
+    greatest(w.local_at, w.day + to_seconds(h.opens_s)) AS s,
+    least(coalesce(w.next_at, w.day + to_seconds(h.closes_s)),
+          w.day + to_seconds(h.closes_s)) AS e,
+    CAST(h.closes_s - h.opens_s AS DOUBLE) AS open_s
+  FROM w JOIN halls h ON h.id = w.hall_id
+  WHERE w.kind IN ({K["WINDOW_SIGNED_IN"]}, {K["WINDOW_RESUMED"]})
+)
+SELECT hall_id, day, window_id, staff_id,
+  sum(greatest(epoch(e - s), 0)) AS signed_s,
+  any_value(open_s) AS open_s
+FROM iv GROUP BY hall_id, day, window_id, staff_id
+"""
+
+_APPOINTMENT_OUTCOMES = {
+    K["APPOINTMENT_CHECKED_IN"]: "on_time",
+    K["APPOINTMENT_LATE"]: "late",
+    K["APPOINTMENT_MISSED"]: "missed",
+    K["APPOINTMENT_CANCELLED"]: "cancelled",
+}
+
+APPOINTMENTS_SQL = f"""
+WITH a AS (
+  SELECT appointment_id, any_value(hall_id) AS hall_id, any_value(day) AS day,
+    any_value(item_id) AS item_id, arg_max(kind, id) AS last_kind
+  FROM ev
+  WHERE kind IN ({", ".join(str(k) for k in _APPOINTMENT_OUTCOMES)})
+    AND appointment_id IS NOT NULL
+  GROUP BY appointment_id
+)
+SELECT a.hall_id, a.day, a.appointment_id, a.item_id, i.department_id,
+  CASE a.last_kind {" ".join(f"WHEN {k} THEN '{v}'" for k, v in _APPOINTMENT_OUTCOMES.items())}
+  END AS outcome
+FROM a LEFT JOIN items i ON i.id = a.item_id
+"""
+
+_R = RATING_KIND_CODES
+RATINGS_SQL = f"""
+WITH sub AS (
+  SELECT rating_id, hall_id, day, slot, item_id, window_id, staff_id, department_id, level,
+    real_name
+  FROM rev WHERE kind = {_R["rating.submitted"]}
+), cs AS (
+  SELECT rating_id,
+    bool_or(kind = {_R["case.opened"]}) AS has_case,
+    any_value(callback_due) AS callback_due,
+    any_value(rectification_due) AS rectification_due,
+    min(local_at) FILTER (WHERE kind = {_R["case.called_back"]}) AS called_back_at,
+    min(local_at) FILTER (WHERE kind = {_R["case.rectified"]}) AS rectified_at,
+    bool_or(kind = {_R["case.appeal_upheld"]}) AS excluded
+  FROM rev WHERE kind > {_R["rating.submitted"]}
+  GROUP BY rating_id
+)
+SELECT sub.*, coalesce(cs.has_case, false) AS has_case,
+  cs.called_back_at IS NOT NULL AS called_back,
+  coalesce(CAST(cs.called_back_at AS DATE) <= cs.callback_due, false) AS callback_on_time,
+  cs.rectified_at IS NOT NULL AS rectified,
+  coalesce(CAST(cs.rectified_at AS DATE) <= cs.rectification_due, false) AS rectified_on_time
+FROM sub LEFT JOIN cs USING (rating_id)
+WHERE NOT coalesce(cs.excluded, false)
+"""
+
+FACTS_SQL = {
+    "visits": ("ev", VISITS_SQL),
+    "sessions": ("ev", SESSIONS_SQL),
+    "appointments": ("ev", APPOINTMENTS_SQL),
+    "ratings": ("rev", RATINGS_SQL),
+}
+
+# The column that identifies each kind of object in a fact relation.
+OBJECT_COLUMNS = {
+    "department": "department_id",
+    "window": "window_id",
+    "staff": "staff_id",
+    "item": "item_id",
+}

@@ -1,0 +1,238 @@
+"""The analytics store: event rows as partitioned Parquet files, read by DuckDB.
+
+Layout under the data directory::
+
+    store.json                                   store identity (token) and format
+    dims/halls.parquet, items.parquet, windows.parquet
+    raw/hall_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
+    raw/rating_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
+
+Raw files are append-only: each export batch adds a file named after the first event id
+it holds. Rows are partitioned by the *anchor day* of the event — the service day of the
+ticket, the day of the appointment, the day a rating was given, or the event's own local
+day — so every event about one ticket, appointment or rating lands in one partition even
+when it happens later (a rectification closed weeks after the rating).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from govloop.hall.models import EventKind
+
+STORE_FORMAT = 1
+SOURCES = ("hall_events", "rating_events")
+
+# Stable small codes for event kinds; 0 is "a kind the engine does not use".
+HALL_KIND_CODES: dict[str, int] = {
+    EventKind.ISSUED: 1,
+    EventKind.CALLED: 2,
+    EventKind.RECALLED: 3,
+    EventKind.STARTED: 4,
+    EventKind.FINISHED: 5,
+    EventKind.NO_SHOW: 6,
+    EventKind.REQUEUED: 7,
+    EventKind.TRANSFERRED: 8,
+    EventKind.CANCELLED: 9,
+    EventKind.CLOSED: 10,
+    EventKind.CARRIED_OVER: 11,
+    EventKind.APPOINTMENT_BOOKED: 21,
+    EventKind.APPOINTMENT_CHECKED_IN: 22,
+    EventKind.APPOINTMENT_LATE: 23,
+    EventKind.APPOINTMENT_MISSED: 24,
+    EventKind.APPOINTMENT_CANCELLED: 25,
+    EventKind.WINDOW_SIGNED_IN: 31,
+    EventKind.WINDOW_SIGNED_OUT: 32,
+    EventKind.WINDOW_PAUSED: 33,
+    EventKind.WINDOW_RESUMED: 34,
+}
+K = {kind.name: code for kind, code in ((EventKind(k), c) for k, c in HALL_KIND_CODES.items())}
+
+RATING_KIND_CODES: dict[str, int] = {
+    "rating.submitted": 1,
+    "case.opened": 2,
+    "case.called_back": 3,
+    "case.rectified": 4,
+    "case.closed": 5,
+    "case.appealed": 6,
+    "case.appeal_upheld": 7,
+    "case.appeal_rejected": 8,
+}
+OUTCOME_CODES = {"done": 1, "needs_documents": 2, "referred": 3}
+# Priority of an issued ticket: 1 = citizen priority lane (绿色通道).
+PRIORITY_CODES = {
+    None: 0,
+    "elderly": 1,
+    "disabled": 1,
+    "pregnant": 1,
+    "military": 1,
+    "appointment": 2,
+    "carried_over": 3,
+}
+
+TS = pa.timestamp("us")
+HALL_EVENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("hall_id", pa.int32()),
+        ("day", pa.date32()),  # anchor day (local)
+        ("kind", pa.int8()),
+        ("at", TS),  # UTC
+        ("local_at", TS),  # local wall-clock time
+        ("ticket_id", pa.int64()),
+        ("appointment_id", pa.int64()),
+        ("item_id", pa.int32()),
+        ("window_id", pa.int32()),
+        ("staff_id", pa.int32()),
+        ("outcome", pa.int8()),  # finished: OUTCOME_CODES
+        ("requeued", pa.bool_()),  # no-show: put back in the queue
+        ("priority", pa.int8()),  # issued: PRIORITY_CODES
+        ("arrived_at", TS),  # issued: the ticket's arrival (UTC)
+        ("slot", pa.int16()),  # issued: 30-minute slot of the local arrival time
+    ]
+)
+RATING_EVENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("hall_id", pa.int32()),  # 0: a matter rated outside any hall
+        ("day", pa.date32()),  # local day of the rating
+        ("kind", pa.int8()),
+        ("at", TS),
+        ("local_at", TS),
+        ("rating_id", pa.int64()),
+        ("level", pa.int8()),
+        ("real_name", pa.bool_()),
+        ("item_id", pa.int32()),
+        ("window_id", pa.int32()),
+        ("staff_id", pa.int32()),
+        ("department_id", pa.int32()),
+        ("slot", pa.int16()),  # slot of the rating's local time
+        ("callback_due", pa.date32()),  # case.opened
+        ("rectification_due", pa.date32()),  # case.opened
+    ]
+)
+SCHEMAS = {"hall_events": HALL_EVENTS_SCHEMA, "rating_events": RATING_EVENTS_SCHEMA}
+
+HALLS_SCHEMA = pa.schema(
+    [("id", pa.int32()), ("code", pa.string()), ("opens_s", pa.int32()), ("closes_s", pa.int32())]
+)
+ITEMS_SCHEMA = pa.schema(
+    [("id", pa.int32()), ("department_id", pa.int32()), ("promised_s", pa.float64())]
+)
+WINDOWS_SCHEMA = pa.schema([("id", pa.int32()), ("hall_id", pa.int32()), ("number", pa.int32())])
+DIM_SCHEMAS = {"halls": HALLS_SCHEMA, "items": ITEMS_SCHEMA, "windows": WINDOWS_SCHEMA}
+
+
+def month_key(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def months_between(start: date, end: date) -> list[str]:
+    out, y, m = [], start.year, start.month
+    while (y, m) <= (end.year, end.month):
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out
+
+
+@dataclass(frozen=True)
+class Store:
+    root: Path
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    def dim_path(self, name: str) -> Path:
+        return self.root / "dims" / f"{name}.parquet"
+
+    # identity ---------------------------------------------------------------------------
+
+    def token(self) -> str | None:
+        path = self.root / "store.json"
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if data.get("format") != STORE_FORMAT:
+            return None
+        return str(data.get("token"))
+
+    def reset(self) -> str:
+        """Empty the store and give it a new identity."""
+        for sub in ("raw", "dims"):
+            shutil.rmtree(self.root / sub, ignore_errors=True)
+        self.root.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_hex(8)
+        (self.root / "store.json").write_text(json.dumps({"format": STORE_FORMAT, "token": token}))
+        return token
+
+    # partitions -------------------------------------------------------------------------
+
+    def partition(self, source: str, hall_id: int, month: str) -> Path:
+        return self.raw / source / f"hall_id={hall_id}" / f"month={month}"
+
+    def halls(self, source: str = "hall_events") -> list[int]:
+        base = self.raw / source
+        if not base.exists():
+            return []
+        return sorted(int(p.name.split("=", 1)[1]) for p in base.glob("hall_id=*") if p.is_dir())
+
+    def files(self, source: str, hall_id: int, months: Iterable[str] | None = None) -> list[str]:
+        base = self.raw / source / f"hall_id={hall_id}"
+        if not base.exists():
+            return []
+        if months is None:
+            return sorted(str(p) for p in base.glob("month=*/*.parquet"))
+        out: list[str] = []
+        for month in months:
+            out.extend(sorted(str(p) for p in (base / f"month={month}").glob("*.parquet")))
+        return out
+
+    def write_part(self, source: str, hall_id: int, month: str, table: pa.Table) -> Path:
+        """Write one batch of one partition (the file is named after its first id)."""
+        folder = self.partition(source, hall_id, month)
+        folder.mkdir(parents=True, exist_ok=True)
+        first = int(pc.min(table.column("id")).as_py())
+        path = folder / f"part-{first:015d}.parquet"
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table.cast(SCHEMAS[source]), tmp)
+        tmp.replace(path)
+        return path
+
+    def drop_parts_after(self, source: str, last_id: int) -> int:
+        """Remove files of a batch that never committed its watermark (ids past it)."""
+        removed = 0
+        base = self.raw / source
+        if not base.exists():
+            return 0
+        for path in base.glob("hall_id=*/month=*/part-*.parquet"):
+            first = int(path.stem.split("-", 1)[1])
+            if first > last_id:
+                path.unlink()
+                removed += 1
+        for tmp in base.glob("hall_id=*/month=*/*.tmp"):
+            tmp.unlink()
+        return removed
+
+    def write_dim(self, name: str, table: pa.Table) -> None:
+        path = self.dim_path(name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table.cast(DIM_SCHEMAS[name]), tmp)
+        tmp.replace(path)
+
+    def has_dims(self) -> bool:
+        return all(self.dim_path(n).exists() for n in DIM_SCHEMAS)
