@@ -6,12 +6,15 @@ import typer
 
 from govloop.core.cli import db_app, users_app
 from govloop.hall.cli import bench_app, demo, hall_app, serve
+from govloop.indicators.cli import bench_indicators, indicators_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(hall_app, name="hall")
 app.add_typer(bench_app, name="bench")
+app.add_typer(indicators_app, name="indicators")
+bench_app.command("indicators")(bench_indicators)
 app.command("demo")(demo)
 app.command("serve")(serve)
 

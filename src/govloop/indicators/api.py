@@ -1,0 +1,39 @@
+"""JSON API of the indicators (``/api/v1/indicators``)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.db import get_readonly_session
+from govloop.core.deps import require
+from govloop.core.models import User
+from govloop.indicators import service
+from govloop.indicators.schemas import FrameworkOut, ScoresOut
+
+router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
+viewer = require(Permission.HALL_VIEW)
+
+
+@router.get("/framework")
+def framework(
+    on: date | None = Query(None, description="The version in force on this day (default today)"),
+    session: Session = Depends(get_readonly_session),
+) -> FrameworkOut:
+    return service.describe_framework(session=session, on=on)
+
+
+@router.get("/scores")
+def scores(
+    hall: str = Query(..., description="Hall code"),
+    object_kind: str = Query("hall", alias="object", description="hall, department, window, …"),
+    period: str = Query(..., description="2026-11, 2026-W48, 2026-11-23 or 2026-11-01..2026-11-15"),
+    _user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session),
+) -> ScoresOut:
+    return service.scores(
+        session=session, hall_code=hall, object_kind=object_kind, period_text=period
+    )
