@@ -241,6 +241,12 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
             kiosk.locator("#slip-modal button[data-close-slip]").click()
             expect(kiosk.locator("#slip-modal")).to_be_hidden()
 
+            # A refused request shows the server's message in the dialog; nothing is issued.
+            kiosk.locator("button[data-item-code='CRJ-PASS']").evaluate("b => b.value = 'NOPE'")
+            kiosk.locator("button[data-item-code='CRJ-PASS']").click()
+            expect(kiosk.locator("#slip-modal .alert-error")).to_have_text("未找到事项：NOPE")
+            kiosk.locator("#slip-modal button[data-close-slip]").click()
+
             # Window staff sign in, sign in to window 1 and call the ticket.
             staff = new_page(1366, 900)
             staff.goto(f"{base}/halls/{HALL}/windows/1")
@@ -276,6 +282,16 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
             expect(phone.locator(".callout-info")).to_contain_text(
                 "正在 1 号窗口办理", timeout=8_000
             )
+            expect(phone.locator(".callout-go")).to_have_count(0)
+
+            # Errors from HTMX actions appear as a toast with the service's message.
+            staff.get_by_role("button", name="办结", exact=True).click()
+            expect(staff.locator(".notice")).to_contain_text(f"{code} 已办结")
+            staff.evaluate(
+                "() => htmx.ajax('POST', location.pathname + '/recall',"
+                " {target: '#window-panel', swap: 'outerHTML'})"
+            )
+            expect(staff.locator(".toast-error")).to_contain_text("窗口当前没有叫到的号")
 
             # The hall manager's console, with both charts drawn.
             manager = new_page(1440, 1000)
@@ -303,6 +319,21 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
                 re.compile(r"^[0-9A-F]{8}$")
             )
             citizen.screenshot(path=str(SHOTS / "appointment-booked.png"), full_page=True)
+            booked = citizen.locator("[data-appointment-code]").inner_text().strip()
+
+            # Checking in at the kiosk on the wrong day is refused with the reason.
+            kiosk.get_by_role("tab", name="预约签到").click()
+            for key in booked:
+                kiosk.locator(f".keypad [data-key='{key}']").click()
+            expect(kiosk.locator("#checkin-code")).to_have_value(booked)
+            kiosk.screenshot(path=str(SHOTS / "kiosk-check-in.png"))
+            kiosk.get_by_role("button", name="签到", exact=True).click()
+            expect(kiosk.locator("#slip-modal .alert-error")).to_contain_text("请当天签到")
+
+            english = new_page(1366, 1024)
+            english.goto(f"{base}/lang/en?next=/halls/{HALL}/kiosk")
+            expect(english.get_by_text("Tap the service you came for")).to_be_visible()
+            english.screenshot(path=str(SHOTS / "kiosk-en.png"), full_page=True)
 
             home = new_page(1280, 900)
             home.goto(f"{base}/")

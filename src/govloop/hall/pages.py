@@ -30,6 +30,7 @@ from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
+from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
 from govloop.hall.models import CITIZEN_PRIORITY, Hall, Outcome, ServiceItem
 from govloop.web.pages import page_user
@@ -136,7 +137,10 @@ def page(
     **context: Any,
 ) -> HTMLResponse:
     return render(
-        request, name, {"hall": hall, "labels": LABELS, **context}, status_code=status_code
+        request,
+        name,
+        {"hall": hall, "labels": LABELS, "timezone": get_settings().timezone, **context},
+        status_code=status_code,
     )
 
 

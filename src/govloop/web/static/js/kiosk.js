@@ -80,6 +80,17 @@
     if (open) open.textContent = (s.windows || []).filter(function (w) { return w.state === "idle" || w.state === "serving"; }).length;
   }
 
+  // A kiosk stays open for days: reload it when idle, so its session, CSRF token and
+  // catalogue never go stale. Never while a slip is on screen.
+  var lastTouch = Date.now();
+  ["pointerdown", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function () { lastTouch = Date.now(); }, true);
+  });
+  var IDLE_RELOAD_MS = 20 * 60 * 1000;
+  window.setInterval(function () {
+    if (modal && modal.hidden && Date.now() - lastTouch > IDLE_RELOAD_MS) window.location.reload();
+  }, 60 * 1000);
+
   if (hallCode && window.govloopLive) {
     window.govloopLive.connect(hallCode, {
       snapshot: applySnapshot,
