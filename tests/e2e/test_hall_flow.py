@@ -266,8 +266,11 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
             expected = f"请 {code} 号到 1 号窗口"
             expect(display.locator("[data-current-call]")).to_have_text(expected, timeout=5_000)
             latency = time.monotonic() - started
-            assert latency < 5.0, f"display showed the call after {latency:.2f}s"
+            # From the click (which includes the window's own request) to the board: the
+            # live feed itself wakes within 0.25 s of the commit.
+            assert latency < 3.0, f"display showed the call after {latency:.2f}s"
             expect(display.locator("[data-recent-calls] tr").first).to_contain_text(code)
+            expect(display.locator(".window-tile.state-serving .window-code")).to_have_text(code)
             staff.screenshot(path=str(SHOTS / "window.png"), full_page=True)
             display.screenshot(path=str(SHOTS / "display.png"))
 

@@ -59,11 +59,15 @@
     }
     if (totalEl) totalEl.textContent = s.waiting_total;
     if (windowsEl) {
+      // The number each window is serving: its latest call (calls come newest first).
+      var serving = {};
+      calls.forEach(function (c) { if (!(c.window in serving)) serving[c.window] = c.code; });
       windowsEl.replaceChildren();
       (s.windows || []).forEach(function (w) {
         var tile = el("div", "window-tile state-" + w.state);
         tile.appendChild(el("div", "window-no", w.number));
         tile.appendChild(el("div", "window-state", (t.states || {})[w.state] || w.state));
+        if (w.state === "serving" && serving[w.number]) tile.appendChild(el("div", "window-code", serving[w.number]));
         windowsEl.appendChild(tile);
       });
     }
