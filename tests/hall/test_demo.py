@@ -20,7 +20,7 @@ from govloop.core import auth, calendar
 from govloop.core.clock import frozen, local_tz, to_local
 from govloop.core.db import make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
-from govloop.hall import demo
+from govloop.hall import demo, service
 from govloop.hall.demo_demand import HallLayout, ItemProfile, SlotQuota, WindowProfile
 from govloop.hall.demo_history import simulate_history
 from govloop.hall.demo_live import LiveDay, wrap_up
@@ -361,6 +361,42 @@ def test_live_day_drives_the_real_api(db, fast_passwords):
                 select(func.count()).select_from(Ticket).where(Ticket.status.in_(ACTIVE_STATUSES))
             )
         assert active == 0
+
+
+def test_reuse_on_a_later_day_closes_leftovers_and_backfills_missing_days(db, fast_passwords):
+    monday = datetime(2026, 10, 12, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    with frozen(monday):
+        with unit_of_work() as s:
+            world = demo.seed_catalogue(session=s)
+            demo.generate_history(session=s, world=world, days=5, seed=SEED)
+        # An interrupted live day: one ticket at a window, one still waiting.
+        with unit_of_work() as s:
+            world = demo.load_world(session=s)
+            hall, staff = world.hall, world.staff(3)
+            service.sign_in(session=s, hall=hall, window_number=3, actor=staff)
+            for _ in range(2):
+                service.issue_ticket(session=s, hall=hall, item=world.items["GA01"])
+            called = service.call_next(session=s, hall=hall, window_number=3, actor=staff)
+            called_id = called.id
+    thursday = monday + timedelta(days=3)
+    with frozen(thursday), unit_of_work() as s:
+        world = demo.load_world(session=s)
+        assert demo.close_stale_days(session=s, world=world, today=date(2026, 10, 15)) == 2
+        report = demo.generate_history(session=s, world=world, days=5, seed=SEED)
+    # 10-10 and 10-12 have data already (history, the live day); 10-11 is a Sunday.
+    assert report.days == [date(2026, 10, 13), date(2026, 10, 14)]
+    with unit_of_work(readonly=True) as s:
+        live = s.scalars(select(Ticket).where(Ticket.service_date == date(2026, 10, 12))).all()
+        assert {t.id: t.status for t in live} == {
+            t.id: ("finished" if t.id == called_id else "closed") for t in live
+        }
+        ids = s.scalars(select(Ticket.id)).all()
+        assert len(ids) == len(set(ids))
+    # The service keeps numbering after the bulk-written ids (sequences were moved on).
+    with frozen(thursday), unit_of_work() as s:
+        world = demo.load_world(session=s)
+        ticket = service.issue_ticket(session=s, hall=world.hall, item=world.items["RS01"])
+        assert ticket.id > max(ids) and ticket.code == "B001"
 
 
 def test_demo_command_seeds_reuses_and_resets(tmp_path, fast_passwords):
