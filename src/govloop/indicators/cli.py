@@ -27,7 +27,7 @@ def _fail(exc: GovloopError) -> None:
     if isinstance(exc, FrameworkInvalid):
         console.print("[red]指标体系文件有误，现行版本保持不变：[/red]")
         for problem in exc.problems:
-            console.print(f"  {problem}", markup=False)
+            console.print(f"  {problem}", markup=False, soft_wrap=True)
     else:
         console.print(f"[red]错误：{exc.message}[/red]")
     raise typer.Exit(code=1)

@@ -9,7 +9,9 @@ memory bounded by the largest hall, not by the whole province.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -63,6 +65,16 @@ class Engine:
         self.con.execute(f"SET threads={int(threads)}")
         self.con.execute(f"SET memory_limit='{memory_limit}'")
         self.con.execute("SET preserve_insertion_order=false")
+        # seconds spent per step in the last compute (the benchmark reports them)
+        self.timings: dict[str, float] = {}
+
+    @contextmanager
+    def _timed(self, step: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[step] = self.timings.get(step, 0.0) + time.perf_counter() - started
 
     def close(self) -> None:
         self.con.close()
@@ -182,6 +194,7 @@ class Engine:
         computable = [
             r for r in by_relation if r in FACTS_SQL and (not by_slot or RELATIONS[r].slotted)
         ]
+        self.timings = {}
         self._load_dims()
         created: set[str] = set()
         for hall_id, hall_periods in periods.items():
@@ -209,17 +222,20 @@ class Engine:
                 view, sql = FACTS_SQL[relation]
                 if not have[view]:
                     continue
-                self.con.execute(f"CREATE OR REPLACE TEMP TABLE f_{relation} AS {sql}")
+                with self._timed(f"facts_{relation}"):
+                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE f_{relation} AS {sql}")
                 agg = self._aggregate_sql(
                     relation, by_relation[relation], wanted_kinds, grain, by_slot
                 )
-                if relation in created:
-                    self.con.execute(f"INSERT INTO agg_{relation} {agg}")
-                else:
-                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE agg_{relation} AS {agg}")
-                    created.add(relation)
+                with self._timed(f"aggregate_{relation}"):
+                    if relation in created:
+                        self.con.execute(f"INSERT INTO agg_{relation} {agg}")
+                    else:
+                        self.con.execute(f"CREATE OR REPLACE TEMP TABLE agg_{relation} AS {agg}")
+                        created.add(relation)
                 self.con.execute(f"DROP TABLE f_{relation}")
-        return self._evaluate(framework, refs, sorted(created), by_relation, codes, by_slot)
+        with self._timed("evaluate"):
+            return self._evaluate(framework, refs, sorted(created), by_relation, codes, by_slot)
 
     def _evaluate(
         self,
