@@ -340,7 +340,7 @@ def test_live_day_drives_the_real_api(db, fast_passwords):
         live = LiveDay(client, plan, seed=3)
         live.begin(0.0)
         t = 0.0
-        while t < 100.0:
+        while t < 80.0:
             t += 0.5
             clock.advance(seconds=0.5)
             live.step(t)
