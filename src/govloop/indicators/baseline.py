@@ -7,6 +7,7 @@ benchmark runs it next to the DuckDB engine and checks that both give the same f
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -290,8 +291,10 @@ def _aggregate(
 
 def baseline_values(
     store: Store, framework: Framework, periods: Mapping[int, Sequence[Period]]
-) -> pd.DataFrame:
-    """A frame shaped like the engine's ``Values.frame`` (day, week and month grains)."""
+) -> tuple[pd.DataFrame, dict[str, float]]:
+    """A frame shaped like the engine's ``Values.frame`` (day, week and month grains),
+    and the seconds spent deriving the facts from the raw events and the figures."""
+    timings = {"facts": 0.0, "figures": 0.0}
     refs = framework.measure_refs()
     if VOLUME.key not in {r.key for r in refs}:
         refs.append(VOLUME)
@@ -306,6 +309,7 @@ def baseline_values(
         grain = hall_periods[0].kind
         ends = {p.start: p.end for p in hall_periods}
         lo, hi = min(p.start for p in hall_periods), max(p.end for p in hall_periods)
+        started = time.perf_counter()
         ev = _read(store, "hall_events", hall_id, lo, hi)
         rev = _read(store, "rating_events", hall_id, lo, hi)
         facts = {}
@@ -315,6 +319,9 @@ def baseline_values(
             facts["appointments"] = appointments(ev, items)
         if len(rev):
             facts["ratings"] = ratings(rev)
+        del ev, rev
+        timings["facts"] += time.perf_counter() - started
+        started = time.perf_counter()
         merged: pd.DataFrame | None = None
         keys = ["hall_id", "object_kind", "object_id", "period_start"]
         for relation, rel_refs in by_relation.items():
@@ -322,10 +329,11 @@ def baseline_values(
                 continue
             agg = _aggregate(facts[relation], relation, rel_refs, grain, ends)
             merged = agg if merged is None else merged.merge(agg, on=keys, how="outer")
-        if merged is None:
-            continue
-        merged["period_end"] = merged["period_start"].map(ends)
-        frames.append(merged)
+        if merged is not None:
+            merged["period_end"] = merged["period_start"].map(ends)
+            frames.append(merged)
+        timings["figures"] += time.perf_counter() - started
+    started = time.perf_counter()
     result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     n = len(result)
     columns = {
@@ -341,7 +349,9 @@ def baseline_values(
         out[leaf.code] = np.where(np.isin(kinds, list(leaf.applies_to)), value, np.nan)
     out["hall_id"] = out["hall_id"].astype(np.int64)
     out["object_id"] = out["object_id"].astype(np.int64)
-    return out.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+    out = out.sort_values(KEY_COLUMNS, kind="stable").reset_index(drop=True)
+    timings["figures"] += time.perf_counter() - started
+    return out, timings
 
 
 def compare(

@@ -9,6 +9,8 @@ memory bounded by the largest hall, not by the whole province.
 
 from __future__ import annotations
 
+import secrets
+import shutil
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -25,7 +27,7 @@ from govloop.indicators.framework import Framework
 from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.periods import Period
 from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
-from govloop.indicators.store import Store, months_between
+from govloop.indicators.store import FACT_RELATIONS, Store, months_between
 
 KEY_COLUMNS = ["hall_id", "object_kind", "object_id", "period_start", "period_end"]
 VOLUME = fml.MeasureRef("tickets")
@@ -104,13 +106,59 @@ class Engine:
                 " promised_s DOUBLE)"
             )
 
-    def _view(self, name: str, source: str, hall_id: int, lo: date, hi: date) -> bool:
-        files = self.store.files(source, hall_id, months_between(lo, hi))
+    def build_facts(self, source: str, hall_id: int, months: Sequence[str]) -> None:
+        """Derive the fact relations of some partitions of one hall from their raw rows."""
+        view = "ev" if source == "hall_events" else "rev"
+        self._load_dims()
+        files = self.store.files(source, hall_id, months)
+        relations = FACT_RELATIONS[source]
+        if not files:
+            for relation in relations:
+                for month in months:
+                    self.store.replace_facts(relation, hall_id, month, None)
+            return
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet("
+            f"{_sql_list(files)}, hive_partitioning = false)"
+        )
+        (self.store.root / "facts").mkdir(parents=True, exist_ok=True)
+        for relation in relations:
+            staging = (
+                self.store.root / "facts" / f".staging-{relation}-{hall_id}-{secrets.token_hex(4)}"
+            )
+            with self._timed(f"facts_{relation}"):
+                self.con.execute(
+                    "COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM"
+                    f" ({FACTS_SQL[relation][1]}))"
+                    f" TO '{staging}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
+                )
+            for month in months:
+                built = staging / f"month={month}"
+                self.store.replace_facts(
+                    relation, hall_id, month, built if built.exists() else None
+                )
+            shutil.rmtree(staging, ignore_errors=True)
+        for month in months:
+            self.store.mark_built(source, hall_id, month)
+
+    def build_stale_facts(self) -> dict[str, int]:
+        """Rebuild the facts of every partition whose raw rows changed; count per source."""
+        counts: dict[str, int] = {}
+        for source in FACT_RELATIONS:
+            stale = self.store.stale_partitions(source)
+            for hall_id, months in stale.items():
+                self.build_facts(source, hall_id, months)
+            counts[source] = sum(len(m) for m in stale.values())
+        return counts
+
+    def _facts_view(self, relation: str, hall_ids: Sequence[int], lo: date, hi: date) -> bool:
+        months = months_between(lo, hi)
+        files = [f for h in hall_ids for f in self.store.fact_files(relation, h, months)]
         if not files:
             return False
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * FROM read_parquet({_sql_list(files)},"
-            " hive_partitioning = false)"
+            f"CREATE OR REPLACE TEMP VIEW f_{relation} AS SELECT * FROM"
+            f" read_parquet({_sql_list(files)}, hive_partitioning = false)"
             f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
         )
         return True
@@ -128,7 +176,9 @@ class Engine:
         rel = RELATIONS[relation]
         kinds = [k for k in kinds if k in rel.objects and k != "device"]
         key_cols = [OBJECT_COLUMNS[k] for k in kinds if k != "hall"]
-        base = ["hall_id", "period_start", "period_end"] + (["slot"] if by_slot else [])
+        custom = grain == "custom"
+        base = ["hall_id", "period_start"] + (["period_end"] if custom else [])
+        base += ["slot"] if by_slot else []
         sets = ", ".join(
             "(" + ", ".join(base + ([OBJECT_COLUMNS[k]] if k != "hall" else [])) + ")"
             for k in kinds
@@ -140,26 +190,50 @@ class Engine:
         kind_expr = f"{kind_case} ELSE 'hall' END" if key_cols else "'hall'"
         id_case = "CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN {c}" for c in key_cols)
         id_expr = f"{id_case} ELSE hall_id END" if key_cols else "hall_id"
-        measures = ", ".join(f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in refs)
-        if grain == "custom":
+        if custom:
             source = (
                 f"SELECT f.*, p.period_start, p.period_end FROM f_{relation} f"
                 " JOIN wanted p ON f.day BETWEEN p.period_start AND p.period_end"
             )
         else:
-            trunc = "f.day" if grain == "day" else f"CAST(date_trunc('{grain}', f.day) AS DATE)"
-            source = (
-                f"SELECT f.*, p.period_start, p.period_end FROM f_{relation} f"
-                f" JOIN wanted p ON p.period_start = {trunc}"
+            trunc = "day" if grain == "day" else f"CAST(date_trunc('{grain}', day) AS DATE)"
+            source = f"SELECT *, {trunc} AS period_start FROM f_{relation}"
+        keys = ", ".join(base)
+        head = f"SELECT {keys}, {kind_expr} AS object_kind, {id_expr} AS object_id"
+        # Counts and sums add up: aggregate once at the finest grain (every object column),
+        # then roll the small result up per object kind. Quantiles do not add up: they are
+        # computed from the facts for each kind.
+        additive = [r for r in refs if MEASURES[r.name].additive]
+        other = [r for r in refs if not MEASURES[r.name].additive]
+        parts = []
+        if additive:
+            fine_keys = ", ".join(base + key_cols)
+            fine_measures = ", ".join(
+                f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in additive
             )
-        return f"""
-            SELECT * FROM (
-              SELECT {", ".join(base)}, {kind_expr} AS object_kind, {id_expr} AS object_id,
-                {measures}
-              FROM ({source})
-              GROUP BY GROUPING SETS ({sets})
-            ) WHERE object_id IS NOT NULL
-        """
+            rollup = ", ".join(f"sum({column(r)}) AS {column(r)}" for r in additive)
+            parts.append(
+                f"SELECT * FROM ({head}, {rollup} FROM (SELECT {fine_keys}, {fine_measures}"
+                f" FROM src GROUP BY {fine_keys}) GROUP BY GROUPING SETS ({sets}))"
+                " WHERE object_id IS NOT NULL"
+            )
+        if other:
+            measures = ", ".join(
+                f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in other
+            )
+            parts.append(
+                f"SELECT * FROM ({head}, {measures} FROM src GROUP BY GROUPING SETS ({sets}))"
+                " WHERE object_id IS NOT NULL"
+            )
+        join_keys = ", ".join([*base, "object_kind", "object_id"])
+        body = (
+            parts[0]
+            if len(parts) == 1
+            else f"SELECT * FROM ({parts[0]}) FULL JOIN ({parts[1]}) USING ({join_keys})"
+        )
+        if not custom:  # keep the wanted periods only, and give them their end
+            body = f"SELECT a.*, w.period_end FROM ({body}) a JOIN wanted w USING (period_start)"
+        return f"WITH src AS ({source}) {body}"
 
     # --- public ---------------------------------------------------------------------------
 
@@ -174,7 +248,8 @@ class Engine:
         """Values of every leaf indicator for the halls and periods given.
 
         ``periods`` maps a hall id to the periods wanted for it; all periods in one call
-        share a grain (day, week, month or custom).
+        share a grain (day, week, month or custom). Halls that want the same periods are
+        computed together, in one query per fact relation.
         """
         leaves = framework.leaves()
         codes = [leaf.code for leaf in leaves]
@@ -196,44 +271,38 @@ class Engine:
         ]
         self.timings = {}
         self._load_dims()
-        created: set[str] = set()
+        groups: dict[tuple[Period, ...], list[int]] = {}
         for hall_id, hall_periods in periods.items():
-            if not hall_periods:
-                continue
-            lo = min(p.start for p in hall_periods)
-            hi = max(p.end for p in hall_periods)
+            if hall_periods:
+                groups.setdefault(tuple(sorted(set(hall_periods))), []).append(hall_id)
+        created: set[str] = set()
+        for group_periods, hall_ids in groups.items():
+            lo = min(p.start for p in group_periods)
+            hi = max(p.end for p in group_periods)
             wanted = pd.DataFrame(
                 {
-                    "period_start": [p.start for p in hall_periods],
-                    "period_end": [p.end for p in hall_periods],
+                    "period_start": [p.start for p in group_periods],
+                    "period_end": [p.end for p in group_periods],
                 }
-            ).drop_duplicates()
+            )
             self.con.register("wanted_df", wanted)
             self.con.execute(
                 "CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(period_start AS DATE)"
                 " AS period_start, CAST(period_end AS DATE) AS period_end FROM wanted_df"
             )
             self.con.unregister("wanted_df")
-            have = {
-                "ev": self._view("ev", "hall_events", hall_id, lo, hi),
-                "rev": self._view("rev", "rating_events", hall_id, lo, hi),
-            }
             for relation in computable:
-                view, sql = FACTS_SQL[relation]
-                if not have[view]:
+                if not self._facts_view(relation, hall_ids, lo, hi):
                     continue
-                with self._timed(f"facts_{relation}"):
-                    self.con.execute(f"CREATE OR REPLACE TEMP TABLE f_{relation} AS {sql}")
                 agg = self._aggregate_sql(
                     relation, by_relation[relation], wanted_kinds, grain, by_slot
                 )
                 with self._timed(f"aggregate_{relation}"):
                     if relation in created:
-                        self.con.execute(f"INSERT INTO agg_{relation} {agg}")
+                        self.con.execute(f"INSERT INTO agg_{relation} BY NAME {agg}")
                     else:
                         self.con.execute(f"CREATE OR REPLACE TEMP TABLE agg_{relation} AS {agg}")
                         created.add(relation)
-                self.con.execute(f"DROP TABLE f_{relation}")
         with self._timed("evaluate"):
             return self._evaluate(framework, refs, sorted(created), by_relation, codes, by_slot)
 

@@ -71,6 +71,11 @@ class Measure:
     description: str
     params: tuple[Param, ...] = field(default_factory=tuple)
 
+    @property
+    def additive(self) -> bool:
+        """Counts and sums: the measure of a union of groups is the sum of theirs."""
+        return self.sql.startswith(("count(", "sum("))
+
     def render(self, values: tuple[float, ...]) -> str:
         return self.sql.format(
             **{p.name: repr(float(v)) for p, v in zip(self.params, values, strict=True)}

@@ -293,6 +293,7 @@ class RefreshReport:
     periods: dict[str, int] = field(default_factory=dict)
     results_written: int = 0
     version: int | None = None
+    facts_rebuilt: dict[str, int] = field(default_factory=dict)
 
 
 def _store_days(store: Store) -> dict[int, set[date]]:
@@ -369,6 +370,7 @@ def refresh(
     targets = target_rows(session=session)
     engine = Engine(store)
     try:
+        report.facts_rebuilt = engine.build_stale_facts()
         for grain in grains:
             # group the grain's dirty periods by the framework version in force for them
             by_version: dict[int, dict[int, list[Period]]] = defaultdict(lambda: defaultdict(list))

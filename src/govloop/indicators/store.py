@@ -6,6 +6,12 @@ Layout under the data directory::
     dims/halls.parquet, items.parquet, windows.parquet
     raw/hall_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
     raw/rating_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
+    facts/<relation>/hall_id=H/month=YYYY-MM/*.parquet   derived per partition (facts.py)
+    facts/.built/<source>/hall_id=H/month=YYYY-MM        when a partition's facts were built
+
+The facts layer (one row per ticket visit, window-day session, appointment, rating) is
+derived from the raw rows of one partition at a time and rebuilt only for partitions whose
+raw files are newer than their facts, so the KPI engine aggregates facts, not events.
 
 Raw files are append-only: each export batch adds a file named after the first event id
 it holds. Rows are partitioned by the *anchor day* of the event — the service day of the
@@ -122,6 +128,11 @@ RATING_EVENTS_SCHEMA = pa.schema(
     ]
 )
 SCHEMAS = {"hall_events": HALL_EVENTS_SCHEMA, "rating_events": RATING_EVENTS_SCHEMA}
+# Fact relations derived from each raw source.
+FACT_RELATIONS = {
+    "hall_events": ("visits", "sessions", "appointments"),
+    "rating_events": ("ratings",),
+}
 
 HALLS_SCHEMA = pa.schema(
     [("id", pa.int32()), ("code", pa.string()), ("opens_s", pa.int32()), ("closes_s", pa.int32())]
@@ -172,7 +183,7 @@ class Store:
 
     def reset(self) -> str:
         """Empty the store and give it a new identity."""
-        for sub in ("raw", "dims"):
+        for sub in ("raw", "dims", "facts"):
             shutil.rmtree(self.root / sub, ignore_errors=True)
         self.root.mkdir(parents=True, exist_ok=True)
         token = secrets.token_hex(8)
@@ -236,3 +247,53 @@ class Store:
 
     def has_dims(self) -> bool:
         return all(self.dim_path(n).exists() for n in DIM_SCHEMAS)
+
+    # facts ------------------------------------------------------------------------------
+
+    def facts_partition(self, relation: str, hall_id: int, month: str) -> Path:
+        return self.root / "facts" / relation / f"hall_id={hall_id}" / f"month={month}"
+
+    def fact_files(self, relation: str, hall_id: int, months: Iterable[str]) -> list[str]:
+        out: list[str] = []
+        for month in months:
+            folder = self.facts_partition(relation, hall_id, month)
+            out.extend(sorted(str(p) for p in folder.glob("*.parquet")))
+        return out
+
+    def _built_marker(self, source: str, hall_id: int, month: str) -> Path:
+        return self.root / "facts" / ".built" / source / f"hall_id={hall_id}" / f"month={month}"
+
+    def mark_built(self, source: str, hall_id: int, month: str) -> None:
+        marker = self._built_marker(source, hall_id, month)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+
+    def stale_partitions(self, source: str) -> dict[int, list[str]]:
+        """Partitions whose raw files are newer than their facts (or have none)."""
+        stale: dict[int, list[str]] = {}
+        base = self.raw / source
+        if not base.exists():
+            return stale
+        for folder in sorted(base.glob("hall_id=*/month=*")):
+            parts = list(folder.glob("*.parquet"))
+            if not parts:
+                continue
+            hall_id = int(folder.parent.name.split("=", 1)[1])
+            month = folder.name.split("=", 1)[1]
+            marker = self._built_marker(source, hall_id, month)
+            newest = max(p.stat().st_mtime_ns for p in parts)
+            if not marker.exists() or marker.stat().st_mtime_ns < newest:
+                stale.setdefault(hall_id, []).append(month)
+        return stale
+
+    def replace_facts(self, relation: str, hall_id: int, month: str, built: Path | None) -> None:
+        """Put a freshly built partition folder in place (None: the partition is empty)."""
+        target = self.facts_partition(relation, hall_id, month)
+        old = target.with_name(target.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            target.rename(old)
+        if built is not None:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            built.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
