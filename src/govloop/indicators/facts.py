@@ -22,48 +22,54 @@ from __future__ import annotations
 
 from govloop.indicators.store import RATING_KIND_CODES, K
 
-_TICKET_KINDS = (K["ISSUED"], K["CARRIED_OVER"])  # codes 1..11 are ticket events
 _HANDLED = ", ".join(str(K[k]) for k in ("CALLED", "RECALLED", "STARTED", "FINISHED", "NO_SHOW"))
 
+# The issued row carries what is static about a ticket; the other events are folded per
+# ticket. Window and staff of the last handling event are packed into one BIGINT so that
+# a single arg_max finds both (ids are positive 32-bit integers).
 VISITS_SQL = f"""
-WITH t AS (
+WITH i AS (
+  SELECT ticket_id, hall_id, day, slot, priority AS priority_code, arrived_at, item_id,
+    appointment_id IS NOT NULL AS appointment
+  FROM ev WHERE kind = {K["ISSUED"]} AND ticket_id IS NOT NULL
+), t AS (
   SELECT ticket_id,
-    any_value(hall_id) AS hall_id,
-    any_value(day) AS day,
-    any_value(slot) AS slot,
-    any_value(priority) AS priority_code,
-    any_value(arrived_at) AS arrived_at,
-    bool_or(appointment_id IS NOT NULL) AS appointment,
     min("at") FILTER (WHERE kind = {K["CALLED"]}) AS first_called,
     max("at") FILTER (WHERE kind = {K["CALLED"]}) AS last_called,
     max("at") FILTER (WHERE kind = {K["STARTED"]}) AS last_started,
     max("at") FILTER (WHERE kind = {K["FINISHED"]}) AS finished_at,
     arg_max(outcome, id) FILTER (WHERE kind = {K["FINISHED"]}) AS outcome,
-    max("at") FILTER (WHERE kind = {K["NO_SHOW"]} AND NOT coalesce(requeued, false)) AS no_show_at,
+    max("at") FILTER (WHERE kind = {K["NO_SHOW"]} AND NOT coalesce(requeued, false))
+      AS no_show_at,
     arg_max(item_id, id) AS item_id,
-    arg_max(window_id, id) FILTER (WHERE kind IN ({_HANDLED})) AS window_id,
-    arg_max(staff_id, id) FILTER (WHERE kind IN ({_HANDLED})) AS staff_id,
+    arg_max((CAST(window_id AS BIGINT) << 32) | CAST(staff_id AS BIGINT), id)
+      FILTER (WHERE kind IN ({_HANDLED})) AS handled_by,
     count(*) FILTER (WHERE kind = {K["TRANSFERRED"]}) AS transfers,
     count(*) FILTER (WHERE kind = {K["RECALLED"]}) AS recalls,
     bool_or(kind IN ({K["CLOSED"]}, {K["CARRIED_OVER"]})) AS closed,
     bool_or(kind = {K["CANCELLED"]}) AS cancelled
   FROM ev
-  WHERE kind BETWEEN {_TICKET_KINDS[0]} AND {_TICKET_KINDS[1]} AND ticket_id IS NOT NULL
+  WHERE kind BETWEEN {K["CALLED"]} AND {K["CARRIED_OVER"]} AND ticket_id IS NOT NULL
   GROUP BY ticket_id
+), v AS (
+  SELECT i.*, coalesce(t.item_id, i.item_id) AS final_item_id, t.* EXCLUDE (ticket_id, item_id)
+  FROM i LEFT JOIN t USING (ticket_id)
 )
-SELECT t.hall_id, t.day, t.slot, t.ticket_id, t.item_id, i.department_id, t.window_id,
-  t.staff_id,
-  coalesce(t.priority_code = 1, false) AS priority,
-  t.appointment,
-  epoch(t.first_called - t.arrived_at) AS wait_s,
-  t.finished_at IS NOT NULL AS served,
-  coalesce(t.finished_at IS NOT NULL AND t.outcome = 1, false) AS done,
-  epoch(t.finished_at - t.last_started) AS handle_s,
-  i.promised_s,
-  t.no_show_at IS NOT NULL AND t.finished_at IS NULL AS no_show,
-  epoch(coalesce(t.finished_at, t.no_show_at) - t.last_called) AS busy_s,
-  t.transfers, t.recalls, t.closed, t.cancelled
-FROM t LEFT JOIN items i ON i.id = t.item_id
+SELECT v.hall_id, v.day, v.slot, v.ticket_id, v.final_item_id AS item_id, it.department_id,
+  CAST(v.handled_by >> 32 AS INTEGER) AS window_id,
+  CAST(v.handled_by & 4294967295 AS INTEGER) AS staff_id,
+  coalesce(v.priority_code = 1, false) AS priority,
+  v.appointment,
+  epoch(v.first_called - v.arrived_at) AS wait_s,
+  v.finished_at IS NOT NULL AS served,
+  coalesce(v.finished_at IS NOT NULL AND v.outcome = 1, false) AS done,
+  epoch(v.finished_at - v.last_started) AS handle_s,
+  it.promised_s,
+  v.no_show_at IS NOT NULL AND v.finished_at IS NULL AS no_show,
+  epoch(coalesce(v.finished_at, v.no_show_at) - v.last_called) AS busy_s,
+  coalesce(v.transfers, 0) AS transfers, coalesce(v.recalls, 0) AS recalls,
+  coalesce(v.closed, false) AS closed, coalesce(v.cancelled, false) AS cancelled
+FROM v LEFT JOIN items it ON it.id = v.final_item_id
 """
 
 _WINDOW_KINDS = ", ".join(
