@@ -28,6 +28,7 @@ from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
 from govloop.indicators import api as indicators_api
 from govloop.ratings import api as ratings_api
+from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
 from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
@@ -154,6 +155,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(hall_pages.router)
     app.include_router(ratings_api.router)
     app.include_router(survey_api.router)
+    app.include_router(ratings_pages.router)
     app.include_router(indicators_api.router)
 
     @app.get("/healthz", include_in_schema=False)

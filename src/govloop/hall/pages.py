@@ -33,6 +33,7 @@ from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
 from govloop.hall.models import CITIZEN_PRIORITY, Hall, Outcome, ServiceItem
+from govloop.ratings import service as ratings_service
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 
@@ -457,7 +458,14 @@ def manage(
     session: Session = Depends(get_session),
 ) -> Response:
     hall = _hall(session, hall_code)
-    return page(request, "hall/manage.html", hall, **_manage_context(session, hall))
+    rectification = ratings_service.case_summary(session=session, hall_id=hall.id)
+    return page(
+        request,
+        "hall/manage.html",
+        hall,
+        rectification=rectification,
+        **_manage_context(session, hall),
+    )
 
 
 @router.get("/halls/{hall_code}/manage/live", response_class=HTMLResponse)

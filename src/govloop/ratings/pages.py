@@ -1,0 +1,770 @@
+"""Server-rendered pages of 好差评: the window's rating pad (评价器), rating by link or QR
+code, rectification cases (差评整改) with the rating figures, and the SERVQUAL web survey.
+
+Routes are thin: parse the form, authorize through a dependency, call the ratings
+services, render. Forms the citizen or staff member fills in are shown again with the
+service's message when it refuses; the unit of work is rolled back first, so a refusal
+never writes anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.clock import local_today, local_tz
+from govloop.core.db import get_readonly_session, get_session
+from govloop.core.deps import csrf_protect, require
+from govloop.core.errors import BadRequest, Conflict, GovloopError
+from govloop.core.i18n import gettext_ as _
+from govloop.core.models import User
+from govloop.core.settings import get_settings
+from govloop.hall import overview
+from govloop.hall import service as hall_service
+from govloop.hall.models import Hall, Ticket
+from govloop.ratings import service, servqual
+from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
+from govloop.ratings.service import RatingInput
+from govloop.web.pages import page_user
+from govloop.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+# Stored tag values are the national wording; the page shows a translated label.
+TAGS: list[tuple[str, str, bool]] = [
+    ("热情周到", N_("Warm and attentive"), True),
+    ("高效快捷", N_("Quick and efficient"), True),
+    ("一次办好", N_("Done in one visit"), True),
+    ("等候太久", N_("Waited too long"), False),
+    ("态度不好", N_("Poor attitude"), False),
+    ("材料要求不清", N_("Unclear document requirements"), False),
+]
+TAG_VALUES = {value for value, _label, _good in TAGS}
+
+LABELS: dict[str, dict[str, str]] = {
+    "level": {
+        "5": N_("Very satisfied"),
+        "4": N_("Satisfied"),
+        "3": N_("Basically satisfied"),
+        "2": N_("Dissatisfied"),
+        "1": N_("Very dissatisfied"),
+    },
+    "dimension": {
+        "tangibles": N_("Tangibles"),
+        "reliability": N_("Reliability"),
+        "responsiveness": N_("Responsiveness"),
+        "assurance": N_("Assurance"),
+        "empathy": N_("Empathy"),
+    },
+    "dimension_hint": {
+        "tangibles": N_("Hall, facilities and staff appearance"),
+        "reliability": N_("Done right and as promised"),
+        "responsiveness": N_("Prompt help, short waits"),
+        "assurance": N_("Competent, courteous, trustworthy"),
+        "empathy": N_("Care for each person's needs"),
+    },
+    "channel": {
+        "pad": N_("Rating pad"),
+        "qr": N_("QR code / link"),
+        "my_ticket": N_("My ticket page"),
+        "hotline": N_("Hotline callback"),
+        "online": N_("Online service"),
+    },
+    "case_status": {
+        "open": N_("Awaiting callback"),
+        "called_back": N_("Called back, to rectify"),
+        "rectified": N_("Rectified, to close"),
+        "closed": N_("Done and closed"),
+        "appealed": N_("Under appeal"),
+        "excluded": N_("Appeal upheld (excluded)"),
+    },
+    "event": {
+        "rating.submitted": N_("Rating submitted"),
+        "case.opened": N_("Rectification case opened"),
+        "case.called_back": N_("Citizen called back"),
+        "case.rectified": N_("Rectification recorded"),
+        "case.closed": N_("Case closed"),
+        "case.appealed": N_("Appeal filed"),
+        "case.appeal_upheld": N_("Appeal upheld: rating excluded"),
+        "case.appeal_rejected": N_("Appeal rejected"),
+    },
+    "survey_status": {
+        "draft": N_("Draft"),
+        "published": N_("Published"),
+        "closed": N_("Ended"),
+    },
+}
+LEVELS = [5, 4, 3, 2, 1]
+DIMENSIONS = [d.value for d in Dimension]
+CASE_NOTICES = {
+    "callback": N_("Callback recorded"),
+    "rectify": N_("Rectification recorded"),
+    "close": N_("Case closed"),
+    "appeal": N_("Appeal filed; a hall manager will review it"),
+    "review": N_("Appeal reviewed"),
+}
+SURVEY_NOTICES = {
+    "created": N_("Survey created as a draft"),
+    "published": N_("Survey published"),
+    "closed": N_("Survey closed"),
+}
+
+
+def staff_page(permission: Permission) -> Callable[..., User]:
+    """Page dependency: the signed-in user holding ``permission`` (header shows the viewer)."""
+    check = require(permission)
+
+    def dependency(viewer: User | None = Depends(page_user), user: User = Depends(check)) -> User:
+        return user
+
+    return dependency
+
+
+viewer_page = staff_page(Permission.HALL_VIEW)
+manager_page = staff_page(Permission.HALL_MANAGE)
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return render(
+        request,
+        name,
+        {
+            "labels": LABELS,
+            "tags": TAGS,
+            "levels": LEVELS,
+            "dimensions": DIMENSIONS,
+            "bad_levels": [int(level) for level in BAD_LEVELS],
+            "timezone": get_settings().timezone,
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def _rating_input(
+    *,
+    level: str,
+    channel: RatingChannel,
+    tags: list[str],
+    comment: str,
+    phone: str,
+    dimension_scores: dict[str, int] | None = None,
+) -> RatingInput:
+    if not level.strip().isdigit():
+        raise BadRequest(_("Please choose how satisfied you are"), code="level_missing")
+    unknown = [t for t in tags if t not in TAG_VALUES]
+    if unknown:
+        raise BadRequest(_("Unknown rating tag"), code="unknown_tag")
+    return RatingInput(
+        level=int(level),
+        channel=channel,
+        dimension_scores=dimension_scores or {},
+        tags=list(dict.fromkeys(tags)),
+        comment=comment,
+        citizen_phone=phone.strip() or None,
+    )
+
+
+def _form_state(
+    level: str, tags: list[str], comment: str, phone: str, **extra: Any
+) -> dict[str, Any]:
+    return {"level": level, "tags": tags, "comment": comment, "phone": phone, **extra}
+
+
+# --- rating pad 评价器 ------------------------------------------------------------------
+
+
+def _pad_context(session: Session, hall: Hall, number: int) -> dict[str, Any]:
+    window = hall_service.get_window(session=session, hall=hall, number=number)
+    ticket = service.pad_ticket(session=session, hall=hall, window_number=number)
+    return {
+        "hall": hall,
+        "window": window,
+        "window_staff": service.staff_name(session=session, user_id=window.staff_id),
+        "ticket": overview.ticket_card(session=session, ticket=ticket) if ticket else None,
+        "ticket_staff": service.staff_name(session=session, user_id=ticket.staff_id)
+        if ticket
+        else None,
+        "state": "form" if ticket else "idle",
+        "form": {},
+        "error": None,
+    }
+
+
+@router.get("/halls/{hall_code}/windows/{number}/pad", response_class=HTMLResponse)
+def pad(
+    request: Request,
+    hall_code: str,
+    number: int,
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = hall_service.get_hall(session=session, code=hall_code)
+    return page(request, "ratings/pad.html", **_pad_context(session, hall, number))
+
+
+@router.get("/halls/{hall_code}/windows/{number}/pad/panel", response_class=HTMLResponse)
+def pad_panel(
+    request: Request,
+    hall_code: str,
+    number: int,
+    current: str = Query("", max_length=32),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    """The pad's body; 204 (no swap) while it already shows what it should."""
+    hall = hall_service.get_hall(session=session, code=hall_code)
+    context = _pad_context(session, hall, number)
+    shown = context["ticket"]["public_id"] if context["ticket"] else ""
+    if shown == current and "current" in request.query_params:
+        return Response(status_code=204)
+    return page(request, "ratings/_pad_body.html", **context)
+
+
+@router.post("/halls/{hall_code}/windows/{number}/pad/rate", response_class=HTMLResponse)
+def pad_rate(
+    request: Request,
+    hall_code: str,
+    number: int,
+    public_id: str = Form("", max_length=32),
+    level: str = Form("", max_length=2),
+    tags: list[str] = Form(default_factory=list),
+    comment: str = Form("", max_length=1000),
+    phone: str = Form("", max_length=32),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = hall_service.get_hall(session=session, code=hall_code)
+    template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
+    try:
+        window = hall_service.get_window(session=session, hall=hall, number=number)
+        ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id)
+        if ticket.hall_id != hall.id or ticket.window_id != window.id:
+            raise BadRequest(_("This visit was not served at this window"), code="other_window")
+        data = _rating_input(
+            level=level, channel=RatingChannel.PAD, tags=tags, comment=comment, phone=phone
+        )
+        rating = service.rate_ticket(session=session, ticket=ticket, data=data)
+    except GovloopError as exc:
+        session.rollback()  # nothing of the attempt is kept
+        context = _pad_context(session, hall, number)
+        if isinstance(exc, Conflict):
+            context.update(state="message", message=exc.message)
+        elif context["ticket"] and context["ticket"]["public_id"] == public_id:
+            context.update(error=exc.message, form=_form_state(level, tags, comment, phone))
+        else:
+            context.update(state="message", message=exc.message)
+        return page(request, template, status_code=exc.status_code, **context)
+    context = _pad_context(session, hall, number)
+    context.update(state="thanks", bad=rating.level in BAD_LEVELS, real_name=rating.real_name)
+    return page(request, template, **context)
+
+
+# --- rate by link or QR code 扫码评价 -----------------------------------------------------
+
+
+def _link_context(session: Session, ticket: Ticket, via: str) -> dict[str, Any]:
+    return {
+        "hall": session.get(Hall, ticket.hall_id),
+        "ticket": overview.ticket_card(session=session, ticket=ticket),
+        "via": "my_ticket" if via == "my_ticket" else "",
+        "state": service.ticket_rating_state(session=session, ticket=ticket),
+        "form": {"dims": {}},
+        "error": None,
+        "message": None,
+    }
+
+
+@router.get("/r/{public_id}", response_class=HTMLResponse)
+def rate_link(
+    request: Request,
+    public_id: str,
+    via: str = Query("", max_length=16),
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
+    return page(request, "ratings/rate.html", **_link_context(session, ticket, via))
+
+
+def _dimension_scores(dims: dict[str, str]) -> dict[str, int]:
+    scores: dict[str, int] = {}
+    for dim in DIMENSIONS:
+        value = dims.get(dim, "").strip()
+        if not value:
+            continue
+        if not value.isdigit():
+            raise BadRequest(_("Scores are 1 to 5 stars"), code="bad_score")
+        scores[dim] = int(value)
+    return scores
+
+
+@router.post("/r/{public_id}", response_class=HTMLResponse)
+async def rate_link_submit(
+    request: Request,
+    public_id: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    via = str(form.get("via", ""))[:16]
+    level = str(form.get("level", ""))[:2]
+    tags = [str(t)[:20] for t in form.getlist("tags")][:20]
+    comment = str(form.get("comment", ""))[:1000]
+    phone = str(form.get("phone", ""))[:32]
+    dims = {d: str(form.get(f"dim_{d}", ""))[:2] for d in DIMENSIONS}
+    ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
+    channel = RatingChannel.MY_TICKET if via == "my_ticket" else RatingChannel.QR
+    try:
+        data = _rating_input(
+            level=level,
+            channel=channel,
+            tags=tags,
+            comment=comment,
+            phone=phone,
+            dimension_scores=_dimension_scores(dims),
+        )
+        rating = service.rate_ticket(session=session, ticket=ticket, data=data)
+    except GovloopError as exc:
+        session.rollback()
+        context = _link_context(session, ticket, via)
+        if context["state"] == "rateable":
+            context.update(
+                error=exc.message, form=_form_state(level, tags, comment, phone, dims=dims)
+            )
+        else:
+            context.update(message=exc.message)
+        return page(request, "ratings/rate.html", status_code=exc.status_code, **context)
+    context = _link_context(session, ticket, via)
+    context.update(state="thanks", bad=rating.level in BAD_LEVELS, real_name=rating.real_name)
+    return page(request, "ratings/rate.html", **context)
+
+
+# --- rectification cases 差评整改 and figures ---------------------------------------------
+
+
+def _day_range(start: date, end: date) -> tuple[datetime, datetime]:
+    """[start, end] as local days → [start 00:00, end+1 00:00) in the hall's time zone."""
+    tz = local_tz()
+    return (
+        datetime.combine(start, time(0), tzinfo=tz),
+        datetime.combine(end + timedelta(days=1), time(0), tzinfo=tz),
+    )
+
+
+def _parse_date(value: str | None, default: date) -> date:
+    if not value or not value.strip():
+        return default
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise BadRequest(_("Please enter dates as YYYY-MM-DD"), code="bad_date") from None
+
+
+@router.get("/ratings/cases", response_class=HTMLResponse)
+def cases(
+    request: Request,
+    hall: str = Query("", max_length=32),
+    start: str = Query("", max_length=10),
+    end: str = Query("", max_length=10),
+    open_only: bool = False,
+    overdue_only: bool = False,
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    today = local_today()
+    first = _parse_date(start, today.replace(day=1))
+    last = _parse_date(end, today)
+    if last < first:
+        raise BadRequest(_("The end date is before the start date"), code="bad_range")
+    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    lo, hi = _day_range(first, last)
+    return page(
+        request,
+        "ratings/cases.html",
+        halls=overview.hall_directory(session=session),
+        filters={
+            "hall": hall,
+            "start": first.isoformat(),
+            "end": last.isoformat(),
+            "open_only": open_only,
+            "overdue_only": overdue_only,
+        },
+        figures=service.figures(session=session, hall_id=hall_id, start=lo, end=hi),
+        levels_count=service.level_counts(session=session, hall_id=hall_id, start=lo, end=hi),
+        cases=service.case_views(
+            session=session,
+            hall_id=hall_id,
+            open_only=open_only,
+            overdue_only=overdue_only,
+            start=lo,
+            end=hi,
+        ),
+        summary=service.case_summary(session=session, hall_id=hall_id),
+    )
+
+
+def _case_page(
+    request: Request,
+    session: Session,
+    case_id: int,
+    user: User,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    failed: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    view = service.case_view(session=session, case_id=case_id)
+    return page(
+        request,
+        "ratings/case.html",
+        status_code=status_code,
+        view=view,
+        timeline=service.case_timeline(session=session, case=view.case),
+        notice=notice,
+        error=error,
+        failed=failed,
+        form=form or {},
+        own_appeal=view.case.appealed_by == user.id,
+        statuses=CaseStatus,
+    )
+
+
+@router.get("/ratings/cases/{case_id}", response_class=HTMLResponse)
+def case_detail(
+    request: Request,
+    case_id: int,
+    done: str = Query("", max_length=16),
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    notice = _(CASE_NOTICES[done]) if done in CASE_NOTICES else None
+    return _case_page(request, session, case_id, user, notice=notice)
+
+
+def _case_action(
+    request: Request,
+    session: Session,
+    case_id: int,
+    user: User,
+    action: str,
+    form: dict[str, str],
+    run: Callable[[], object],
+) -> Response:
+    try:
+        run()
+    except GovloopError as exc:
+        session.rollback()
+        return _case_page(
+            request,
+            session,
+            case_id,
+            user,
+            error=exc.message,
+            failed=action,
+            form=form,
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(f"/ratings/cases/{case_id}?done={action}", status_code=303)
+
+
+@router.post("/ratings/cases/{case_id}/callback", response_class=HTMLResponse)
+def case_callback(
+    request: Request,
+    case_id: int,
+    note: str = Form("", max_length=2000),
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _case_action(
+        request,
+        session,
+        case_id,
+        user,
+        "callback",
+        {"note": note},
+        lambda: service.record_callback(session=session, case_id=case_id, actor=user, note=note),
+    )
+
+
+@router.post("/ratings/cases/{case_id}/rectify", response_class=HTMLResponse)
+def case_rectify(
+    request: Request,
+    case_id: int,
+    evidence: str = Form("", max_length=4000),
+    result: str = Form("", max_length=4000),
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _case_action(
+        request,
+        session,
+        case_id,
+        user,
+        "rectify",
+        {"evidence": evidence, "result": result},
+        lambda: service.record_rectification(
+            session=session, case_id=case_id, actor=user, evidence=evidence, result=result
+        ),
+    )
+
+
+@router.post("/ratings/cases/{case_id}/close", response_class=HTMLResponse)
+def case_close(
+    request: Request,
+    case_id: int,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _case_action(
+        request,
+        session,
+        case_id,
+        user,
+        "close",
+        {},
+        lambda: service.close_case(session=session, case_id=case_id, actor=user),
+    )
+
+
+@router.post("/ratings/cases/{case_id}/appeal", response_class=HTMLResponse)
+def case_appeal(
+    request: Request,
+    case_id: int,
+    reason: str = Form("", max_length=2000),
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _case_action(
+        request,
+        session,
+        case_id,
+        user,
+        "appeal",
+        {"reason": reason},
+        lambda: service.appeal(session=session, case_id=case_id, actor=user, reason=reason),
+    )
+
+
+@router.post("/ratings/cases/{case_id}/review", response_class=HTMLResponse)
+def case_review(
+    request: Request,
+    case_id: int,
+    decision: str = Form("", max_length=8),
+    note: str = Form("", max_length=2000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    def run() -> object:
+        if decision not in ("uphold", "reject"):
+            raise BadRequest(_("Please choose to uphold or reject the appeal"), code="decision")
+        return service.review_appeal(
+            session=session, case_id=case_id, actor=user, uphold=decision == "uphold", note=note
+        )
+
+    return _case_action(
+        request, session, case_id, user, "review", {"decision": decision, "note": note}, run
+    )
+
+
+# --- SERVQUAL survey 问卷 ----------------------------------------------------------------
+
+
+def _survey_items(survey_questionnaire: dict[str, Any]) -> list[dict[str, Any]]:
+    """The questionnaire's items grouped by dimension, in order."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for item in survey_questionnaire["items"]:
+        groups.setdefault(item["dimension"], []).append(item)
+    return [{"dimension": d, "items": groups[d]} for d in DIMENSIONS if d in groups]
+
+
+def _survey_page(
+    request: Request,
+    session: Session,
+    code: str,
+    *,
+    answers: dict[str, dict[str, str]] | None = None,
+    missing: list[str] | None = None,
+    error: str | None = None,
+    done: bool = False,
+    status_code: int = 200,
+) -> HTMLResponse:
+    survey = servqual.get_survey(session=session, code=code)
+    lo, hi = survey.questionnaire["scale"]
+    return page(
+        request,
+        "surveys/survey.html",
+        status_code=status_code,
+        survey=survey,
+        hall=session.get(Hall, survey.hall_id) if survey.hall_id else None,
+        groups=_survey_items(survey.questionnaire),
+        scale=list(range(lo, hi + 1)),
+        answers=answers or {},
+        missing=set(missing or []),
+        error=error,
+        done=done,
+    )
+
+
+@router.get("/surveys/{code}", response_class=HTMLResponse)
+def survey_form(
+    request: Request,
+    code: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    return _survey_page(request, session, code[:32])
+
+
+@router.post("/surveys/{code}", response_class=HTMLResponse)
+async def survey_submit(
+    request: Request,
+    code: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session),
+) -> Response:
+    form = await request.form()
+    survey = servqual.get_survey(session=session, code=code[:32])
+    raw: dict[str, dict[str, str]] = {}
+    answers: dict[str, dict[str, Any]] = {}
+    for item in survey.questionnaire["items"]:
+        no = str(item["no"])
+        pair = {k: str(form.get(f"{k}_{no}", ""))[:2] for k in ("e", "p")}
+        raw[no] = pair
+        if pair["e"].isdigit() and pair["p"].isdigit():
+            answers[no] = {"e": int(pair["e"]), "p": int(pair["p"])}
+    try:
+        servqual.submit(session=session, survey=survey, answers=answers)
+    except GovloopError as exc:
+        session.rollback()
+        missing = [str(n) for n in exc.details.get("missing", [])]
+        return _survey_page(
+            request,
+            session,
+            survey.code,
+            answers=raw,
+            missing=missing,
+            error=exc.message,
+            status_code=exc.status_code,
+        )
+    return _survey_page(request, session, survey.code, done=True)
+
+
+def _surveys_page(
+    request: Request,
+    session: Session,
+    *,
+    hall: str = "",
+    survey_code: str = "",
+    notice: str | None = None,
+    error: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    surveys = service.list_surveys(session=session)
+    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    selected = servqual.get_survey(session=session, code=survey_code) if survey_code else None
+    gaps = servqual.gap_scores(
+        session=session,
+        survey_ids=[selected.id] if selected else None,
+        hall_id=hall_id,
+    )
+    halls = overview.hall_directory(session=session)
+    return page(
+        request,
+        "surveys/index.html",
+        status_code=status_code,
+        surveys=surveys,
+        halls=halls,
+        filters={"hall": hall, "survey": survey_code},
+        selected=selected,
+        gaps=gaps,
+        item_text={i["no"]: i for i in servqual.questionnaire()["items"]},
+        notice=notice,
+        error=error,
+        form=form or {},
+    )
+
+
+@router.get("/surveys", response_class=HTMLResponse)
+def surveys(
+    request: Request,
+    hall: str = Query("", max_length=32),
+    survey: str = Query("", max_length=32),
+    done: str = Query("", max_length=16),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    notice = _(SURVEY_NOTICES[done]) if done in SURVEY_NOTICES else None
+    return _surveys_page(request, session, hall=hall, survey_code=survey, notice=notice)
+
+
+@router.post("/surveys", response_class=HTMLResponse)
+def survey_create(
+    request: Request,
+    code: str = Form("", max_length=32),
+    title: str = Form("", max_length=200),
+    hall: str = Form("", max_length=32),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    try:
+        hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+        created = servqual.create_survey(
+            session=session, code=code.strip(), title=title, hall_id=hall_id
+        )
+    except GovloopError as exc:
+        session.rollback()
+        form = {"code": code, "title": title, "hall": hall}
+        return _surveys_page(
+            request, session, error=exc.message, form=form, status_code=exc.status_code
+        )
+    return RedirectResponse(f"/surveys?done=created&survey={created.code}", status_code=303)
+
+
+def _survey_transition(request: Request, session: Session, code: str, action: str) -> Response:
+    try:
+        survey = servqual.get_survey(session=session, code=code)
+        if action == "published":
+            servqual.publish(session=session, survey=survey)
+        else:
+            servqual.close(session=session, survey=survey)
+    except GovloopError as exc:
+        session.rollback()
+        return _surveys_page(request, session, error=exc.message, status_code=exc.status_code)
+    return RedirectResponse(f"/surveys?done={action}&survey={code}", status_code=303)
+
+
+@router.post("/surveys/{code}/publish", response_class=HTMLResponse)
+def survey_publish(
+    request: Request,
+    code: str,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _survey_transition(request, session, code[:32], "published")
+
+
+@router.post("/surveys/{code}/close", response_class=HTMLResponse)
+def survey_close(
+    request: Request,
+    code: str,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _survey_transition(request, session, code[:32], "closed")
