@@ -67,19 +67,31 @@ def item_ids_of_window(session: Session, window: Window) -> list[int]:
 
 def item_map_of_hall(session: Session, hall_id: int) -> dict[int, set[int]]:
     """window id → ids of the items it serves (general windows: every active item)."""
+    return windows_and_items_of_hall(session, hall_id)[0]
+
+
+def windows_and_items_of_hall(
+    session: Session, hall_id: int
+) -> tuple[dict[int, set[int]], dict[int, str]]:
+    """(window id → ids of the items it serves, window id → state), in two plain queries.
+
+    Column queries, not ORM entities: this runs for every wait estimate and display poll.
+    """
     all_items = set(session.scalars(select(ServiceItem.id).where(ServiceItem.active)))
-    result: dict[int, set[int]] = {}
-    for window in windows_of_hall(session, hall_id):
-        result[window.id] = set(all_items) if window.is_general else set()
+    items: dict[int, set[int]] = {}
+    states: dict[int, str] = {}
     rows = session.execute(
-        select(window_items.c.window_id, window_items.c.item_id)
-        .join(Window, Window.id == window_items.c.window_id)
+        select(Window.id, Window.is_general, Window.state, window_items.c.item_id)
+        .outerjoin(window_items, window_items.c.window_id == Window.id)
         .where(Window.hall_id == hall_id)
     )
-    for window_id, item_id in rows:
-        if item_id in all_items and window_id in result:
-            result[window_id].add(item_id)
-    return result
+    for window_id, is_general, state, item_id in rows:
+        if window_id not in items:
+            items[window_id] = set(all_items) if is_general else set()
+            states[window_id] = state
+        if item_id is not None and item_id in all_items:
+            items[window_id].add(item_id)
+    return items, states
 
 
 def next_waiting_ticket(
@@ -148,6 +160,8 @@ def count_ahead(
                 Ticket.status == TicketStatus.WAITING,
                 Ticket.item_id.in_(item_ids),
                 or_(Ticket.target_window_id.is_(None), Ticket.target_window_id.in_(window_ids)),
+                # Implied by the next condition; stated so the queue index bounds the scan.
+                Ticket.rank_at <= ticket.rank_at,
                 or_(
                     Ticket.rank_at < ticket.rank_at,
                     and_(Ticket.rank_at == ticket.rank_at, Ticket.id < ticket.id),

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, event, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -227,6 +227,8 @@ def issue_ticket(
         detail={"code": ticket.code, "priority": priority, "channel": channel},
         at=moment,
     )
+    session.flush()
+    _remember_position(session, estimate)
     return ticket
 
 
@@ -575,25 +577,57 @@ def clear_stats_cache() -> None:
         _stats_cache.clear()
 
 
+# The estimate made while issuing a ticket, kept until the session changes anything, so the
+# slip shown in the same request is the one stored on the ticket without estimating twice.
+_POSITION_MEMO = "govloop.hall.position"
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_position(session: Session, _flush_context: Any) -> None:
+    session.info.pop(_POSITION_MEMO, None)
+
+
+def _remember_position(session: Session, position: TicketPosition) -> None:
+    session.info[_POSITION_MEMO] = (session.get_transaction(), position)
+
+
+def _remembered_position(session: Session, ticket: Ticket) -> TicketPosition | None:
+    memo = session.info.get(_POSITION_MEMO)
+    if memo is None:
+        return None
+    transaction, position = memo
+    if (
+        position.ticket is not ticket
+        or transaction is not session.get_transaction()
+        or session.new
+        or session.dirty
+        or session.deleted
+    ):
+        return None
+    return position
+
+
 def estimate_wait(*, session: Session, ticket: Ticket) -> TicketPosition:
+    remembered = _remembered_position(session, ticket)
+    if remembered is not None:
+        return remembered
     hall = session.get(Hall, ticket.hall_id)
     assert hall is not None
-    items_by_window = repo.item_map_of_hall(session, hall.id)
+    items_by_window, states = repo.windows_and_items_of_hall(session, hall.id)
     serving = {wid for wid, ids in items_by_window.items() if ticket.item_id in ids}
     if ticket.target_window_id:
         serving &= {ticket.target_window_id}
     competing_items = (
         set().union(*(items_by_window[w] for w in serving)) if serving else {ticket.item_id}
     )
-    windows = {w.id: w for w in repo.windows_of_hall(session, hall.id)}
-    open_windows = [
-        windows[w] for w in serving if windows[w].state in (WindowState.IDLE, WindowState.SERVING)
+    open_states = [
+        states[w] for w in serving if states[w] in (WindowState.IDLE, WindowState.SERVING)
     ]
-    idle = sum(1 for w in open_windows if w.state == WindowState.IDLE)
+    idle = sum(1 for state in open_states if state == WindowState.IDLE)
     ahead = repo.count_ahead(session, ticket=ticket, item_ids=competing_items, window_ids=serving)
     mean, theta = _service_stats(session, hall, competing_items)
     inputs = WaitInputs(
-        ahead=ahead, servers=len(open_windows), idle=idle, mean_service_s=mean, abandon_rate=theta
+        ahead=ahead, servers=len(open_states), idle=idle, mean_service_s=mean, abandon_rate=theta
     )
     return TicketPosition(
         ticket=ticket, ahead=ahead, inputs=inputs, wait=queue_length_predictor(inputs)
