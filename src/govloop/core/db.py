@@ -6,13 +6,16 @@ command, job, test) commits exactly once through :func:`unit_of_work`.
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fastapi import Depends
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
@@ -154,7 +157,34 @@ def unit_of_work(readonly: bool = False) -> Iterator[Session]:
         session.close()
 
 
-def get_session() -> Iterator[Session]:
+_write_turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def sqlite_write_turn() -> AsyncIterator[None]:
+    """On SQLite, let one writing request of this process run at a time; wait in the loop.
+
+    SQLite has a single writer and the unit of work takes the write lock with ``BEGIN
+    IMMEDIATE`` at its first query, then holds it while the request hops between worker
+    threads (dependencies, handler, commit). If every worker thread were waiting for the
+    lock, the holder could never get a thread for its next hop and the process would
+    stall until ``busy_timeout`` (fastapi/fastapi#3205). Waiting here, in the event loop,
+    takes no worker thread; it also hands the lock over in arrival order instead of
+    SQLite's sleep-and-retry. Other processes (CLI, more workers) still meet the lock.
+    """
+    if get_engine().dialect.name != "sqlite":
+        yield
+        return
+    loop = asyncio.get_running_loop()
+    turn = _write_turns.get(loop)
+    if turn is None:
+        turn = _write_turns.setdefault(loop, asyncio.Lock())
+    async with turn:
+        yield
+
+
+def get_session(_turn: None = Depends(sqlite_write_turn)) -> Iterator[Session]:
     """FastAPI dependency: one unit of work per request."""
     with unit_of_work() as session:
         yield session
