@@ -207,15 +207,27 @@ class Engine:
         other = [r for r in refs if not MEASURES[r.name].additive]
         parts = []
         if additive:
-            fine_keys = ", ".join(base + key_cols)
+            # visits and appointments take their department from the item: leave it out of
+            # the fine grain and look it up on the (small) fine result
+            by_item = relation in ("visits", "appointments") and {
+                "department_id",
+                "item_id",
+            } <= set(key_cols)
+            fine_cols = [c for c in key_cols if not (by_item and c == "department_id")]
+            fine_keys = ", ".join(base + fine_cols)
             fine_measures = ", ".join(
                 f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in additive
             )
+            fine = f"SELECT {fine_keys}, {fine_measures} FROM src GROUP BY {fine_keys}"
+            if by_item:
+                fine = (
+                    f"SELECT fine.*, it.department_id FROM ({fine}) fine"
+                    " LEFT JOIN items it ON it.id = fine.item_id"
+                )
             rollup = ", ".join(f"sum({column(r)}) AS {column(r)}" for r in additive)
             parts.append(
-                f"SELECT * FROM ({head}, {rollup} FROM (SELECT {fine_keys}, {fine_measures}"
-                f" FROM src GROUP BY {fine_keys}) GROUP BY GROUPING SETS ({sets}))"
-                " WHERE object_id IS NOT NULL"
+                f"SELECT * FROM ({head}, {rollup} FROM ({fine})"
+                f" GROUP BY GROUPING SETS ({sets})) WHERE object_id IS NOT NULL"
             )
         if other:
             measures = ", ".join(
