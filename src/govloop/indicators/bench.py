@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import resource
 import time
 from datetime import timedelta
@@ -91,19 +92,22 @@ def run_bench(
     month_keys = [f"{p.start.year:04d}-{p.start.month:02d}" for p in months]
     with Engine(store) as engine:
         _say(progress, "deriving the facts layer from the raw events with DuckDB …")
-        started = time.perf_counter()
+        load_before = os.getloadavg()[0]
+        started, cpu = time.perf_counter(), time.process_time()
         for hall_id in store.halls("hall_events"):
             engine.build_facts("hall_events", hall_id, month_keys)
         for hall_id in store.halls("rating_events"):
             engine.build_facts("rating_events", hall_id, month_keys)
         facts_seconds = time.perf_counter() - started
+        facts_cpu = time.process_time() - cpu
         timings = dict(engine.timings)
         facts_peak = _peak_rss_mb()
         _say(progress, "computing the default framework with DuckDB …")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         values = engine.compute(framework, periods)
         scored = score(values, framework)
         seconds = time.perf_counter() - started
+        compute_cpu = time.process_time() - cpu
         timings.update(engine.timings)
     peak = _peak_rss_mb()
     codes = [leaf.code for leaf in framework.leaves()]
@@ -122,10 +126,15 @@ def run_bench(
         "seconds": round(seconds, 3),
         "facts_seconds": round(facts_seconds, 3),
         "end_to_end_seconds": round(facts_seconds + seconds, 3),
+        "cpu_seconds": round(compute_cpu, 3),
+        "facts_cpu_seconds": round(facts_cpu, 3),
         "seconds_by_step": {k: round(v, 3) for k, v in timings.items()},
         "peak_rss_mb": round(peak, 1),
         "facts_peak_rss_mb": round(facts_peak, 1),
         "threads": DUCKDB_THREADS,
+        "cores": os.cpu_count(),
+        # other work on the machine slows the 2-thread engine more than 1-thread pandas
+        "load_average_before": round(load_before, 2),
         "duckdb_memory_limit": DUCKDB_MEMORY_LIMIT,
         "duckdb": duckdb.__version__,
         "generated_now": generated,
@@ -134,7 +143,9 @@ def run_bench(
     }
     if baseline:
         _say(progress, "computing the same figures with pandas …")
+        cpu = time.process_time()
         expected, base_timings = baseline_values(store, framework, periods)
+        baseline_cpu = time.process_time() - cpu
         baseline_seconds = base_timings["figures"]
         baseline_facts = base_timings["facts"]
         equal, max_diff, compared = compare(values.frame, expected, codes)
@@ -143,6 +154,7 @@ def run_bench(
                 "baseline_seconds": round(baseline_seconds, 3),
                 "baseline_facts_seconds": round(baseline_facts, 3),
                 "baseline_end_to_end_seconds": round(baseline_facts + baseline_seconds, 3),
+                "baseline_cpu_seconds_total": round(baseline_cpu, 3),
                 "baseline_peak_rss_mb": round(_peak_rss_mb(), 1),
                 "speedup": round(baseline_seconds / seconds, 2) if seconds > 0 else None,
                 "end_to_end_speedup": round(
@@ -153,6 +165,7 @@ def run_bench(
                 "compared_values": compared,
             }
         )
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
