@@ -33,6 +33,7 @@ from govloop.hall.models import (
     TicketCounter,
     Window,
 )
+from govloop.ratings.models import Rating, RatingEvent
 
 # Tuesday 2026-10-13, 12:00 in Shanghai. The 10 days before it: National Day holidays
 # (10-03 … 10-07), then Thu 10-08, Fri 10-09, the 调休 Saturday 10-10 and Mon 10-12.
@@ -347,13 +348,21 @@ def test_live_day_drives_the_real_api(db, fast_passwords):
         assert live.counts.get("tickets", 0) > 25
         assert live.counts.get("call-next", 0) > 20 and live.counts.get("finish", 0) > 10
         assert live.counts.get("check-in", 0) >= 1
+        assert live.counts.get("rate", 0) >= 2  # citizens rate some finished visits
         with unit_of_work(readonly=True) as s:
             states = {w.number: w.state for w in s.scalars(select(Window))}
             today = s.scalars(select(Ticket).where(Ticket.service_date == date(2026, 10, 13)))
             statuses = Counter(t.status for t in today)
+            rated = s.execute(
+                select(Ticket.status, Ticket.service_date).join(
+                    Rating, Rating.ticket_id == Ticket.id
+                )
+            ).all()
         for number in demo.HUMAN_WINDOWS:
             assert states[number] == "logged_out"  # left for a human
         assert statuses["finished"] > 10
+        assert sum(1 for _, day in rated if day == date(2026, 10, 13)) == live.counts["rate"]
+        assert all(status == "finished" for status, _ in rated)
         wrap_up(hall_code=plan.hall_code, windows=plan.windows)
         with unit_of_work(readonly=True) as s:
             assert all(w.state == "logged_out" for w in s.scalars(select(Window)))
@@ -404,11 +413,13 @@ def test_demo_command_seeds_reuses_and_resets(tmp_path, fast_passwords):
     set_engine(engine)
     runner = CliRunner()
 
-    def counts() -> tuple[int, int]:
+    def counts() -> tuple[int, int, int, int]:
         with unit_of_work(readonly=True) as s:
             return (
                 s.scalar(select(func.count()).select_from(Ticket)) or 0,
                 s.scalar(select(func.count()).select_from(HallEvent)) or 0,
+                s.scalar(select(func.count()).select_from(Rating)) or 0,
+                s.scalar(select(func.count()).select_from(RatingEvent)) or 0,
             )
 
     try:
@@ -417,8 +428,11 @@ def test_demo_command_seeds_reuses_and_resets(tmp_path, fast_passwords):
             assert first.exit_code == 0, first.output
             assert "staff02" in first.output and demo.DEMO_PASSWORD in first.output
             assert "enforce_hours" in first.output
+            assert "好差评" in first.output and "差评整改" in first.output
+            assert "SQ2026" in first.output
             built = counts()
             assert built[0] > 500 and built[1] > 4 * built[0]
+            assert 0.3 * built[0] < built[2] < 0.5 * built[0] and built[3] >= built[2]
 
             again = runner.invoke(cli_app, ["demo", "--no-serve", "--days", str(DAYS)])
             assert again.exit_code == 0, again.output

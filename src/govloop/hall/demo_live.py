@@ -7,6 +7,8 @@ no-shows and now and then transfers, authenticated with its staff's bearer token
 is accelerated (a minute of handling takes about a second) but the clock is real, so
 everything lands in today's service date. Some windows are left to a human. Missed
 appointments are swept by the web process's own timed duties (:mod:`govloop.hall.jobs`).
+After a finish, some citizens rate the visit (好差评) through ``POST /api/v1/ratings/…``
+with the ticket's public id, now and then badly, so a new rectification case appears.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ from govloop.hall.models import (
     Ticket,
     TicketStatus,
 )
+from govloop.ratings.demo_citizens import Experience, rating_delay_seconds, rating_input
+from govloop.ratings.models import BAD_LEVELS, LEVEL_LABELS, RatingLevel
 
 API = "/api/v1/halls"
+RATINGS_API = "/api/v1/ratings/tickets"
 MEAN_ARRIVAL_GAP_S = 3.5
 ARRIVAL_WAVE_S = 420.0  # the arrival rate swells and ebbs over this period
 ARRIVAL_WAVE_DEPTH = 0.45
@@ -52,6 +57,11 @@ TRANSFER_SHARE = 0.03
 BREAK_SHARE = 0.01  # chance an idle window takes a short break instead of calling
 CHECK_IN_EVERY_S = (20.0, 45.0)
 CHECK_IN_SHARE = 0.75  # of today's appointments; the rest are swept as missed
+RATE_SHARE = 0.4  # finished visits the citizen rates
+# Added to the history's chance of a bad rating, so a watcher sees a new rectification
+# case every few minutes instead of every ten.
+EXTRA_BAD = 0.03
+RATING_DELAY_MAX_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -123,6 +133,8 @@ class LiveDay:
         self.next_arrival = 0.0
         self.next_check_in = 0.0
         self.counts: dict[str, int] = {}
+        # (due, public id, ticket code, rating body), oldest first
+        self.pending_ratings: list[tuple[float, str, str, dict[str, Any]]] = []
 
     # -- plumbing --
 
@@ -174,6 +186,8 @@ class LiveDay:
         for agent in self.agents:
             if agent.phase != "off" and t >= agent.due:
                 self._act(agent, t)
+        while self.pending_ratings and self.pending_ratings[0][0] <= t:
+            self._rate(*self.pending_ratings.pop(0)[1:])
 
     def run(self, stop: threading.Event, clock: Callable[[], float] = time.monotonic) -> None:
         self.begin(clock())
@@ -244,8 +258,37 @@ class LiveDay:
                     if draw < 0.10
                     else Outcome.DONE
                 )
-                self._window(agent, "finish", {"outcome": outcome.value})
+                ok, body = self._window(agent, "finish", {"outcome": outcome.value})
+                if ok and rng.random() < RATE_SHARE:
+                    self._plan_rating(body, t)
             agent.phase, agent.due = "idle", t + self.u(1.0, 4.0)
+
+    def _plan_rating(self, ticket: dict[str, Any], t: float) -> None:
+        """The citizen of a just finished ticket will rate it: at the pad in a moment, by
+        QR code or the my-ticket page a little later (time runs fast here too)."""
+        try:
+            waited_s = (
+                datetime.fromisoformat(ticket["called_at"])
+                - datetime.fromisoformat(ticket["arrived_at"])
+            ).total_seconds()
+        except (KeyError, TypeError, ValueError):
+            waited_s = 0.0
+        x = Experience(waited_s / SECONDS_PER_MINUTE, str(ticket.get("outcome") or "done"), "api")
+        body, _cause = rating_input(self.rng, x, extra_bad=EXTRA_BAD)
+        delay = rating_delay_seconds(self.rng, body["channel"]) * SECONDS_PER_MINUTE / 60.0
+        due = t + min(delay, RATING_DELAY_MAX_S)
+        self.pending_ratings.append((due, str(ticket["public_id"]), str(ticket["code"]), body))
+        self.pending_ratings.sort(key=lambda pending: pending[0])
+
+    def _rate(self, public_id: str, code: str, body: dict[str, Any]) -> None:
+        response = self.client.post(f"{RATINGS_API}/{public_id}", json=body)
+        if not response.is_success:  # e.g. rated meanwhile at the window's pad
+            return
+        self.counts["rate"] = self.counts.get("rate", 0) + 1
+        level = RatingLevel(body["level"])
+        if level in BAD_LEVELS:
+            comment = f"：{body['comment']}" if body["comment"] else "，已生成整改工单"
+            self.log(f"{code} 号差评「{LEVEL_LABELS[level]}」{comment}")
 
     def _call(self, agent: _Agent, t: float) -> None:
         if self.rng.random() < BREAK_SHARE:
