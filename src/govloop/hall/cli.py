@@ -55,7 +55,8 @@ def demo(
     port: int = typer.Option(8000, help="Port to serve on."),
     seed: int = typer.Option(2026, help="Random seed of the history (same seed, same data)."),
 ) -> None:
-    """Build the demo hall with 90 days of history and serve it with a live day."""
+    """Build the demo hall with 90 days of history (visits, 好差评 ratings and their
+    rectification cases, a SERVQUAL survey) and serve it with a live day."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
     from govloop.core.clock import local_today, now, to_local
@@ -75,7 +76,11 @@ def demo(
     if reset:
         demo_data.drop_everything(engine)
     upgrade(engine)
-    labels = {"simulate": "模拟历史工作日", "write": "批量写入数据库"}
+    labels = {
+        "simulate": "模拟历史工作日",
+        "write": "批量写入数据库",
+        "ratings": "好差评与差评整改",
+    }
     columns = (BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*Progress.get_default_columns()[:1], *columns, console=console) as bar:
         tasks: dict[str, TaskID] = {}
@@ -114,9 +119,14 @@ def demo(
         f"[bold green]服务地址 {base}[/bold green]  大屏 {base}/halls/{demo_data.HALL_CODE}/display"
         f"  API 文档 {base}/api/docs"
     )
+    console.print(
+        f"差评整改 {base}/ratings/cases?hall={demo_data.HALL_CODE}"
+        f"  SERVQUAL 问卷 {base}/surveys（以 manager 登录）"
+    )
     if plan is not None:
         console.print(
-            "[green]实时模拟已开始：大屏上会不断有取号、叫号和办结。按 Ctrl-C 结束。[/green]"
+            "[green]实时模拟已开始：大屏上会不断有取号、叫号和办结；办结后群众会评价，"
+            "差评即时生成整改工单。按 Ctrl-C 结束。[/green]"
         )
 
     def log(message: str) -> None:
