@@ -134,3 +134,61 @@ def demo(
 
     demo_live.serve_with_live_day(host=host, port=port, plan=plan, seed=seed, log=log)
     console.print("[yellow]演示已停止。[/yellow]")
+
+
+@bench_app.command("hall")
+def bench_hall(
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    windows: int = typer.Option(50, min=1, help="Windows, each driven by one client"),
+    kiosks: int = typer.Option(10, min=1, help="Concurrent kiosks issuing tickets"),
+    tickets: int = typer.Option(20000, min=1, help="Tickets to issue"),
+    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    items: int = typer.Option(8, min=2, max=24, help="Service items"),
+    service_ms: float = typer.Option(300.0, min=1, help="Mean handling time per ticket (ms)"),
+    load: float = typer.Option(1.0, min=0.05, help="Arrival rate / nominal window capacity"),
+    patience_s: float = typer.Option(30.0, min=0.1, help="Mean citizen patience (s)"),
+    seed: int = typer.Option(1, help="Random seed of the load"),
+    client: str = typer.Option("lean", help="HTTP client of kiosks and windows: lean or httpx"),
+    postgres_url: str | None = typer.Option(
+        None, help="Server for --backend postgresql (default: GOVLOOP_TEST_POSTGRES_URL)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout"),
+) -> None:
+    """Drive a real server with concurrent kiosks, windows and a display; print the figures."""
+    import json
+
+    from rich.table import Table
+
+    from govloop.hall.bench import BenchConfig, run_bench
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("--backend must be sqlite or postgresql")
+    if client not in ("lean", "httpx"):
+        raise typer.BadParameter("--client must be lean or httpx")
+    config = BenchConfig(
+        backend=backend,
+        windows=windows,
+        kiosks=kiosks,
+        tickets=tickets,
+        workers=workers,
+        items=items,
+        service_ms=service_ms,
+        load=load,
+        patience_s=patience_s,
+        seed=seed,
+        client=client,
+    )
+    if postgres_url:
+        config.postgres_url = postgres_url
+    result = run_bench(config, Console(stderr=True))
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=f"bench hall — {backend}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(
+            key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+        )
+    console.print(table)
