@@ -35,6 +35,7 @@ from govloop.ratings.demo_citizens import (
     rating_input,
 )
 from govloop.ratings.models import BAD_LEVELS, CaseStatus
+from govloop.ratings.service import deadline
 
 # --- parameters and texts of the cases ------------------------------------------------
 
@@ -155,14 +156,6 @@ def _rate(rng: np.random.Generator, v: Visit) -> dict[str, Any] | None:
 
 
 # --- rectification cases -----------------------------------------------------------------
-
-
-def deadline(start: date, working_days: int) -> tuple[date, bool]:
-    """The due date ``working_days`` after ``start`` and whether it is an estimate, as
-    :func:`govloop.ratings.service.open_case` computes it."""
-    due = calendar.add_workdays(start, working_days)
-    official = all(calendar.day_info(d).from_official_calendar for d in (start, due))
-    return due, not official
 
 
 def _workdays(first: date, last: date) -> list[date]:

@@ -200,7 +200,9 @@ def policy_for(*, session: Session, hall_id: int | None) -> RatingPolicy:
     return policy or RatingPolicy(callback_working_days=1, rectification_working_days=5)
 
 
-def _due(start: date, working_days: int) -> tuple[date, bool]:
+def deadline(start: date, working_days: int) -> tuple[date, bool]:
+    """The due date ``working_days`` after ``start``, and whether it is an estimate because
+    a day involved lies past the years the official holiday calendar knows."""
     due = calendar.add_workdays(start, working_days)
     official = all(calendar.day_info(d).from_official_calendar for d in (start, due))
     return due, not official
@@ -209,8 +211,8 @@ def _due(start: date, working_days: int) -> tuple[date, bool]:
 def open_case(*, session: Session, rating: Rating) -> RectificationCase:
     policy = policy_for(session=session, hall_id=rating.hall_id)
     start = to_local(rating.rated_at).date()
-    callback_due, est1 = _due(start, policy.callback_working_days)
-    rect_due, est2 = _due(start, policy.rectification_working_days)
+    callback_due, est1 = deadline(start, policy.callback_working_days)
+    rect_due, est2 = deadline(start, policy.rectification_working_days)
     case = RectificationCase(
         rating_id=rating.id,
         status=CaseStatus.OPEN,
