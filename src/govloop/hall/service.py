@@ -818,3 +818,21 @@ def get_department(*, session: Session, code: str) -> Department:
     if department is None:
         raise NotFound(f"未找到部门：{code}", code="department_not_found")
     return department
+
+
+_NAME_COLUMNS: dict[str, Any] = {
+    "hall": (Hall.id, Hall.name),
+    "department": (Department.id, Department.name),
+    "window": (Window.id, Window.name),
+    "item": (ServiceItem.id, ServiceItem.name),
+    "ticket": (Ticket.id, Ticket.code),
+}
+
+
+def display_names(*, session: Session, kind: str, ids: set[int | None]) -> dict[int, str]:
+    """Display names of hall objects by id (ticket: its code), for other domains' pages."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    id_col, name_col = _NAME_COLUMNS[kind]
+    return {i: n for i, n in session.execute(select(id_col, name_col).where(id_col.in_(wanted)))}

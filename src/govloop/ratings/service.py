@@ -23,7 +23,7 @@ from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from govloop.core.events import touch
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Department, Hall, ServiceItem, Ticket, Window
+from govloop.hall.models import Hall, Ticket
 from govloop.ratings.models import (
     BAD_LEVELS,
     CaseStatus,
@@ -479,8 +479,12 @@ def staff_name(*, session: Session, user_id: int | None) -> str | None:
     return user.display_name if user else None
 
 
+def _hall_names(session: Session, kind: str, ids: set[int]) -> dict[int, str]:
+    return hall_service.display_names(session=session, kind=kind, ids=set(ids))
+
+
 def _names(session: Session, model: Any, ids: set[int], column: str = "name") -> dict[int, str]:
-    # Read-only lookup of display names by primary key (hall's catalogue, users).
+    # Read-only lookup of display names by primary key (users).
     ids = {i for i in ids if i is not None}
     if not ids:
         return {}
@@ -510,12 +514,14 @@ class CaseView:
 def _case_views(
     session: Session, pairs: list[tuple[RectificationCase, Rating]], today: date
 ) -> list[CaseView]:
-    halls = _names(session, Hall, {r.hall_id for _, r in pairs if r.hall_id})
-    units = _names(session, Department, {c.department_id for c, _ in pairs if c.department_id})
+    halls = _hall_names(session, "hall", {r.hall_id for _, r in pairs if r.hall_id})
+    units = _hall_names(
+        session, "department", {c.department_id for c, _ in pairs if c.department_id}
+    )
     users = _names(session, User, {c.staff_id for c, _ in pairs if c.staff_id}, "display_name")
-    windows = _names(session, Window, {r.window_id for _, r in pairs if r.window_id})
-    items = _names(session, ServiceItem, {r.item_id for _, r in pairs if r.item_id})
-    tickets = _names(session, Ticket, {r.ticket_id for _, r in pairs if r.ticket_id}, "code")
+    windows = _hall_names(session, "window", {r.window_id for _, r in pairs if r.window_id})
+    items = _hall_names(session, "item", {r.item_id for _, r in pairs if r.item_id})
+    tickets = _hall_names(session, "ticket", {r.ticket_id for _, r in pairs if r.ticket_id})
     return [
         CaseView(
             case=c,
@@ -648,7 +654,7 @@ def list_surveys(*, session: Session) -> list[SurveyRow]:
         .outerjoin(responses, responses.c.survey_id == Survey.id)
         .order_by(Survey.created_at.desc(), Survey.id.desc())
     ).all()
-    halls = _names(session, Hall, {s.hall_id for s, _ in rows if s.hall_id})
+    halls = _hall_names(session, "hall", {s.hall_id for s, _ in rows if s.hall_id})
     return [
         SurveyRow(survey=s, responses=int(n), hall=halls.get(s.hall_id) if s.hall_id else None)
         for s, n in rows
