@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from govloop.indicators import formula as fml
-from govloop.indicators.facts import FACTS_SQL, OBJECT_COLUMNS
+from govloop.indicators.facts import CUBE_MEASURES, CUBE_SQL, FACTS_SQL, OBJECT_COLUMNS
 from govloop.indicators.framework import Framework
 from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.periods import Period
@@ -126,10 +126,22 @@ class Engine:
             staging = (
                 self.store.root / "facts" / f".staging-{relation}-{hall_id}-{secrets.token_hex(4)}"
             )
+            if relation == "visit_cube":  # from the visits just built
+                built_visits = self.store.fact_files("visits", hall_id, months)
+                if not built_visits:
+                    for month in months:
+                        self.store.replace_facts(relation, hall_id, month, None)
+                    continue
+                self.con.execute(
+                    "CREATE OR REPLACE TEMP VIEW visits_built AS SELECT * FROM read_parquet("
+                    f"{_sql_list(built_visits)}, hive_partitioning = false)"
+                )
+                sql = CUBE_SQL
+            else:
+                sql = FACTS_SQL[relation][1]
             with self._timed(f"facts_{relation}"):
                 self.con.execute(
-                    "COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM"
-                    f" ({FACTS_SQL[relation][1]}))"
+                    f"COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM ({sql}))"
                     f" TO '{staging}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
                 )
             for month in months:
@@ -151,13 +163,15 @@ class Engine:
             counts[source] = sum(len(m) for m in stale.values())
         return counts
 
-    def _facts_view(self, relation: str, hall_ids: Sequence[int], lo: date, hi: date) -> bool:
+    def _facts_view(
+        self, relation: str, hall_ids: Sequence[int], lo: date, hi: date, name: str = ""
+    ) -> bool:
         months = months_between(lo, hi)
         files = [f for h in hall_ids for f in self.store.fact_files(relation, h, months)]
         if not files:
             return False
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW f_{relation} AS SELECT * FROM"
+            f"CREATE OR REPLACE TEMP VIEW {name or 'f_' + relation} AS SELECT * FROM"
             f" read_parquet({_sql_list(files)}, hive_partitioning = false)"
             f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
         )
@@ -172,6 +186,7 @@ class Engine:
         kinds: Sequence[str],
         grain: str,
         by_slot: bool,
+        cube: bool = False,
     ) -> str:
         rel = RELATIONS[relation]
         kinds = [k for k in kinds if k in rel.objects and k != "device"]
@@ -190,21 +205,31 @@ class Engine:
         kind_expr = f"{kind_case} ELSE 'hall' END" if key_cols else "'hall'"
         id_case = "CASE " + " ".join(f"WHEN GROUPING({c}) = 0 THEN {c}" for c in key_cols)
         id_expr = f"{id_case} ELSE hall_id END" if key_cols else "hall_id"
-        if custom:
-            source = (
-                f"SELECT f.*, p.period_start, p.period_end FROM f_{relation} f"
-                " JOIN wanted p ON f.day BETWEEN p.period_start AND p.period_end"
-            )
-        else:
+
+        def periods_of(table: str) -> str:
+            if custom:
+                return (
+                    f"SELECT f.*, p.period_start, p.period_end FROM {table} f"
+                    " JOIN wanted p ON f.day BETWEEN p.period_start AND p.period_end"
+                )
             trunc = "day" if grain == "day" else f"CAST(date_trunc('{grain}', day) AS DATE)"
-            source = f"SELECT *, {trunc} AS period_start FROM f_{relation}"
+            return f"SELECT *, {trunc} AS period_start FROM {table}"
+
+        source = periods_of(f"f_{relation}")
         keys = ", ".join(base)
         head = f"SELECT {keys}, {kind_expr} AS object_kind, {id_expr} AS object_id"
         # Counts and sums add up: aggregate once at the finest grain (every object column),
         # then roll the small result up per object kind. Quantiles do not add up: they are
         # computed from the facts for each kind.
-        additive = [r for r in refs if MEASURES[r.name].additive]
-        other = [r for r in refs if not MEASURES[r.name].additive]
+        # With the visit cube, parameter-free counts and sums come from the cube.
+        in_cube = {m.name for m in CUBE_MEASURES} if cube else set()
+        if cube:
+            additive = [r for r in refs if r.name in in_cube and not r.params]
+            fine_source = periods_of("c_visits")
+        else:
+            additive = [r for r in refs if MEASURES[r.name].additive]
+            fine_source = "SELECT * FROM src"
+        other = [r for r in refs if r not in additive]
         parts = []
         if additive:
             # visits and appointments take their department from the item: leave it out of
@@ -216,9 +241,12 @@ class Engine:
             fine_cols = [c for c in key_cols if not (by_item and c == "department_id")]
             fine_keys = ", ".join(base + fine_cols)
             fine_measures = ", ".join(
-                f"{MEASURES[r.name].render(r.params)} AS {column(r)}" for r in additive
+                f"sum({column(r)}) AS {column(r)}"
+                if cube
+                else f"{MEASURES[r.name].render(r.params)} AS {column(r)}"
+                for r in additive
             )
-            fine = f"SELECT {fine_keys}, {fine_measures} FROM src GROUP BY {fine_keys}"
+            fine = f"SELECT {fine_keys}, {fine_measures} FROM ({fine_source}) GROUP BY {fine_keys}"
             if by_item:
                 fine = (
                     f"SELECT fine.*, it.department_id FROM ({fine}) fine"
@@ -306,8 +334,13 @@ class Engine:
             for relation in computable:
                 if not self._facts_view(relation, hall_ids, lo, hi):
                     continue
+                cube = (
+                    relation == "visits"
+                    and not by_slot
+                    and self._facts_view("visit_cube", hall_ids, lo, hi, name="c_visits")
+                )
                 agg = self._aggregate_sql(
-                    relation, by_relation[relation], wanted_kinds, grain, by_slot
+                    relation, by_relation[relation], wanted_kinds, grain, by_slot, cube
                 )
                 with self._timed(f"aggregate_{relation}"):
                     if relation in created:

@@ -130,7 +130,7 @@ RATING_EVENTS_SCHEMA = pa.schema(
 SCHEMAS = {"hall_events": HALL_EVENTS_SCHEMA, "rating_events": RATING_EVENTS_SCHEMA}
 # Fact relations derived from each raw source.
 FACT_RELATIONS = {
-    "hall_events": ("visits", "sessions", "appointments"),
+    "hall_events": ("visits", "sessions", "appointments", "visit_cube"),
     "rating_events": ("ratings",),
 }
 
