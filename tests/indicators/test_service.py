@@ -336,6 +336,8 @@ def test_api_framework_and_scores(monday):
     body = r.json()
     assert body["materialized"] and len(body["objects"]) == 3
     assert {o["label"] for o in body["objects"]} == {"staff1", "staff2", "staff3"}
+    r = client.get(url.replace("staff", "window"), headers=headers)
+    assert {o["label"] for o in r.json()["objects"]} == {"1号窗口", "2号窗口", "3号窗口"}
     r = client.get(
         "/api/v1/indicators/scores?hall=H1&object=planet&period=2026-11", headers=headers
     )

@@ -489,8 +489,14 @@ def _labels(session: Session, hall: Hall, kind: str, ids: Sequence[int]) -> dict
         return {}
     if kind == "hall":
         return {hall.id: hall.name}
+    rows: Sequence[tuple[int, str]] | Sequence[Any]
     if kind == "window":
-        rows = session.execute(select(Window.id, Window.name).where(Window.id.in_(ids))).all()
+        rows = [
+            (wid, f"{number}号 {name}" if not name.startswith(str(number)) else name)
+            for wid, number, name in session.execute(
+                select(Window.id, Window.number, Window.name).where(Window.id.in_(ids))
+            )
+        ]
     elif kind == "staff":
         rows = session.execute(
             select(User.id, func.coalesce(User.display_name, User.username)).where(User.id.in_(ids))
