@@ -77,7 +77,7 @@ class BenchConfig:
     windows: int = 50
     kiosks: int = 10
     tickets: int = 20000
-    workers: int = 1
+    workers: int = 0  # uvicorn processes; 0: one on SQLite, one per CPU on PostgreSQL
     items: int = 8
     # Mean handling time at a window (exponential), and arrivals relative to the nominal
     # capacity windows / handling time. Above 1 the queue grows through the run.
@@ -92,6 +92,13 @@ class BenchConfig:
         default_factory=lambda: os.environ.get("GOVLOOP_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL)
     )
     timeout_s: float = 1800.0
+
+    @property
+    def server_workers(self) -> int:
+        """SQLite has one writer: a second process only adds lock waits (measured, see docs)."""
+        if self.workers > 0:
+            return self.workers
+        return 1 if self.backend == "sqlite" else max(os.cpu_count() or 1, 1)
 
     @property
     def arrival_rate(self) -> float:
@@ -330,8 +337,12 @@ class LoadState:
     # (server process tree CPU s, this process's CPU s) at the start and end of the load.
     cpu_marks: list[tuple[float | None, float]] = field(default_factory=list)
 
+    loadavg: list[float] = field(default_factory=list)
+
     def mark_cpu(self) -> None:
         self.cpu_marks.append((tree_cpu_seconds(self.server_pid), time.process_time()))
+        with contextlib.suppress(OSError, AttributeError):
+            self.loadavg.append(round(os.getloadavg()[0], 2))
 
     def progress(self) -> None:
         self.last_progress = time.perf_counter()
@@ -884,10 +895,10 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, 
         seeded = seed_hall(db.engine, config)
         with tempfile.TemporaryDirectory(prefix="govloop-bench-log-") as logs:
             log_path = Path(logs) / "server.log"
-            with running_server(db.url, config.workers, log_path) as (base_url, pid):
+            with running_server(db.url, config.server_workers, log_path) as (base_url, pid):
                 state.server_pid = pid
                 console.log(
-                    f"server {base_url} (workers={config.workers}); "
+                    f"server {base_url} (workers={config.server_workers}); "
                     f"{config.kiosks} kiosks at {config.arrival_rate:.0f} tickets/s, "
                     f"{config.windows} windows"
                 )
@@ -943,7 +954,7 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, 
             "general_windows": seeded.general_windows,
             "kiosks": config.kiosks,
             "items": config.items,
-            "workers": config.workers,
+            "workers": config.server_workers,
             "service_ms": config.service_ms,
             "load": config.load,
             "arrival_rate_per_s": round(config.arrival_rate, 1),
@@ -951,6 +962,8 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, 
             "seed": config.seed,
             "client": config.client,
             "cpus": os.cpu_count(),
+            # 1-minute load average at the start and the end of the load (shared machine).
+            "loadavg_1m": state.loadavg,
             "python": sys.version.split()[0],
         },
     }

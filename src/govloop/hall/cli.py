@@ -142,7 +142,9 @@ def bench_hall(
     windows: int = typer.Option(50, min=1, help="Windows, each driven by one client"),
     kiosks: int = typer.Option(10, min=1, help="Concurrent kiosks issuing tickets"),
     tickets: int = typer.Option(20000, min=1, help="Tickets to issue"),
-    workers: int = typer.Option(1, min=1, help="uvicorn worker processes"),
+    workers: int = typer.Option(
+        0, min=0, help="uvicorn worker processes (0: 1 on SQLite, one per CPU on PostgreSQL)"
+    ),
     items: int = typer.Option(8, min=2, max=24, help="Service items"),
     service_ms: float = typer.Option(300.0, min=1, help="Mean handling time per ticket (ms)"),
     load: float = typer.Option(1.0, min=0.05, help="Arrival rate / nominal window capacity"),
