@@ -346,3 +346,23 @@ def test_api_framework_and_scores(monday):
     assert r.status_code == 400 and r.json()["error"] == "invalid_period"
     r = client.get("/api/v1/indicators/scores?hall=XX&period=2026-11", headers=headers)
     assert r.status_code == 404
+
+
+def test_a_rolled_back_refresh_leaves_no_duplicates(monday, data_dir):
+    serve_one(monday.world, TUESDAY_1000)
+    with (
+        pytest.raises(RuntimeError),
+        frozen(TUESDAY_1000 + timedelta(days=1)),
+        unit_of_work() as s,
+    ):
+        service.refresh(session=s)
+        raise RuntimeError("the transaction fails after the files were written")
+    parts = sorted(data_dir.glob("raw/hall_events/*/*/*.parquet"))
+    assert len(parts) == 2  # Monday's batch and the uncommitted one
+    report = refresh(TUESDAY_1000 + timedelta(days=1))
+    assert not report.store_reset
+    assert report.exported["hall_events"] == 5  # issued, signed in, called, started, finished
+    assert sorted(data_dir.glob("raw/hall_events/*/*/*.parquet")) == parts  # replaced, not added
+    with unit_of_work() as s:
+        week = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-W48")
+    assert values(week)[week.objects[0].object_id]["wait_mean"] == pytest.approx((35 + 4) / 6)
