@@ -8,7 +8,7 @@ import pytest
 
 from govloop.core.db import unit_of_work
 from govloop.hall import service as hall_service
-from govloop.indicators import service
+from govloop.indicators import results, service
 from govloop.indicators.periods import parse_period
 from govloop.ratings import service as ratings
 from tests.indicators.scenario import HALL_MONDAY, WINDOWS_MONDAY, build_monday
@@ -46,12 +46,12 @@ def check(actual: dict, expected: dict) -> None:
 def test_hall_figures_for_the_day_week_and_month(monday):
     with unit_of_work() as s:
         for period in ("2026-11-23", "2026-W48", "2026-11"):
-            out = service.scores(session=s, hall_code="H1", object_kind="hall", period_text=period)
+            out = results.scores(session=s, hall_code="H1", object_kind="hall", period_text=period)
             assert out.materialized
             [hall] = out.objects
             check({i.code: i.value for i in hall.indicators}, HALL_MONDAY)
         # The same figures computed live for a custom range (not materialized).
-        out = service.scores(
+        out = results.scores(
             session=s, hall_code="H1", object_kind="hall", period_text="2026-11-20..2026-11-24"
         )
         assert not out.materialized
@@ -67,7 +67,7 @@ def test_rating_figures_agree_with_the_ratings_service(monday):
             start=datetime(2026, 11, 22, 16, 0, tzinfo=UTC),
             end=datetime(2026, 11, 23, 16, 0, tzinfo=UTC),
         )
-        out = service.scores(
+        out = results.scores(
             session=s, hall_code="H1", object_kind="hall", period_text="2026-11-23"
         )
     got = {i.code: i.value for i in out.objects[0].indicators}
@@ -82,10 +82,10 @@ def test_window_and_staff_figures(monday):
     world = monday.world
     with unit_of_work() as s:
         windows = values(
-            service.scores(session=s, hall_code="H1", object_kind="window", period_text="2026-11")
+            results.scores(session=s, hall_code="H1", object_kind="window", period_text="2026-11")
         )
         staff = values(
-            service.scores(session=s, hall_code="H1", object_kind="staff", period_text="2026-11")
+            results.scores(session=s, hall_code="H1", object_kind="staff", period_text="2026-11")
         )
     for number, (on_post, busy, served) in WINDOWS_MONDAY.items():
         got = windows[world.windows[number].id]
@@ -108,10 +108,10 @@ def test_item_and_department_figures(monday):
     world = monday.world
     with unit_of_work() as s:
         items = values(
-            service.scores(session=s, hall_code="H1", object_kind="item", period_text="2026-11-23")
+            results.scores(session=s, hall_code="H1", object_kind="item", period_text="2026-11-23")
         )
         depts = values(
-            service.scores(
+            results.scores(
                 session=s, hall_code="H1", object_kind="department", period_text="2026-11-23"
             )
         )
@@ -126,7 +126,7 @@ def test_item_and_department_figures(monday):
 
 def test_composite_scores(monday):
     with unit_of_work() as s:
-        out = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
+        out = results.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
     [hall] = out.objects
     by_code = {i.code: i for i in hall.indicators}
     # empathy: callback 1/1 (target 1) → 100; on-time callback 1 (0.95) → 100;
@@ -170,7 +170,7 @@ def test_composite_scores(monday):
 def test_thirty_minute_slots(monday):
     with unit_of_work() as s:
         hall = hall_service.get_hall(session=s, code="H1")
-        _v, _fw, scored = service.compute_scores(
+        _v, _fw, scored = results.compute_scores(
             session=s, hall=hall, period=parse_period("2026-11-23"), kinds=["hall"], by_slot=True
         )
     frame = scored.values.frame

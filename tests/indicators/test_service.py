@@ -20,7 +20,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import appointments
 from govloop.hall import service as hall_service
-from govloop.indicators import service
+from govloop.indicators import results, service
 from govloop.indicators.engine import Values
 from govloop.indicators.framework import default_framework
 from govloop.indicators.models import IndicatorResult
@@ -91,10 +91,10 @@ def test_refresh_recomputes_only_what_changed(monday):
     assert report.periods == {"day": 1, "week": 1, "month": 1}  # Tuesday, W48, November
     assert computed_at("day", date(2026, 11, 23)) == monday_rows  # Monday untouched
     with unit_of_work() as s:
-        tue = service.scores(
+        tue = results.scores(
             session=s, hall_code="H1", object_kind="hall", period_text="2026-11-24"
         )
-        week = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-W48")
+        week = results.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-W48")
     assert tue.materialized and values(tue)[tue.objects[0].object_id]["wait_mean"] == 4.0
     assert values(week)[week.objects[0].object_id]["wait_mean"] == pytest.approx((35 + 4) / 6)
 
@@ -114,7 +114,7 @@ def test_a_lost_store_is_rebuilt_from_the_log(monday, data_dir):
     report = refresh(MONDAY_0900 + timedelta(days=5))
     assert report.store_reset and report.exported["hall_events"] > 0
     with unit_of_work() as s:
-        out = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
+        out = results.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
     assert values(out)[out.objects[0].object_id]["wait_mean"] == pytest.approx(7.0)
 
 
@@ -130,7 +130,7 @@ def test_periods_are_scored_with_the_version_in_force(monday, tmp_path):
 
     def wait_mean(period: str) -> tuple[int | None, float | None]:
         with unit_of_work() as s:
-            out = service.scores(session=s, hall_code="H1", object_kind="hall", period_text=period)
+            out = results.scores(session=s, hall_code="H1", object_kind="hall", period_text=period)
         item = next(i for i in out.objects[0].indicators if i.code == "wait_mean")
         return out.framework_version, item.target
 
@@ -170,11 +170,11 @@ def test_targets_decomposed_to_windows(monday):
     assert report.periods["month"] == 1  # stale results were dropped and recomputed
 
     with unit_of_work() as s:
-        windows = service.scores(
+        windows = results.scores(
             session=s, hall_code="H1", object_kind="window", period_text="2026-11"
         )
-        hall = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
-        staff = service.scores(
+        hall = results.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-11")
+        staff = results.scores(
             session=s, hall_code="H1", object_kind="staff", period_text="2026-11"
         )
 
@@ -283,7 +283,7 @@ def test_appointment_punctuality(db, data_dir):
             appointments.sweep_missed(session=s, hall=hall_service.get_hall(session=s, code="H1"))
         with unit_of_work() as s:
             service.refresh(session=s)
-            out = service.scores(
+            out = results.scores(
                 session=s, hall_code="H1", object_kind="item", period_text="2026-11-23"
             )
     item_values = values(out)[world.items["SB01"].id]
@@ -364,5 +364,26 @@ def test_a_rolled_back_refresh_leaves_no_duplicates(monday, data_dir):
     assert report.exported["hall_events"] == 5  # issued, signed in, called, started, finished
     assert sorted(data_dir.glob("raw/hall_events/*/*/*.parquet")) == parts  # replaced, not added
     with unit_of_work() as s:
-        week = service.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-W48")
+        week = results.scores(session=s, hall_code="H1", object_kind="hall", period_text="2026-W48")
     assert values(week)[week.objects[0].object_id]["wait_mean"] == pytest.approx((35 + 4) / 6)
+
+
+def test_rank_and_trend(monday):
+    serve_one(monday.world, TUESDAY_1000)
+    refresh(TUESDAY_1000 + timedelta(days=1))
+    with unit_of_work() as s:
+        windows = results.scores(
+            session=s, hall_code="H1", object_kind="window", period_text="2026-11"
+        )
+        monday_hall = results.scores(
+            session=s, hall_code="H1", object_kind="hall", period_text="2026-11-23"
+        )
+        tuesday_hall = results.scores(
+            session=s, hall_code="H1", object_kind="hall", period_text="2026-11-24"
+        )
+    by_rank = sorted(windows.objects, key=lambda o: o.rank or 99)
+    assert [o.rank for o in by_rank] == [1, 2, 3]
+    assert [o.overall for o in by_rank] == sorted((o.overall for o in by_rank), reverse=True)
+    assert windows.previous_period == "2026-10" and by_rank[0].previous_overall is None
+    assert tuesday_hall.previous_period == "2026-11-23"
+    assert tuesday_hall.objects[0].previous_overall == pytest.approx(monday_hall.objects[0].overall)

@@ -11,7 +11,7 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session
 from govloop.core.deps import require
 from govloop.core.models import User
-from govloop.indicators import service
+from govloop.indicators import results, service
 from govloop.indicators.schemas import FrameworkOut, ScoresOut
 
 router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
@@ -34,6 +34,6 @@ def scores(
     _user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session),
 ) -> ScoresOut:
-    return service.scores(
+    return results.scores(
         session=session, hall_code=hall, object_kind=object_kind, period_text=period
     )

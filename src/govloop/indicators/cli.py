@@ -12,7 +12,7 @@ from rich.table import Table
 
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
-from govloop.indicators import service
+from govloop.indicators import results, service
 from govloop.indicators.framework import FrameworkInvalid
 from govloop.indicators.periods import MATERIALIZED_GRAINS
 
@@ -106,7 +106,7 @@ def show(
     """Show indicator values, targets and scores of a hall's objects for a period."""
     try:
         with unit_of_work(readonly=True) as session:
-            out = service.scores(
+            out = results.scores(
                 session=session, hall_code=hall, object_kind=object_kind, period_text=period
             )
     except GovloopError as exc:

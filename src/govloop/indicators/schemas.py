@@ -115,6 +115,8 @@ class ObjectScoreOut(BaseModel):
     object_id: int
     label: str
     overall: float | None
+    rank: int | None = None  # 1 = best overall score among the objects of this kind
+    previous_overall: float | None = None  # overall score in the previous period
     dimensions: dict[str, float | None]
     indicators: list[IndicatorScoreOut]
 
@@ -127,5 +129,6 @@ class ScoresOut(BaseModel):
     start: date
     end: date
     framework_version: int | None
+    previous_period: str | None = None
     materialized: bool
     objects: list[ObjectScoreOut]

@@ -12,15 +12,15 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, now
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Department, Hall, ServiceItem, Window
-from govloop.indicators.engine import Engine, Values
+from govloop.hall.models import Department, Hall
+from govloop.indicators.engine import Engine
 from govloop.indicators.export import ExportResult, export_events
 from govloop.indicators.framework import (
     DEFAULT_FRAMEWORK_PATH,
@@ -30,16 +30,13 @@ from govloop.indicators.framework import (
 )
 from govloop.indicators.measures import OBJECT_KINDS
 from govloop.indicators.models import FrameworkVersion, IndicatorResult, IndicatorTarget
-from govloop.indicators.periods import MATERIALIZED_GRAINS, Period, parse_period, period_of
+from govloop.indicators.periods import MATERIALIZED_GRAINS, Period, period_of
 from govloop.indicators.schemas import (
     DimensionOut,
     FrameworkNodeOut,
     FrameworkOut,
-    IndicatorScoreOut,
-    ObjectScoreOut,
-    ScoresOut,
 )
-from govloop.indicators.scoring import OVERALL, RULES, Scored, TargetRow, met, score
+from govloop.indicators.scoring import OVERALL, RULES, Scored, TargetRow, score
 from govloop.indicators.settings import data_dir
 from govloop.indicators.store import Store
 
@@ -479,164 +476,3 @@ def _materialize(
     for i in range(0, len(rows), 5000):
         session.execute(insert(IndicatorResult), rows[i : i + 5000])
     return len(rows)
-
-
-# --- reading scores ----------------------------------------------------------------------
-
-
-def _labels(session: Session, hall: Hall, kind: str, ids: Sequence[int]) -> dict[int, str]:
-    if not ids:
-        return {}
-    if kind == "hall":
-        return {hall.id: hall.name}
-    rows: Sequence[tuple[int, str]] | Sequence[Any]
-    if kind == "window":
-        rows = [
-            (wid, f"{number}号 {name}" if not name.startswith(str(number)) else name)
-            for wid, number, name in session.execute(
-                select(Window.id, Window.number, Window.name).where(Window.id.in_(ids))
-            )
-        ]
-    elif kind == "staff":
-        rows = session.execute(
-            select(User.id, func.coalesce(User.display_name, User.username)).where(User.id.in_(ids))
-        ).all()
-    elif kind == "department":
-        rows = session.execute(
-            select(Department.id, Department.name).where(Department.id.in_(ids))
-        ).all()
-    elif kind == "item":
-        rows = session.execute(
-            select(ServiceItem.id, ServiceItem.name).where(ServiceItem.id.in_(ids))
-        ).all()
-    else:
-        rows = []
-    return {int(i): str(name) for i, name in rows}
-
-
-def _from_results(
-    session: Session, hall: Hall, kind: str, period: Period
-) -> tuple[int | None, dict[int, dict[str, tuple[float | None, float | None, float | None]]]]:
-    rows = session.execute(
-        select(IndicatorResult, FrameworkVersion.version)
-        .join(FrameworkVersion, FrameworkVersion.id == IndicatorResult.version_id)
-        .where(
-            IndicatorResult.hall_id == hall.id,
-            IndicatorResult.period_kind == period.kind,
-            IndicatorResult.period_start == period.start,
-            IndicatorResult.object_kind == kind,
-        )
-    ).all()
-    objects: dict[int, dict[str, tuple[float | None, float | None, float | None]]] = {}
-    version = None
-    for result, v in rows:
-        version = v
-        objects.setdefault(result.object_id, {})[result.node_code] = (
-            result.value,
-            result.target,
-            result.score,
-        )
-    return version, objects
-
-
-def compute_scores(
-    *,
-    session: Session,
-    hall: Hall,
-    period: Period,
-    kinds: Sequence[str] | None = None,
-    by_slot: bool = False,
-    store: Store | None = None,
-) -> tuple[FrameworkVersion | None, Framework, Scored]:
-    """Compute (without storing) the scores of a hall for any period, e.g. a custom range
-    or per 30-minute slot, from the analytics store as it is."""
-    version, framework = framework_in_force(session=session, on=period.start)
-    with Engine(store or default_store()) as engine:
-        values: Values = engine.compute(
-            framework, {hall.id: [period]}, kinds=kinds, by_slot=by_slot
-        )
-    return version, framework, score(values, framework, target_rows(session=session))
-
-
-def scores(*, session: Session, hall_code: str, object_kind: str, period_text: str) -> ScoresOut:
-    """Scores of every object of one kind in a hall for a period (materialized if there)."""
-    if object_kind not in OBJECT_KINDS:
-        raise BadRequest(
-            f"未知的对象类型：{object_kind}（{', '.join(OBJECT_KINDS)}）",
-            code="invalid_object_kind",
-        )
-    hall = hall_service.get_hall(session=session, code=hall_code)
-    period = parse_period(period_text)
-    version_number: int | None = None
-    stored: dict[int, dict[str, tuple[float | None, float | None, float | None]]] = {}
-    if period.kind in MATERIALIZED_GRAINS:
-        version_number, stored = _from_results(session, hall, object_kind, period)
-    materialized = bool(stored)
-    if materialized:
-        _v, framework = framework_in_force(session=session, on=period.start)
-        version = next(
-            (v for v in list_versions(session=session) if v.version == version_number), None
-        )
-        if version is not None:
-            framework = compiled(version)
-        per_object = stored
-    else:
-        version, framework, scored = compute_scores(
-            session=session, hall=hall, period=period, kinds=[object_kind]
-        )
-        version_number = version.version if version else None
-        per_object = {}
-        frame = scored.values.frame
-        for i in range(len(frame)):
-            if frame["object_kind"].iloc[i] != object_kind:
-                continue
-            entry: dict[str, tuple[float | None, float | None, float | None]] = {}
-            for code, arr in scored.score.items():
-                v = scored.value[code][i] if code in scored.value else None
-                t = scored.target[code][i] if code in scored.target else None
-                entry[code] = tuple(  # type: ignore[assignment]
-                    None if x is None or np.isnan(x) else float(x) for x in (v, t, arr[i])
-                )
-            per_object[int(frame["object_id"].iloc[i])] = entry
-    labels = _labels(session, hall, object_kind, list(per_object))
-    leaves = framework.leaves()
-    out = []
-    for object_id in sorted(per_object):
-        entry = per_object[object_id]
-        indicators = []
-        for leaf in leaves:
-            if object_kind not in leaf.applies_to:
-                continue
-            v, t, s = entry.get(leaf.code, (None, leaf.target, None))
-            indicators.append(
-                IndicatorScoreOut(
-                    code=leaf.code,
-                    value=v,
-                    target=t,
-                    score=s,
-                    met=met(v, t, leaf.higher_is_better),
-                )
-            )
-        out.append(
-            ObjectScoreOut(
-                object_kind=object_kind,
-                object_id=object_id,
-                label=labels.get(object_id, str(object_id)),
-                overall=entry.get(OVERALL, (None, None, None))[2],
-                dimensions={
-                    d.code: entry.get(d.code, (None, None, None))[2] for d in framework.dimensions
-                },
-                indicators=indicators,
-            )
-        )
-    return ScoresOut(
-        hall=hall.code,
-        object_kind=object_kind,
-        period=period.label,
-        period_kind=period.kind,
-        start=period.start,
-        end=period.end,
-        framework_version=version_number,
-        materialized=materialized,
-        objects=out,
-    )
