@@ -387,3 +387,61 @@ def test_rank_and_trend(monday):
     assert windows.previous_period == "2026-10" and by_rank[0].previous_overall is None
     assert tuesday_hall.previous_period == "2026-11-23"
     assert tuesday_hall.objects[0].previous_overall == pytest.approx(monday_hall.objects[0].overall)
+
+
+def test_drilldown_to_the_facts_behind_a_figure(monday):
+    world = monday.world
+    with unit_of_work() as s:
+        out = results.drilldown(
+            session=s,
+            hall_code="H1",
+            object_kind="hall",
+            object_id=0,
+            period_text="2026-11-23",
+            indicator="wait_mean",
+        )
+        w3 = results.drilldown(
+            session=s,
+            hall_code="H1",
+            object_kind="window",
+            object_id=world.windows[3].id,
+            period_text="2026-11",
+            indicator="satisfaction_rate",
+            limit=10,
+        )
+        device = results.drilldown(
+            session=s,
+            hall_code="H1",
+            object_kind="hall",
+            object_id=0,
+            period_text="2026-11",
+            indicator="device_uptime",
+        )
+    assert out["value"] == pytest.approx(7.0) and out["formula"] == "wait_s_sum / called / 60"
+    assert out["measures"] == {"wait_s_sum": pytest.approx(35 * 60), "called": 5.0}
+    visits = out["facts"]["visits"]
+    assert visits["total"] == 6 and len(visits["rows"]) == 6
+    assert sorted(r["wait_s"] for r in visits["rows"] if r["wait_s"] is not None) == [
+        60.0,
+        60.0,
+        420.0,
+        600.0,
+        960.0,
+    ]
+    assert w3["measures"] == {"satisfied": 1.0, "ratings": 1.0}  # B003's rating was excluded
+    assert w3["facts"]["ratings"]["total"] == 1 and w3["facts"]["ratings"]["rows"][0]["level"] == 4
+    assert device["value"] is None and device["facts"]["devices"]["total"] == 0
+
+    client = TestClient(create_app())
+    with unit_of_work() as s:
+        token = issue_api_token(session=s, user=world.manager, name="t")
+    r = client.get(
+        "/api/v1/indicators/drilldown?hall=H1&indicator=wait_mean&period=2026-11-23",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 200 and r.json()["facts"]["visits"]["total"] == 6
+    r = client.get(
+        "/api/v1/indicators/drilldown?hall=H1&indicator=nope&period=2026-11",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert r.status_code == 404

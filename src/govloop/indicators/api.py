@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
@@ -36,4 +37,28 @@ def scores(
 ) -> ScoresOut:
     return results.scores(
         session=session, hall_code=hall, object_kind=object_kind, period_text=period
+    )
+
+
+@router.get("/drilldown")
+def drilldown(
+    hall: str = Query(..., description="Hall code"),
+    indicator: str = Query(..., description="Indicator code"),
+    period: str = Query(..., description="2026-11, 2026-W48, 2026-11-23 or a..b"),
+    object_kind: str = Query("hall", alias="object"),
+    object_id: int = Query(0, alias="id", description="Object id (not needed for a hall)"),
+    limit: int = Query(200),
+    _user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session),
+) -> dict[str, Any]:
+    """The measures behind one figure and the visits, sessions, appointments or ratings
+    they were counted from."""
+    return results.drilldown(
+        session=session,
+        hall_code=hall,
+        object_kind=object_kind,
+        object_id=object_id,
+        period_text=period,
+        indicator=indicator,
+        limit=limit,
     )

@@ -400,3 +400,43 @@ class Engine:
     def measures_frame(self) -> pd.DataFrame:
         """The joined measure columns of the last compute (for drill-down and tests)."""
         return self.con.execute("SELECT * FROM measures").df()
+
+    def fact_rows(
+        self,
+        relation: str,
+        hall_id: int,
+        period: Period,
+        object_kind: str,
+        object_id: int,
+        limit: int,
+    ) -> tuple[int, list[dict[str, object]]]:
+        """The fact rows of one object and period (the events behind a figure, folded per
+        visit, session, appointment or rating): how many there are and the first ``limit``."""
+        if not self._facts_view(relation, [hall_id], period.start, period.end):
+            return 0, []
+        where = (
+            ""
+            if object_kind == "hall"
+            else f"WHERE {OBJECT_COLUMNS[object_kind]} = {int(object_id)}"
+        )
+        total = self.con.execute(f"SELECT count(*) FROM f_{relation} {where}").fetchone()
+        frame = self.con.execute(
+            f"SELECT * FROM f_{relation} {where} ORDER BY ALL LIMIT {int(limit)}"
+        ).df()
+        rows = []
+        for record in frame.to_dict(orient="records"):
+            rows.append(
+                {
+                    k: (None if isinstance(v, float) and np.isnan(v) else _plain(v))
+                    for k, v in record.items()
+                }
+            )
+        return int(total[0]) if total else 0, rows
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

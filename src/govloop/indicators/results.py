@@ -15,13 +15,14 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govloop.core.errors import BadRequest
+from govloop.core.errors import BadRequest, NotFound
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall.models import Department, Hall, ServiceItem, Window
 from govloop.indicators.engine import Engine, Values
+from govloop.indicators.facts import FACTS_SQL
 from govloop.indicators.framework import Framework
-from govloop.indicators.measures import OBJECT_KINDS
+from govloop.indicators.measures import MEASURES, OBJECT_KINDS
 from govloop.indicators.models import FrameworkVersion, IndicatorResult
 from govloop.indicators.periods import MATERIALIZED_GRAINS, Period, parse_period, period_of
 from govloop.indicators.schemas import IndicatorScoreOut, ObjectScoreOut, ScoresOut
@@ -214,3 +215,65 @@ def _ranks(overall: dict[int, float | None]) -> dict[int, int]:
     for position, value in enumerate(scored, start=1):
         first.setdefault(value, position)
     return {oid: first[s] for oid, s in overall.items() if s is not None}
+
+
+def drilldown(
+    *,
+    session: Session,
+    hall_code: str,
+    object_kind: str,
+    object_id: int,
+    period_text: str,
+    indicator: str,
+    limit: int = 200,
+    store: Store | None = None,
+) -> dict[str, Any]:
+    """The measures behind one indicator value and the fact rows they were counted from."""
+    if object_kind not in OBJECT_KINDS:
+        raise BadRequest(f"未知的对象类型：{object_kind}", code="invalid_object_kind")
+    if not 1 <= limit <= 5000:
+        raise BadRequest("limit 必须在 1–5000 之间", code="invalid_limit")
+    hall = hall_service.get_hall(session=session, code=hall_code)
+    period = parse_period(period_text)
+    version, framework = framework_in_force(session=session, on=period.start)
+    leaf = framework.nodes.get(indicator)
+    if leaf is None or not leaf.is_leaf or leaf.spec is None:
+        raise NotFound(f"指标体系中没有指标 {indicator}", code="indicator_not_found")
+    if object_kind not in leaf.applies_to:
+        raise BadRequest(
+            f"指标 {indicator} 不适用于 {object_kind}", code="indicator_not_applicable"
+        )
+    if object_kind == "hall":
+        object_id = hall.id
+    with Engine(store or default_store()) as engine:
+        values = engine.compute(framework, {hall.id: [period]}, kinds=[object_kind])
+        frame = values.frame
+        match = frame[(frame["object_kind"] == object_kind) & (frame["object_id"] == object_id)]
+        measures: dict[str, float | None] = {}
+        if len(match):
+            row = engine.measures_frame()
+            row = row[(row["object_kind"] == object_kind) & (row["object_id"] == object_id)]
+            for ref in leaf.measures:
+                value = row[f"m_{ref.key}"].iloc[0] if len(row) else None
+                measures[ref.key] = None if value is None or np.isnan(value) else float(value)
+        relations = sorted({MEASURES[ref.name].relation for ref in leaf.measures})
+        facts = {}
+        for relation in relations:
+            if relation not in FACTS_SQL:
+                facts[relation] = {"total": 0, "rows": [], "note": "no data source yet"}
+                continue
+            total, rows = engine.fact_rows(relation, hall.id, period, object_kind, object_id, limit)
+            facts[relation] = {"total": total, "rows": rows}
+    value = float(match[indicator].iloc[0]) if len(match) else None
+    return {
+        "hall": hall.code,
+        "object_kind": object_kind,
+        "object_id": object_id,
+        "period": period.label,
+        "indicator": indicator,
+        "formula": leaf.spec.formula,
+        "framework_version": version.version if version else None,
+        "value": None if value is None or np.isnan(value) else value,
+        "measures": measures,
+        "facts": facts,
+    }
