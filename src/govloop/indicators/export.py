@@ -65,7 +65,9 @@ def _slot(local: datetime) -> int:
 
 
 def _watermark(session: Session, source: str) -> ExportWatermark:
-    mark = session.get(ExportWatermark, source)
+    # Locked until the caller commits: two refreshes never export the same batch twice
+    # (SQLite serializes writers with BEGIN IMMEDIATE anyway).
+    mark = session.get(ExportWatermark, source, with_for_update=True)
     if mark is None:
         mark = ExportWatermark(source=source, last_id=0, store_token="", updated_at=now())
         session.add(mark)
