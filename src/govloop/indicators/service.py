@@ -295,16 +295,17 @@ class RefreshReport:
 
 def _store_days(store: Store) -> dict[int, set[date]]:
     days: dict[int, set[date]] = defaultdict(set)
-    for hall_id in store.halls("hall_events"):
-        files = store.files("hall_events", hall_id)
-        if not files:
-            continue
-        rows = duckdb.sql(
-            "SELECT DISTINCT day FROM read_parquet(["
-            + ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-            + "], hive_partitioning = false)"
-        ).fetchall()
-        days[hall_id].update(r[0] for r in rows)
+    with duckdb.connect() as con:
+        for hall_id in store.halls("hall_events"):
+            files = store.files("hall_events", hall_id)
+            if not files:
+                continue
+            rows = con.execute(
+                "SELECT DISTINCT day FROM read_parquet(["
+                + ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+                + "], hive_partitioning = false)"
+            ).fetchall()
+            days[hall_id].update(r[0] for r in rows)
     return days
 
 
