@@ -27,6 +27,7 @@ from govloop.hall import api as hall_api
 from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
 from govloop.indicators import api as indicators_api
+from govloop.indicators import service as indicator_service
 from govloop.ratings import api as ratings_api
 from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
@@ -42,23 +43,34 @@ def _run_jobs_once() -> None:
         hall_jobs.run_all_halls(session=session)
 
 
-async def _job_loop(interval: float) -> None:
-    """Timed duties (missed appointments, closing time); errors are logged, never fatal."""
+def _refresh_indicators_once() -> None:
+    with unit_of_work() as session:
+        indicator_service.refresh(session=session, settle_seconds=5)
+
+
+async def _job_loop(job: Callable[[], None], interval: float, name: str) -> None:
+    """Run a timed duty forever; errors are logged, never fatal."""
     while True:
         try:
-            await to_thread.run_sync(_run_jobs_once)
+            await to_thread.run_sync(job)
         except Exception:
-            log.exception("hall jobs failed")
+            log.exception("%s failed", name)
         await asyncio.sleep(interval)
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    task = None
+    tasks = []
     if app.state.run_jobs:
-        task = asyncio.create_task(_job_loop(hall_jobs.JOB_INTERVAL_S))
+        interval = get_settings().indicator_refresh_seconds
+        tasks.append(
+            asyncio.create_task(_job_loop(_run_jobs_once, hall_jobs.JOB_INTERVAL_S, "hall jobs"))
+        )
+        tasks.append(
+            asyncio.create_task(_job_loop(_refresh_indicators_once, interval, "indicator refresh"))
+        )
     yield
-    if task is not None:
+    for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task

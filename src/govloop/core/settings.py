@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 12 * 3600
     # Run timed duties (missed appointments, closing time) inside the web process.
     run_jobs: bool = True
+    # Incremental indicator refresh (export new events, recompute touched periods).
+    indicator_refresh_seconds: float = 300
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Settings:
