@@ -27,6 +27,7 @@ from govloop.hall import api as hall_api
 from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
 from govloop.indicators import api as indicators_api
+from govloop.indicators import pages as indicators_pages
 from govloop.indicators import service as indicator_service
 from govloop.ratings import api as ratings_api
 from govloop.ratings import pages as ratings_pages
@@ -169,6 +170,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(survey_api.router)
     app.include_router(ratings_pages.router)
     app.include_router(indicators_api.router)
+    app.include_router(indicators_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
