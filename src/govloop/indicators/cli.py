@@ -179,6 +179,36 @@ def target(
     console.print(f"[green]target set: {text}[/green] (run `govloop indicators refresh`)")
 
 
+@indicators_app.command("export")
+def export(
+    hall: str = typer.Option(..., help="Hall code"),
+    period: str = typer.Option(..., help="Month such as 2026-11 (or a week, day or a..b)"),
+    fmt: str = typer.Option("xlsx", "--format", help="xlsx or pdf"),
+    out: Path = typer.Option(..., "--out", help="File to write"),
+    object_kind: list[str] = typer.Option(
+        [], "--object", help="staff, window, department, item, hall (repeat; default: all)"
+    ),
+) -> None:
+    """Export the assessment scorecards (考评) of a hall to Excel or PDF."""
+    from govloop.indicators import export_reports, scorecards
+
+    if fmt not in ("xlsx", "pdf"):
+        console.print(f"[red]未知的导出格式：{fmt}（xlsx 或 pdf）[/red]")
+        raise typer.Exit(code=1)
+    try:
+        with unit_of_work(readonly=True) as session:
+            cards = scorecards.scorecards(
+                session=session, hall_code=hall, kinds=object_kind, period_text=period
+            )
+    except GovloopError as exc:
+        _fail(exc)
+        return
+    build = export_reports.build_xlsx if fmt == "xlsx" else export_reports.build_pdf
+    out.write_bytes(build(cards))
+    rows = sum(len(c.rows) for c in cards)
+    console.print(f"[green]wrote {out} ({len(cards)} scorecards, {rows} rows)[/green]")
+
+
 def bench_indicators(
     halls: int = typer.Option(30, help="Halls to generate"),
     days: int = typer.Option(365, help="Calendar days from 2025-01-01"),
