@@ -109,6 +109,13 @@ def test_page_renders_real_scores(client, monday):
     assert "staff1" in client.get(PAGE.replace("window", "staff")).text
 
 
+def test_page_in_chinese(client):
+    client.cookies.set("lang", "zh_CN")
+    r = client.get(PAGE)
+    assert r.status_code == 200, r.text
+    assert "考评记分卡" in r.text and "接近目标" in r.text
+
+
 def test_a_month_without_data_says_so(client):
     r = client.get(PAGE.replace("2026-11", "2025-03"))
     assert r.status_code == 200 and "data-empty" in r.text

@@ -358,6 +358,8 @@ class HistoryReport:
     events: int
     seconds: float
     ratings: ratings_demo.RatingReport = field(default_factory=ratings_demo.RatingReport)
+    indicator_results: int = 0  # indicator results materialized by the refresh
+    indicator_seconds: float = 0.0
 
 
 ProgressHook = Callable[[str, int, int], None]  # (phase, done, total)
@@ -446,6 +448,13 @@ def generate_history(
         session=session, hall_id=hall_id, seed=seed
     )
     ratings_demo.summarize(session=session, hall_id=hall_id, report=ratings)
+    # Scorecards (考评): load the default framework if none, materialize the indicators.
+    from govloop.indicators import service as indicator_service
+
+    indicators_started = _time.perf_counter()
+    # Monthly grain only (what the scorecards show); `govloop indicators refresh` adds the rest.
+    refreshed = indicator_service.refresh(session=session, grains=("month",))
+    indicator_seconds = _time.perf_counter() - indicators_started
     return HistoryReport(
         days=todo,
         tickets=len(history.tickets),
@@ -453,6 +462,8 @@ def generate_history(
         events=len(history.events),
         seconds=_time.perf_counter() - started,
         ratings=ratings,
+        indicator_results=refreshed.results_written,
+        indicator_seconds=indicator_seconds,
     )
 
 
@@ -625,6 +636,11 @@ def summary_table(report: HistoryReport, *, created: bool, seed: int) -> RichTab
     table.add_row("号票 / 预约 / 事件", counts)
     for label, value in rating_rows(report.ratings):
         table.add_row(label, value)
+    table.add_row(
+        "考评指标",
+        f"{report.indicator_results:,} 条结果（用时 {report.indicator_seconds:.1f} 秒）；"
+        f"考评记分卡 /indicators/scorecards?hall={HALL_CODE}",
+    )
     table.add_row("用时", f"{report.seconds:.1f} 秒")
     table.add_row("办公时间", "不限（enforce_hours 关闭），任何时间都可以取号、叫号")
     return table

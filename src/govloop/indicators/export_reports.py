@@ -181,14 +181,14 @@ def build_pdf(cards: Sequence[Scorecard], *, generated: datetime | None = None) 
         if n:
             story.append(PageBreak())
         story.append(
-            Paragraph(f"{card.hall_name} · {card.kind_name_zh}月度考评（{card.period}）", title)
+            Paragraph(f"{card.hall_name}｜{card.kind_name_zh}月度考评（{card.period}）", title)
         )
         version = f"v{card.framework_version}" if card.framework_version else "默认"
         story.append(
             Paragraph(
-                f"考评周期 {card.start.isoformat()} 至 {card.end.isoformat()} · "
-                f"指标体系 {version} · 对比上期 {card.previous_period or '—'} · 生成于 {stamp}"
-                " · 绿：达标；黄：差距在 10% 以内；红：差距超过 10%",
+                f"考评周期 {card.start.isoformat()} 至 {card.end.isoformat()}｜"
+                f"指标体系 {version}｜对比上期 {card.previous_period or '—'}｜生成于 {stamp}"
+                "｜绿：达标；黄：差距在 10% 以内；红：差距超过 10%",
                 meta,
             )
         )
