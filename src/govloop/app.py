@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
-from govloop.core.db import unit_of_work
+from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.settings import get_settings
@@ -41,16 +41,21 @@ log = logging.getLogger(__name__)
 
 def _run_jobs_once() -> None:
     with unit_of_work() as session:
-        hall_jobs.run_all_halls(session=session)
+        if try_job_lock(session, "hall-jobs"):
+            hall_jobs.run_all_halls(session=session)
 
 
 def _refresh_indicators_once() -> None:
     with unit_of_work() as session:
-        indicator_service.refresh(session=session, settle_seconds=5)
+        if try_job_lock(session, "indicator-refresh"):
+            indicator_service.refresh(session=session, settle_seconds=5)
 
 
-async def _job_loop(job: Callable[[], None], interval: float, name: str) -> None:
+async def _job_loop(
+    job: Callable[[], None], interval: float, name: str, first_delay: float
+) -> None:
     """Run a timed duty forever; errors are logged, never fatal."""
+    await asyncio.sleep(first_delay)
     while True:
         try:
             await to_thread.run_sync(job)
@@ -65,10 +70,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.run_jobs:
         interval = get_settings().indicator_refresh_seconds
         tasks.append(
-            asyncio.create_task(_job_loop(_run_jobs_once, hall_jobs.JOB_INTERVAL_S, "hall jobs"))
+            asyncio.create_task(
+                _job_loop(_run_jobs_once, hall_jobs.JOB_INTERVAL_S, "hall jobs", first_delay=0)
+            )
         )
         tasks.append(
-            asyncio.create_task(_job_loop(_refresh_indicators_once, interval, "indicator refresh"))
+            # The first refresh waits one interval: a restart is not a reason to recompute.
+            asyncio.create_task(
+                _job_loop(_refresh_indicators_once, interval, "indicator refresh", interval)
+            )
         )
     yield
     for task in tasks:

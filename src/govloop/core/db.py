@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import Depends
-from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -194,3 +194,17 @@ def get_readonly_session() -> Iterator[Session]:
     """FastAPI dependency for pages and reads that never write."""
     with unit_of_work(readonly=True) as session:
         yield session
+
+
+def try_job_lock(session: Session, name: str) -> bool:
+    """Take a transaction-scoped lock for a timed job, so one process runs it at a time.
+
+    PostgreSQL: an advisory lock, skipped when another worker holds it. SQLite: the
+    unit of work's ``BEGIN IMMEDIATE`` already makes writers take turns.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    acquired = session.execute(
+        text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": f"govloop:{name}"}
+    ).scalar()
+    return bool(acquired)
