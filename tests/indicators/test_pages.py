@@ -13,6 +13,7 @@ from govloop.app import create_app
 from govloop.core.auth import Role
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
+from govloop.core.errors import BadRequest
 from govloop.indicators import results, scorecards, service
 from govloop.indicators.scorecards import rag, score_rag
 from tests.factories import make_user
@@ -156,3 +157,28 @@ def test_permissions(monday):
         sign_in(c, "manager")
         home = c.get("/").text
         assert "/indicators/scorecards?hall=H1" in home
+
+
+def test_drilldown_works_for_every_indicator_and_object_kind(monday):
+    """Every figure a scorecard links to has a drill-down, whatever the kind."""
+    with frozen(MONDAY_0900 + timedelta(days=3)), unit_of_work() as s:
+        _version, framework = service.framework_in_force(session=s, on=date(2026, 11, 1))
+        leaves = [code for code, node in framework.nodes.items() if node.is_leaf]
+        hall = results.hall_service.get_hall(session=s, code="H1")
+        refused = 0
+        for kind in ("hall", "department", "window", "staff", "item"):
+            for code in leaves:
+                try:
+                    result = results.drilldown(
+                        session=s,
+                        hall_code="H1",
+                        object_kind=kind,
+                        object_id=hall.id,
+                        period_text="2026-11",
+                        indicator=code,
+                    )
+                except BadRequest:  # the indicator does not apply to this kind: a clear 400
+                    refused += 1
+                    continue
+                assert result is not None
+        assert refused < len(leaves) * 5

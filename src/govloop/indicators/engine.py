@@ -187,9 +187,12 @@ class Engine:
         grain: str,
         by_slot: bool,
         cube: bool = False,
-    ) -> str:
+    ) -> str | None:
+        """The aggregation query of one relation, or None if it measures none of ``kinds``."""
         rel = RELATIONS[relation]
         kinds = [k for k in kinds if k in rel.objects and k != "device"]
+        if not kinds:
+            return None
         key_cols = [OBJECT_COLUMNS[k] for k in kinds if k != "hall"]
         custom = grain == "custom"
         base = ["hall_id", "period_start"] + (["period_end"] if custom else [])
@@ -342,6 +345,8 @@ class Engine:
                 agg = self._aggregate_sql(
                     relation, by_relation[relation], wanted_kinds, grain, by_slot, cube
                 )
+                if agg is None:
+                    continue
                 with self._timed(f"aggregate_{relation}"):
                     if relation in created:
                         self.con.execute(f"INSERT INTO agg_{relation} BY NAME {agg}")
