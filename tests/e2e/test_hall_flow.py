@@ -8,18 +8,12 @@ temporary SQLite database with a small demo-like hall. Screenshots of every page
 
 from __future__ import annotations
 
-import os
 import re
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import time as clock_time
-from pathlib import Path
 
-import httpx
 import pytest
 from sqlalchemy.orm import sessionmaker
 
@@ -37,13 +31,11 @@ from govloop.hall.models import (
     Window,
     window_items,
 )
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "test-artifacts" / "screenshots"
 HALL = "DEMO"
 
 # item code → (name, prefix, department)
@@ -73,12 +65,6 @@ WINDOWS: dict[int, list[str] | None] = {
 class Server:
     url: str
     booking_day: str
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _seed(url: str) -> str:
@@ -147,47 +133,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     db_path = tmp_path_factory.mktemp("e2e") / "govloop.db"
     url = f"sqlite:///{db_path}"
     booking_day = _seed(url)
-    port = _free_port()
-    env = {**os.environ, "GOVLOOP_DATABASE_URL": url, "GOVLOOP_ENVIRONMENT": "development"}
-    log = (tmp_path_factory.getbasetemp() / "uvicorn.log").open("wb")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "govloop.app:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"server did not start (exit {proc.poll()}), see {log.name}")
-            time.sleep(0.2)
+    with run_server(url, tmp_path_factory.getbasetemp() / "uvicorn.log") as base:
         yield Server(url=base, booking_day=booking_day)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None:
@@ -200,7 +147,7 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+            args=CHROMIUM_ARGS,
         )
 
         def new_page(width: int, height: int):  # type: ignore[no-untyped-def]
