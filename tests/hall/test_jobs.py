@@ -95,3 +95,16 @@ def test_hall_without_hours_closes_only_past_days(hall_with_queue):
     clock.advance(days=1)
     with unit_of_work() as s:
         assert list(jobs.run_all_halls(session=s)[0]["closed"]) == ["2026-11-23"]
+
+
+def test_run_jobs_command(hall_with_queue):
+    from typer.testing import CliRunner
+
+    from govloop.cli import app
+
+    _, clock = hall_with_queue
+    clock.advance(days=1)
+    result = CliRunner().invoke(app, ["hall", "run-jobs"])
+    assert result.exit_code == 0, result.output
+    assert "H1: missed appointments 1, closed 3" in result.output
+    assert set(statuses().values()) == {"closed"}

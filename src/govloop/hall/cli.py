@@ -194,3 +194,15 @@ def bench_hall(
             key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
         )
     console.print(table)
+
+
+@hall_app.command("run-jobs")
+def run_jobs() -> None:
+    """Run the timed duties once: missed appointments, closing the queue after hours."""
+    from govloop.hall.jobs import run_all_halls
+
+    with unit_of_work() as session:
+        for report in run_all_halls(session=session):
+            closed = sum(len(v) for v in report["closed"].values())
+            missed = len(report["missed"])
+            console.print(f"{report['hall']}: missed appointments {missed}, closed {closed}")
