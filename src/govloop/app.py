@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
+from govloop.actions import api as actions_api
+from govloop.actions import pages as actions_pages
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
@@ -29,6 +31,12 @@ from govloop.hall import pages as hall_pages
 from govloop.indicators import api as indicators_api
 from govloop.indicators import pages as indicators_pages
 from govloop.indicators import service as indicator_service
+from govloop.insight import api as insight_api
+from govloop.insight import pages as insight_pages
+from govloop.insight import planning_api as insight_planning_api
+from govloop.insight import planning_pages as insight_planning_pages
+from govloop.insight import recommend_pages
+from govloop.insight import watch as insight_watch
 from govloop.ratings import api as ratings_api
 from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
@@ -49,6 +57,13 @@ def _refresh_indicators_once() -> None:
     with unit_of_work() as session:
         if try_job_lock(session, "indicator-refresh"):
             indicator_service.refresh(session=session, settle_seconds=5)
+    # new figures may hold anomalies: watch them as soon as they are stored
+    with unit_of_work(readonly=True) as reader:
+        found = insight_watch.find_all(session=reader)
+    with unit_of_work() as session:
+        if try_job_lock(session, "anomaly-scan"):
+            for hall in found:
+                insight_watch.store(session=session, found=hall)
 
 
 async def _job_loop(
@@ -181,6 +196,14 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(ratings_pages.router)
     app.include_router(indicators_api.router)
     app.include_router(indicators_pages.router)
+    app.include_router(insight_api.router)
+    app.include_router(insight_pages.router)
+    app.include_router(insight_planning_api.router)
+    app.include_router(insight_planning_pages.router)
+    app.include_router(recommend_pages.api_router)
+    app.include_router(recommend_pages.router)
+    app.include_router(actions_api.router)
+    app.include_router(actions_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

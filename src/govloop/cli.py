@@ -7,6 +7,7 @@ import typer
 from govloop.core.cli import db_app, users_app
 from govloop.hall.cli import bench_app, demo, hall_app, serve
 from govloop.indicators.cli import bench_indicators, indicators_app
+from govloop.insight.cli import bench_insight, insight_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -14,7 +15,9 @@ app.add_typer(users_app, name="users")
 app.add_typer(hall_app, name="hall")
 app.add_typer(bench_app, name="bench")
 app.add_typer(indicators_app, name="indicators")
+app.add_typer(insight_app, name="insight")
 bench_app.command("indicators")(bench_indicators)
+bench_app.command("insight")(bench_insight)
 app.command("demo")(demo)
 app.command("serve")(serve)
 

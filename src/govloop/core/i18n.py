@@ -60,3 +60,11 @@ def ngettext_(singular: str, plural: str, n: int) -> str:
 
 
 _ = gettext_
+
+
+def N_(message: str) -> str:
+    """Mark a message for extraction; it is translated where it is shown."""
+    return message
+
+
+WEEKDAY_NAMES = (N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun"))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import govloop.actions.models
     import govloop.core.models
     import govloop.hall.models
     import govloop.indicators.models
+    import govloop.insight.models
     import govloop.ratings.models  # noqa: F401

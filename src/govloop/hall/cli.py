@@ -105,6 +105,11 @@ def demo(
             console.print(f"[red]错误：{exc.message}[/red]")
             raise typer.Exit(1) from exc
     console.print(demo_data.summary_table(report, created=created, seed=seed))
+    from govloop.insight import watch
+
+    with console.status("异常检测（运营分析）…"), unit_of_work() as session:
+        scan = watch.scan(session=session, hall_code=demo_data.HALL_CODE)
+    console.print(f"运营分析：发现异常 {scan.found} 个（新增 {scan.new} 个）")
     console.print(demo_data.login_table())
     if not serve_app:
         return
@@ -122,6 +127,10 @@ def demo(
     console.print(
         f"差评整改 {base}/ratings/cases?hall={demo_data.HALL_CODE}"
         f"  SERVQUAL 问卷 {base}/surveys（以 manager 登录）"
+    )
+    console.print(
+        f"运营分析 {base}/insight?hall={demo_data.HALL_CODE}"
+        f"  最佳办事时间 {base}/best-time/{demo_data.HALL_CODE}"
     )
     if plan is not None:
         console.print(

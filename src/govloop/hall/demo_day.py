@@ -22,6 +22,7 @@ from govloop.hall.demo_demand import (
     MOBILE_SHARE,
     PRIORITY_MIX,
     PRIORITY_SHARE,
+    SURGE_FACTOR,
     TAX_DEPARTMENT,
     TAX_PERIOD_FACTOR,
     WALK_IN_SHARE,
@@ -32,6 +33,7 @@ from govloop.hall.demo_demand import (
     arrival_seconds,
     day_factor,
     local_epoch,
+    surge_department,
 )
 from govloop.hall.models import (
     AppointmentStatus,
@@ -298,10 +300,13 @@ class DaySim:
         categories = list(PRIORITY_MIX)
         mix = np.array(list(PRIORITY_MIX.values()))
         out: list[tuple[SimTicket, Booking | None]] = []
+        surging = surge_department(self.day)
         for item in self.layout.items:
             f = factor
             if item.department == TAX_DEPARTMENT and self.day.day <= 15:
                 f *= TAX_PERIOD_FACTOR
+            if item.department == surging:
+                f *= SURGE_FACTOR
             count = int(rng.poisson(item.daily_volume * WALK_IN_SHARE * f))
             for offset in arrival_seconds(rng, count, span):
                 priority = None

@@ -40,6 +40,12 @@ PRE_HOLIDAY_FACTOR = 1.15  # last working day before a break of 3+ days
 MONTH_END_FACTOR = 1.12  # last three working days of a month
 TAX_PERIOD_FACTOR = 1.25  # 税务 items, first 15 days of a month (申报期)
 TAX_DEPARTMENT = "SW"
+# Irregular surges the calendar cannot foresee (a certificate campaign, a policy deadline):
+# about one working day in 30, one department's walk-ins at this factor. They give the
+# anomaly watch something real to find in the demo.
+SURGE_DEPARTMENTS = ("GA", "RS", "BDC")
+SURGE_FACTOR = 1.9
+SURGE_EVERY_DAYS = 31
 
 WALK_IN_SHARE = 0.90  # of an item's daily volume; the rest comes through appointments
 BOOKING_SHARE = 0.115
@@ -148,6 +154,13 @@ def day_factor(day: date) -> float:
     if remaining <= 3:
         factor *= MONTH_END_FACTOR
     return min(factor, MAX_DAY_FACTOR)
+
+
+def surge_department(day: date) -> str | None:
+    """The department with an irregular surge on ``day``, if any (deterministic)."""
+    if day.toordinal() % SURGE_EVERY_DAYS != 0:
+        return None
+    return SURGE_DEPARTMENTS[(day.toordinal() // SURGE_EVERY_DAYS) % len(SURGE_DEPARTMENTS)]
 
 
 def arrival_seconds(rng: np.random.Generator, count: int, span_s: float) -> np.ndarray:

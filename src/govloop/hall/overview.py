@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -109,6 +110,55 @@ def item_out(item: ServiceItem) -> dict[str, Any]:
         "promised_minutes": item.promised_minutes,
         "department_id": item.department_id,
     }
+
+
+@dataclass(frozen=True)
+class ItemInfo:
+    id: int
+    code: str
+    name: str
+    department_id: int
+    department: str
+    promised_minutes: int
+
+
+@dataclass(frozen=True)
+class WindowInfo:
+    id: int
+    number: int
+    name: str
+    is_general: bool
+    active: bool
+    item_ids: frozenset[int]
+
+
+@dataclass(frozen=True)
+class HallLayoutInfo:
+    """What analysis needs to know about a hall: its items and which window serves what."""
+
+    hall_id: int
+    code: str
+    name: str
+    items: dict[int, ItemInfo]
+    windows: list[WindowInfo]
+
+
+def hall_layout(*, session: Session, hall: Hall) -> HallLayoutInfo:
+    skills = repo.item_map_of_hall(session, hall.id)
+    departments = {d.id: d.name for d in repo.departments(session)}
+    served = set().union(*skills.values()) if skills else set()
+    items = {
+        i.id: ItemInfo(
+            i.id, i.code, i.name, i.department_id, departments[i.department_id], i.promised_minutes
+        )
+        for i in repo.active_items(session)
+        if i.id in served
+    }
+    windows = [
+        WindowInfo(w.id, w.number, w.name, w.is_general, w.active, frozenset(skills.get(w.id, ())))
+        for w in repo.windows_of_hall(session, hall.id)
+    ]
+    return HallLayoutInfo(hall.id, hall.code, hall.name, items, windows)
 
 
 # --- page read models ------------------------------------------------------------------

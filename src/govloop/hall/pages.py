@@ -28,6 +28,7 @@ from govloop.core.clock import local_tz, now
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest, GovloopError
+from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.settings import get_settings
@@ -38,11 +39,6 @@ from govloop.web.pages import page_user
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; it is translated where it is shown."""
-    return message
 
 
 LABELS: dict[str, dict[str, str]] = {

@@ -826,6 +826,7 @@ _NAME_COLUMNS: dict[str, Any] = {
     "window": (Window.id, Window.name),
     "item": (ServiceItem.id, ServiceItem.name),
     "ticket": (Ticket.id, Ticket.code),
+    "staff": (User.id, User.display_name),
 }
 
 

@@ -177,6 +177,16 @@ class Engine:
         )
         return True
 
+    def read_facts(
+        self, relation: str, hall_id: int, lo: date, hi: date, columns: Sequence[str]
+    ) -> pd.DataFrame | None:
+        """The rows of one fact relation of a hall between two days (None: no facts)."""
+        if not self._facts_view(relation, [hall_id], lo, hi):
+            return None
+        return self.con.execute(
+            f"SELECT {', '.join(columns)} FROM f_{relation} ORDER BY day, slot"
+        ).df()
+
     # --- aggregation ---------------------------------------------------------------------
 
     def _aggregate_sql(

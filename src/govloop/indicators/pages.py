@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session
 from govloop.core.deps import csrf_protect
-from govloop.core.i18n import get_locale
+from govloop.core.i18n import N_, get_locale
 from govloop.core.models import User
 from govloop.hall import overview
 from govloop.indicators import export_reports, results, scorecards
@@ -25,11 +25,6 @@ from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 viewer_page = staff_page(Permission.HALL_VIEW)
-
-
-def N_(message: str) -> str:
-    """Mark a message for extraction; it is translated where it is shown."""
-    return message
 
 
 KIND_LABELS = {

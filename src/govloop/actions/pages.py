@@ -1,0 +1,732 @@
+"""Server-rendered pages of the closed loop (闭环): per hall, the anomalies waiting for an
+assessment, the unreasonable ones waiting for an action, the decision form (prefilled
+from an anomaly or from a recommendation), and each action with its measured effect.
+
+Routes are thin: parse the form, authorize through a dependency (hall managers), call
+the actions and assessment services, render or redirect. A refused form is shown again
+with the service's message and the manager's input; the unit of work is rolled back
+first, so a refusal never writes anything.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from govloop.actions import service
+from govloop.actions.models import Action, ActionStatus
+from govloop.actions.schemas import ActionIn, ScopeIn
+from govloop.core.auth import Permission
+from govloop.core.clock import local_today
+from govloop.core.db import get_readonly_session, get_session
+from govloop.core.deps import csrf_protect
+from govloop.core.errors import BadRequest, GovloopError
+from govloop.core.i18n import N_, get_locale
+from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
+from govloop.core.i18n import gettext_ as _
+from govloop.core.models import User
+from govloop.hall import service as hall_service
+from govloop.hall.models import Hall
+from govloop.hall.overview import hall_layout
+from govloop.indicators.service import framework_in_force
+from govloop.insight import assessments
+from govloop.insight.models import Anomaly, AnomalyStatus
+from govloop.ratings.pages import staff_page
+from govloop.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+manager_page = staff_page(Permission.HALL_MANAGE)
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "kind": {
+        "open_windows": N_("Open more windows"),
+        "self_service": N_("Move items to self-service terminals"),
+        "best_time": N_("Publish the best time to come"),
+        "appointment_quota": N_("Adjust appointment quotas"),
+        "cross_train": N_("Cross-train staff for more items"),
+        "other": N_("Other measure"),
+    },
+    "status": {
+        "planned": N_("Planned"),
+        "active": N_("Under way"),
+        "completed": N_("Carried out"),
+        "cancelled": N_("Cancelled"),
+    },
+    "anomaly_status": {
+        "open": N_("To be assessed"),
+        "reasonable": N_("Reasonable"),
+        "unreasonable": N_("Unreasonable, needs action"),
+    },
+    "verdict": {
+        "improved": N_("Improved"),
+        "worsened": N_("Worsened"),
+        "no_clear_change": N_("No clear change"),
+    },
+    "effect_status": {
+        "measured": N_("Measured"),
+        "not_enough_data": N_("Not enough data"),
+        "not_measurable": N_("Cannot be measured"),
+    },
+    "method": {
+        "did": N_("Difference in differences against the hall's other items or windows"),
+        "seasonal": N_("Against the weekday pattern of the four weeks before"),
+    },
+    "unit": {
+        "item": N_("Service items"),
+        "window": N_("Windows"),
+        "hall": N_("Whole hall"),
+    },
+    "direction": {"spike": N_("Higher"), "dip": N_("Lower")},
+    "event": {
+        "anomaly.assessed": N_("Anomaly assessed"),
+        "action.created": N_("Action decided"),
+        "action.started": N_("Action started"),
+        "action.completed": N_("Action carried out"),
+        "action.cancelled": N_("Action cancelled"),
+        "action.effect_measured": N_("Effect measured"),
+    },
+}
+NOTICES = {
+    "assessed": N_("Assessment recorded"),
+    "created": N_("Action recorded"),
+    "start": N_("Action started"),
+    "complete": N_("Action marked as carried out"),
+    "cancel": N_("Action cancelled"),
+    "measure": N_("Effect measured"),
+}
+RECOMMENDATION_KEYS = ("kind", "title", "items", "windows", "slots", "weekdays", "indicators")
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+
+def _hall(session: Session, code: str) -> Hall:
+    return hall_service.get_hall(session=session, code=code)
+
+
+def _english() -> bool:
+    return get_locale() == "en"
+
+
+def _indicator_meta(session: Session) -> dict[str, dict[str, Any]]:
+    meta = {c["code"]: c for c in service.indicator_catalogue(session=session)}
+    meta["arrivals"] = {
+        "code": "arrivals",
+        "name_zh": "到达量",
+        "name_en": "Arrivals",
+        "unit": "count",
+        "higher_is_better": None,
+    }
+    return meta
+
+
+def _name(meta: dict[str, Any] | None, code: str) -> str:
+    if not meta:
+        return code
+    return str(meta["name_en"] if _english() else meta["name_zh"])
+
+
+def fmt_value(value: float | None, unit: str) -> str:
+    """A level in its unit: ratios as percentages, minutes with one decimal."""
+    if value is None:
+        return "–"
+    minutes = _("min")
+    if unit == "ratio":
+        return f"{value * 100:.1f}%"
+    if unit == "min":
+        return f"{value:.1f} {minutes}"
+    if unit == "count":
+        return f"{value:.0f}"
+    return f"{value:.2f}"
+
+
+def fmt_change(value: float | None, unit: str) -> str:
+    """A change in its unit: ratios in percentage points, signed."""
+    if value is None:
+        return "–"
+    points, minutes = _("pp"), _("min")
+    if unit == "ratio":
+        return f"{value * 100:+.1f} {points}"
+    if unit == "min":
+        return f"{value:+.1f} {minutes}"
+    return f"{value:+.2f}"
+
+
+def _split(values: list[str]) -> list[str]:
+    """Repeated parameters and comma-separated lists alike (``items=A,B&items=C``)."""
+    return [p.strip() for v in values for p in v.replace("，", ",").split(",") if p.strip()]
+
+
+def _ints(values: list[str], what: str) -> list[int]:
+    try:
+        return [int(v) for v in _split(values)]
+    except ValueError:
+        raise BadRequest(
+            _("Please choose {what} from the list").replace("{what}", what), code="bad_number"
+        ) from None
+
+
+def _date(value: str, label: str, *, required: bool) -> date | None:
+    value = value.strip()
+    if not value:
+        if required:
+            raise BadRequest(
+                _("Please fill in {field}").replace("{field}", label), code="date_required"
+            )
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(_("Please enter dates as YYYY-MM-DD"), code="bad_date") from None
+
+
+def _anomaly_row(
+    anomaly: Anomaly, meta: dict[str, dict[str, Any]], names: dict[int, str]
+) -> dict[str, Any]:
+    info = meta.get(anomaly.indicator_code)
+    unit = str(info["unit"]) if info else ""
+    return {
+        "id": anomaly.id,
+        "day": anomaly.day.isoformat(),
+        "weekday": _(WEEKDAYS[anomaly.day.weekday()]),
+        "indicator": anomaly.indicator_code,
+        "name": _name(info, anomaly.indicator_code),
+        "direction": anomaly.direction,
+        "worse": anomaly.worse,
+        "method": anomaly.method,
+        "observed": fmt_value(anomaly.observed, unit),
+        "expected": fmt_value(anomaly.expected, unit),
+        "status": anomaly.status,
+        "comment": anomaly.comment,
+        "assessed_by": names.get(anomaly.assessed_by) if anomaly.assessed_by else None,
+        "assessed_at": anomaly.assessed_at,
+    }
+
+
+def _effect_rows(effect: dict[str, Any] | None) -> list[dict[str, Any]]:
+    if not effect:
+        return []
+    rows = []
+    for r in effect.get("indicators", []):
+        unit = r.get("unit") or ""
+        rows.append(
+            {
+                **r,
+                "name": r["name_en"] if _english() else r["name_zh"],
+                "effect_text": fmt_change(r.get("effect"), unit),
+                "ci_text": (
+                    f"{fmt_change(r['ci_low'], unit)} … {fmt_change(r['ci_high'], unit)}"
+                    if r.get("ci_low") is not None
+                    else "–"
+                ),
+                "before_text": fmt_value(r.get("before_mean"), unit),
+                "after_text": fmt_value(r.get("after_mean"), unit),
+                "expected_text": fmt_value(r.get("expected_after"), unit),
+            }
+        )
+    return rows
+
+
+def _charts(effect: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Per measured indicator: daily values, the expectation and its band (ratios as
+    percentages, the band kept inside 0–100 %)."""
+    charts = []
+    for r in (effect or {}).get("indicators", []):
+        series = r.get("series")
+        if r.get("status") != "measured" or not series or not effect:
+            continue
+        ratio = r.get("unit") == "ratio"
+        scale = 100.0 if ratio else 1.0
+
+        def scaled(values: list[float | None], k: float = scale, clamp: bool = ratio) -> list:
+            out = [None if v is None else round(v * k, 4) for v in values]
+            return [None if v is None else min(max(v, 0.0), 100.0) for v in out] if clamp else out
+
+        start = effect["after"]["start"]
+        charts.append(
+            {
+                "code": r["code"],
+                "name": r["name_en"] if _english() else r["name_zh"],
+                "unit": "%" if ratio else (_("min") if r.get("unit") == "min" else ""),
+                "days": series["days"],
+                "observed": scaled(series["observed"], clamp=False),
+                "expected": scaled(series["expected"]),
+                "low": scaled(series["low"]),
+                "high": scaled(series["high"]),
+                # the first day with data on or after the start (the start may be closed)
+                "start": next((d for d in series["days"] if d >= start), start),
+            }
+        )
+    return charts
+
+
+# --- the loop page -------------------------------------------------------------------------
+
+
+def _draft(
+    session: Session,
+    hall: Hall,
+    user: User,
+    anomaly: int | None,
+    params: dict[str, list[str]],
+) -> dict[str, Any]:
+    """The decision form's starting values: from an anomaly, a recommendation, or blank."""
+    draft: dict[str, Any] = {
+        "title": "",
+        "kind": "other",
+        "decision": "",
+        "owner_id": user.id,
+        "ends_on": "",
+        "items": [],
+        "windows": [],
+        "slots": [],
+        "weekdays": [],
+        "indicators": [],
+        "anomaly_id": "",
+        "recommendation": "",
+        **service.default_dates(),
+    }
+    if anomaly is not None:
+        draft.update(service.draft_from_anomaly(session=session, hall=hall, anomaly_id=anomaly))
+    given = {k: v for k, v in params.items() if k in RECOMMENDATION_KEYS and _split(v)}
+    if given:
+        kind = _split(given.get("kind", []))
+        if kind and kind[0] in service.KINDS:
+            draft["kind"] = kind[0]
+        title = " ".join(given.get("title", [])).strip()
+        if title:
+            draft["title"] = title[:200]
+        for key in ("items", "slots", "indicators"):
+            if key in given:
+                draft[key] = _split(given[key])
+        for key in ("windows", "weekdays"):
+            if key in given:
+                draft[key] = [int(v) for v in _split(given[key]) if v.isdigit()]
+        payload = {k: _split(v) if k != "title" else [" ".join(v)] for k, v in given.items()}
+        draft["recommendation"] = json.dumps(
+            {"source": "recommendation", **payload}, ensure_ascii=False
+        )
+    return draft
+
+
+def _loop_page(
+    request: Request,
+    session: Session,
+    hall: Hall,
+    user: User,
+    *,
+    draft: dict[str, Any],
+    notice: str | None = None,
+    error: str | None = None,
+    failed: str | None = None,
+    assess_form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    overview = service.loop_overview(session=session, hall=hall)
+    meta = _indicator_meta(session)
+    names = overview["names"]
+    layout = hall_layout(session=session, hall=hall)
+    _version, framework = framework_in_force(session=session)
+    catalogue = [c for code, c in meta.items() if code != "arrivals"]
+    dims = [d.code for d in framework.dimensions]
+    anomaly_ids = {a.anomaly_id for a in overview["actions"] if a.anomaly_id}
+    linked = {
+        a.id: _anomaly_row(a, meta, names)
+        for a in assessments.anomalies_of_hall(
+            session=session, hall_id=hall.id, ids=list(anomaly_ids), limit=500
+        )
+    }
+    return render(
+        request,
+        "actions/loop.html",
+        {
+            "hall": hall,
+            "section": "loop",
+            "labels": LABELS,
+            "weekdays": [_(w) for w in WEEKDAYS],
+            "counts": overview["counts"],
+            "to_assess": [_anomaly_row(a, meta, names) for a in overview["to_assess"]],
+            "needing_action": [_anomaly_row(a, meta, names) for a in overview["needing_action"]],
+            "acted_on": [
+                {
+                    **_anomaly_row(a, meta, names),
+                    "actions": overview["actions_by_anomaly"].get(a.id, []),
+                }
+                for a in overview["acted_on"]
+            ],
+            "reasonable": [_anomaly_row(a, meta, names) for a in overview["reasonable"]],
+            "actions": [
+                {
+                    "action": a,
+                    "owner": names.get(a.owner_id) if a.owner_id else None,
+                    "anomaly": linked.get(a.anomaly_id) if a.anomaly_id else None,
+                    "indicator_names": [_name(meta.get(c), c) for c in a.indicators],
+                    "summary": (a.effect or {}).get("summary"),
+                }
+                for a in overview["actions"]
+            ],
+            "draft": draft,
+            "kinds": service.KINDS,
+            "owners": service.owner_choices(session=session),
+            "items": sorted(layout.items.values(), key=lambda i: i.code),
+            "windows": sorted((w for w in layout.windows if w.active), key=lambda w: w.number),
+            "slots": service.hall_slots(hall),
+            "indicator_groups": [(d, [c for c in catalogue if c["dimension"] == d]) for d in dims],
+            "dimension_names": {
+                d.code: (d.name.en if _english() else d.name.zh) for d in framework.spec.dimensions
+            },
+            "notice": notice,
+            "error": error,
+            "failed": failed,
+            "assess_form": assess_form or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/insight/{hall_code}/loop", response_class=HTMLResponse)
+def loop_page(
+    request: Request,
+    hall_code: str,
+    anomaly: int | None = Query(None, ge=1),
+    done: str = Query("", max_length=16),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    params = {k: request.query_params.getlist(k) for k in RECOMMENDATION_KEYS}
+    draft = _draft(session, hall, user, anomaly, params)
+    notice = _(NOTICES[done]) if done in NOTICES else None
+    return _loop_page(request, session, hall, user, draft=draft, notice=notice)
+
+
+@router.post("/insight/{hall_code}/anomalies/{anomaly_id}/assess", response_class=HTMLResponse)
+def assess(
+    request: Request,
+    hall_code: str,
+    anomaly_id: int,
+    verdict: str = Form("", max_length=16),
+    comment: str = Form("", max_length=2000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    try:
+        if verdict not in (AnomalyStatus.REASONABLE, AnomalyStatus.UNREASONABLE):
+            raise BadRequest(
+                _("Please choose whether the anomaly is reasonable"), code="verdict_missing"
+            )
+        assessments.assess_anomaly(
+            session=session,
+            anomaly_id=anomaly_id,
+            reasonable=verdict == AnomalyStatus.REASONABLE,
+            comment=comment,
+            actor=user,
+            hall_id=hall.id,
+        )
+    except GovloopError as exc:
+        session.rollback()
+        return _loop_page(
+            request,
+            session,
+            hall,
+            user,
+            draft=_draft(session, hall, user, None, {}),
+            error=exc.message,
+            failed=f"assess-{anomaly_id}",
+            assess_form={"verdict": verdict, "comment": comment},
+            status_code=exc.status_code,
+        )
+    if verdict == AnomalyStatus.UNREASONABLE:
+        query = urlencode({"anomaly": anomaly_id, "done": "assessed"})
+        return RedirectResponse(f"/insight/{hall.code}/loop?{query}#new-action", status_code=303)
+    return RedirectResponse(
+        f"/insight/{hall.code}/loop?done=assessed#anomaly-{anomaly_id}", status_code=303
+    )
+
+
+@router.post("/insight/{hall_code}/actions", response_class=HTMLResponse)
+def create(
+    request: Request,
+    hall_code: str,
+    title: str = Form("", max_length=200),
+    kind: str = Form("other", max_length=32),
+    decision: str = Form("", max_length=4000),
+    owner_id: str = Form("", max_length=12),
+    starts_on: str = Form("", max_length=10),
+    due_date: str = Form("", max_length=10),
+    ends_on: str = Form("", max_length=10),
+    items: list[str] = Form(default_factory=list),
+    windows: list[str] = Form(default_factory=list),
+    slots: list[str] = Form(default_factory=list),
+    weekdays: list[str] = Form(default_factory=list),
+    indicators: list[str] = Form(default_factory=list),
+    anomaly_id: str = Form("", max_length=12),
+    recommendation: str = Form("", max_length=10_000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    form = {
+        "title": title,
+        "kind": kind,
+        "decision": decision,
+        "owner_id": int(owner_id) if owner_id.strip().isdigit() else None,
+        "starts_on": starts_on,
+        "due_date": due_date,
+        "ends_on": ends_on,
+        "items": _split(items),
+        "windows": [int(w) for w in _split(windows) if w.isdigit()],
+        "slots": _split(slots),
+        "weekdays": [int(w) for w in _split(weekdays) if w.isdigit()],
+        "indicators": _split(indicators),
+        "anomaly_id": anomaly_id,
+        "recommendation": recommendation,
+    }
+    try:
+        payload = None
+        if recommendation.strip():
+            try:
+                payload = json.loads(recommendation)
+            except ValueError:
+                raise BadRequest(
+                    _("The recommendation could not be read"), code="bad_json"
+                ) from None
+            if not isinstance(payload, dict):
+                raise BadRequest(_("The recommendation could not be read"), code="bad_json")
+        data = ActionIn(
+            title=title,
+            kind=kind,
+            decision=decision,
+            owner_id=form["owner_id"],
+            starts_on=_date(starts_on, _("Start date"), required=True),
+            due_date=_date(due_date, _("Due date"), required=True),
+            ends_on=_date(ends_on, _("End date"), required=False),
+            scope=ScopeIn(
+                items=form["items"],
+                windows=_ints(windows, _("Windows")),
+                slots=form["slots"],
+                weekdays=_ints(weekdays, _("Weekdays")),
+            ),
+            indicators=form["indicators"],
+            anomaly_id=int(anomaly_id) if anomaly_id.strip().isdigit() else None,
+            recommendation=payload,
+        )
+        action = service.create_action(session=session, hall=hall, data=data, actor=user)
+    except GovloopError as exc:
+        session.rollback()
+        return _loop_page(
+            request,
+            session,
+            hall,
+            user,
+            draft=form,
+            error=exc.message,
+            failed="create",
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(
+        f"/insight/{hall.code}/actions/{action.id}?done=created", status_code=303
+    )
+
+
+# --- one action -------------------------------------------------------------------------------
+
+
+def _action_page(
+    request: Request,
+    session: Session,
+    hall: Hall,
+    action: Action,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    failed: str | None = None,
+    form: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    meta = _indicator_meta(session)
+    names = service.user_names(session=session, ids={action.owner_id, action.created_by})
+    anomaly = None
+    if action.anomaly_id is not None:
+        found = assessments.get_anomaly(session=session, anomaly_id=action.anomaly_id)
+        anomaly = _anomaly_row(
+            found, meta, service.user_names(session=session, ids={found.assessed_by})
+        )
+    layout = hall_layout(session=session, hall=hall)
+    items = {i.code: i.name for i in layout.items.values()}
+    effect = action.effect
+    return render(
+        request,
+        "actions/action.html",
+        {
+            "hall": hall,
+            "section": "loop",
+            "labels": LABELS,
+            "weekdays": [_(w) for w in WEEKDAYS],
+            "action": action,
+            "owner": names.get(action.owner_id) if action.owner_id else None,
+            "creator": names.get(action.created_by) if action.created_by else None,
+            "anomaly": anomaly,
+            "item_names": items,
+            "indicators": [{"code": c, "name": _name(meta.get(c), c)} for c in action.indicators],
+            "effect": effect,
+            "effect_rows": _effect_rows(effect),
+            "charts": _charts(effect),
+            "timeline": service.timeline(session=session, action=action),
+            "today": local_today().isoformat(),
+            "statuses": ActionStatus,
+            "notice": notice,
+            "error": error,
+            "failed": failed,
+            "form": form or {},
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/insight/{hall_code}/actions/{action_id}", response_class=HTMLResponse)
+def action_page(
+    request: Request,
+    hall_code: str,
+    action_id: int,
+    done: str = Query("", max_length=16),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    hall = _hall(session, hall_code)
+    action = service.get_action(session=session, hall=hall, action_id=action_id)
+    notice = _(NOTICES[done]) if done in NOTICES else None
+    return _action_page(request, session, hall, action, notice=notice)
+
+
+def _step(
+    request: Request,
+    session: Session,
+    hall_code: str,
+    action_id: int,
+    step: str,
+    form: dict[str, str],
+    run: Callable[[Action], object],
+) -> Response:
+    hall = _hall(session, hall_code)
+    action = service.get_action(session=session, hall=hall, action_id=action_id, lock=True)
+    try:
+        run(action)
+    except GovloopError as exc:
+        session.rollback()
+        action = service.get_action(session=session, hall=hall, action_id=action_id)
+        return _action_page(
+            request,
+            session,
+            hall,
+            action,
+            error=exc.message,
+            failed=step,
+            form=form,
+            status_code=exc.status_code,
+        )
+    return RedirectResponse(
+        f"/insight/{hall.code}/actions/{action_id}?done={step}", status_code=303
+    )
+
+
+@router.post("/insight/{hall_code}/actions/{action_id}/start", response_class=HTMLResponse)
+def start(
+    request: Request,
+    hall_code: str,
+    action_id: int,
+    on: str = Form("", max_length=10),
+    note: str = Form("", max_length=2000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _step(
+        request,
+        session,
+        hall_code,
+        action_id,
+        "start",
+        {"on": on, "note": note},
+        lambda a: service.start_action(
+            session=session,
+            action=a,
+            actor=user,
+            on=_date(on, _("Start date"), required=False),
+            note=note,
+        ),
+    )
+
+
+@router.post("/insight/{hall_code}/actions/{action_id}/complete", response_class=HTMLResponse)
+def complete(
+    request: Request,
+    hall_code: str,
+    action_id: int,
+    on: str = Form("", max_length=10),
+    note: str = Form("", max_length=2000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _step(
+        request,
+        session,
+        hall_code,
+        action_id,
+        "complete",
+        {"on": on, "note": note},
+        lambda a: service.complete_action(
+            session=session,
+            action=a,
+            actor=user,
+            on=_date(on, _("Completion date"), required=False),
+            note=note,
+        ),
+    )
+
+
+@router.post("/insight/{hall_code}/actions/{action_id}/cancel", response_class=HTMLResponse)
+def cancel(
+    request: Request,
+    hall_code: str,
+    action_id: int,
+    reason: str = Form("", max_length=2000),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _step(
+        request,
+        session,
+        hall_code,
+        action_id,
+        "cancel",
+        {"reason": reason},
+        lambda a: service.cancel_action(session=session, action=a, actor=user, reason=reason),
+    )
+
+
+@router.post("/insight/{hall_code}/actions/{action_id}/measure", response_class=HTMLResponse)
+def measure(
+    request: Request,
+    hall_code: str,
+    action_id: int,
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session),
+) -> Response:
+    return _step(
+        request,
+        session,
+        hall_code,
+        action_id,
+        "measure",
+        {},
+        lambda a: service.measure_effect(session=session, action=a, actor=user),
+    )

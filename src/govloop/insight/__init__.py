@@ -1,0 +1,1 @@
+"""Analysis: demand, forecasting, staffing, simulation, anomalies, recommendations."""

@@ -1,0 +1,566 @@
+"""Forecasts and staffing for a hall, from its own history in the analytics store.
+
+The forecast of the whole hall comes from ``forecast.forecast_arrivals``; per item it is
+split top-down by each item's recent share of every weekday-slot (shrunk towards the
+item's overall share), because a single item's slot counts are too small to model alone.
+Handling times and patience are measured from the same visits: mean handling per item
+and exponential patience by maximum likelihood from who was absent when called.
+"""
+
+from __future__ import annotations
+
+import time as timer
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govloop.core.clock import local_today
+from govloop.core.errors import BadRequest, NotFound
+from govloop.hall.models import Hall
+from govloop.hall.overview import HallLayoutInfo
+from govloop.insight import demand
+from govloop.insight.erlang import estimate_patience
+from govloop.insight.forecast import NotEnoughHistory, OpeningHours, forecast_arrivals
+from govloop.insight.forecast_eval import backtest
+from govloop.insight.models import StaffingTarget
+from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
+from govloop.insight.service import HISTORY_DAYS, Scope, get_hall, layout_of, visits_in
+from govloop.insight.staffing import WeekPlan, check_with_simulation, classify_gaps, plan_week
+
+BACKTEST_ORIGINS = 10
+SHARE_WEEKS = 8  # weeks behind each item's share of a weekday-slot
+SHARE_PSEUDO_DAYS = 3.0  # shrinkage of a weekday-slot share towards the item's overall share
+MIN_HANDLED = 10  # served tickets behind a measured mean handling time
+MAX_HORIZON_DAYS = 28
+CHECKED_SLOTS = 3  # the busiest feasible slots are checked in the simulation on every plan
+CHECK_MINUTES = 6000.0
+
+
+def opening_hours(hall: Hall) -> OpeningHours:
+    first, last = hall.opens_at, hall.closes_at
+    start = time(first.hour, first.minute - first.minute % 30)
+    end_minutes = last.hour * 60 + last.minute
+    end_minutes += (-end_minutes) % 30
+    end = time(min(end_minutes // 60, 23), end_minutes % 60)
+    return OpeningHours.from_periods([(start, end)])
+
+
+def slot_series(visits: pd.DataFrame) -> pd.Series:
+    """Arrivals per slot, indexed by the slot's local start time."""
+    if visits.empty:
+        return pd.Series(dtype=float)
+    counts = visits.groupby(["day", "slot"]).size()
+    index = pd.DatetimeIndex(
+        [
+            datetime.combine(day, time(0)) + timedelta(minutes=int(slot) * 30)
+            for day, slot in counts.index
+        ]
+    )
+    return pd.Series(counts.to_numpy(dtype=float), index=index).sort_index()
+
+
+def _history(session: Session, hall: Hall, today: date, scope: Scope) -> pd.DataFrame:
+    return visits_in(
+        session=session,
+        hall=hall,
+        start=today - timedelta(days=HISTORY_DAYS),
+        end=today - timedelta(days=1),
+        scope=scope,
+    )
+
+
+# --- forecast ------------------------------------------------------------------------------
+
+
+def forecast_report(
+    *,
+    session: Session,
+    hall_code: str,
+    days: int = 14,
+    scope: Scope = Scope(),
+    today: date | None = None,
+    with_backtest: bool = True,
+) -> dict[str, Any]:
+    if not 1 <= days <= MAX_HORIZON_DAYS:
+        raise BadRequest(f"the forecast horizon must be 1 to {MAX_HORIZON_DAYS} days")
+    hall = get_hall(session=session, code=hall_code)
+    today = today or local_today()
+    opening = opening_hours(hall)
+    series = slot_series(_history(session, hall, today, scope))
+    try:
+        fc = forecast_arrivals(
+            series, opening, today, days, observed_until=today - timedelta(days=1)
+        )
+    except NotEnoughHistory as exc:
+        raise BadRequest(f"not enough history to forecast: {exc}") from exc
+    result: dict[str, Any] = {
+        "hall": {"code": hall.code, "name": hall.name},
+        "scope": {"item": scope.item_code, "window": scope.window_number},
+        "start": today.isoformat(),
+        "days": [
+            {
+                "day": row.day.isoformat(),
+                "open": bool(row.open),
+                "reason": row.reason,
+                "expected": round(float(row.expected), 1),
+            }
+            for row in fc.days.itertuples()
+        ],
+        "slots": {
+            "start": [ts.isoformat(timespec="minutes") for ts in fc.frame["slot_start"]],
+            "expected": [round(float(v), 2) for v in fc.frame["expected"]],
+            "lower": [round(float(v), 2) for v in fc.frame["lower"]],
+            "upper": [round(float(v), 2) for v in fc.frame["upper"]],
+        },
+        "interval": fc.interval,
+        "effects": {k: round(v, 4) for k, v in fc.effects.items()},
+        "notes": fc.notes,
+        "history_days": int(series.index.normalize().nunique()) if len(series) else 0,
+        "backtest": None,
+    }
+    if with_backtest:
+        try:
+            bt = backtest(series, opening, origins=BACKTEST_ORIGINS)
+            result["backtest"] = {
+                "origins": bt.origins,
+                "slots": bt.slots_evaluated,
+                "mase": round(bt.mase, 4),
+                "mape": round(bt.mape, 2),
+                "snaive_mase": round(bt.snaive_mase, 4),
+                "snaive_mape": round(bt.snaive_mape, 2),
+                "ratio": round(bt.mase / bt.snaive_mase, 4) if bt.snaive_mase else None,
+                "seasonal_naive": bt.seasonal_naive,
+            }
+        except NotEnoughHistory as exc:
+            result["backtest_note"] = str(exc)
+    return result
+
+
+# --- item profiles ---------------------------------------------------------------------------
+
+
+@dataclass
+class ItemProfile:
+    code: str
+    name: str
+    mean_handling: float  # minutes
+    handling_source: str  # measured | promised
+    patience: float | None  # minutes; None: nobody leaves (not enough no-shows to tell)
+    target: ServiceTarget
+
+
+@dataclass
+class HallModel:
+    hall: Hall
+    layout: HallLayoutInfo
+    profiles: dict[int, ItemProfile]
+    windows: list[WindowSkill]
+    target: ServiceTarget
+    notes: list[str] = field(default_factory=list)
+
+
+def staffing_targets(
+    *, session: Session, hall: Hall
+) -> tuple[ServiceTarget, dict[int, ServiceTarget]]:
+    rows = session.scalars(select(StaffingTarget).where(StaffingTarget.hall_id == hall.id))
+    hall_target, per_item = ServiceTarget(), {}
+    for row in rows:
+        target = ServiceTarget(row.share, row.within_minutes)
+        if row.item_id is None:
+            hall_target = target
+        else:
+            per_item[row.item_id] = target
+    return hall_target, per_item
+
+
+def set_staffing_target(
+    *,
+    session: Session,
+    hall_code: str,
+    share: float,
+    within_minutes: float,
+    item_code: str | None = None,
+    actor_id: int | None = None,
+) -> StaffingTarget:
+    if not 0.0 < share <= 1.0:
+        raise BadRequest("the target share must be above 0 and at most 1 (e.g. 0.8)")
+    if not 0.0 < within_minutes <= 480.0:
+        raise BadRequest("the target time must be between 0 and 480 minutes")
+    hall = get_hall(session=session, code=hall_code)
+    item_id = None
+    if item_code:
+        layout = layout_of(session=session, hall=hall)
+        item_id = next((i.id for i in layout.items.values() if i.code == item_code), None)
+        if item_id is None:
+            raise NotFound(f"this hall serves no item {item_code}")
+    row = session.scalars(
+        select(StaffingTarget).where(
+            StaffingTarget.hall_id == hall.id,
+            StaffingTarget.item_id.is_(None)
+            if item_id is None
+            else StaffingTarget.item_id == item_id,
+        )
+    ).first()
+    if row is None:
+        row = StaffingTarget(hall_id=hall.id, item_id=item_id)
+        session.add(row)
+    row.share, row.within_minutes, row.updated_by = share, within_minutes, actor_id
+    session.flush()
+    return row
+
+
+def hall_model(*, session: Session, hall: Hall, visits: pd.DataFrame) -> HallModel:
+    layout = layout_of(session=session, hall=hall)
+    hall_target, item_targets = staffing_targets(session=session, hall=hall)
+    notes: list[str] = []
+    profiles: dict[int, ItemProfile] = {}
+    for item in layout.items.values():
+        mine = visits[visits["item_id"] == item.id]
+        handled = mine["handle_s"].dropna()
+        handled = handled[handled > 0]
+        if len(handled) >= MIN_HANDLED:
+            mean_handling, source = float(handled.mean()) / 60.0, "measured"
+        else:
+            mean_handling, source = float(item.promised_minutes), "promised"
+        called = mine[mine["wait_s"].notna()]
+        patience = estimate_patience(
+            (called["wait_s"].astype(float) / 60.0).tolist(),
+            called["no_show"].astype(bool).tolist(),
+        )
+        profiles[item.id] = ItemProfile(
+            item.code,
+            item.name,
+            max(mean_handling, 0.5),
+            source,
+            patience,
+            item_targets.get(item.id, hall_target),
+        )
+    if any(p.patience is None for p in profiles.values()):
+        notes.append("patience_unknown_for_some_items")
+    windows = [
+        WindowSkill(
+            str(w.number),
+            None
+            if w.is_general
+            else frozenset(layout.items[i].code for i in w.item_ids if i in layout.items),
+        )
+        for w in layout.windows
+        if w.active
+    ]
+    return HallModel(hall, layout, profiles, windows, hall_target, notes)
+
+
+def item_shares(visits: pd.DataFrame, today: date) -> dict[tuple[int, int], dict[int, float]]:
+    """(weekday, slot) → item id → share of the slot's arrivals, over the recent weeks."""
+    recent = visits[visits["day"] >= today - timedelta(weeks=SHARE_WEEKS)]
+    if recent.empty:
+        return {}
+    overall = recent.groupby("item_id").size()
+    overall = overall / overall.sum()
+    frame = recent.assign(weekday=[d.weekday() for d in recent["day"]])
+    counts = frame.groupby(["weekday", "slot", "item_id"]).size()
+    totals = frame.groupby(["weekday", "slot"]).size()
+    out: dict[tuple[int, int], dict[int, float]] = {}
+    for (weekday, slot), total in totals.items():
+        cell = counts.loc[(weekday, slot)]
+        shares = {
+            int(i): (float(cell.get(i, 0.0)) + SHARE_PSEUDO_DAYS * float(p))
+            / (float(total) + SHARE_PSEUDO_DAYS)
+            for i, p in overall.items()
+        }
+        out[(int(weekday), int(slot))] = shares
+    return out
+
+
+# --- staffing ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StaffingResult:
+    model: HallModel
+    week_start: date
+    loads: dict[datetime, list[ItemLoad]]
+    plan: WeekPlan
+    scheduled: dict[datetime, int]
+    seconds: float
+    forecast_notes: list[str]
+
+
+def week_loads(
+    *, session: Session, hall: Hall, week_start: date, today: date
+) -> tuple[HallModel, dict[datetime, list[ItemLoad]], list[str], pd.DataFrame]:
+    visits = _history(session, hall, today, Scope())
+    model = hall_model(session=session, hall=hall, visits=visits)
+    days = (week_start - today).days + 7
+    if days > MAX_HORIZON_DAYS:
+        raise BadRequest(f"staffing can be planned at most {MAX_HORIZON_DAYS} days ahead")
+    try:
+        fc = forecast_arrivals(
+            slot_series(visits),
+            opening_hours(hall),
+            today,
+            days,
+            observed_until=today - timedelta(days=1),
+        )
+    except NotEnoughHistory as exc:
+        raise BadRequest(f"not enough history to plan staffing: {exc}") from exc
+    shares = item_shares(visits, today)
+    loads: dict[datetime, list[ItemLoad]] = {}
+    for row in fc.frame.itertuples():
+        start = row.slot_start.to_pydatetime()
+        if start.date() < week_start or row.expected <= 0:
+            continue
+        slot = (start.hour * 60 + start.minute) // 30
+        cell = shares.get((start.weekday(), slot))
+        if not cell:
+            continue
+        loads[start] = [
+            ItemLoad(
+                profile.code,
+                float(row.expected) * cell.get(item_id, 0.0) / 30.0,
+                profile.mean_handling,
+                profile.patience,
+                profile.target,
+            )
+            for item_id, profile in model.profiles.items()
+            if cell.get(item_id, 0.0) > 0
+        ]
+    return model, loads, fc.notes, visits
+
+
+def scheduled_windows(
+    visits: pd.DataFrame, slots: list[datetime], today: date
+) -> dict[datetime, int]:
+    """Windows that usually serve in each weekday-slot: the median over the recent weeks."""
+    recent = visits[(visits["day"] >= today - timedelta(weeks=4)) & visits["window_id"].notna()]
+    if recent.empty:
+        return dict.fromkeys(slots, 0)
+    per_day = recent.groupby(["day", "slot"])["window_id"].nunique().reset_index()
+    per_day["weekday"] = [d.weekday() for d in per_day["day"]]
+    typical = per_day.groupby(["weekday", "slot"])["window_id"].median()
+    out = {}
+    for start in slots:
+        key = (start.weekday(), (start.hour * 60 + start.minute) // 30)
+        out[start] = round(float(typical.get(key, 0.0)))
+    return out
+
+
+def staffing(
+    *, session: Session, hall_code: str, week_start: date | None = None, today: date | None = None
+) -> StaffingResult:
+    hall = get_hall(session=session, code=hall_code)
+    today = today or local_today()
+    week_start = week_start or today + timedelta(days=(7 - today.weekday()) % 7)
+    if week_start < today:
+        raise BadRequest("staffing is planned for today or later")
+    model, loads, notes, visits = week_loads(
+        session=session, hall=hall, week_start=week_start, today=today
+    )
+    started = timer.perf_counter()
+    plan = plan_week(loads, model.windows, model.target)
+    seconds = timer.perf_counter() - started
+    scheduled = scheduled_windows(visits, sorted(loads), today)
+    return StaffingResult(model, week_start, loads, plan, scheduled, seconds, notes)
+
+
+def staffing_report(result: StaffingResult) -> dict[str, Any]:
+    plan = result.plan
+    gaps = classify_gaps(plan.required, result.scheduled)
+    days: dict[str, list[dict[str, Any]]] = {}
+    for start in sorted(plan.slots):
+        slot_plan = plan.slots[start]
+        days.setdefault(start.date().isoformat(), []).append(
+            {
+                "slot": start.strftime("%H:%M"),
+                "arrivals": round(sum(ld.arrival_rate for ld in result.loads[start]) * 30, 1),
+                "required": plan.required[start],
+                "scheduled": result.scheduled.get(start, 0),
+                "open_windows": list(plan.schedule.get(start, ())),
+                "feasible": slot_plan.feasible,
+                "explanation": slot_plan.explanation,
+                "shortfalls": [
+                    {
+                        "item": f.item,
+                        "service_level": round(float(f.service_level), 3),
+                        "share": f.target.share,
+                        "within": f.target.within_minutes,
+                    }
+                    for f in sorted(slot_plan.shortfalls, key=lambda f: f.service_level)
+                ],
+                "worst_item": _worst(slot_plan),
+            }
+        )
+    return {
+        "hall": {"code": result.model.hall.code, "name": result.model.hall.name},
+        "week_start": result.week_start.isoformat(),
+        "target": {
+            "share": result.model.target.share,
+            "within_minutes": result.model.target.within_minutes,
+        },
+        "items": [
+            {
+                "code": p.code,
+                "name": p.name,
+                "mean_handling": round(p.mean_handling, 1),
+                "handling_source": p.handling_source,
+                "patience": None if p.patience is None else round(p.patience, 1),
+                "target_share": p.target.share,
+                "target_within": p.target.within_minutes,
+            }
+            for p in result.model.profiles.values()
+        ],
+        "windows": [
+            {"code": w.code, "items": None if w.items is None else sorted(w.items)}
+            for w in result.model.windows
+        ],
+        "days": days,
+        "shifts": [
+            {
+                "window": s.window,
+                "start": s.start.isoformat(timespec="minutes"),
+                "end": s.end.isoformat(timespec="minutes"),
+            }
+            for s in plan.shifts
+        ],
+        "gaps": [
+            {
+                "slot": g.slot.isoformat(timespec="minutes"),
+                "required": g.required,
+                "scheduled": g.scheduled,
+                "missing": g.missing,
+                "kind": g.kind,
+                "suggestion": g.suggestion,
+            }
+            for g in gaps
+        ],
+        "infeasible": [s.isoformat(timespec="minutes") for s in plan.infeasible],
+        "seconds": round(result.seconds, 3),
+        "simulation_checks": simulation_checks(result),
+        "notes": result.model.notes + result.forecast_notes,
+    }
+
+
+def simulation_checks(result: StaffingResult) -> list[dict[str, Any]]:
+    """The plan of the busiest feasible slots, simulated in SimPy on the same inputs."""
+    plan = result.plan
+    feasible = [s for s in plan.slots if plan.slots[s].feasible and result.loads.get(s)]
+    busiest = sorted(feasible, key=lambda s: -sum(ld.arrival_rate for ld in result.loads[s]))[
+        :CHECKED_SLOTS
+    ]
+    out = []
+    for start in sorted(busiest):
+        check = check_with_simulation(
+            plan.slots[start],
+            result.loads[start],
+            result.model.windows,
+            result.model.target,
+            minutes=CHECK_MINUTES,
+        )
+        worst = min(check.items.values(), key=lambda c: c.simulated - c.target.share)
+        out.append(
+            {
+                "slot": start.isoformat(timespec="minutes"),
+                "all_met": check.all_met,
+                "worst_item": worst.code,
+                "predicted": round(float(worst.predicted), 3),
+                "simulated": round(float(worst.simulated), 3),
+                "target": worst.target.share,
+                "minutes": check.minutes,
+            }
+        )
+    return out
+
+
+def _worst(slot_plan: Any) -> dict[str, Any] | None:
+    if not slot_plan.items:
+        return None
+    worst = min(slot_plan.items.values(), key=lambda f: f.service_level - f.target.share)
+    return {
+        "item": worst.code,
+        "erlang_a": round(float(worst.service_level), 3),
+        "erlang_c": round(float(worst.service_level_erlang_c), 3),
+        "target": worst.target.share,
+    }
+
+
+# --- best time to come (a citizen page) ------------------------------------------------------
+
+
+def best_times(
+    *, session: Session, hall_code: str, today: date | None = None, top: int = 3
+) -> dict[str, Any]:
+    """Per item and weekday, the slots with the shortest waits of the recent weeks."""
+    hall = get_hall(session=session, code=hall_code)
+    today = today or local_today()
+    visits = visits_in(
+        session=session,
+        hall=hall,
+        start=today - timedelta(weeks=SHARE_WEEKS),
+        end=today - timedelta(days=1),
+    )
+    layout = layout_of(session=session, hall=hall)
+    called = visits[visits["wait_s"].notna()]
+    items = []
+    for item in sorted(layout.items.values(), key=lambda i: i.code):
+        mine = called[called["item_id"] == item.id]
+        if len(mine) < 20:
+            items.append(
+                {
+                    "code": item.code,
+                    "name": item.name,
+                    "department": item.department,
+                    "weekdays": [],
+                    "enough_data": False,
+                }
+            )
+            continue
+        frame = mine.assign(weekday=[d.weekday() for d in mine["day"]])
+        stats = frame.groupby(["weekday", "slot"])["wait_s"].agg(["median", "size"]).reset_index()
+        stats = stats[stats["size"] >= 3]
+        weekdays = []
+        for weekday, group in stats.groupby("weekday"):
+            best = group.sort_values(["median", "slot"]).head(top)
+            busiest = group.sort_values(["median", "slot"], ascending=[False, True]).head(1)
+            weekdays.append(
+                {
+                    "weekday": int(weekday),
+                    "best": [
+                        {
+                            "slot": demand.slot_label(int(r.slot)),
+                            "median_wait_min": round(float(r.median) / 60, 0),
+                        }
+                        for r in best.itertuples()
+                    ],
+                    "busiest": [
+                        {
+                            "slot": demand.slot_label(int(r.slot)),
+                            "median_wait_min": round(float(r.median) / 60, 0),
+                        }
+                        for r in busiest.itertuples()
+                    ],
+                }
+            )
+        items.append(
+            {
+                "code": item.code,
+                "name": item.name,
+                "department": item.department,
+                "weekdays": weekdays,
+                "enough_data": True,
+            }
+        )
+    return {
+        "hall": {"code": hall.code, "name": hall.name},
+        "weeks": SHARE_WEEKS,
+        "items": items,
+        "as_of": (today - timedelta(days=1)).isoformat(),
+    }
+
+
+def median_or_none(values: np.ndarray) -> float | None:
+    return float(np.median(values)) if len(values) else None

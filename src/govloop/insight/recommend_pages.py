@@ -1,0 +1,67 @@
+"""Recommendations (建议): the page for managers and its JSON twin."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.db import get_readonly_session
+from govloop.core.deps import csrf_protect, require
+from govloop.core.models import User
+from govloop.insight import recommend
+from govloop.ratings.pages import staff_page
+from govloop.web.templating import render
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+api_router = APIRouter(
+    prefix="/api/v1/halls", tags=["insight"], dependencies=[Depends(csrf_protect)]
+)
+viewer_page = staff_page(Permission.HALL_VIEW)
+viewer = require(Permission.HALL_VIEW)
+
+ACTION_KINDS = {
+    "open_windows": "open_windows",
+    "self_service": "self_service",
+    "best_time": "best_time",
+    "appointment_quota": "appointment_quota",
+    "cross_train": "cross_train",
+}
+
+
+def adopt_link(hall_code: str, rec: dict[str, Any]) -> str:
+    """The loop page's action form, prefilled from a recommendation."""
+    query = {
+        "kind": ACTION_KINDS.get(rec["kind"], "other"),
+        "title": rec["title"],
+        "items": ",".join(rec.get("items", [])),
+        "slots": ",".join(rec.get("slots", [])),
+        "indicators": ",".join(rec.get("indicators", [])),
+    }
+    return f"/insight/{hall_code}/loop?{urlencode(query)}#new-action"
+
+
+@router.get("/insight/{hall_code}/recommendations", response_class=HTMLResponse)
+def recommendations_page(
+    request: Request,
+    hall_code: str,
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session),
+) -> Response:
+    result = recommend.recommendations(session=session, hall_code=hall_code)
+    for rec in result["items"]:
+        rec["adopt"] = adopt_link(hall_code, rec)
+    return render(request, "insight/recommendations.html", {"result": result})
+
+
+@api_router.get("/{hall_code}/recommendations")
+def recommendations_api(
+    hall_code: str,
+    user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session),
+) -> dict[str, Any]:
+    return recommend.recommendations(session=session, hall_code=hall_code)
