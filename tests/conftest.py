@@ -73,7 +73,8 @@ def engine(
 
 
 def _wipe(engine: Engine) -> None:
-    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    # kb_search is the knowledge base's full-text index (FTS5 / tsvector), outside the ORM.
+    tables = ["kb_search", *(t.name for t in reversed(Base.metadata.sorted_tables))]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))

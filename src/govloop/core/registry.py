@@ -7,6 +7,7 @@ def import_all_models() -> None:
     import govloop.actions.models
     import govloop.core.models
     import govloop.hall.models
+    import govloop.hotline.models
     import govloop.indicators.models
     import govloop.insight.models
     import govloop.ratings.models  # noqa: F401
