@@ -219,9 +219,7 @@ def create_order(*, session: Session, data: OrderInput, actor: User | None) -> W
 def find_duplicates(*, session: Session, order: WorkOrder, limit: int = 5) -> list[WorkOrder]:
     """Open orders from the same caller, or about the same place and category, recently."""
     since = order.created_at - DUPLICATE_WINDOW
-    same_caller = (
-        WorkOrder.caller_phone == order.caller_phone if order.caller_phone else None
-    )
+    same_caller = WorkOrder.caller_phone == order.caller_phone if order.caller_phone else None
     same_place = (
         (WorkOrder.address == order.address) & (WorkOrder.category_id == order.category_id)
         if order.address and order.category_id

@@ -156,9 +156,7 @@ class WorkOrder(Base):
     urgency: Mapped[str] = mapped_column(String(16), default=Urgency.NORMAL)
     title: Mapped[str] = mapped_column(String(200))
     content: Mapped[str] = mapped_column(Text)
-    category_id: Mapped[int | None] = mapped_column(
-        ForeignKey("hotline_categories.id"), index=True
-    )
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("hotline_categories.id"), index=True)
     department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default=OrderStatus.ACCEPTED)
 

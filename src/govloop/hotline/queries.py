@@ -51,9 +51,7 @@ class OrderView:
 
 def names(session: Session) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
     departments = dict(session.execute(select(Department.id, Department.name)).all())
-    categories = {
-        c.id: (c.code, c.name) for c in session.scalars(select(HotlineCategory))
-    }
+    categories = {c.id: (c.code, c.name) for c in session.scalars(select(HotlineCategory))}
     return departments, categories
 
 
@@ -145,7 +143,7 @@ def list_orders(
     *,
     session: Session,
     viewer: User,
-    filters: OrderFilter = OrderFilter(),  # noqa: B008 - frozen, never mutated
+    filters: OrderFilter = OrderFilter(),
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[WorkOrder], int]:
@@ -171,9 +169,7 @@ def list_orders(
         except ValueError as exc:
             raise RuleViolation(f"未知的工单状态：{f.status}", code="bad_status") from exc
     if f.overdue:
-        stmt = stmt.where(
-            WorkOrder.status.in_(list(OPEN_STATUSES)), WorkOrder.due_at < now()
-        )
+        stmt = stmt.where(WorkOrder.status.in_(list(OPEN_STATUSES)), WorkOrder.due_at < now())
     if f.department_id:
         stmt = stmt.where(WorkOrder.department_id == f.department_id)
     if f.category_id:

@@ -61,9 +61,7 @@ def default_limit(order_type: str, urgency: str) -> Limit:
     return Limit(DEFAULT_SIGN_DAYS, DEFAULT_HANDLE_DAYS[OrderType(order_type)], DEFAULT_WARN_HOURS)
 
 
-def limit_for(
-    *, session: Session, order_type: str, urgency: str, category_id: int | None
-) -> Limit:
+def limit_for(*, session: Session, order_type: str, urgency: str, category_id: int | None) -> Limit:
     """The most specific configured limit: category, then type and urgency, then default."""
     rows = session.scalars(
         select(TimeLimit).where(TimeLimit.order_type == order_type, TimeLimit.urgency == urgency)

@@ -411,8 +411,6 @@ def sweep_deadlines(*, session: Session, at: datetime | None = None) -> dict[str
         }.get(clock.state)
         if kind is None or (order.id, f"sla.{kind}") in seen:
             continue
-        journal.record(
-            session, order, f"sla.{kind}", actor=None, department_id=order.department_id
-        )
+        journal.record(session, order, f"sla.{kind}", actor=None, department_id=order.department_id)
         counts[kind] += 1
     return counts
