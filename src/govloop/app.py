@@ -28,6 +28,9 @@ from govloop.core.settings import get_settings
 from govloop.hall import api as hall_api
 from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
+from govloop.hotline import api as hotline_api
+from govloop.hotline import citizen_pages as hotline_citizen_pages
+from govloop.hotline import pages as hotline_pages
 from govloop.indicators import api as indicators_api
 from govloop.indicators import pages as indicators_pages
 from govloop.indicators import service as indicator_service
@@ -204,6 +207,9 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(recommend_pages.router)
     app.include_router(actions_api.router)
     app.include_router(actions_pages.router)
+    app.include_router(hotline_api.router)
+    app.include_router(hotline_pages.router)
+    app.include_router(hotline_citizen_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -101,7 +101,7 @@ class OrderInput:
     created_at: datetime | None = None  # imports keep the sender's time
 
 
-def _category(session: Session, code: str) -> HotlineCategory:
+def get_category(session: Session, code: str) -> HotlineCategory:
     category = session.scalar(
         select(HotlineCategory).where(HotlineCategory.code == code, HotlineCategory.active)
     )
@@ -129,7 +129,7 @@ def _validated(session: Session, data: OrderInput) -> dict[str, Any]:
         raise BadRequest("经纬度超出范围", code="bad_location")
     if data.require_location and not (address or has_point):
         raise BadRequest("请提供地址或经纬度", code="missing_location")
-    category = _category(session, data.category_code) if data.category_code else None
+    category = get_category(session, data.category_code) if data.category_code else None
     return {
         "channel": channel,
         "urgency": urgency,
