@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from govloop import __version__
 from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
+from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
@@ -30,7 +31,16 @@ from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
 from govloop.hotline import api as hotline_api
 from govloop.hotline import citizen_pages as hotline_citizen_pages
+from govloop.hotline import dashboard_api as hotline_dashboard_api
+from govloop.hotline import dashboard_pages as hotline_dashboard_pages
+from govloop.hotline import kb_api as hotline_kb_api
+from govloop.hotline import kb_pages as hotline_kb_pages
+from govloop.hotline import open311_api
 from govloop.hotline import pages as hotline_pages
+from govloop.hotline import topics as hotline_topics
+from govloop.hotline import topics_api as hotline_topics_api
+from govloop.hotline import topics_pages as hotline_topics_pages
+from govloop.hotline import workflow as hotline_workflow
 from govloop.indicators import api as indicators_api
 from govloop.indicators import pages as indicators_pages
 from govloop.indicators import service as indicator_service
@@ -54,6 +64,19 @@ def _run_jobs_once() -> None:
     with unit_of_work() as session:
         if try_job_lock(session, "hall-jobs"):
             hall_jobs.run_all_halls(session=session)
+
+
+def _hotline_jobs_once() -> None:
+    """Flag orders whose time limit is close or past (the supervision list reads them)."""
+    with unit_of_work() as session:
+        if try_job_lock(session, "hotline-jobs"):
+            hotline_workflow.sweep_deadlines(session=session)
+
+
+def _scan_hot_topics_once() -> None:
+    with unit_of_work() as session:
+        if try_job_lock(session, "hotline-topics"):
+            hotline_topics.run_daily(session=session, today=local_today())
 
 
 def _refresh_indicators_once() -> None:
@@ -90,6 +113,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks.append(
             asyncio.create_task(
                 _job_loop(_run_jobs_once, hall_jobs.JOB_INTERVAL_S, "hall jobs", first_delay=0)
+            )
+        )
+        tasks.append(
+            asyncio.create_task(
+                _job_loop(_hotline_jobs_once, hall_jobs.JOB_INTERVAL_S, "hotline jobs", 5)
+            )
+        )
+        tasks.append(
+            asyncio.create_task(
+                _job_loop(_scan_hot_topics_once, hotline_topics.JOB_INTERVAL_S, "hot topics", 60)
             )
         )
         tasks.append(
@@ -210,6 +243,13 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(hotline_api.router)
     app.include_router(hotline_pages.router)
     app.include_router(hotline_citizen_pages.router)
+    app.include_router(hotline_kb_api.router)
+    app.include_router(hotline_kb_pages.router)
+    app.include_router(hotline_topics_api.router)
+    app.include_router(hotline_topics_pages.router)
+    app.include_router(hotline_dashboard_api.router)
+    app.include_router(hotline_dashboard_pages.router)
+    app.include_router(open311_api.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

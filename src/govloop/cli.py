@@ -6,6 +6,9 @@ import typer
 
 from govloop.core.cli import db_app, users_app
 from govloop.hall.cli import bench_app, demo, hall_app, serve
+from govloop.hotline.cli import app as hotline_app
+from govloop.hotline.cli import bench_hotline
+from govloop.hotline.open311_cli import app as open311_app
 from govloop.indicators.cli import bench_indicators, indicators_app
 from govloop.insight.cli import bench_insight, insight_app
 
@@ -16,8 +19,11 @@ app.add_typer(hall_app, name="hall")
 app.add_typer(bench_app, name="bench")
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(insight_app, name="insight")
+app.add_typer(hotline_app, name="hotline")
+hotline_app.add_typer(open311_app, name="open311")
 bench_app.command("indicators")(bench_indicators)
 bench_app.command("insight")(bench_insight)
+bench_app.command("hotline")(bench_hotline)
 app.command("demo")(demo)
 app.command("serve")(serve)
 

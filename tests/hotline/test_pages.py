@@ -52,7 +52,7 @@ def _count(model) -> int:
 def test_agent_registers_dispatches_and_the_unit_answers(client, world):
     token = sign_in(client, "agent")
     form = client.get("/hotline/orders/new")
-    assert form.status_code == 200 and "受理" in form.text or "登记" in form.text
+    assert (form.status_code == 200 and "受理" in form.text) or "登记" in form.text
     suggestion = client.get("/hotline/orders/suggest", params={"content": NOISE})
     assert 'data-suggested-category="CG-NOISE"' in suggestion.text
     r = _post(
@@ -173,6 +173,6 @@ def test_order_list_filters_and_bad_date(client, world):
     _post(client, "/hotline/orders/new", token, content=NOISE)
     _post(client, "/hotline/orders/new", token, content="请问社保卡丢了怎么补办")
     page = client.get("/hotline/orders", params={"q": "社保"})
-    assert page.status_code == 200 and 'data-total>1<' in page.text
+    assert page.status_code == 200 and "data-total>1<" in page.text
     bad = client.get("/hotline/orders", params={"since": "2026-13-01"})
-    assert bad.status_code == 200 and "YYYY-MM-DD" in bad.text or "日期" in bad.text
+    assert (bad.status_code == 200 and "YYYY-MM-DD" in bad.text) or "日期" in bad.text

@@ -110,7 +110,13 @@ def demo(
     with console.status("异常检测（运营分析）…"), unit_of_work() as session:
         scan = watch.scan(session=session, hall_code=demo_data.HALL_CODE)
     console.print(f"运营分析：发现异常 {scan.found} 个（新增 {scan.new} 个）")
+    from govloop.hotline import demo as hotline_demo
+
+    with console.status("12345 热线：工单、知识库、派单模型与热点…"), unit_of_work() as session:
+        hotline = hotline_demo.build(session=session, now=now(), seed=seed)
+    console.print(hotline_demo.summary_line(hotline))
     console.print(demo_data.login_table())
+    console.print(hotline_demo.login_table(hotline))
     if not serve_app:
         return
     plan = None
@@ -129,6 +135,7 @@ def demo(
         f"  SERVQUAL 问卷 {base}/surveys（以 manager 登录）"
     )
     console.print(
+        f"12345 热线 {base}/hotline（以 agent1 登录）  市民网上反映 {base}/hotline/report\n"
         f"运营分析 {base}/insight?hall={demo_data.HALL_CODE}"
         f"  最佳办事时间 {base}/best-time/{demo_data.HALL_CODE}"
     )

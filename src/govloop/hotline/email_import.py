@@ -64,12 +64,12 @@ def _messages(source: Path) -> Iterator[tuple[str, EmailMessage]]:
     if source.is_dir():
         for path in sorted(source.glob("*.eml")):
             with path.open("rb") as handle:
-                yield path.name, parser.parse(handle)  # type: ignore[misc]
+                yield path.name, parser.parse(handle)
         return
     box = mailbox.mbox(source)
     try:
         for index, key in enumerate(box.keys()):
-            yield f"{source.name}#{index + 1}", parser.parsebytes(box.get_bytes(key))  # type: ignore[misc]
+            yield f"{source.name}#{index + 1}", parser.parsebytes(box.get_bytes(key))
     finally:
         box.close()
 

@@ -5,6 +5,9 @@ hall's Parquet partitions, aggregates every measure the framework uses for every
 kind in one ``GROUPING SETS`` query per relation, and finally evaluates each indicator's
 formula, compiled to SQL, over the joined measure columns. One hall at a time keeps the
 memory bounded by the largest hall, not by the whole province.
+
+City-wide relations (the hotline's work orders) are stored once, under the pseudo hall
+``CITY``, and read for each hall through ``CITY_READ_SQL`` (see facts.py and measures.py).
 """
 
 from __future__ import annotations
@@ -22,12 +25,20 @@ import numpy as np
 import pandas as pd
 
 from govloop.indicators import formula as fml
-from govloop.indicators.facts import CUBE_MEASURES, CUBE_SQL, FACTS_SQL, OBJECT_COLUMNS
+from govloop.indicators.facts import (
+    CITY_READ_SQL,
+    CUBE_MEASURES,
+    CUBE_SQL,
+    EMPTY_RATINGS,
+    FACTS_SQL,
+    OBJECT_COLUMNS,
+    SOURCE_VIEWS,
+)
 from govloop.indicators.framework import Framework
 from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.periods import Period
 from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
-from govloop.indicators.store import FACT_RELATIONS, Store, months_between
+from govloop.indicators.store import CITY, FACT_RELATIONS, Store, month_key, months_between
 
 KEY_COLUMNS = ["hall_id", "object_kind", "object_id", "period_start", "period_end"]
 VOLUME = fml.MeasureRef("tickets")
@@ -90,7 +101,7 @@ class Engine:
     # --- inputs ---------------------------------------------------------------------------
 
     def _load_dims(self) -> None:
-        for name in ("halls", "items", "windows"):
+        for name in ("halls", "items", "windows", "hall_departments"):
             path = self.store.dim_path(name)
             if path.exists():
                 self.con.execute(
@@ -105,10 +116,15 @@ class Engine:
                 "CREATE OR REPLACE TEMP TABLE items (id INTEGER, department_id INTEGER,"
                 " promised_s DOUBLE)"
             )
+        if not self.store.dim_path("hall_departments").exists():
+            self.con.execute(
+                "CREATE OR REPLACE TEMP TABLE hall_departments (hall_id INTEGER,"
+                " department_id INTEGER)"
+            )
 
     def build_facts(self, source: str, hall_id: int, months: Sequence[str]) -> None:
         """Derive the fact relations of some partitions of one hall from their raw rows."""
-        view = "ev" if source == "hall_events" else "rev"
+        view = SOURCE_VIEWS[source]
         self._load_dims()
         files = self.store.files(source, hall_id, months)
         relations = FACT_RELATIONS[source]
@@ -167,6 +183,8 @@ class Engine:
         self, relation: str, hall_ids: Sequence[int], lo: date, hi: date, name: str = ""
     ) -> bool:
         months = months_between(lo, hi)
+        if relation in CITY_READ_SQL:
+            return self._city_view(relation, hall_ids, lo, hi, name or "f_" + relation)
         files = [f for h in hall_ids for f in self.store.fact_files(relation, h, months)]
         if not files:
             return False
@@ -175,6 +193,33 @@ class Engine:
             f" read_parquet({_sql_list(files)}, hive_partitioning = false)"
             f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
         )
+        return True
+
+    def _city_view(
+        self, relation: str, hall_ids: Sequence[int], lo: date, hi: date, name: str
+    ) -> bool:
+        """A city-wide relation as the given halls see it (False: no facts)."""
+        files = self.store.fact_files(relation, CITY, months_between(lo, hi))
+        if not files or not hall_ids:
+            return False
+        self._load_dims()
+        # ratings of an order come after it was accepted: every month from the first on
+        first = month_key(lo)
+        rating_months = [m for m in self.store.fact_months("ratings", CITY) if m >= first]
+        rating_files = self.store.fact_files("ratings", CITY, rating_months)
+        ratings = (
+            f"read_parquet({_sql_list(rating_files)}, hive_partitioning = false)"
+            if rating_files
+            else EMPTY_RATINGS
+        )
+        sql = CITY_READ_SQL[relation].format(
+            facts=f"read_parquet({_sql_list(files)}, hive_partitioning = false)",
+            ratings=ratings,
+            halls=", ".join(str(int(h)) for h in hall_ids),
+            lo=lo.isoformat(),
+            hi=hi.isoformat(),
+        )
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
         return True
 
     def read_facts(

@@ -1,8 +1,9 @@
 """Incremental export of the event logs from the OLTP database into the analytics store.
 
-Reads ``hall_events`` and ``rating_events`` past the watermark in chunks with SQLAlchemy,
-joined to tickets, appointments and ratings only for their static attributes (service day,
-arrival, item, department …), and appends Parquet files to the store. The watermark rows
+Reads ``hall_events``, ``rating_events`` and ``work_order_events`` past the watermark in
+chunks with SQLAlchemy, joined to tickets, appointments, ratings and work orders only for
+their attributes (service day, arrival, item, department, the order's acceptance day and
+sign-for deadline …), and appends Parquet files to the store. The watermark rows
 change in the caller's transaction: if it rolls back, the next export first removes the
 files written past the committed watermark, so no row is ever stored twice.
 
@@ -20,13 +21,23 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_tz, now
-from govloop.hall.models import Appointment, Hall, HallEvent, ServiceItem, Ticket, Window
+from govloop.hall.models import (
+    Appointment,
+    Hall,
+    HallEvent,
+    ServiceItem,
+    Ticket,
+    Window,
+    window_items,
+)
+from govloop.hotline.models import WorkOrder, WorkOrderEvent
 from govloop.indicators.models import ExportWatermark
 from govloop.indicators.store import (
+    CITY,
     HALL_EVENTS_SCHEMA,
     HALL_KIND_CODES,
     OUTCOME_CODES,
@@ -34,6 +45,8 @@ from govloop.indicators.store import (
     RATING_EVENTS_SCHEMA,
     RATING_KIND_CODES,
     SOURCES,
+    WORK_ORDER_EVENTS_SCHEMA,
+    WORK_ORDER_KIND_CODES,
     Store,
     month_key,
 )
@@ -47,6 +60,8 @@ class ExportResult:
     rows: dict[str, int] = field(default_factory=dict)
     # hall id → anchor days that received events in this export
     dirty: dict[int, set[date]] = field(default_factory=lambda: defaultdict(set))
+    # acceptance days of work orders that received events (city-wide: every hall's)
+    city_dirty: set[date] = field(default_factory=set)
     reset: bool = False
 
 
@@ -79,7 +94,10 @@ def _ensure_store(session: Session, store: Store) -> bool:
     """Start over when the store and the database do not belong together."""
     token = store.token()
     marks = [_watermark(session, s) for s in SOURCES]
-    if token is not None and all(m.store_token == token for m in marks):
+    known = [m for m in marks if m.store_token]
+    if token is not None and known and all(m.store_token == token for m in known):
+        for mark in marks:  # a source added since the store was made starts from the top
+            mark.store_token = token
         return False
     token = store.reset()
     for mark in marks:
@@ -114,6 +132,7 @@ def export_dims(session: Session, store: Store) -> None:
             }
         ),
     )
+    _export_hall_departments(session, store)
     windows = session.execute(select(Window.id, Window.hall_id, Window.number)).all()
     store.write_dim(
         "windows",
@@ -122,6 +141,37 @@ def export_dims(session: Session, store: Store) -> None:
                 "id": [w.id for w in windows],
                 "hall_id": [w.hall_id for w in windows],
                 "number": [w.number for w in windows],
+            }
+        ),
+    )
+
+
+def _export_hall_departments(session: Session, store: Store) -> None:
+    """Which departments offer items at each hall's windows (general windows: all active
+    items), so a hall sees the city-wide hotline figures of its own departments only."""
+    active = dict(
+        session.execute(
+            select(ServiceItem.id, ServiceItem.department_id).where(ServiceItem.active)
+        ).all()
+    )
+    served = defaultdict(set)
+    for window_id, item_id in session.execute(
+        select(window_items.c.window_id, window_items.c.item_id)
+    ):
+        served[window_id].add(item_id)
+    pairs: set[tuple[int, int]] = set()
+    for window_id, hall_id, general in session.execute(
+        select(Window.id, Window.hall_id, Window.is_general)
+    ):
+        items = active.keys() if general else served[window_id] & active.keys()
+        pairs.update((hall_id, active[i]) for i in items)
+    ordered = sorted(pairs)
+    store.write_dim(
+        "hall_departments",
+        pa.table(
+            {
+                "hall_id": [h for h, _d in ordered],
+                "department_id": [d for _h, d in ordered],
             }
         ),
     )
@@ -151,7 +201,9 @@ def _write(
     parts: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
     for rec in records:
         parts[(rec["hall_id"], month_key(rec["day"]))].append(rec)
-        if source == "hall_events" or rec["hall_id"]:
+        if source == "work_order_events":
+            result.city_dirty.add(rec["day"])
+        elif source == "hall_events" or rec["hall_id"]:
             result.dirty[rec["hall_id"]].add(rec["day"])
     for (hall_id, month), rows in parts.items():
         table = pa.Table.from_pylist(rows, schema=schema)
@@ -243,7 +295,12 @@ def _export_rating_events(
         Rating.staff_id,
         Rating.department_id,
         Rating.rated_at,
+        WorkOrder.created_at.label("order_created_at"),
     ).join(Rating, Rating.id == RatingEvent.rating_id)
+    # a hotline rating changes the figures of the day its order was accepted
+    stmt = stmt.outerjoin(
+        WorkOrder, and_(Rating.matter_source == "hotline", WorkOrder.number == Rating.matter_ref)
+    )
     count = 0
     for rows in _chunks(session, stmt, RatingEvent.id, mark.last_id, upto):
         records = []
@@ -252,6 +309,8 @@ def _export_rating_events(
             rated_local = _local(r.rated_at)
             detail = r.detail or {}
             opened = r.kind == "case.opened"
+            if r.order_created_at is not None:
+                result.city_dirty.add(_local(r.order_created_at).date())
             records.append(
                 {
                     "id": r.id,
@@ -282,6 +341,51 @@ def _export_rating_events(
     result.rows["rating_events"] = count
 
 
+def _export_work_order_events(
+    session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
+) -> None:
+    upto = _upper(session, WorkOrderEvent.id, WorkOrderEvent.at, settle)
+    stmt = select(
+        WorkOrderEvent.id,
+        WorkOrderEvent.kind,
+        WorkOrderEvent.at,
+        WorkOrderEvent.order_id,
+        WorkOrderEvent.department_id,
+        WorkOrderEvent.detail,
+        WorkOrder.created_at,
+        WorkOrder.sign_due_at,
+    ).join(WorkOrder, WorkOrder.id == WorkOrderEvent.order_id)
+    count = 0
+    for rows in _chunks(session, stmt, WorkOrderEvent.id, mark.last_id, upto):
+        records = []
+        for r in rows:
+            detail = r.detail or {}
+            records.append(
+                {
+                    "id": r.id,
+                    "hall_id": CITY,
+                    "day": _local(r.created_at).date(),
+                    "kind": WORK_ORDER_KIND_CODES.get(r.kind, 0),
+                    "at": _naive_utc(r.at),
+                    "local_at": _local(r.at),
+                    "order_id": r.order_id,
+                    "department_id": r.department_id,
+                    # a direct answer (即问即答) has no time limit: on time
+                    "on_time": bool(detail.get("on_time", True))
+                    if r.kind == "order.closed"
+                    else None,
+                    "reached": bool(detail["reached"]) if "reached" in detail else None,
+                    "rating_id": detail.get("rating_id") if r.kind == "order.rated" else None,
+                    "sign_due_at": _naive_utc(r.sign_due_at),
+                }
+            )
+        _write(store, "work_order_events", WORK_ORDER_EVENTS_SCHEMA, records, result)
+        mark.last_id = rows[-1][0]
+        count += len(rows)
+    if count:  # the hotline's source is reported when it had rows (halls-only sites: never)
+        result.rows["work_order_events"] = count
+
+
 def export_events(*, session: Session, store: Store, settle_seconds: float = 0) -> ExportResult:
     """Append the events past the watermarks to the store; move the watermarks."""
     result = ExportResult()
@@ -291,9 +395,11 @@ def export_events(*, session: Session, store: Store, settle_seconds: float = 0) 
     export_dims(session, store)
     hall_mark = _watermark(session, "hall_events")
     rating_mark = _watermark(session, "rating_events")
+    order_mark = _watermark(session, "work_order_events")
     _export_hall_events(session, store, hall_mark, settle_seconds, result)
     _export_rating_events(session, store, rating_mark, settle_seconds, result)
-    for mark in (hall_mark, rating_mark):
+    _export_work_order_events(session, store, order_mark, settle_seconds, result)
+    for mark in (hall_mark, rating_mark, order_mark):
         mark.updated_at = now()
     session.flush()
     return result

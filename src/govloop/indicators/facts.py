@@ -15,13 +15,23 @@ meaning of every measure, so they are spelled out:
   count as duty time for each window and staff member who signed in that day;
 * appointments — the last outcome event of each appointment (on time, late, missed …);
 * ratings — excluded when an appeal was upheld; a callback or rectification is on time
-  when it happened (local day) no later than its due working day.
+  when it happened (local day) no later than its due working day;
+* work orders (view ``wev``, the city's work-order events) — one row per dispatch (派单 or
+  改派) of an order to a lead unit (主办), on the day the order was accepted. The dispatch
+  is *current* when it is the order's last one and was not returned (退单 approved) since:
+  the order's figures (closed, closed on time, callback, rating) count for the unit of its
+  current dispatch only. Signed (签收) is the unit's signature within the current dispatch,
+  on time when no later than the order's sign-for deadline; closed on time is the
+  ``on_time`` the workflow recorded when closing (办结 no later than the time limit); a
+  return is a 退单 request by the unit within the dispatch, whatever the decision. The
+  rating (一事一评) is joined when the facts are read, from the city's rating facts, so a
+  rating excluded on appeal never counts.
 """
 
 from __future__ import annotations
 
 from govloop.indicators.measures import MEASURES
-from govloop.indicators.store import RATING_KIND_CODES, K
+from govloop.indicators.store import RATING_KIND_CODES, WORK_ORDER_KIND_CODES, K
 
 _HANDLED = ", ".join(str(K[k]) for k in ("CALLED", "RECALLED", "STARTED", "FINISHED", "NO_SHOW"))
 
@@ -145,6 +155,66 @@ FROM sub LEFT JOIN cs USING (rating_id)
 WHERE NOT coalesce(cs.excluded, false)
 """
 
+_W = WORK_ORDER_KIND_CODES
+_DISPATCHES = f"{_W['order.dispatched']}, {_W['order.redispatched']}"
+WORK_ORDERS_SQL = f"""
+WITH d AS (
+  SELECT hall_id, day, order_id, id AS dispatch_id, department_id,
+    lead(id) OVER (PARTITION BY order_id ORDER BY id) AS next_dispatch_id
+  FROM wev WHERE kind IN ({_DISPATCHES}) AND department_id IS NOT NULL
+), o AS (
+  SELECT order_id,
+    max(id) FILTER (WHERE kind IN ({_DISPATCHES})) AS last_dispatch_id,
+    max(id) FILTER (WHERE kind = {_W["order.return_approved"]}) AS last_return_id,
+    min("at") FILTER (WHERE kind = {_W["order.accepted"]}) AS accepted_at,
+    max("at") FILTER (WHERE kind = {_W["order.closed"]}) AS closed_at,
+    arg_max(on_time, id) FILTER (WHERE kind = {_W["order.closed"]}) AS on_time,
+    bool_or(kind = {_W["order.called_back"]}) AS called_back,
+    arg_max(reached, id) FILTER (WHERE kind = {_W["order.called_back"]}) AS reached,
+    arg_max(rating_id, id) FILTER (WHERE kind = {_W["order.rated"]}) AS rating_id,
+    arg_max(sign_due_at, id) AS sign_due_at
+  FROM wev GROUP BY order_id
+), p AS (
+  SELECT d.dispatch_id,
+    max(e."at") FILTER (WHERE e.kind = {_W["order.signed"]}) AS signed_at,
+    bool_or(e.kind = {_W["order.return_requested"]}) AS return_requested,
+    bool_or(e.kind = {_W["order.return_approved"]}) AS return_approved
+  FROM d JOIN wev e ON e.order_id = d.order_id AND e.department_id = d.department_id
+    AND e.id > d.dispatch_id AND (d.next_dispatch_id IS NULL OR e.id < d.next_dispatch_id)
+  WHERE e.kind IN ({_W["order.signed"]}, {_W["order.return_requested"]},
+    {_W["order.return_approved"]})
+  GROUP BY d.dispatch_id
+)
+SELECT d.hall_id, d.day, d.order_id, d.dispatch_id, d.department_id,
+  d.dispatch_id = o.last_dispatch_id AND coalesce(o.last_return_id < d.dispatch_id, true)
+    AS current,
+  p.signed_at IS NOT NULL AS signed,
+  coalesce(p.signed_at <= o.sign_due_at, false) AS signed_on_time,
+  coalesce(p.return_requested, false) AS return_requested,
+  coalesce(p.return_approved, false) AS return_approved,
+  o.closed_at IS NOT NULL AS closed,
+  o.closed_at IS NOT NULL AND coalesce(o.on_time, true) AS closed_on_time,
+  coalesce(o.called_back, false) AS called_back,
+  coalesce(o.reached, false) AS reached,
+  o.rating_id,
+  epoch(o.closed_at - o.accepted_at) / 86400.0 AS handle_days
+FROM d JOIN o USING (order_id) LEFT JOIN p USING (dispatch_id)
+"""
+
+# City-wide facts as one hall sees them: the rows of the departments offering items at
+# the hall's windows, relabelled with the hall's id, with the order's rating level when
+# the rating still counts. {facts}, {ratings}, {halls}, {lo} and {hi} are filled in by
+# the engine.
+WORK_ORDERS_READ_SQL = """
+SELECT w.* REPLACE (h.hall_id AS hall_id), r.level AS rating_level
+FROM {facts} w
+JOIN hall_departments h ON h.department_id = w.department_id
+LEFT JOIN (SELECT rating_id, any_value(level) AS level FROM {ratings} GROUP BY rating_id) r
+  ON r.rating_id = w.rating_id
+WHERE h.hall_id IN ({halls}) AND w.day BETWEEN DATE '{lo}' AND DATE '{hi}'
+"""
+EMPTY_RATINGS = "(SELECT CAST(NULL AS BIGINT) AS rating_id, CAST(NULL AS TINYINT) AS level LIMIT 0)"
+
 # The visit cube: every additive, parameter-free visits measure summed per hall, day, item,
 # window and staff member (about a fifth of the visit rows). Counts and sums of a union
 # are sums of the parts, so the engine reads these instead of the visits for them.
@@ -162,7 +232,12 @@ FACTS_SQL = {
     "sessions": ("ev", SESSIONS_SQL),
     "appointments": ("ev", APPOINTMENTS_SQL),
     "ratings": ("rev", RATINGS_SQL),
+    "work_orders": ("wev", WORK_ORDERS_SQL),
 }
+# The raw view each source is read through when its facts are built.
+SOURCE_VIEWS = {"hall_events": "ev", "rating_events": "rev", "work_order_events": "wev"}
+# How city-wide relations are read for a set of halls.
+CITY_READ_SQL = {"work_orders": WORK_ORDERS_READ_SQL}
 
 # The column that identifies each kind of object in a fact relation.
 OBJECT_COLUMNS = {

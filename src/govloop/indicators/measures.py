@@ -11,9 +11,17 @@ event log:
 * ``ratings`` — one row per rating that was not excluded on appeal (from
   ``rating_events``), with its rectification case;
 * ``devices`` — device availability; declared, but there is no device registry yet, so it
-  has no rows and every indicator over it reports "no data".
+  has no rows and every indicator over it reports "no data";
+* ``work_orders`` — one row per dispatch (派单 / 改派) of a 12345 work order to a lead unit
+  (from ``work_order_events``), counted on the day the order was accepted (see facts.py).
 
 Each relation knows the objects it can be grouped by and whether it has a 30-minute slot.
+
+The hotline serves the whole city, not one hall, so ``work_orders`` is *city-wide*: it is
+measured per department only. A hall's department scorecard shows, for each department
+offering items at the hall's windows, that department's city-wide hotline figures; the
+hall's own row has none (the hall does not run the hotline), so hotline indicators never
+change a hall-level score. The city-wide totals are on the hotline dashboard.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ class Relation:
     event_table: str
     objects: frozenset[str]
     slotted: bool
+    city_wide: bool = False  # stored under the pseudo hall CITY, shared by every hall
 
 
 RELATIONS: dict[str, Relation] = {
@@ -49,6 +58,7 @@ RELATIONS: dict[str, Relation] = {
             True,
         ),
         Relation("devices", "device_events", frozenset({"hall", "device"}), False),
+        Relation("work_orders", "work_order_events", frozenset({"department"}), False, True),
     )
 }
 
@@ -253,6 +263,80 @@ MEASURES: dict[str, Measure] = {
             "ratings",
             "count(*) FILTER (WHERE has_case AND rectified_on_time)",
             "cases rectified by their due working day",
+        ),
+        # --- work orders (one row per dispatch to a lead unit; see facts.py) ------------
+        _m("hotline_dispatches", "work_orders", "count(*)", "dispatches to the unit as lead"),
+        _m(
+            "hotline_orders",
+            "work_orders",
+            "count(*) FILTER (WHERE current)",
+            "orders the unit currently leads",
+        ),
+        _m(
+            "hotline_closed",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND closed)",
+            "orders closed (办结)",
+        ),
+        _m(
+            "hotline_closed_on_time",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND closed AND closed_on_time)",
+            "orders closed within their time limit",
+        ),
+        _m(
+            "hotline_signed",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND signed)",
+            "orders the unit signed for (签收)",
+        ),
+        _m(
+            "hotline_signed_on_time",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND signed_on_time)",
+            "orders signed for by the sign-for deadline",
+        ),
+        _m(
+            "hotline_callbacks",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND called_back)",
+            "closed orders called back (回访), reached or not",
+        ),
+        _m(
+            "hotline_callbacks_reached",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND reached)",
+            "closed orders whose citizen was reached on the (last) callback",
+        ),
+        _m(
+            "hotline_returns",
+            "work_orders",
+            "count(*) FILTER (WHERE return_requested)",
+            "dispatches the unit asked to return (退单)",
+        ),
+        _m(
+            "hotline_returns_approved",
+            "work_orders",
+            "count(*) FILTER (WHERE return_approved)",
+            "returns the center approved",
+        ),
+        _m(
+            "hotline_rated",
+            "work_orders",
+            "count(rating_level) FILTER (WHERE current)",
+            "orders rated (appeal-excluded ratings left out)",
+        ),
+        _m(
+            "hotline_satisfied",
+            "work_orders",
+            "count(*) FILTER (WHERE current AND rating_level >= 3)",
+            "orders rated 基本满意 or better",
+        ),
+        _m(
+            "hotline_handle_days_sum",
+            "work_orders",
+            "sum(handle_days) FILTER (WHERE current AND closed)",
+            "days from acceptance to closing of the closed orders",
         ),
         # --- devices (no registry yet: always empty) --------------------------------------
         _m("device_up_s", "devices", "sum(up_s)", "seconds devices were up"),

@@ -38,7 +38,7 @@ from govloop.indicators.schemas import (
 )
 from govloop.indicators.scoring import OVERALL, RULES, Scored, TargetRow, score
 from govloop.indicators.settings import data_dir
-from govloop.indicators.store import Store
+from govloop.indicators.store import CITY, Store
 
 DEFAULT_NAME = "default"
 
@@ -293,19 +293,27 @@ class RefreshReport:
     facts_rebuilt: dict[str, int] = field(default_factory=dict)
 
 
-def _store_days(store: Store) -> dict[int, set[date]]:
+def _distinct_days(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[date]:
+    if not files:
+        return set()
+    rows = con.execute(
+        "SELECT DISTINCT day FROM read_parquet(["
+        + ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        + "], hive_partitioning = false)"
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def _store_days(store: Store, hall_ids: Sequence[int]) -> dict[int, set[date]]:
+    """Days with events per hall; the hotline's (city-wide) days count for every hall."""
     days: dict[int, set[date]] = defaultdict(set)
     with duckdb.connect() as con:
         for hall_id in store.halls("hall_events"):
-            files = store.files("hall_events", hall_id)
-            if not files:
-                continue
-            rows = con.execute(
-                "SELECT DISTINCT day FROM read_parquet(["
-                + ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-                + "], hive_partitioning = false)"
-            ).fetchall()
-            days[hall_id].update(r[0] for r in rows)
+            days[hall_id].update(_distinct_days(con, store.files("hall_events", hall_id)))
+        city = _distinct_days(con, store.files("work_order_events", CITY))
+    if city:
+        for hall_id in hall_ids:
+            days[hall_id].update(city)
     return days
 
 
@@ -337,8 +345,11 @@ def refresh(
         session.execute(delete(IndicatorResult))
 
     dirty: dict[tuple[str, int], set[Period]] = defaultdict(set)
-    for hall_id, days in exported.dirty.items():
-        if hall_id == 0:
+    hall_ids = list(session.scalars(select(Hall.id).order_by(Hall.id)))
+    # hotline figures are city-wide: their days are every hall's (see measures.py)
+    city = {hall_id: exported.city_dirty for hall_id in hall_ids}
+    for hall_id, days in [*exported.dirty.items(), *city.items()]:
+        if hall_id == CITY:
             continue
         for day in days:
             for grain in grains:
@@ -358,7 +369,7 @@ def refresh(
         in_force = version_in_force(versions, start)
         if kind in grains and in_force is not None and in_force.id != version_id:
             dirty[(kind, hall_id)].add(Period(start, end, kind))
-    for hall_id, days in _store_days(store).items():
+    for hall_id, days in _store_days(store, hall_ids).items():
         for day in days:
             for grain in grains:
                 period = period_of(grain, day)

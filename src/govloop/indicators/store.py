@@ -3,9 +3,10 @@
 Layout under the data directory::
 
     store.json                                   store identity (token) and format
-    dims/halls.parquet, items.parquet, windows.parquet
+    dims/halls.parquet, items.parquet, windows.parquet, hall_departments.parquet
     raw/hall_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
     raw/rating_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
+    raw/work_order_events/hall_id=0/month=YYYY-MM/part-<first id>.parquet
     facts/<relation>/hall_id=H/month=YYYY-MM/*.parquet   derived per partition (facts.py)
     facts/.built/<source>/hall_id=H/month=YYYY-MM        when a partition's facts were built
 
@@ -18,6 +19,10 @@ it holds. Rows are partitioned by the *anchor day* of the event — the service 
 ticket, the day of the appointment, the day a rating was given, or the event's own local
 day — so every event about one ticket, appointment or rating lands in one partition even
 when it happens later (a rectification closed weeks after the rating).
+
+Work orders of the 12345 hotline belong to no hall: the hotline center serves the whole
+city. Their events are stored under the pseudo hall ``CITY`` (0, like ratings of matters
+outside any hall), anchored on the local day the order was accepted (受理).
 """
 
 from __future__ import annotations
@@ -37,7 +42,9 @@ import pyarrow.parquet as pq
 from govloop.hall.models import EventKind
 
 STORE_FORMAT = 1
-SOURCES = ("hall_events", "rating_events")
+SOURCES = ("hall_events", "rating_events", "work_order_events")
+# The pseudo hall of everything city-wide: hotline work orders, matters rated outside halls.
+CITY = 0
 
 # Stable small codes for event kinds; 0 is "a kind the engine does not use".
 HALL_KIND_CODES: dict[str, int] = {
@@ -73,6 +80,23 @@ RATING_KIND_CODES: dict[str, int] = {
     "case.appealed": 6,
     "case.appeal_upheld": 7,
     "case.appeal_rejected": 8,
+}
+# Work-order events the engine reads; every other kind is stored as 0.
+WORK_ORDER_KIND_CODES: dict[str, int] = {
+    "order.accepted": 1,
+    "order.dispatched": 2,
+    "order.redispatched": 3,
+    "order.signed": 4,
+    "order.return_requested": 5,
+    "order.return_approved": 6,
+    "order.return_rejected": 7,
+    "order.answered": 8,
+    "order.closed": 9,
+    "order.called_back": 10,
+    "order.rated": 11,
+    "order.supervised": 12,
+    "order.merged": 13,
+    "sla.overdue": 14,
 }
 OUTCOME_CODES = {"done": 1, "needs_documents": 2, "referred": 3}
 # Priority of an issued ticket: 1 = citizen priority lane (绿色通道).
@@ -127,11 +151,32 @@ RATING_EVENTS_SCHEMA = pa.schema(
         ("rectification_due", pa.date32()),  # case.opened
     ]
 )
-SCHEMAS = {"hall_events": HALL_EVENTS_SCHEMA, "rating_events": RATING_EVENTS_SCHEMA}
+WORK_ORDER_EVENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("hall_id", pa.int32()),  # always CITY
+        ("day", pa.date32()),  # local day the order was accepted
+        ("kind", pa.int8()),
+        ("at", TS),
+        ("local_at", TS),
+        ("order_id", pa.int64()),
+        ("department_id", pa.int32()),  # the unit the event concerns
+        ("on_time", pa.bool_()),  # order.closed: within the time limit (direct answers: true)
+        ("reached", pa.bool_()),  # order.called_back: the citizen was reached
+        ("rating_id", pa.int64()),  # order.rated
+        ("sign_due_at", TS),  # the order's sign-for deadline when the row was exported
+    ]
+)
+SCHEMAS = {
+    "hall_events": HALL_EVENTS_SCHEMA,
+    "rating_events": RATING_EVENTS_SCHEMA,
+    "work_order_events": WORK_ORDER_EVENTS_SCHEMA,
+}
 # Fact relations derived from each raw source.
 FACT_RELATIONS = {
     "hall_events": ("visits", "sessions", "appointments", "visit_cube"),
     "rating_events": ("ratings",),
+    "work_order_events": ("work_orders",),
 }
 
 HALLS_SCHEMA = pa.schema(
@@ -141,7 +186,15 @@ ITEMS_SCHEMA = pa.schema(
     [("id", pa.int32()), ("department_id", pa.int32()), ("promised_s", pa.float64())]
 )
 WINDOWS_SCHEMA = pa.schema([("id", pa.int32()), ("hall_id", pa.int32()), ("number", pa.int32())])
-DIM_SCHEMAS = {"halls": HALLS_SCHEMA, "items": ITEMS_SCHEMA, "windows": WINDOWS_SCHEMA}
+# Departments offering items at a hall's windows (a general window offers every active item).
+HALL_DEPARTMENTS_SCHEMA = pa.schema([("hall_id", pa.int32()), ("department_id", pa.int32())])
+CORE_DIMS = ("halls", "items", "windows")
+DIM_SCHEMAS = {
+    "halls": HALLS_SCHEMA,
+    "items": ITEMS_SCHEMA,
+    "windows": WINDOWS_SCHEMA,
+    "hall_departments": HALL_DEPARTMENTS_SCHEMA,
+}
 
 
 def month_key(day: date) -> str:
@@ -246,7 +299,7 @@ class Store:
         tmp.replace(path)
 
     def has_dims(self) -> bool:
-        return all(self.dim_path(n).exists() for n in DIM_SCHEMAS)
+        return all(self.dim_path(n).exists() for n in CORE_DIMS)
 
     # facts ------------------------------------------------------------------------------
 
@@ -259,6 +312,15 @@ class Store:
             folder = self.facts_partition(relation, hall_id, month)
             out.extend(sorted(str(p) for p in folder.glob("*.parquet")))
         return out
+
+    def fact_months(self, relation: str, hall_id: int) -> list[str]:
+        """The months that hold facts of a relation for a hall."""
+        base = self.root / "facts" / relation / f"hall_id={hall_id}"
+        return sorted(
+            p.name.split("=", 1)[1]
+            for p in base.glob("month=*")
+            if p.is_dir() and not p.name.endswith(".old")
+        )
 
     def _built_marker(self, source: str, hall_id: int, month: str) -> Path:
         return self.root / "facts" / ".built" / source / f"hall_id={hall_id}" / f"month={month}"

@@ -1,0 +1,233 @@
+"""Open311 GeoReport v2 server (``/open311/v2/…``), every resource in ``.json`` and ``.xml``.
+
+Errors are rendered here in the spec's format (``[{"code", "description"}]`` or
+``<errors><error>…``) with 403 for a missing or bad api_key, 404 for what does not exist
+and 400 for everything else; the application's own error format never reaches an Open311
+client. POSTs are authenticated by their ``api_key`` (form field, or query parameter as in
+the swagger file), not by a session cookie, so they carry no CSRF token.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Coroutine
+from typing import Any
+from xml.etree.ElementTree import Element, tostring
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from fastapi.routing import APIRoute
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from govloop.core.clock import now
+from govloop.core.db import get_readonly_session, sqlite_write_turn, unit_of_work
+from govloop.core.errors import (
+    BadRequest,
+    GovloopError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
+from govloop.hotline import open311
+
+PREFIX = "/open311/v2"
+SPEC_URL = "http://wiki.open311.org/GeoReport_v2"
+MEDIA_TYPES = {"json": "application/json; charset=utf-8", "xml": "text/xml; charset=utf-8"}
+# XML element of each item of a list, by the list's element name (the Spark convention).
+LIST_ITEMS = {
+    "services": "service",
+    "service_requests": "request",
+    "attributes": "attribute",
+    "values": "value",
+    "errors": "error",
+    "endpoints": "endpoint",
+    "formats": "format",
+}
+QUERY_FIELDS = ("service_request_id", "service_code", "start_date", "end_date", "status")
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+XML_DECLARATION = b'<?xml version="1.0" encoding="UTF-8"?>\n'
+
+
+# --- rendering --------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _NOT_XML.sub("", str(value))
+
+
+def _element(name: str, value: Any) -> Element:
+    element = Element(name)
+    if isinstance(value, list):
+        element.extend(_element(LIST_ITEMS[name], item) for item in value)
+    elif isinstance(value, dict):
+        element.extend(_element(k, v) for k, v in value.items() if v is not None)
+    else:
+        element.text = _text(value)
+    return element
+
+
+def to_xml(root: str, data: Any) -> bytes:
+    """The response as XML; ElementTree escapes every text."""
+    return XML_DECLARATION + tostring(_element(root, data), encoding="unicode").encode("utf-8")
+
+
+def render(fmt: str, root: str, data: Any, status_code: int = 200) -> Response:
+    if fmt == "xml":
+        body = to_xml(root, data)
+    else:
+        body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+    return Response(body, status_code=status_code, media_type=MEDIA_TYPES[fmt])
+
+
+def error_response(fmt: str, status_code: int, description: str) -> Response:
+    return render(fmt, "errors", [{"code": status_code, "description": description}], status_code)
+
+
+def requested_format(request: Request) -> str:
+    """The format the client asked for, to answer errors in it (JSON when unclear)."""
+    fmt = request.path_params.get("fmt") or request.url.path.rsplit(".", 1)[-1]
+    return fmt if fmt in MEDIA_TYPES else "json"
+
+
+def status_for(exc: GovloopError) -> int:
+    if isinstance(exc, PermissionDenied | NotAuthenticated):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    return 400
+
+
+class Open311Route(APIRoute):
+    """Checks the format suffix and renders every error in the spec's format."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            fmt = requested_format(request)
+            try:
+                suffix = request.path_params.get("fmt")
+                if suffix is not None and suffix not in MEDIA_TYPES:
+                    raise BadRequest(f"不支持的格式：{suffix[:20]}（可用 json 或 xml）")
+                return await handler(request)
+            except GovloopError as exc:
+                return error_response(fmt, status_for(exc), exc.message)
+            except RequestValidationError:
+                return error_response(fmt, 400, "请求参数不正确")
+            except StarletteHTTPException as exc:
+                code = exc.status_code if exc.status_code in (403, 404) else 400
+                return error_response(fmt, code, str(exc.detail))
+
+        return route_handler
+
+
+router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+
+
+def _param(request: Request, name: str) -> str | None:
+    """A query parameter given once, several times or comma-delimited; empty is absent."""
+    return ",".join(request.query_params.getlist(name)) or None
+
+
+async def _form(request: Request) -> FormData:
+    return await request.form()
+
+
+# --- routes -----------------------------------------------------------------------------
+
+
+def discovery(endpoint_url: str) -> dict[str, Any]:
+    """Service Discovery. ``changeset`` is the current time: categories carry no change
+    date, so clients are told to refresh their cached service list."""
+    changeset = open311.iso(now())
+    endpoint = {
+        "specification": SPEC_URL,
+        "url": endpoint_url,
+        "changeset": changeset,
+        "type": "production",
+        "formats": ["text/xml", "application/json"],
+    }
+    return {
+        "changeset": changeset,
+        "contact": "12345 政务服务便民热线中心",
+        "key_service": "提交服务请求需要 api_key，请向热线中心申请",
+        "endpoints": [endpoint],
+    }
+
+
+@router.get("/discovery.{fmt}")
+def get_discovery(fmt: str, request: Request) -> Response:
+    return render(fmt, "discovery", discovery(str(request.base_url).rstrip("/") + PREFIX))
+
+
+@router.get("/services.{fmt}")
+def get_services(fmt: str, session: Session = Depends(get_readonly_session)) -> Response:
+    return render(fmt, "services", open311.list_services(session=session))
+
+
+@router.get("/services/{service_code}.{fmt}")
+def get_service_definition(
+    service_code: str, fmt: str, session: Session = Depends(get_readonly_session)
+) -> Response:
+    definition = open311.service_definition(session=session, service_code=service_code)
+    return render(fmt, "service_definition", definition)
+
+
+@router.post("/requests.{fmt}")
+def post_request(
+    fmt: str,
+    request: Request,
+    form: FormData = Depends(_form),
+    _turn: None = Depends(sqlite_write_turn),
+) -> Response:
+    api_key, data = open311.parse_form(
+        (name, value) for name, value in form.multi_items() if isinstance(value, str)
+    )
+    # The unit of work is opened here, not by a dependency, so that an error rolls it back
+    # before it is rendered as an Open311 error.
+    with unit_of_work() as session:
+        created = open311.submit_request(
+            session=session, api_key=api_key or request.query_params.get("api_key"), form=data
+        )
+    return render(fmt, "service_requests", [created])
+
+
+@router.get("/requests.{fmt}")
+def get_requests(
+    fmt: str, request: Request, session: Session = Depends(get_readonly_session)
+) -> Response:
+    query = open311.parse_query(**{name: _param(request, name) for name in QUERY_FIELDS})
+    return render(fmt, "service_requests", open311.find_requests(session=session, query=query))
+
+
+@router.get("/requests/{service_request_id}.{fmt}")
+def get_request(
+    service_request_id: str, fmt: str, session: Session = Depends(get_readonly_session)
+) -> Response:
+    item = open311.get_request(session=session, service_request_id=service_request_id)
+    return render(fmt, "service_requests", [item])
+
+
+@router.get("/tokens/{token}.{fmt}")
+def get_token(token: str, fmt: str, session: Session = Depends(get_readonly_session)) -> Response:
+    return render(fmt, "service_requests", [open311.resolve_token(session=session, token=token)])
+
+
+@router.api_route(
+    "/{path:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    include_in_schema=False,
+)
+def unknown_resource(path: str, request: Request) -> Response:
+    """Anything else under the prefix: 404, or 400 for a known resource and a wrong method."""
+    for route in router.routes:
+        known = isinstance(route, APIRoute) and route.endpoint is not unknown_resource
+        if known and route.path_regex.match(request.url.path):  # type: ignore[attr-defined]
+            raise BadRequest(f"不支持的请求方式：{request.method}")
+    raise NotFound(f"资源不存在：{PREFIX}/{path[:60]}")
