@@ -106,3 +106,30 @@ def bench_hotline(
         print(json.dumps(result, ensure_ascii=False, default=str))
     else:
         console.print_json(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@app.command("import-email")
+def import_email(
+    source: str = typer.Argument(..., help="An mbox file or a folder of .eml files"),
+) -> None:
+    """Register the mailbox's messages as work orders (a message imported before is skipped;
+    one that cannot become an order is listed with its reason)."""
+    from pathlib import Path
+
+    from govloop.core.db import unit_of_work
+    from govloop.hotline.email_import import import_mailbox
+
+    path = Path(source)
+    if not path.exists():
+        console.print(f"[red]找不到 {source}[/red]")
+        raise typer.Exit(1)
+    with unit_of_work() as session:
+        report = import_mailbox(session=session, source=path, actor=None)
+    console.print(
+        f"已受理 {len(report.imported)} 件，此前已导入 {len(report.already_imported)} 件，"
+        f"未能受理 {len(report.rejected)} 件"
+    )
+    for where, reason in report.rejected:
+        console.print(f"[yellow]{where}: {reason}[/yellow]")
+    if report.rejected:
+        raise typer.Exit(2)
