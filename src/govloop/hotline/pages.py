@@ -219,6 +219,11 @@ def workbench(
             center=True,
             queues=_center_queues(session),
             counts=counts,
+            overdue_total=session.scalar(
+                select(func.count(WorkOrder.id)).where(
+                    WorkOrder.status.in_(list(OPEN_STATUSES)), WorkOrder.due_at < now()
+                )
+            ),
             clock=_clock_fn(),
         )
     department_id = journal.require_department(session, user)
