@@ -287,7 +287,8 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
 
             home = new_page(1280, 900)
             home.goto(f"{base}/")
-            expect(home.locator(".hall-card")).to_contain_text("市民服务中心")
+            expect(home.locator(".hall-card").first).to_contain_text("市民服务中心")
+            expect(home.locator(".hotline-card")).to_contain_text("政务服务便民热线")
             home.screenshot(path=str(SHOTS / "home.png"), full_page=True)
         finally:
             browser.close()
