@@ -21,6 +21,8 @@ from starlette.middleware.sessions import SessionMiddleware
 from govloop import __version__
 from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
+from govloop.catalog import api as catalog_api
+from govloop.catalog import pages as catalog_pages
 from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
@@ -44,6 +46,9 @@ from govloop.hotline import workflow as hotline_workflow
 from govloop.indicators import api as indicators_api
 from govloop.indicators import pages as indicators_pages
 from govloop.indicators import service as indicator_service
+from govloop.ingest import api as ingest_api
+from govloop.ingest import devices_api, devices_pages
+from govloop.ingest import pages as ingest_pages
 from govloop.insight import api as insight_api
 from govloop.insight import pages as insight_pages
 from govloop.insight import planning_api as insight_planning_api
@@ -250,6 +255,12 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(hotline_dashboard_api.router)
     app.include_router(hotline_dashboard_pages.router)
     app.include_router(open311_api.router)
+    app.include_router(ingest_api.router)
+    app.include_router(ingest_pages.router)
+    app.include_router(devices_api.router)
+    app.include_router(devices_pages.router)
+    app.include_router(catalog_api.router)
+    app.include_router(catalog_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
 from govloop.hall.cli import bench_app, demo, hall_app, serve
 from govloop.hotline.cli import app as hotline_app
 from govloop.hotline.cli import bench_hotline
 from govloop.hotline.open311_cli import app as open311_app
 from govloop.indicators.cli import bench_indicators, indicators_app
+from govloop.ingest.cli import ingest_app
+from govloop.ingest.devices_cli import devices_app
 from govloop.insight.cli import bench_insight, insight_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
@@ -21,6 +24,9 @@ app.add_typer(indicators_app, name="indicators")
 app.add_typer(insight_app, name="insight")
 app.add_typer(hotline_app, name="hotline")
 hotline_app.add_typer(open311_app, name="open311")
+app.add_typer(ingest_app, name="ingest", help="数据接入：文件、HTTP、MQTT、死信、运行记录")
+app.add_typer(devices_app, name="devices", help="设备登记、心跳与在线率")
+app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识图谱")
 bench_app.command("indicators")(bench_indicators)
 bench_app.command("insight")(bench_insight)
 bench_app.command("hotline")(bench_hotline)

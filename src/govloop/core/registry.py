@@ -9,5 +9,6 @@ def import_all_models() -> None:
     import govloop.hall.models
     import govloop.hotline.models
     import govloop.indicators.models
+    import govloop.ingest.models
     import govloop.insight.models
     import govloop.ratings.models  # noqa: F401
