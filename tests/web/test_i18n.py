@@ -7,10 +7,9 @@ from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
-from babel.messages.pofile import read_po
 
 import govloop
-from govloop.core.i18n import LOCALES_DIR
+from govloop.core.i18n import LOCALES_DIR, read_catalog
 
 PACKAGE = Path(govloop.__file__).resolve().parent
 PLACEHOLDER = re.compile(r"%\(\w+\)s|\{\w+\}")
@@ -29,8 +28,9 @@ def extracted_msgids() -> dict[str, list[str]]:
 
 
 def catalog(locale: str):
-    with (LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po").open("rb") as fh:
-        return read_po(fh, locale=locale)
+    merged = read_catalog(locale)
+    assert merged is not None
+    return merged
 
 
 def test_extraction_finds_templates_and_python():

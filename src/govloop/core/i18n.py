@@ -11,6 +11,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
@@ -21,13 +22,27 @@ DEFAULT_LOCALE = "zh_CN"
 _current: ContextVar[str] = ContextVar("govloop_locale", default=DEFAULT_LOCALE)
 
 
+def read_catalog(locale: str) -> Catalog | None:
+    """messages.po, with one catalog per domain (ingest.po, catalog.po, …) merged in."""
+    folder = LOCALES_DIR / locale / "LC_MESSAGES"
+    paths = sorted(folder.glob("*.po"), key=lambda p: (p.name != "messages.po", p.name))
+    if not paths:
+        return None
+    with paths[0].open("rb") as fh:
+        catalog = read_po(fh, locale=locale)
+    for extra_path in paths[1:]:
+        with extra_path.open("rb") as fh:
+            for message in read_po(fh, locale=locale):
+                if message.id:
+                    catalog[message.id] = message
+    return catalog
+
+
 @lru_cache
 def translations(locale: str) -> gettext.NullTranslations:
-    po_path = LOCALES_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not po_path.exists():
+    catalog = read_catalog(locale)
+    if catalog is None:
         return gettext.NullTranslations()
-    with po_path.open("rb") as fh:
-        catalog = read_po(fh, locale=locale)
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
