@@ -1,0 +1,168 @@
+"""Declared record schemas: what each source's rows must look like once their columns are
+mapped. Pydantic validates; `normalize` records every change it makes to a value."""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from govloop.core.clock import local_tz
+
+
+class RecordSchema(BaseModel):
+    """Base of every declared schema: undeclared fields are refused, blanks are missing."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _local_aware(value: datetime) -> datetime:
+    """Naive times from hall systems are Beijing time."""
+    return value if value.tzinfo else value.replace(tzinfo=local_tz())
+
+
+class HallEventRecord(RecordSchema):
+    """A queue event from a hall system (ours or another vendor's)."""
+
+    event_id: str = Field(min_length=1, max_length=128)
+    hall_code: str = Field(min_length=1, max_length=32)
+    ticket_code: str = Field(min_length=1, max_length=32)
+    item_code: str = Field(min_length=1, max_length=32)
+    kind: Literal[
+        "issued",
+        "called",
+        "recalled",
+        "started",
+        "finished",
+        "no_show",
+        "transferred",
+        "cancelled",
+    ]
+    occurred_at: datetime
+    window_number: int | None = Field(default=None, ge=1, le=999)
+    staff_code: str | None = Field(default=None, max_length=64)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _tz(cls, value: datetime) -> datetime:
+        return _local_aware(value)
+
+
+class DeviceEventRecord(RecordSchema):
+    """A message from a hall device: heartbeat, status change, fault or a usage event."""
+
+    event_id: str = Field(min_length=1, max_length=128)
+    device_code: str = Field(min_length=1, max_length=64)
+    kind: Literal[
+        "heartbeat", "online", "offline", "fault", "ticket_issued", "rating_submitted", "usage"
+    ]
+    occurred_at: datetime
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _tz(cls, value: datetime) -> datetime:
+        return _local_aware(value)
+
+
+class PersonRecord(RecordSchema):
+    """A department's record of a person (civil affairs, social security, …)."""
+
+    record_id: str = Field(min_length=1, max_length=128)
+    id_number: str | None = Field(default=None, max_length=32)
+    name: str = Field(min_length=1, max_length=100)
+    birth_date: date | None = None
+    sex: Literal["M", "F"] | None = None
+    phone: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
+    updated_at: datetime | None = None
+
+
+class EnterpriseRecord(RecordSchema):
+    record_id: str = Field(min_length=1, max_length=128)
+    credit_code: str | None = Field(default=None, max_length=32)
+    name: str = Field(min_length=1, max_length=200)
+    legal_rep_name: str | None = Field(default=None, max_length=100)
+    legal_rep_id_number: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
+    updated_at: datetime | None = None
+
+
+class ProjectRecord(RecordSchema):
+    record_id: str = Field(min_length=1, max_length=128)
+    project_code: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200)
+    enterprise_credit_code: str | None = Field(default=None, max_length=32)
+    address: str | None = Field(default=None, max_length=300)
+    updated_at: datetime | None = None
+
+
+# schema name → (model, id field, time field)
+SCHEMAS: dict[str, tuple[type[RecordSchema], str, str | None]] = {
+    "hall_event": (HallEventRecord, "event_id", "occurred_at"),
+    "device_event": (DeviceEventRecord, "event_id", "occurred_at"),
+    "person_record": (PersonRecord, "record_id", "updated_at"),
+    "enterprise_record": (EnterpriseRecord, "record_id", "updated_at"),
+    "project_record": (ProjectRecord, "record_id", "updated_at"),
+}
+
+# Identifier-like fields: full-width characters and inner spaces are normalized, and recorded.
+IDENTIFIER_FIELDS = frozenset(
+    {
+        "event_id",
+        "record_id",
+        "id_number",
+        "credit_code",
+        "legal_rep_id_number",
+        "enterprise_credit_code",
+        "project_code",
+        "phone",
+        "ticket_code",
+        "item_code",
+        "hall_code",
+        "device_code",
+    }
+)
+
+
+def normalize_identifier(value: str) -> str:
+    """NFKC folds full-width letters and digits; spaces inside an identifier are typing noise;
+    check letters are upper case (身份证 x → X)."""
+    folded = unicodedata.normalize("NFKC", value)
+    return "".join(folded.split()).upper() if folded else folded
+
+
+def normalize(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """Return normalized values and the changes made, field → [before, after]. Blank cells
+    are missing values, so a required field that is blank is reported as missing."""
+    out: dict[str, Any] = {}
+    changes: dict[str, list[Any]] = {}
+    for key, value in values.items():
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        new = value
+        if isinstance(value, str):
+            new = value.strip()
+            if key in IDENTIFIER_FIELDS:
+                new = normalize_identifier(new)
+            if new != value and value.strip() != new:
+                changes[key] = [value, new]
+        out[key] = new
+    return out, changes
+
+
+def describe_errors(exc: ValidationError) -> str:
+    """One line per problem, in Chinese, naming the field."""
+    parts = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ())) or "记录"
+        kind = error.get("type", "")
+        if kind == "missing":
+            parts.append(f"缺少必填字段 {field}")
+        elif kind == "extra_forbidden":
+            parts.append(f"未声明的字段 {field}")
+        else:
+            parts.append(f"字段 {field} 不正确：{error.get('msg')}")
+    return "；".join(parts)
