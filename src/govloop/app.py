@@ -58,6 +58,8 @@ from govloop.insight import watch as insight_watch
 from govloop.ratings import api as ratings_api
 from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
+from govloop.subjects import api as subjects_api
+from govloop.subjects import pages as subjects_pages
 from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
 
@@ -261,6 +263,8 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(devices_pages.router)
     app.include_router(catalog_api.router)
     app.include_router(catalog_pages.router)
+    app.include_router(subjects_api.router)
+    app.include_router(subjects_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 
 def import_all_models() -> None:
+    import govloop.access.models
     import govloop.actions.models
+    import govloop.catalog.models
     import govloop.core.models
+    import govloop.field.models
     import govloop.hall.models
     import govloop.hotline.models
     import govloop.indicators.models
     import govloop.ingest.models
     import govloop.insight.models
-    import govloop.ratings.models  # noqa: F401
+    import govloop.ratings.models
+    import govloop.subjects.models  # noqa: F401

@@ -31,6 +31,7 @@ from govloop.hall.estimates import (
     queue_length_predictor,
 )
 from govloop.hall.models import (
+    ACTIVE_STATUSES,
     CITIZEN_PRIORITY,
     DEFAULT_PRIORITY_RULE,
     Department,
@@ -837,3 +838,29 @@ def display_names(*, session: Session, kind: str, ids: set[int | None]) -> dict[
         return {}
     id_col, name_col = _NAME_COLUMNS[kind]
     return {i: n for i, n in session.execute(select(id_col, name_col).where(id_col.in_(wanted)))}
+
+
+@dataclass(frozen=True)
+class TicketCase:
+    """A ticket as a case for purpose-bound data access: open while it is at a window."""
+
+    ticket_id: int
+    open: bool
+    staff_id: int | None
+    item_code: str
+    label: str
+
+
+def ticket_case(*, session: Session, ticket_id: int) -> TicketCase:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"未找到号票 {ticket_id}", code="unknown_ticket")
+    item = session.get(ServiceItem, ticket.item_id)
+    assert item is not None
+    return TicketCase(
+        ticket.id,
+        ticket.status in ACTIVE_STATUSES,
+        ticket.staff_id,
+        item.code,
+        f"{ticket.code} {item.name}",
+    )

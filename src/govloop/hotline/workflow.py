@@ -7,6 +7,7 @@ calls back; departments sign for, handle, return and answer only orders dispatch
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -414,3 +415,32 @@ def sweep_deadlines(*, session: Session, at: datetime | None = None) -> dict[str
         journal.record(session, order, f"sla.{kind}", actor=None, department_id=order.department_id)
         counts[kind] += 1
     return counts
+
+
+@dataclass(frozen=True)
+class OrderCase:
+    """A work order as a case for purpose-bound data access: open for a unit while it is
+    dispatched to that unit and not closed."""
+
+    order_id: int
+    open: bool
+    department_ids: frozenset[int]
+    category_group: str | None
+    label: str
+
+
+def order_case(*, session: Session, order_id: int) -> OrderCase:
+    order = journal.get_order(session, order_id)
+    category = session.get(HotlineCategory, order.category_id) if order.category_id else None
+    live = live_assignments(session, order)
+    return OrderCase(
+        order.id,
+        order.status in OPEN_STATUSES and bool(live),
+        frozenset(a.department_id for a in live),
+        category.group_name if category else None,
+        f"{order.number} {order.title}",
+    )
+
+
+def department_of_user(*, session: Session, user: User) -> int | None:
+    return journal.department_of(session, user)

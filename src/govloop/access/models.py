@@ -1,0 +1,118 @@
+"""Purpose-bound access: which subjects a case concerns, the grants staff hold while a case
+is open, and the tamper-evident audit log with its signed checkpoints."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from govloop.core.clock import now
+from govloop.core.db import Base, JSONType, UTCDateTime
+
+
+class CaseType(enum.StrEnum):
+    TICKET = "ticket"  # a visit at a hall window
+    WORK_ORDER = "work_order"  # a 12345 hotline order
+    FIELD_TASK = "field_task"  # a task of the mobile workbench
+
+
+class GrantStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class CaseSubject(Base):
+    """A subject (master record) a case concerns: the applicant, the enterprise, …"""
+
+    __tablename__ = "access_case_subjects"
+    __table_args__ = (UniqueConstraint("case_type", "case_id", "master_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_type: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[int] = mapped_column(Integer)
+    master_id: Mapped[int] = mapped_column(ForeignKey("subject_masters.id"), index=True)
+    role: Mapped[str] = mapped_column(String(32), default="applicant")
+    added_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class Grant(Base):
+    """Access to the subjects of one case, for one staff member, while the case is open."""
+
+    __tablename__ = "access_grants"
+    __table_args__ = (Index("ix_access_grants_staff_status", "staff_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    case_type: Mapped[str] = mapped_column(String(16))
+    case_id: Mapped[int | None] = mapped_column(Integer)  # None for break-glass
+    case_label: Mapped[str] = mapped_column(String(200))  # e.g. "A012 社保卡申领"
+    policy_key: Mapped[str] = mapped_column(String(64))  # the policy entry that applied
+    purpose: Mapped[str] = mapped_column(String(200))
+    subject_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    # subject kind → {"full": [...], "masked": [...]}
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default=GrantStatus.ACTIVE, index=True)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # the key that encrypts copies of the case data held by the staff member's device;
+    # served only while the grant is active
+    device_key: Mapped[str] = mapped_column(String(64))
+    break_glass: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    review_status: Mapped[str | None] = mapped_column(String(16))  # pending / accepted / misuse
+    reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class AuditEntry(Base):
+    """Append-only; each entry's hash covers its content and the previous entry's hash."""
+
+    __tablename__ = "access_audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(24))
+    outcome: Mapped[str] = mapped_column(String(16))
+    case_type: Mapped[str | None] = mapped_column(String(16))
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    case_label: Mapped[str | None] = mapped_column(String(200))
+    grant_id: Mapped[int | None] = mapped_column(Integer)
+    subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    fields: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    purpose: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[str | None] = mapped_column(String(500))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class AuditHead(Base):
+    """One row: the last sequence number and hash. Appends lock it, so the chain is linear."""
+
+    __tablename__ = "access_audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """A signed statement "the log up to seq N has hash H" (Ed25519)."""
+
+    __tablename__ = "access_audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    signature: Mapped[str] = mapped_column(String(200))  # base64
+    key_id: Mapped[str] = mapped_column(String(16))  # first bytes of the public key's hash

@@ -1,0 +1,98 @@
+"""The minimum-necessary field policy (policy.yaml) and the masking rules (脱敏)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from govloop.core.errors import RuleViolation
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    keep_start: int
+    keep_end: int
+
+    def apply(self, value: str) -> str:
+        text = str(value)
+        n = len(text)
+        if n <= 1:
+            return "*" * n
+        if n <= self.keep_start + self.keep_end:  # too short to keep both ends: first only
+            return text[0] + "*" * (n - 1)
+        end = text[n - self.keep_end :] if self.keep_end else ""
+        return text[: self.keep_start] + "*" * (n - self.keep_start - self.keep_end) + end
+
+
+@dataclass(frozen=True)
+class FieldSet:
+    full: frozenset[str]
+    masked: frozenset[str]
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"full": sorted(self.full), "masked": sorted(self.masked)}
+
+    @property
+    def all(self) -> frozenset[str]:
+        return self.full | self.masked
+
+
+@dataclass(frozen=True)
+class Policy:
+    grant_minutes: dict[str, int]
+    masking: dict[str, MaskRule]
+    field_types: dict[str, str]
+    cases: dict[str, dict[str, Any]]
+    break_glass: dict[str, FieldSet]
+
+    def fields_for(self, case_type: str, key: str | None) -> tuple[str, dict[str, FieldSet]]:
+        """(the policy entry that applies, subject kind → fields). ``key`` is the item code,
+        or the task type; an item code also matches its department prefix (GA01 → GA)."""
+        spec = self.cases.get(case_type)
+        if spec is None:
+            raise RuleViolation(f"未配置的办件类型：{case_type}", code="unknown_case_type")
+        items = spec.get("items") or {}
+        if key:
+            for candidate in (key, key.rstrip("0123456789").rstrip("-")):
+                if candidate in items:
+                    return f"{case_type}:{candidate}", _field_sets(items[candidate])
+        return f"{case_type}:default", _field_sets(spec.get("default") or {})
+
+    def mask(self, field: str, value: Any) -> Any:
+        rule = self.masking.get(self.field_types.get(field, ""))
+        if value is None:
+            return None
+        if rule is None:  # a masked field without a rule: hide it entirely
+            return "*" * min(len(str(value)), 8)
+        return rule.apply(str(value))
+
+
+def _field_sets(spec: dict[str, Any]) -> dict[str, FieldSet]:
+    return {
+        kind: FieldSet(frozenset(v.get("full") or ()), frozenset(v.get("masked") or ()))
+        for kind, v in spec.items()
+    }
+
+
+def parse(text: str) -> Policy:
+    raw = yaml.safe_load(text)
+    return Policy(
+        grant_minutes={k: int(v) for k, v in raw["grant_minutes"].items()},
+        masking={k: MaskRule(int(v["keep_start"]), int(v["keep_end"])) for k, v in raw["masking"].items()},
+        field_types=dict(raw["field_types"]),
+        cases=dict(raw["cases"]),
+        break_glass=_field_sets(raw["break_glass"]),
+    )
+
+
+@lru_cache(maxsize=1)
+def policy() -> Policy:
+    return parse(resources.files("govloop.access").joinpath("policy.yaml").read_text("utf-8"))
+
+
+def policy_text() -> str:
+    return resources.files("govloop.access").joinpath("policy.yaml").read_text("utf-8")

@@ -1,0 +1,465 @@
+"""Purpose-bound, case-bound, audited delivery of subject data.
+
+A grant opens when a staff member holds an open case; it covers only that case's subjects
+and the fields the policy names for its item (最小必要); it ends when the case closes, when
+its time limit passes, or when the staff member signs out. Every opening, read, refusal and
+end is appended to the tamper-evident log.
+
+Refusals do not raise: they are recorded in the same transaction and returned as a
+``Denial``, so the route can commit the audit entry and then answer 403 — a refused request
+must leave its trace. A denial names the refused field names, never values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govloop.access import audit
+from govloop.access.audit import Entry
+from govloop.access.cases import CaseInfo, case_info, subjects_of
+from govloop.access.models import CaseType, Grant, GrantStatus
+from govloop.access.policy import FieldSet, policy
+from govloop.core.clock import now
+from govloop.core.errors import GovloopError, NotFound, RuleViolation
+from govloop.core.models import User
+from govloop.subjects import service as subjects
+
+BREAK_GLASS_MIN_REASON = 10
+
+
+@dataclass(frozen=True)
+class Denial:
+    code: str
+    message: str
+    status: int = 403
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": self.code, "message": self.message}
+
+
+@dataclass
+class GrantResult:
+    grant: Grant | None = None
+    token: str | None = None
+    denial: Denial | None = None
+
+
+@dataclass
+class SubjectView:
+    id: int
+    kind: str
+    # only granted fields are present; masked fields carry masked values
+    values: dict[str, Any]
+    masked: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FetchResult:
+    subjects: list[SubjectView] = field(default_factory=list)
+    denial: Denial | None = None
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _actor(user: User) -> str:
+    return user.display_name or user.username
+
+
+def _deny(
+    session: Session, user: User, code: str, message: str, *, status: int = 403, **entry: Any
+) -> Denial:
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=user.id,
+                actor=_actor(user),
+                action="denied",
+                outcome="denied",
+                detail=f"{code}: {message}"[:500],
+                **entry,
+            )
+        ],
+    )
+    return Denial(code, message, status)
+
+
+# --- opening and ending grants -------------------------------------------------------------
+
+
+def open_grant(
+    *, session: Session, user: User, case_type: str, case_id: int, purpose: str = ""
+) -> GrantResult:
+    """Open (or return the live) grant for a case the user holds."""
+    where = {"case_type": case_type, "case_id": case_id}
+    try:
+        info = case_info(session=session, case_type=case_type, case_id=case_id, user=user)
+    except GovloopError as exc:
+        return GrantResult(denial=_deny(session, user, exc.code, exc.message, **where))
+    if not info.open:
+        return GrantResult(
+            denial=_deny(session, user, "case_closed", "办件已结束，不能再查看其数据", **where)
+        )
+    if not info.held_by_user:
+        return GrantResult(
+            denial=_deny(session, user, "not_your_case", "该办件不由您办理", **where)
+        )
+    live = session.scalar(
+        select(Grant).where(
+            Grant.staff_id == user.id,
+            Grant.case_type == case_type,
+            Grant.case_id == case_id,
+            Grant.status == GrantStatus.ACTIVE,
+            Grant.break_glass.is_(False),
+        )
+    )
+    stamp = now()
+    if live is not None and live.expires_at > stamp:
+        token = _rotate_token(live)
+        return GrantResult(live, token)
+    policy_key, fields = policy().fields_for(case_type, info.policy_key)
+    subject_ids = subjects_of(session=session, case_type=case_type, case_id=case_id)
+    token = secrets.token_urlsafe(32)
+    grant = Grant(
+        token_hash=_token_hash(token),
+        staff_id=user.id,
+        case_type=case_type,
+        case_id=case_id,
+        case_label=info.label[:200],
+        policy_key=policy_key,
+        purpose=(purpose or info.label)[:200],
+        subject_ids=subject_ids,
+        fields={kind: fs.as_dict() for kind, fs in fields.items()},
+        status=GrantStatus.ACTIVE,
+        opened_at=stamp,
+        expires_at=stamp + timedelta(minutes=policy().grant_minutes[case_type]),
+        device_key=secrets.token_hex(32),
+        break_glass=False,
+    )
+    session.add(grant)
+    session.flush()
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=user.id,
+                actor=_actor(user),
+                action="grant_opened",
+                case_type=case_type,
+                case_id=case_id,
+                case_label=grant.case_label,
+                grant_id=grant.id,
+                purpose=grant.purpose,
+                detail=f"subjects={len(subject_ids)} policy={policy_key}",
+            )
+        ],
+    )
+    return GrantResult(grant, token)
+
+
+def _rotate_token(grant: Grant) -> str:
+    """A fresh token for a live grant: the one shown earlier stops working."""
+    token = secrets.token_urlsafe(32)
+    grant.token_hash = _token_hash(token)
+    return token
+
+
+def break_glass(
+    *, session: Session, user: User, master_id: int, reason: str
+) -> GrantResult:
+    """Emergency access to one subject outside any case: a reason, a short time limit, and
+    always flagged for an auditor's review."""
+    reason = (reason or "").strip()
+    if len(reason) < BREAK_GLASS_MIN_REASON:
+        raise RuleViolation(
+            f"紧急查看必须说明理由（至少 {BREAK_GLASS_MIN_REASON} 个字）", code="reason_required"
+        )
+    values = subjects.subject_values(session=session, master_ids=[master_id])
+    if master_id not in values:
+        raise NotFound(f"未找到主题记录 {master_id}", code="unknown_master")
+    stamp = now()
+    token = secrets.token_urlsafe(32)
+    grant = Grant(
+        token_hash=_token_hash(token),
+        staff_id=user.id,
+        case_type="break_glass",
+        case_id=None,
+        case_label="紧急查看",
+        policy_key="break_glass",
+        purpose=reason[:200],
+        subject_ids=[master_id],
+        fields={kind: fs.as_dict() for kind, fs in policy().break_glass.items()},
+        status=GrantStatus.ACTIVE,
+        opened_at=stamp,
+        expires_at=stamp + timedelta(minutes=policy().grant_minutes["break_glass"]),
+        device_key=secrets.token_hex(32),
+        break_glass=True,
+        reason=reason[:500],
+        review_status="pending",
+    )
+    session.add(grant)
+    session.flush()
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=user.id,
+                actor=_actor(user),
+                action="break_glass",
+                case_type="break_glass",
+                grant_id=grant.id,
+                subject_id=master_id,
+                purpose=reason[:200],
+            )
+        ],
+    )
+    return GrantResult(grant, token)
+
+
+def end_grant(
+    *, session: Session, grant: Grant, reason: str, actor: User | None = None
+) -> None:
+    if grant.status != GrantStatus.ACTIVE:
+        return
+    grant.status = GrantStatus.ENDED
+    grant.ended_at = now()
+    grant.end_reason = reason
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=actor.id if actor else None,
+                actor=_actor(actor) if actor else "system",
+                action="grant_ended",
+                case_type=grant.case_type,
+                case_id=grant.case_id,
+                case_label=grant.case_label,
+                grant_id=grant.id,
+                detail=reason,
+            )
+        ],
+    )
+
+
+def end_grants_of_user(*, session: Session, user: User, reason: str = "signed_out") -> int:
+    grants = session.scalars(
+        select(Grant).where(Grant.staff_id == user.id, Grant.status == GrantStatus.ACTIVE)
+    ).all()
+    for grant in grants:
+        end_grant(session=session, grant=grant, reason=reason, actor=user)
+    return len(grants)
+
+
+def sweep(*, session: Session) -> dict[str, int]:
+    """End grants whose time limit passed or whose case closed (a timed job)."""
+    counts = {"expired": 0, "case_closed": 0}
+    stamp = now()
+    for grant in session.scalars(select(Grant).where(Grant.status == GrantStatus.ACTIVE)).all():
+        reason = _end_reason(session, grant, stamp)
+        if reason:
+            end_grant(session=session, grant=grant, reason=reason)
+            counts[reason] += 1
+    return counts
+
+
+def _end_reason(session: Session, grant: Grant, stamp: datetime) -> str | None:
+    if grant.expires_at <= stamp:
+        return "expired"
+    if grant.break_glass or grant.case_id is None:
+        return None
+    staff = session.get(User, grant.staff_id)
+    assert staff is not None
+    try:
+        info: CaseInfo = case_info(
+            session=session, case_type=grant.case_type, case_id=grant.case_id, user=staff
+        )
+    except GovloopError:
+        return "case_closed"
+    return None if info.open and info.held_by_user else "case_closed"
+
+
+# --- using a grant -------------------------------------------------------------------------
+
+
+def check_grant(*, session: Session, user: User, token: str | None) -> Grant | Denial:
+    """The live grant behind a token, or the reason it cannot be used (recorded)."""
+    grant = (
+        session.scalar(select(Grant).where(Grant.token_hash == _token_hash(token)))
+        if token
+        else None
+    )
+    if grant is None:
+        return _deny(session, user, "bad_grant_token", "授权凭证无效")
+    where = {"case_type": grant.case_type, "case_id": grant.case_id, "grant_id": grant.id}
+    if grant.staff_id != user.id:
+        return _deny(session, user, "not_your_grant", "该授权不属于您", **where)
+    if grant.status != GrantStatus.ACTIVE:
+        return _deny(
+            session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where
+        )
+    reason = _end_reason(session, grant, now())
+    if reason:
+        end_grant(session=session, grant=grant, reason=reason)
+        message = "授权已过期" if reason == "expired" else "办件已结束，授权随之终止"
+        return _deny(session, user, "grant_ended", message, status=410, **where)
+    return grant
+
+
+def filter_values(values: dict[str, Any], fields: FieldSet) -> tuple[dict[str, Any], list[str]]:
+    """Only granted fields, masked where the policy says so. Ungranted fields are absent."""
+    rules = policy()
+    out: dict[str, Any] = {}
+    masked = []
+    for name in fields.full:
+        if name in values:
+            out[name] = values[name]
+    for name in fields.masked:
+        if name in values and name not in fields.full:
+            out[name] = rules.mask(name, values[name])
+            masked.append(name)
+    return out, sorted(masked)
+
+
+def fetch(
+    *,
+    session: Session,
+    user: User,
+    token: str | None,
+    subject_id: int | None = None,
+    fields: list[str] | None = None,
+) -> FetchResult:
+    """The granted view of the case's subjects (or one of them)."""
+    checked = check_grant(session=session, user=user, token=token)
+    if isinstance(checked, Denial):
+        return FetchResult(denial=checked)
+    grant = checked
+    where = {
+        "case_type": grant.case_type,
+        "case_id": grant.case_id,
+        "case_label": grant.case_label,
+        "grant_id": grant.id,
+    }
+    wanted = grant.subject_ids if subject_id is None else [subject_id]
+    if subject_id is not None and subject_id not in grant.subject_ids:
+        return FetchResult(
+            denial=_deny(
+                session,
+                user,
+                "subject_not_in_case",
+                "该主体不属于当前办件",
+                subject_id=subject_id,
+                **where,
+            )
+        )
+    values = subjects.subject_values(session=session, master_ids=list(wanted))
+    views = []
+    entries = []
+    for master_id in wanted:
+        subject = values.get(master_id)
+        if subject is None:
+            continue
+        spec = grant.fields.get(subject.kind) or {"full": [], "masked": []}
+        field_set = FieldSet(frozenset(spec["full"]), frozenset(spec["masked"]))
+        if fields is not None:
+            refused = sorted(set(fields) - field_set.all)
+            if refused:
+                return FetchResult(
+                    denial=_deny(
+                        session,
+                        user,
+                        "field_not_granted",
+                        f"以下字段不在本办件的授权范围内：{'、'.join(refused)}",
+                        subject_id=master_id,
+                        fields=refused,
+                        **where,
+                    )
+                )
+            field_set = FieldSet(
+                field_set.full & frozenset(fields), field_set.masked & frozenset(fields)
+            )
+        shown, masked = filter_values(subject.attributes, field_set)
+        views.append(SubjectView(master_id, subject.kind, shown, masked))
+        entries.append(
+            Entry(
+                actor_id=user.id,
+                actor=_actor(user),
+                action="read",
+                subject_id=master_id,
+                fields=sorted(shown),
+                purpose=grant.purpose,
+                **where,
+            )
+        )
+    audit.append(session=session, entries=entries)
+    return FetchResult(views)
+
+
+def device_key(*, session: Session, user: User, token: str | None) -> str | Denial:
+    """The key that encrypts the device's copy of the case data, while the grant lives."""
+    checked = check_grant(session=session, user=user, token=token)
+    if isinstance(checked, Denial):
+        return checked
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=user.id,
+                actor=_actor(user),
+                action="key_issued",
+                case_type=checked.case_type,
+                case_id=checked.case_id,
+                case_label=checked.case_label,
+                grant_id=checked.id,
+            )
+        ],
+    )
+    return checked.device_key
+
+
+def grant_status(*, session: Session, user: User, grant_id: int) -> Grant:
+    grant = session.get(Grant, grant_id)
+    if grant is None or grant.staff_id != user.id:
+        raise NotFound("未找到授权", code="unknown_grant")
+    return grant
+
+
+def review_break_glass(
+    *, session: Session, grant_id: int, reviewer: User, verdict: str, note: str
+) -> Grant:
+    grant = session.get(Grant, grant_id)
+    if grant is None or not grant.break_glass:
+        raise NotFound("未找到紧急查看记录", code="unknown_grant")
+    if verdict not in ("accepted", "misuse"):
+        raise RuleViolation("审核结论只能是“合理”或“不当”", code="bad_verdict")
+    grant.review_status = verdict
+    grant.reviewed_by = reviewer.id
+    grant.reviewed_at = now()
+    grant.review_note = note.strip()[:500] or None
+    audit.append(
+        session=session,
+        entries=[
+            Entry(
+                actor_id=reviewer.id,
+                actor=_actor(reviewer),
+                action="reviewed",
+                grant_id=grant.id,
+                subject_id=grant.subject_ids[0] if grant.subject_ids else None,
+                detail=verdict,
+            )
+        ],
+    )
+    session.flush()
+    return grant
+
+
+def case_types() -> list[str]:
+    return [c.value for c in CaseType]
