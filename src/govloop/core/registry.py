@@ -8,7 +8,6 @@ def import_all_models() -> None:
     import govloop.actions.models
     import govloop.catalog.models
     import govloop.core.models
-    import govloop.field.models
     import govloop.hall.models
     import govloop.hotline.models
     import govloop.indicators.models
