@@ -19,10 +19,12 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from govloop.indicators import formula as fml
 from govloop.indicators.facts import (
@@ -30,6 +32,7 @@ from govloop.indicators.facts import (
     CUBE_MEASURES,
     CUBE_SQL,
     EMPTY_RATINGS,
+    EXPORTED_FACTS,
     FACTS_SQL,
     OBJECT_COLUMNS,
     SOURCE_VIEWS,
@@ -98,28 +101,55 @@ class Engine:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- backend: the few statements that differ between DuckDB and Spark ------------------
+    # Everything else is the same SQL text; spark_engine.SparkEngine overrides these.
+
+    def _parquet(self, files: Sequence[str]) -> str:
+        """A relation over some Parquet files, for use in FROM."""
+        return f"read_parquet({_sql_list(files)}, hive_partitioning = false)"
+
+    def _view(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+
+    def _table(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+
+    def _append(self, name: str, sql: str) -> None:
+        self.con.execute(f"INSERT INTO {name} BY NAME {sql}")
+
+    def _frame(self, sql: str) -> pd.DataFrame:
+        return self.con.execute(sql).df()
+
+    def _write_by_month(self, sql: str, folder: Path) -> None:
+        """Write the rows of a query as Parquet under ``folder/month=YYYY-MM/``."""
+        self.con.execute(
+            f"COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM ({sql}))"
+            f" TO '{folder}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
+        )
+
     # --- inputs ---------------------------------------------------------------------------
 
     def _load_dims(self) -> None:
         for name in ("halls", "items", "windows", "hall_departments"):
             path = self.store.dim_path(name)
             if path.exists():
-                self.con.execute(
-                    f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM read_parquet('{path}')"
-                )
+                self._table(name, f"SELECT * FROM {self._parquet([str(path)])}")
         if not self.store.has_dims():
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE halls (id INTEGER, code VARCHAR, opens_s INTEGER,"
-                " closes_s INTEGER)"
+            self._table(
+                "halls",
+                "SELECT CAST(NULL AS INTEGER) AS id, CAST(NULL AS STRING) AS code,"
+                " CAST(NULL AS INTEGER) AS opens_s, CAST(NULL AS INTEGER) AS closes_s LIMIT 0",
             )
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE items (id INTEGER, department_id INTEGER,"
-                " promised_s DOUBLE)"
+            self._table(
+                "items",
+                "SELECT CAST(NULL AS INTEGER) AS id, CAST(NULL AS INTEGER) AS department_id,"
+                " CAST(NULL AS DOUBLE) AS promised_s LIMIT 0",
             )
         if not self.store.dim_path("hall_departments").exists():
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE hall_departments (hall_id INTEGER,"
-                " department_id INTEGER)"
+            self._table(
+                "hall_departments",
+                "SELECT CAST(NULL AS INTEGER) AS hall_id, CAST(NULL AS INTEGER) AS department_id"
+                " LIMIT 0",
             )
 
     def build_facts(self, source: str, hall_id: int, months: Sequence[str]) -> None:
@@ -133,10 +163,7 @@ class Engine:
                 for month in months:
                     self.store.replace_facts(relation, hall_id, month, None)
             return
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM read_parquet("
-            f"{_sql_list(files)}, hive_partitioning = false)"
-        )
+        self._view(view, f"SELECT * FROM {self._parquet(files)}")
         (self.store.root / "facts").mkdir(parents=True, exist_ok=True)
         for relation in relations:
             staging = (
@@ -148,18 +175,12 @@ class Engine:
                     for month in months:
                         self.store.replace_facts(relation, hall_id, month, None)
                     continue
-                self.con.execute(
-                    "CREATE OR REPLACE TEMP VIEW visits_built AS SELECT * FROM read_parquet("
-                    f"{_sql_list(built_visits)}, hive_partitioning = false)"
-                )
+                self._view("visits_built", f"SELECT * FROM {self._parquet(built_visits)}")
                 sql = CUBE_SQL
             else:
                 sql = FACTS_SQL[relation][1]
             with self._timed(f"facts_{relation}"):
-                self.con.execute(
-                    f"COPY (SELECT *, strftime(day, '%Y-%m') AS month FROM ({sql}))"
-                    f" TO '{staging}' (FORMAT parquet, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
-                )
+                self._write_by_month(sql, staging)
             for month in months:
                 built = staging / f"month={month}"
                 self.store.replace_facts(
@@ -188,10 +209,10 @@ class Engine:
         files = [f for h in hall_ids for f in self.store.fact_files(relation, h, months)]
         if not files:
             return False
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name or 'f_' + relation} AS SELECT * FROM"
-            f" read_parquet({_sql_list(files)}, hive_partitioning = false)"
-            f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'"
+        self._view(
+            name or "f_" + relation,
+            f"SELECT * FROM {self._parquet(files)}"
+            f" WHERE day BETWEEN DATE '{lo.isoformat()}' AND DATE '{hi.isoformat()}'",
         )
         return True
 
@@ -207,19 +228,20 @@ class Engine:
         first = month_key(lo)
         rating_months = [m for m in self.store.fact_months("ratings", CITY) if m >= first]
         rating_files = self.store.fact_files("ratings", CITY, rating_months)
-        ratings = (
-            f"read_parquet({_sql_list(rating_files)}, hive_partitioning = false)"
-            if rating_files
-            else EMPTY_RATINGS
+        ratings = self._parquet(rating_files) if rating_files else EMPTY_RATINGS
+        # the relation's own columns, spelled out (portable: no star modifiers)
+        columns = ", ".join(
+            f"w.{name}" for name in pq.read_schema(files[0]).names if name != "hall_id"
         )
         sql = CITY_READ_SQL[relation].format(
-            facts=f"read_parquet({_sql_list(files)}, hive_partitioning = false)",
+            facts=self._parquet(files),
+            columns=columns,
             ratings=ratings,
             halls=", ".join(str(int(h)) for h in hall_ids),
             lo=lo.isoformat(),
             hi=hi.isoformat(),
         )
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
+        self._view(name, sql)
         return True
 
     def read_facts(
@@ -228,9 +250,7 @@ class Engine:
         """The rows of one fact relation of a hall between two days (None: no facts)."""
         if not self._facts_view(relation, [hall_id], lo, hi):
             return None
-        return self.con.execute(
-            f"SELECT {', '.join(columns)} FROM f_{relation} ORDER BY day, slot"
-        ).df()
+        return self._frame(f"SELECT {', '.join(columns)} FROM f_{relation} ORDER BY day, slot")
 
     # --- aggregation ---------------------------------------------------------------------
 
@@ -245,7 +265,7 @@ class Engine:
     ) -> str | None:
         """The aggregation query of one relation, or None if it measures none of ``kinds``."""
         rel = RELATIONS[relation]
-        kinds = [k for k in kinds if k in rel.objects and k != "device"]
+        kinds = [k for k in kinds if k in rel.objects]
         if not kinds:
             return None
         key_cols = [OBJECT_COLUMNS[k] for k in kinds if k != "hall"]
@@ -365,7 +385,9 @@ class Engine:
         for ref in refs:
             by_relation.setdefault(MEASURES[ref.name].relation, []).append(ref)
         computable = [
-            r for r in by_relation if r in FACTS_SQL and (not by_slot or RELATIONS[r].slotted)
+            r
+            for r in by_relation
+            if (r in FACTS_SQL or r in EXPORTED_FACTS) and (not by_slot or RELATIONS[r].slotted)
         ]
         self.timings = {}
         self._load_dims()
@@ -377,18 +399,10 @@ class Engine:
         for group_periods, hall_ids in groups.items():
             lo = min(p.start for p in group_periods)
             hi = max(p.end for p in group_periods)
-            wanted = pd.DataFrame(
-                {
-                    "period_start": [p.start for p in group_periods],
-                    "period_end": [p.end for p in group_periods],
-                }
+            rows = ", ".join(
+                f"(DATE '{p.start.isoformat()}', DATE '{p.end.isoformat()}')" for p in group_periods
             )
-            self.con.register("wanted_df", wanted)
-            self.con.execute(
-                "CREATE OR REPLACE TEMP TABLE wanted AS SELECT CAST(period_start AS DATE)"
-                " AS period_start, CAST(period_end AS DATE) AS period_end FROM wanted_df"
-            )
-            self.con.unregister("wanted_df")
+            self._table("wanted", f"SELECT * FROM (VALUES {rows}) AS w(period_start, period_end)")
             for relation in computable:
                 if not self._facts_view(relation, hall_ids, lo, hi):
                     continue
@@ -404,9 +418,9 @@ class Engine:
                     continue
                 with self._timed(f"aggregate_{relation}"):
                     if relation in created:
-                        self.con.execute(f"INSERT INTO agg_{relation} BY NAME {agg}")
+                        self._append(f"agg_{relation}", agg)
                     else:
-                        self.con.execute(f"CREATE OR REPLACE TEMP TABLE agg_{relation} AS {agg}")
+                        self._table(f"agg_{relation}", agg)
                         created.add(relation)
         with self._timed("evaluate"):
             return self._evaluate(framework, refs, sorted(created), by_relation, codes, by_slot)
@@ -432,10 +446,7 @@ class Engine:
             column(r) if r.key in available else f"CAST(NULL AS DOUBLE) AS {column(r)}"
             for r in refs
         ]
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE measures AS SELECT k.*, {', '.join(selects)}"
-            f" FROM ({union}) k {joins}"
-        )
+        self._table("measures", f"SELECT k.*, {', '.join(selects)} FROM ({union}) k {joins}")
         formulas = []
         for leaf in framework.leaves():
             assert leaf.tree is not None
@@ -444,10 +455,10 @@ class Engine:
                 f"CASE WHEN object_kind IN ({kinds}) THEN {fml.to_sql(leaf.tree, column)}"
                 f' END AS "{leaf.code}"'
             )
-        frame = self.con.execute(
+        frame = self._frame(
             f"SELECT {key_list}, CAST({column(VOLUME)} AS DOUBLE) AS _volume,"
             f" {', '.join(formulas)} FROM measures ORDER BY {key_list}"
-        ).df()
+        )
         for name in ("period_start", "period_end"):
             frame[name] = pd.to_datetime(frame[name]).dt.date
         for code in codes:
@@ -459,7 +470,7 @@ class Engine:
 
     def measures_frame(self) -> pd.DataFrame:
         """The joined measure columns of the last compute (for drill-down and tests)."""
-        return self.con.execute("SELECT * FROM measures").df()
+        return self._frame("SELECT * FROM measures")
 
     def fact_rows(
         self,
@@ -479,10 +490,8 @@ class Engine:
             if object_kind == "hall"
             else f"WHERE {OBJECT_COLUMNS[object_kind]} = {int(object_id)}"
         )
-        total = self.con.execute(f"SELECT count(*) FROM f_{relation} {where}").fetchone()
-        frame = self.con.execute(
-            f"SELECT * FROM f_{relation} {where} ORDER BY ALL LIMIT {int(limit)}"
-        ).df()
+        total = self._frame(f"SELECT count(*) AS n FROM f_{relation} {where}")["n"].iloc[0]
+        frame = self._frame(f"SELECT * FROM f_{relation} {where} ORDER BY ALL LIMIT {int(limit)}")
         rows = []
         for record in frame.to_dict(orient="records"):
             rows.append(
@@ -491,7 +500,7 @@ class Engine:
                     for k, v in record.items()
                 }
             )
-        return int(total[0]) if total else 0, rows
+        return int(total), rows
 
 
 def _plain(value: object) -> object:

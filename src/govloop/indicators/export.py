@@ -14,6 +14,7 @@ watermark; ``settle_seconds`` keeps the newest events back to make that unlikely
 
 from __future__ import annotations
 
+import secrets
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,10 +22,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from govloop.core.clock import local_tz, now
+from govloop.core.clock import local_today, local_tz, now
 from govloop.hall.models import (
     Appointment,
     Hall,
@@ -38,6 +40,7 @@ from govloop.hotline.models import WorkOrder, WorkOrderEvent
 from govloop.indicators.models import ExportWatermark
 from govloop.indicators.store import (
     CITY,
+    DEVICE_FACTS_SCHEMA,
     HALL_EVENTS_SCHEMA,
     HALL_KIND_CODES,
     OUTCOME_CODES,
@@ -50,6 +53,8 @@ from govloop.indicators.store import (
     Store,
     month_key,
 )
+from govloop.ingest import devices as device_service
+from govloop.ingest.models import DeviceEvent
 from govloop.ratings.models import Rating, RatingEvent
 
 CHUNK = 20_000
@@ -386,6 +391,50 @@ def _export_work_order_events(
         result.rows["work_order_events"] = count
 
 
+def _export_devices(
+    session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
+) -> None:
+    """Recompute the ``devices`` facts (uptime per hall, device and day, from the device
+    registry) from the month of the oldest new device event through today. Today's row
+    always changes (an online device keeps adding up time), so today is always dirty."""
+    upto = _upper(session, DeviceEvent.id, DeviceEvent.at, settle)
+    first_at, count = session.execute(
+        select(func.min(DeviceEvent.at), func.count(DeviceEvent.id)).where(
+            DeviceEvent.id > mark.last_id, DeviceEvent.id <= upto
+        )
+    ).one()
+    today = local_today()
+    first = min(_local(first_at).date(), today) if first_at is not None else today
+    rows = device_service.uptime_days(
+        session=session, start=first.replace(day=1), end=today, with_hall=True
+    )
+    parts: dict[tuple[int, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        assert row.hall_id is not None
+        parts[(row.hall_id, month_key(row.day))].append(
+            {
+                "hall_id": row.hall_id,
+                "day": row.day,
+                "device_id": row.device_id,
+                "up_s": row.up_s,
+                "expected_s": row.expected_s,
+            }
+        )
+        if row.day >= first:
+            result.dirty[row.hall_id].add(row.day)
+    (store.root / "facts").mkdir(parents=True, exist_ok=True)
+    for (hall_id, month), records in parts.items():
+        staging = store.root / "facts" / f".staging-devices-{hall_id}-{secrets.token_hex(4)}"
+        staging.mkdir()
+        pq.write_table(
+            pa.Table.from_pylist(records, schema=DEVICE_FACTS_SCHEMA), staging / "part-0.parquet"
+        )
+        store.replace_facts("devices", hall_id, month, staging)
+    mark.last_id = max(mark.last_id, upto)
+    if count:
+        result.rows["device_events"] = int(count)
+
+
 def export_events(*, session: Session, store: Store, settle_seconds: float = 0) -> ExportResult:
     """Append the events past the watermarks to the store; move the watermarks."""
     result = ExportResult()
@@ -399,7 +448,9 @@ def export_events(*, session: Session, store: Store, settle_seconds: float = 0) 
     _export_hall_events(session, store, hall_mark, settle_seconds, result)
     _export_rating_events(session, store, rating_mark, settle_seconds, result)
     _export_work_order_events(session, store, order_mark, settle_seconds, result)
-    for mark in (hall_mark, rating_mark, order_mark):
+    device_mark = _watermark(session, "device_events")
+    _export_devices(session, store, device_mark, settle_seconds, result)
+    for mark in (hall_mark, rating_mark, order_mark, device_mark):
         mark.updated_at = now()
     session.flush()
     return result

@@ -63,7 +63,9 @@ WITH i AS (
   WHERE kind BETWEEN {K["CALLED"]} AND {K["CARRIED_OVER"]} AND ticket_id IS NOT NULL
   GROUP BY ticket_id
 ), v AS (
-  SELECT i.*, coalesce(t.item_id, i.item_id) AS final_item_id, t.* EXCLUDE (ticket_id, item_id)
+  SELECT i.*, coalesce(t.item_id, i.item_id) AS final_item_id, t.first_called, t.last_called,
+    t.last_started, t.finished_at, t.outcome, t.no_show_at, t.handled_by, t.transfers,
+    t.recalls, t.closed, t.cancelled
   FROM i LEFT JOIN t USING (ticket_id)
 )
 SELECT v.hall_id, v.day, v.slot, v.ticket_id, v.final_item_id AS item_id, it.department_id,
@@ -203,10 +205,11 @@ FROM d JOIN o USING (order_id) LEFT JOIN p USING (dispatch_id)
 
 # City-wide facts as one hall sees them: the rows of the departments offering items at
 # the hall's windows, relabelled with the hall's id, with the order's rating level when
-# the rating still counts. {facts}, {ratings}, {halls}, {lo} and {hi} are filled in by
-# the engine.
+# the rating still counts. {facts}, {columns} (the facts' columns but hall_id, as w.<name>),
+# {ratings}, {halls}, {lo} and {hi} are filled in by the engine. Columns are spelled out
+# rather than ``w.* REPLACE (…)`` so that Spark SQL runs the same text (spark_engine.py).
 WORK_ORDERS_READ_SQL = """
-SELECT w.* REPLACE (h.hall_id AS hall_id), r.level AS rating_level
+SELECT h.hall_id, {columns}, r.level AS rating_level
 FROM {facts} w
 JOIN hall_departments h ON h.department_id = w.department_id
 LEFT JOIN (SELECT rating_id, any_value(level) AS level FROM {ratings} GROUP BY rating_id) r
@@ -234,6 +237,9 @@ FACTS_SQL = {
     "ratings": ("rev", RATINGS_SQL),
     "work_orders": ("wev", WORK_ORDERS_SQL),
 }
+# Relations whose facts the export writes directly, without raw rows: device uptime needs
+# each device's state carried across partitions (see export.py and ingest/devices.py).
+EXPORTED_FACTS = frozenset({"devices"})
 # The raw view each source is read through when its facts are built.
 SOURCE_VIEWS = {"hall_events": "ev", "rating_events": "rev", "work_order_events": "wev"}
 # How city-wide relations are read for a set of halls.
@@ -245,4 +251,5 @@ OBJECT_COLUMNS = {
     "window": "window_id",
     "staff": "staff_id",
     "item": "item_id",
+    "device": "device_id",
 }

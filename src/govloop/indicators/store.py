@@ -42,7 +42,18 @@ import pyarrow.parquet as pq
 from govloop.hall.models import EventKind
 
 STORE_FORMAT = 1
-SOURCES = ("hall_events", "rating_events", "work_order_events")
+SOURCES = ("hall_events", "rating_events", "work_order_events", "device_events")
+# device_events has no raw files: device uptime needs the state carried across partitions,
+# so the export writes the ``devices`` facts (one row per hall, device, day) directly.
+DEVICE_FACTS_SCHEMA = pa.schema(
+    [
+        ("hall_id", pa.int32()),
+        ("day", pa.date32()),
+        ("device_id", pa.int32()),
+        ("up_s", pa.float64()),
+        ("expected_s", pa.float64()),
+    ]
+)
 # The pseudo hall of everything city-wide: hotline work orders, matters rated outside halls.
 CITY = 0
 

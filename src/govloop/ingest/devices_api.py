@@ -1,7 +1,158 @@
-"""Routes of the data platform (filled in by the module's owner)."""
+"""JSON routes of the device registry.
+
+Reading needs HALL_VIEW; registering and revoking need HALL_MANAGE (hall manager or
+admin). ``POST /api/devices/{code}/heartbeat`` is for devices that cannot speak MQTT: the
+message goes through the same pipeline (source ``http-devices``), so it is validated,
+deduplicated by event id and kept with lineage, and a bad one lands in the dead letters.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.db import get_readonly_session, get_session
+from govloop.core.deps import csrf_protect, require
+from govloop.core.errors import BadRequest
+from govloop.core.models import User
+from govloop.ingest import devices as service
+from govloop.ingest.models import Device, DeviceEvent
+from govloop.ingest.mqtt import TOPIC_PREFIX, Message, ensure_source, ingest_messages
+from govloop.ingest.pipeline import finish_run, start_run
+
+router = APIRouter(prefix="/api/devices", tags=["devices"], dependencies=[Depends(csrf_protect)])
+viewer = require(Permission.HALL_VIEW)
+manager = require(Permission.HALL_MANAGE)
+HTTP_SOURCE = "http-devices"
+
+
+class DeviceIn(BaseModel):
+    code: str = Field(min_length=1, max_length=64)
+    kind: str
+    name: str = Field(min_length=1, max_length=200)
+    hall_code: str | None = None
+    heartbeat_seconds: int = 60
+
+
+class RevokeIn(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+def _device(d: Device, **extra: Any) -> dict[str, Any]:
+    return {
+        "code": d.code,
+        "kind": d.kind,
+        "name": d.name,
+        "hall_id": d.hall_id,
+        "heartbeat_seconds": d.heartbeat_seconds,
+        "online": d.online,
+        "last_seen_at": d.last_seen_at.isoformat() if d.last_seen_at else None,
+        "registered_at": d.registered_at.isoformat(),
+        "revoked": d.revoked,
+        **extra,
+    }
+
+
+def _event(e: DeviceEvent) -> dict[str, Any]:
+    return {"kind": e.kind, "at": e.at.isoformat(), "detail": e.detail}
+
+
+def _ratio(day: service.DeviceDay | None) -> float | None:
+    return day.uptime if day is not None else None
+
+
+@router.get("")
+def list_devices(
+    hall: str | None = None,
+    user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session),
+) -> dict[str, Any]:
+    hall_id = service.hall_id_for_code(session=session, code=hall) if hall else None
+    view = service.overview(session=session, hall_id=hall_id)
+    return {
+        "devices": [
+            _device(
+                r.device,
+                hall_name=r.hall_name,
+                uptime_today=_ratio(r.today),
+                uptime_30d=_ratio(r.month),
+            )
+            for r in view.rows
+        ],
+        "online": view.online,
+        "offline": view.offline,
+        "revoked": view.revoked,
+    }
+
+
+@router.post("", status_code=201)
+def register(
+    body: DeviceIn, user: User = Depends(manager), session: Session = Depends(get_session)
+) -> dict[str, Any]:
+    hall_id = (
+        service.hall_id_for_code(session=session, code=body.hall_code) if body.hall_code else None
+    )
+    device = service.register_device(
+        session=session,
+        code=body.code,
+        kind=body.kind,
+        name=body.name,
+        hall_id=hall_id,
+        heartbeat_seconds=body.heartbeat_seconds,
+    )
+    return _device(device)
+
+
+@router.get("/{code}")
+def detail(
+    code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session)
+) -> dict[str, Any]:
+    device = service.get_device(session=session, code=code)
+    return _device(
+        device, events=[_event(e) for e in service.device_events(session=session, device=device)]
+    )
+
+
+@router.post("/{code}/revoke")
+def revoke(
+    code: str,
+    body: RevokeIn,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session),
+) -> dict[str, Any]:
+    device = service.revoke_device(
+        session=session, code=code, reason=body.reason, actor=user.username
+    )
+    return _device(device)
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
+
+
+@router.post("/{code}/heartbeat")
+def heartbeat(
+    code: str, body: bytes = Depends(_body), session: Session = Depends(get_session)
+) -> JSONResponse:
+    """A device message over HTTP (same payload as on MQTT). Unauthenticated like the
+    broker's device topics: only registered, unrevoked devices are accepted."""
+    if len(body) > 64 * 1024:
+        raise BadRequest("消息过大", code="too_large")
+    source = ensure_source(session=session, key=HTTP_SOURCE)
+    run = start_run(session=session, source=source, channel="http")
+    message = Message(f"{TOPIC_PREFIX}/devices/{code}/heartbeat", body)
+    counts = ingest_messages(session=session, source=source, run=run, messages=[message])
+    finish_run(session=session, run=run)
+    content = {
+        "stored": counts.stored,
+        "duplicates": counts.duplicates,
+        "rejected": counts.rejected,
+        "run_id": run.id,
+    }
+    # a rejected message is kept as a dead letter (committed), and the device is told why
+    return JSONResponse(status_code=422 if counts.rejected else 200, content=content)

@@ -1,7 +1,211 @@
-"""Command group of the data platform."""
+"""``govloop devices``: the device registry, the MQTT listener and a traffic simulator."""
 
 from __future__ import annotations
 
+import json
+import logging
+import random
+import signal
+import time
+from types import FrameType
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from govloop.core.db import unit_of_work
+from govloop.core.errors import GovloopError
+from govloop.ingest import devices as service
+from govloop.ingest.devices_demo import simulation_messages
+from govloop.ingest.mqtt import CLIENT_ID, TOPIC_PREFIX, DeviceListener, publish_messages
 
 devices_app = typer.Typer(no_args_is_help=True)
+console = Console()
+
+
+def _fail(exc: GovloopError) -> None:
+    console.print(f"[red]{exc.message}[/red]")
+    raise typer.Exit(1)
+
+
+def _pct(day: service.DeviceDay | None) -> str:
+    return f"{day.uptime:.1%}" if day is not None and day.uptime is not None else "–"
+
+
+@devices_app.command("list")
+def list_command(hall: str | None = typer.Option(None, "--hall", help="Hall code")) -> None:
+    """Devices with their state, last heartbeat and uptime (today, 30 days)."""
+    try:
+        with unit_of_work(readonly=True) as s:
+            hall_id = service.hall_id_for_code(session=s, code=hall) if hall else None
+            view = service.overview(session=s, hall_id=hall_id)
+            table = Table("编码", "名称", "类型", "大厅", "状态", "最近心跳", "今日在线率", "30天")
+            for r in view.rows:
+                d = r.device
+                state = (
+                    "已注销"
+                    if d.revoked
+                    else ("[green]在线[/green]" if d.online else "[red]离线[/red]")
+                )
+                table.add_row(
+                    d.code,
+                    d.name,
+                    service.kind_label(d.kind),
+                    r.hall_name or "",
+                    state,
+                    d.last_seen_at.astimezone().strftime("%m-%d %H:%M:%S")
+                    if d.last_seen_at
+                    else "",
+                    _pct(r.today),
+                    _pct(r.month),
+                )
+    except GovloopError as exc:
+        _fail(exc)
+    console.print(table)
+    console.print(f"在线 {view.online} 台，离线 {view.offline} 台，已注销 {view.revoked} 台")
+
+
+@devices_app.command("register")
+def register(
+    code: str = typer.Argument(..., help="Device code, e.g. QHJ-01"),
+    kind: str = typer.Option(
+        ..., "--kind", help="ticket_machine, rating_pad, self_service, display"
+    ),
+    name: str = typer.Option(..., "--name"),
+    hall: str | None = typer.Option(None, "--hall", help="Hall code"),
+    heartbeat: int = typer.Option(60, "--heartbeat", help="Expected heartbeat interval, seconds"),
+) -> None:
+    """Register a device."""
+    try:
+        with unit_of_work() as s:
+            hall_id = service.hall_id_for_code(session=s, code=hall) if hall else None
+            device = service.register_device(
+                session=s,
+                code=code,
+                kind=kind,
+                name=name,
+                hall_id=hall_id,
+                heartbeat_seconds=heartbeat,
+            )
+            console.print(
+                f"已登记设备 {device.code}（{device.name}），"
+                f"主题 {TOPIC_PREFIX}/devices/{device.code}/events"
+            )
+    except GovloopError as exc:
+        _fail(exc)
+
+
+@devices_app.command("revoke")
+def revoke(
+    code: str = typer.Argument(...),
+    reason: str = typer.Option(..., "--reason"),
+) -> None:
+    """Revoke a device: its messages go to the dead letters from now on."""
+    try:
+        with unit_of_work() as s:
+            device = service.revoke_device(session=s, code=code, reason=reason, actor="cli")
+            console.print(f"已注销设备 {device.code}")
+    except GovloopError as exc:
+        _fail(exc)
+
+
+@devices_app.command("sweep")
+def sweep() -> None:
+    """Mark offline every device whose heartbeat is more than 3 intervals late."""
+    with unit_of_work() as s:
+        swept = service.sweep_offline(session=s)
+        for device in swept:
+            console.print(f"{device.code} 心跳超时，已标记离线")
+    console.print(f"标记离线 {len(swept)} 台")
+
+
+@devices_app.command("listen")
+def listen(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(1883, "--port"),
+    client_id: str = typer.Option(
+        CLIENT_ID, "--client-id", help="Fixed: the broker keeps the session"
+    ),
+    prefix: str = typer.Option(TOPIC_PREFIX, "--prefix"),
+) -> None:
+    """Receive device messages from the broker until Ctrl-C (persistent session, QoS 1)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    listener = DeviceListener(host=host, port=port, client_id=client_id, prefix=prefix)
+
+    def stop(_signum: int, _frame: FrameType | None) -> None:
+        console.print("正在停止：处理已收到的消息后断开……")
+        listener.stop(timeout=0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    console.print(
+        f"监听 {host}:{port} 主题 {prefix}/devices/+/events|heartbeat（客户端 {client_id}）"
+    )
+    listener.start()
+    last, reported = 0, time.monotonic()
+    while listener.running():
+        time.sleep(0.5)
+        if listener.stats.committed != last and time.monotonic() - reported >= 10:
+            last, reported = listener.stats.committed, time.monotonic()
+            console.print(f"已处理 {last} 条")
+    c = listener.stats.counts
+    console.print(
+        f"已处理 {listener.stats.committed} 条：存储 {c.stored}，"
+        f"重复 {c.duplicates}，拒收 {c.rejected}"
+    )
+    if listener.error is not None:
+        console.print(f"[red]监听出错：{listener.error!r}（未确认的消息将由代理重新投递）[/red]")
+        raise typer.Exit(1)
+
+
+@devices_app.command("simulate")
+def simulate(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(1883, "--port"),
+    prefix: str = typer.Option(TOPIC_PREFIX, "--prefix"),
+    hall: str | None = typer.Option(None, "--hall", help="Only this hall's devices"),
+    rounds: int = typer.Option(
+        10, "--rounds", help="Heartbeat rounds to publish (0: until Ctrl-C)"
+    ),
+    interval: float = typer.Option(5.0, "--interval", help="Seconds between rounds"),
+    malformed: bool = typer.Option(False, "--malformed", help="Also publish one broken payload"),
+    seed: int = typer.Option(7, "--seed"),
+) -> None:
+    """Publish realistic traffic of the registered devices to the broker (QoS 1)."""
+    try:
+        with unit_of_work(readonly=True) as s:
+            hall_id = service.hall_id_for_code(session=s, code=hall) if hall else None
+            fleet = [
+                (d.code, d.kind)
+                for d in service.list_devices(session=s, hall_id=hall_id)
+                if not d.revoked
+            ]
+    except GovloopError as exc:
+        _fail(exc)
+    if not fleet:
+        console.print(
+            "[red]没有已登记的设备：先运行 govloop devices register 或 govloop demo[/red]"
+        )
+        raise typer.Exit(1)
+    rng = random.Random(seed)
+    sent = 0
+    done = 0
+    try:
+        while rounds == 0 or done < rounds:
+            batch = [
+                (f"{prefix}/devices/{code}/events", json.dumps(body, ensure_ascii=False))
+                for code, body in simulation_messages(fleet, rng)
+            ]
+            if malformed and done == 0:
+                batch.append((f"{prefix}/devices/{fleet[0][0]}/events", "{broken json"))
+            sent += publish_messages(batch, host=host, port=port)
+            done += 1
+            console.print(f"第 {done} 轮：已发布 {len(batch)} 条（累计 {sent}）")
+            if rounds == 0 or done < rounds:
+                time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        console.print(f"[red]无法连接 MQTT 代理 {host}:{port}：{exc}[/red]")
+        raise typer.Exit(1) from exc
+    console.print(f"共发布 {sent} 条消息（{len(fleet)} 台设备）")

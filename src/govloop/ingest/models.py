@@ -119,6 +119,9 @@ class DeadLetter(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_run_id: Mapped[int | None] = mapped_column(ForeignKey("ingest_runs.id"))
     resolution_note: Mapped[str | None] = mapped_column(String(500))
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # every replay attempt and decision, oldest first: reasons are appended, never overwritten
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
 
 
 class DeviceKind(enum.StrEnum):

@@ -130,26 +130,48 @@ IDENTIFIER_FIELDS = frozenset(
 def normalize_identifier(value: str) -> str:
     """NFKC folds full-width letters and digits; spaces inside an identifier are typing noise;
     check letters are upper case (身份证 x → X)."""
-    folded = unicodedata.normalize("NFKC", value)
+    # ASCII needs no folding; most identifiers are ASCII letters and digits, and this runs
+    # once per cell of a large file
+    if value.isascii():
+        if value.isalnum():
+            return value.upper()
+        folded = value
+    else:
+        folded = unicodedata.normalize("NFKC", value)
     return "".join(folded.split()).upper() if folded else folded
 
 
-def normalize(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+def normalize(
+    values: dict[str, Any], mapping: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """Return normalized values and the changes made, field → [before, after]. Blank cells
-    are missing values, so a required field that is blank is reported as missing."""
+    are missing values, so a required field that is blank is reported as missing.
+
+    With ``mapping`` (source column → field), columns are renamed on the way; unmapped
+    columns keep their name, so the schema refuses them by name instead of them vanishing.
+    """
     out: dict[str, Any] = {}
     changes: dict[str, list[Any]] = {}
-    for key, value in values.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
+    rename = mapping.get if mapping else None
+    for column, value in values.items():
+        key = rename(column, column) if rename else column
+        if value is None:
             continue
-        new = value
         if isinstance(value, str):
             new = value.strip()
+            if not new:
+                continue
             if key in IDENTIFIER_FIELDS:
-                new = normalize_identifier(new)
-            if new != value and value.strip() != new:
-                changes[key] = [value, new]
-        out[key] = new
+                # inline fast path of normalize_identifier: this runs per cell of a file
+                folded = (
+                    new.upper() if new.isascii() and new.isalnum() else normalize_identifier(new)
+                )
+                if folded != new:
+                    changes[key] = [value, folded]
+                    new = folded
+            out[key] = new
+        else:
+            out[key] = value
     return out, changes
 
 

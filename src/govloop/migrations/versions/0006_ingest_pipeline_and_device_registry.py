@@ -126,6 +126,15 @@ def upgrade() -> None:
         sa.Column("resolved_at", govloop.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolved_run_id", sa.Integer(), nullable=True),
         sa.Column("resolution_note", sa.String(length=500), nullable=True),
+        sa.Column("resolved_by", sa.Integer(), nullable=True),
+        sa.Column(
+            "history",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["resolved_by"], ["users.id"], name=op.f("fk_ingest_dead_letters_resolved_by_users")
+        ),
         sa.ForeignKeyConstraint(
             ["resolved_run_id"],
             ["ingest_runs.id"],
