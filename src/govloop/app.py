@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
+from govloop.access import api as access_api
+from govloop.access import pages as access_pages
 from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
@@ -28,6 +30,8 @@ from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.settings import get_settings
+from govloop.field import api as field_api
+from govloop.field import pages as field_pages
 from govloop.hall import api as hall_api
 from govloop.hall import jobs as hall_jobs
 from govloop.hall import pages as hall_pages
@@ -265,6 +269,10 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(catalog_pages.router)
     app.include_router(subjects_api.router)
     app.include_router(subjects_pages.router)
+    app.include_router(field_api.router)
+    app.include_router(field_pages.router)
+    app.include_router(access_api.router)
+    app.include_router(access_pages.router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from govloop.access.cli import audit_app, bench_access
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
 from govloop.hall.cli import bench_app, demo, hall_app, serve
@@ -11,9 +12,11 @@ from govloop.hotline.cli import app as hotline_app
 from govloop.hotline.cli import bench_hotline
 from govloop.hotline.open311_cli import app as open311_app
 from govloop.indicators.cli import bench_indicators, indicators_app
+from govloop.ingest.bench import bench_ingest
 from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices_cli import devices_app
 from govloop.insight.cli import bench_insight, insight_app
+from govloop.subjects.cli import subjects_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -26,10 +29,14 @@ app.add_typer(hotline_app, name="hotline")
 hotline_app.add_typer(open311_app, name="open311")
 app.add_typer(ingest_app, name="ingest", help="数据接入：文件、HTTP、MQTT、死信、运行记录")
 app.add_typer(devices_app, name="devices", help="设备登记、心跳与在线率")
+app.add_typer(subjects_app, name="subjects")
+app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识图谱")
 bench_app.command("indicators")(bench_indicators)
 bench_app.command("insight")(bench_insight)
 bench_app.command("hotline")(bench_hotline)
+bench_app.command("access")(bench_access)
+bench_app.command("ingest")(bench_ingest)
 app.command("demo")(demo)
 app.command("serve")(serve)
 

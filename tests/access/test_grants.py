@@ -82,7 +82,7 @@ def test_policy_is_minimum_necessary_per_item():
 
 def test_grant_serves_only_granted_fields_masked_as_declared(db):
     with frozen(NOON), unit_of_work() as s:
-        world, ticket, zhang, other = _setup(s)
+        world, ticket, zhang, _other = _setup(s)
         result = service.open_grant(
             session=s,
             user=world.staff[1],
@@ -103,14 +103,14 @@ def test_grant_serves_only_granted_fields_masked_as_declared(db):
         }
         assert view.masked == ["id_number", "phone"]
         read = s.scalars(select(AuditEntry).where(AuditEntry.action == "read")).one()
-        assert read.subject_id == zhang.id and read.fields == ["id_number", "name", "phone"]
+        assert read.subject_id == zhang.id and read.fields == "id_number,name,phone"
         assert read.case_label and read.case_label.startswith(ticket.code)
         assert read.purpose == "社保业务办理"
 
 
 def test_refusals_are_recorded_and_leak_nothing(db):
     with frozen(NOON), unit_of_work() as s:
-        world, ticket, zhang, other = _setup(s)
+        world, ticket, _zhang, other = _setup(s)
         # another staff member's case
         denied = service.open_grant(
             session=s, user=world.staff[2], case_type="ticket", case_id=ticket.id
@@ -134,14 +134,14 @@ def test_refusals_are_recorded_and_leak_nothing(db):
         actions = _audit_actions(s)
         assert actions.count(("denied", "denied")) == 5
         assert all(
-            e.fields in ([], ["address"])
+            e.fields in ("", "address")
             for e in s.scalars(select(AuditEntry).where(AuditEntry.action == "denied"))
         )
 
 
 def test_grant_ends_when_the_case_closes(db):
     with frozen(NOON), unit_of_work() as s:
-        world, ticket, zhang, _ = _setup(s)
+        world, ticket, _zhang, _ = _setup(s)
         token = service.open_grant(
             session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id
         ).token
@@ -163,7 +163,7 @@ def test_grant_ends_when_the_case_closes(db):
 
 def test_grant_expires_and_the_sweep_ends_it(db):
     with frozen(NOON) as clock, unit_of_work() as s:
-        world, ticket, zhang, _ = _setup(s)
+        world, ticket, _zhang, _ = _setup(s)
         token = service.open_grant(
             session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id
         ).token
@@ -177,7 +177,7 @@ def test_grant_expires_and_the_sweep_ends_it(db):
 
 def test_break_glass_needs_a_reason_and_is_flagged(db):
     with frozen(NOON), unit_of_work() as s:
-        world, ticket, zhang, other = _setup(s)
+        world, _ticket, _zhang, other = _setup(s)
         with pytest.raises(RuleViolation):
             service.break_glass(session=s, user=world.staff[2], master_id=other.id, reason="急")
         result = service.break_glass(
@@ -202,7 +202,7 @@ def test_break_glass_needs_a_reason_and_is_flagged(db):
 
 def test_signing_out_ends_every_grant(db):
     with frozen(NOON), unit_of_work() as s:
-        world, ticket, zhang, _ = _setup(s)
+        world, ticket, _zhang, _ = _setup(s)
         service.open_grant(session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id)
         assert service.end_grants_of_user(session=s, user=world.staff[1]) == 1
         assert s.scalars(select(Grant)).one().end_reason == "signed_out"

@@ -70,7 +70,7 @@ def citizen_accesses(
             e.at,
             e.actor,
             e.case_label or ("紧急查看" if e.action == "break_glass" else "—"),
-            list(e.fields or []),
+            [f for f in (e.fields or "").split(",") if f],
             e.purpose,
             e.action == "break_glass",
         )
@@ -97,7 +97,7 @@ class StaffActivity:
 
 def _off_hours(moment: datetime) -> bool:
     local = to_local(moment)
-    if not calendar.is_working_day(local.date()):
+    if not calendar.is_workday(local.date()):
         return True
     return not (OFFICE_HOURS[0] <= local.time() <= OFFICE_HOURS[1])
 
@@ -115,7 +115,8 @@ def staff_activity(*, session: Session, days: int = 30) -> list[StaffActivity]:
     flags: dict[int, set[str]] = defaultdict(set)
     glass: dict[int, list[datetime]] = defaultdict(list)
     entries = session.scalars(
-        select(AuditEntry).where(AuditEntry.at >= since, AuditEntry.actor_id.is_not(None))
+        select(AuditEntry)
+        .where(AuditEntry.at >= since, AuditEntry.actor_id.is_not(None))
         .order_by(AuditEntry.seq)
     )
     for e in entries:
@@ -171,6 +172,4 @@ def pending_break_glass(*, session: Session) -> list[Grant]:
 
 
 def recent_entries(*, session: Session, limit: int = 100) -> list[AuditEntry]:
-    return list(
-        session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit))
-    )
+    return list(session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit)))

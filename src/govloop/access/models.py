@@ -88,7 +88,7 @@ class AuditEntry(Base):
     case_label: Mapped[str | None] = mapped_column(String(200))
     grant_id: Mapped[int | None] = mapped_column(Integer)
     subject_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    fields: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    fields: Mapped[str] = mapped_column(String(500), default="")  # names, comma-joined
     purpose: Mapped[str | None] = mapped_column(String(200))
     detail: Mapped[str | None] = mapped_column(String(500))
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -82,7 +82,9 @@ def parse(text: str) -> Policy:
     raw = yaml.safe_load(text)
     return Policy(
         grant_minutes={k: int(v) for k, v in raw["grant_minutes"].items()},
-        masking={k: MaskRule(int(v["keep_start"]), int(v["keep_end"])) for k, v in raw["masking"].items()},
+        masking={
+            k: MaskRule(int(v["keep_start"]), int(v["keep_end"])) for k, v in raw["masking"].items()
+        },
         field_types=dict(raw["field_types"]),
         cases=dict(raw["cases"]),
         break_glass=_field_sets(raw["break_glass"]),

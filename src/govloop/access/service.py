@@ -100,7 +100,7 @@ def open_grant(
     *, session: Session, user: User, case_type: str, case_id: int, purpose: str = ""
 ) -> GrantResult:
     """Open (or return the live) grant for a case the user holds."""
-    where = {"case_type": case_type, "case_id": case_id}
+    where: dict[str, Any] = {"case_type": case_type, "case_id": case_id}
     try:
         info = case_info(session=session, case_type=case_type, case_id=case_id, user=user)
     except GovloopError as exc:
@@ -124,8 +124,19 @@ def open_grant(
     )
     stamp = now()
     if live is not None and live.expires_at > stamp:
+        # the case may have gained a subject since (e.g. the applicant was identified)
+        current = subjects_of(session=session, case_type=case_type, case_id=case_id)
+        if current != list(live.subject_ids):
+            live.subject_ids = current
         token = _rotate_token(live)
         return GrantResult(live, token)
+    return _issue_grant(session, user, info, purpose)
+
+
+def _issue_grant(session: Session, user: User, info: CaseInfo, purpose: str) -> GrantResult:
+    """Write a grant for a case already checked to be open and held by ``user``."""
+    case_type, case_id = info.case_type, info.case_id
+    stamp = now()
     policy_key, fields = policy().fields_for(case_type, info.policy_key)
     subject_ids = subjects_of(session=session, case_type=case_type, case_id=case_id)
     token = secrets.token_urlsafe(32)
@@ -173,9 +184,7 @@ def _rotate_token(grant: Grant) -> str:
     return token
 
 
-def break_glass(
-    *, session: Session, user: User, master_id: int, reason: str
-) -> GrantResult:
+def break_glass(*, session: Session, user: User, master_id: int, reason: str) -> GrantResult:
     """Emergency access to one subject outside any case: a reason, a short time limit, and
     always flagged for an auditor's review."""
     reason = (reason or "").strip()
@@ -225,9 +234,7 @@ def break_glass(
     return GrantResult(grant, token)
 
 
-def end_grant(
-    *, session: Session, grant: Grant, reason: str, actor: User | None = None
-) -> None:
+def end_grant(*, session: Session, grant: Grant, reason: str, actor: User | None = None) -> None:
     if grant.status != GrantStatus.ACTIVE:
         return
     grant.status = GrantStatus.ENDED
@@ -299,13 +306,15 @@ def check_grant(*, session: Session, user: User, token: str | None) -> Grant | D
     )
     if grant is None:
         return _deny(session, user, "bad_grant_token", "授权凭证无效")
-    where = {"case_type": grant.case_type, "case_id": grant.case_id, "grant_id": grant.id}
+    where: dict[str, Any] = {
+        "case_type": grant.case_type,
+        "case_id": grant.case_id,
+        "grant_id": grant.id,
+    }
     if grant.staff_id != user.id:
         return _deny(session, user, "not_your_grant", "该授权不属于您", **where)
     if grant.status != GrantStatus.ACTIVE:
-        return _deny(
-            session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where
-        )
+        return _deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
     reason = _end_reason(session, grant, now())
     if reason:
         end_grant(session=session, grant=grant, reason=reason)
@@ -341,8 +350,18 @@ def fetch(
     checked = check_grant(session=session, user=user, token=token)
     if isinstance(checked, Denial):
         return FetchResult(denial=checked)
-    grant = checked
-    where = {
+    return _read(session, user, checked, subject_id, fields)
+
+
+def _read(
+    session: Session,
+    user: User,
+    grant: Grant,
+    subject_id: int | None,
+    fields: list[str] | None,
+) -> FetchResult:
+    """Serve and log a read under a grant already checked to be usable."""
+    where: dict[str, Any] = {
         "case_type": grant.case_type,
         "case_id": grant.case_id,
         "case_label": grant.case_label,

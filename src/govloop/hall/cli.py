@@ -115,6 +115,13 @@ def demo(
     with console.status("12345 热线：工单、知识库、派单模型与热点…"), unit_of_work() as session:
         hotline = hotline_demo.build(session=session, now=now(), seed=seed)
     console.print(hotline_demo.summary_line(hotline))
+    from govloop.demo_platform import STEPS
+
+    for label, step in STEPS:
+        with console.status(f"{label}…"), unit_of_work() as session:
+            world = demo_data.load_world(session=session)
+            assert world is not None
+            console.print(step(session, seed, world.hall.id))
     console.print(demo_data.login_table())
     console.print(hotline_demo.login_table(hotline))
     if not serve_app:
@@ -138,6 +145,13 @@ def demo(
         f"12345 热线 {base}/hotline（以 agent1 登录）  市民网上反映 {base}/hotline/report\n"
         f"运营分析 {base}/insight?hall={demo_data.HALL_CODE}"
         f"  最佳办事时间 {base}/best-time/{demo_data.HALL_CODE}"
+    )
+    console.print(
+        f"数据平台（以 steward 登录）：数据接入 {base}/ingest  主题库 {base}/subjects"
+        f"  数据质量 {base}/subjects/quality  数据目录 {base}/catalog  知识图谱 {base}/graph\n"
+        f"大厅设备 {base}/devices（manager）  访问审计 {base}/access/audit（auditor）"
+        f"  最小必要清单 {base}/access/policy  谁查看了我的数据 {base}/my-data"
+        f"  移动工作台 {base}/field（field1）"
     )
     if plan is not None:
         console.print(

@@ -141,6 +141,7 @@ OFFICE_USERS: tuple[tuple[str, Role, str, str], ...] = (
     ("admin", Role.ADMIN, "系统管理员", "全部权限"),
     ("manager", Role.HALL_MANAGER, "大厅主任 何建国", "大厅运行与指标"),
     ("auditor", Role.AUDITOR, "审计员 谢晓东", "审计与查看"),
+    ("steward", Role.DATA_STEWARD, "数据管理员 林晓", "数据接入、主题库与数据质量"),
 )
 
 

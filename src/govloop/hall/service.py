@@ -864,3 +864,13 @@ def ticket_case(*, session: Session, ticket_id: int) -> TicketCase:
         item.code,
         f"{ticket.code} {item.name}",
     )
+
+
+def current_ticket_id(
+    *, session: Session, hall: Hall, window_number: int, actor: User
+) -> int | None:
+    """The ticket the actor's window is calling or serving, if any (no locks: a read)."""
+    window = get_window(session=session, hall=hall, number=window_number)
+    _own_window(window, actor)
+    ticket = repo.active_ticket_of_window(session, window.id)
+    return ticket.id if ticket is not None else None

@@ -203,11 +203,12 @@ def _link_by_name(
         report.touched.add(master_id)
 
 
-def person_row(key: str, payload: dict[str, Any]) -> dict[str, Any]:
+def person_row(key: str, payload: dict[str, Any], source: str = "") -> dict[str, Any]:
     """The columns the person matcher compares."""
     id_check = ids.check_resident_id(str(payload.get("id_number") or ""))
     return {
         "record_key": key,
+        "source": source,
         "name": payload.get("name") or "",
         "birth_date": payload.get("birth_date"),
         "sex": payload.get("sex"),
@@ -235,8 +236,10 @@ def _link_persons(
     existing_records = ingest_records.records_by_id(
         session=session, ids=[record_id for record_id, _ in linked]
     )
-    existing_rows = [person_row(f"r{r.id}", r.payload) for r in existing_records.values()]
-    new_rows = [person_row(f"r{r.id}", r.payload) for r in unresolved]
+    existing_rows = [
+        person_row(f"r{r.id}", r.payload, r.source_key) for r in existing_records.values()
+    ]
+    new_rows = [person_row(f"r{r.id}", r.payload, r.source_key) for r in unresolved]
     matches, clusters = matcher(new_rows, existing_rows)
     cluster_master: dict[str, int] = {}
     for record in unresolved:
@@ -263,9 +266,25 @@ def _link_persons(
 def default_person_matcher(
     new_rows: list[dict[str, Any]], existing_rows: list[dict[str, Any]]
 ) -> tuple[dict[str, tuple[str, float]], dict[str, str]]:
+    """Splink: new records against the linked ones first (no retraining of what is
+    settled), then the unmatched new records among themselves."""
+    import pandas as pd
+
     from govloop.subjects import linkage
 
-    return linkage.match_for_linking(new_rows, existing_rows)
+    matches: dict[str, tuple[str, float]] = {}
+    if new_rows and existing_rows:
+        scored = linkage.match_new_records(pd.DataFrame(new_rows), pd.DataFrame(existing_rows))
+        for row in scored[scored["best"]].itertuples():
+            matches[str(row.new_record_key)] = (
+                str(row.existing_record_key),
+                float(row.match_probability),
+            )
+    unmatched = [r for r in new_rows if r["record_key"] not in matches]
+    clusters: dict[str, str] = {}
+    if len(unmatched) >= 2:
+        clusters = linkage.link_persons(pd.DataFrame(unmatched)).cluster_of()
+    return matches, clusters
 
 
 def run_all(*, session: Session, matcher: Matcher | None = None) -> list[LinkReport]:

@@ -47,9 +47,11 @@ class Config:
         return next((k for k in self.kinds.values() if k.schema == schema), None)
 
     def priority(self, department: str | None) -> int:
-        """Lower is more authoritative; unlisted departments rank last."""
-        if department in self.source_priority:
-            return self.source_priority.index(department)
+        """Lower is more authoritative; unlisted departments rank last. A listed name matches
+        any department that contains it (公安局 ranks 市公安局 and 西湖区公安局 alike)."""
+        for rank, name in enumerate(self.source_priority):
+            if department and name in department:
+                return rank
         return len(self.source_priority)
 
 

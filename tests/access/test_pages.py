@@ -1,0 +1,107 @@
+"""Access pages: the public policy, the window's case-data panel, the auditor's console and
+the citizen's data tracker."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+
+from govloop.app import create_app
+from govloop.core.auth import Role
+from govloop.core.clock import frozen
+from govloop.core.db import unit_of_work
+from govloop.hall import service as hall
+from govloop.subjects.models import SubjectMaster
+from tests.factories import make_hall, make_user
+from tests.web.helpers import sign_in
+
+NOON = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)
+ID = "11010519491231002X"
+ATTRS = {
+    "name": "张三",
+    "id_number": ID,
+    "phone": "13800138000",
+    "address": "北京市朝阳区建国路88号",
+}
+
+
+@pytest.fixture
+def client(db):
+    with unit_of_work() as s:
+        world = make_hall(s, code="H1")
+        s.add(
+            SubjectMaster(
+                kind="person", identifier=ID, display_name="张三", attributes=ATTRS, provenance={}
+            )
+        )
+        make_user(s, "auditor", Role.AUDITOR)
+        hall.issue_ticket(session=s, hall=world.hall, item=world.items["SB01"])
+        hall.call_next(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
+    with frozen(NOON):
+        yield TestClient(create_app(run_jobs=False))
+
+
+def test_policy_page_is_public_and_shows_masking(client):
+    r = client.get("/access/policy")
+    assert (
+        r.status_code == 200
+        and "110105********002X" in r.text
+        and 'data-case-type="ticket"' in r.text
+    )
+
+
+def test_window_identifies_the_applicant_and_sees_only_granted_fields(client):
+    token = sign_in(client, "staff1")
+    empty = client.get("/halls/H1/windows/1/case-data")
+    assert empty.status_code == 200 and "data-subject" not in empty.text
+    bad = client.post(
+        "/halls/H1/windows/1/case-data/applicant",
+        data={"id_number": "110105194912310021"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert "校验位" in bad.text
+    r = client.post(
+        "/halls/H1/windows/1/case-data/applicant",
+        data={"id_number": ID},
+        headers={"X-CSRF-Token": token},
+    )
+    assert r.status_code == 200
+    assert "张三" in r.text and "110105********002X" in r.text and "138****8000" in r.text
+    assert "建国路" not in r.text  # address is not granted for this item
+    # another window's staff sees nothing of it
+    other = TestClient(client.app)
+    sign_in(other, "staff2")
+    assert other.get("/halls/H1/windows/1/case-data").status_code == 403
+
+
+def test_auditor_console_and_citizen_tracker(client):
+    token = sign_in(client, "staff1")
+    client.post(
+        "/halls/H1/windows/1/case-data/applicant",
+        data={"id_number": ID},
+        headers={"X-CSRF-Token": token},
+    )
+    client.get("/halls/H1/windows/1/case-data")
+    auditor = TestClient(client.app)
+    sign_in(auditor, "auditor")
+    console = auditor.get("/access/audit")
+    assert console.status_code == 200 and 'data-verify="ok"' in console.text
+    assert auditor.get("/api/v1/access/audit/verify").json()["ok"] is True
+    assert client.get("/access/audit").status_code == 403  # staff are not auditors
+    citizen = TestClient(client.app)
+    page = citizen.get("/my-data")
+    assert page.status_code == 200
+    csrf = page.text.split('name="csrf-token" content="')[1].split('"')[0]
+    wrong = citizen.post(
+        "/my-data",
+        data={"id_number": ID, "name": "张三", "phone": "13900000000", "csrf_token": csrf},
+    )
+    assert wrong.status_code == 404 and "未能核实身份" in wrong.text
+    right = citizen.post(
+        "/my-data",
+        data={"id_number": ID, "name": "张三", "phone": "13800138000", "csrf_token": csrf},
+    )
+    assert right.status_code == 200 and 'data-accesses="2"' in right.text
+    assert "事项SB01" in right.text
