@@ -269,3 +269,12 @@ def stats(*, session: Session) -> dict[str, Any]:
         "by_relation": dict(Counter(d["relation"] for _a, _b, d in g.edges(data=True))),
         "build_ms": round((time.perf_counter() - started) * 1000, 1),
     }
+
+
+def starting_entity(*, session: Session) -> str | None:
+    """Where the graph page opens: the best-connected enterprise (its legal representative,
+    projects and departments make a readable first picture), else any entity."""
+    g = build_graph(session=session)
+    enterprises = [n for n, d in g.nodes(data=True) if d["type"] == "enterprise"]
+    pool = enterprises or list(g.nodes)
+    return max(pool, key=lambda n: (g.degree(n), n)) if pool else None

@@ -201,6 +201,8 @@ def graph_page(
     status = 200
     matches: list[dict[str, Any]] = []
     try:
+        if not (entity or q or to):
+            entity = graph.starting_entity(session=session)
         if q and q.strip():
             matches = graph.search(session=session, query=q)
         elif entity and to:

@@ -53,7 +53,7 @@
     var links = d.edges.map(function (e) {
       return {
         source: e.source, target: e.target, value: e.count,
-        label: { show: d.mode === "path" || d.edges.length <= 40, formatter: e.label + (e.count > 1 ? " ×" + e.count : ""), fontSize: 10 },
+        label: { show: d.mode === "path" || d.edges.length <= 12, formatter: e.label + (e.count > 1 ? " ×" + e.count : ""), fontSize: 10 },
         tooltip: { formatter: e.label + (e.count > 1 ? " ×" + e.count : "") },
       };
     });
@@ -67,7 +67,7 @@
         type: "graph", layout: "force", roam: true, draggable: true,
         categories: categories, data: nodes, links: links,
         edgeSymbol: ["none", "arrow"], edgeSymbolSize: 6,
-        force: { repulsion: 160, edgeLength: [50, 120], gravity: 0.08 },
+        force: { repulsion: 420, edgeLength: [80, 180], gravity: 0.05 },
         label: { position: "right", fontSize: 11 },
         lineStyle: { color: "source", curveness: 0.1, opacity: 0.7 },
         emphasis: { focus: "adjacency" },
