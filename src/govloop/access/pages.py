@@ -18,6 +18,7 @@ from govloop.core.errors import GovloopError
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.subjects.feedback import FIELD_LABELS
+from govloop.subjects.pages import KIND_LABELS
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -44,6 +45,7 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
             "field_labels": FIELD_LABELS,
             "case_labels": CASE_LABELS,
             "flag_labels": FLAG_LABELS,
+            "kind_labels": KIND_LABELS,
             **context,
         },
     )

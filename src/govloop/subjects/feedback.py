@@ -37,6 +37,7 @@ FIELD_LABELS = {
     "project_code": "项目代码",
     "enterprise_credit_code": "建设单位信用代码",
     "updated_at": "更新时间",
+    "bank_card": "银行卡号",
 }
 
 
