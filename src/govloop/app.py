@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from govloop import __version__
 from govloop.access import api as access_api
 from govloop.access import pages as access_pages
+from govloop.access import service as access_service
 from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
@@ -84,6 +85,13 @@ def _hotline_jobs_once() -> None:
             hotline_workflow.sweep_deadlines(session=session)
 
 
+def _end_grants_once() -> None:
+    """End data grants whose case closed or whose time limit passed."""
+    with unit_of_work() as session:
+        if try_job_lock(session, "access-sweep"):
+            access_service.sweep(session=session)
+
+
 def _scan_hot_topics_once() -> None:
     with unit_of_work() as session:
         if try_job_lock(session, "hotline-topics"):
@@ -129,6 +137,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks.append(
             asyncio.create_task(
                 _job_loop(_hotline_jobs_once, hall_jobs.JOB_INTERVAL_S, "hotline jobs", 5)
+            )
+        )
+        tasks.append(
+            asyncio.create_task(
+                _job_loop(_end_grants_once, hall_jobs.JOB_INTERVAL_S, "access sweep", 10)
             )
         )
         tasks.append(

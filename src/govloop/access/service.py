@@ -266,6 +266,22 @@ def end_grants_of_user(*, session: Session, user: User, reason: str = "signed_ou
     return len(grants)
 
 
+def end_grants_of_case(
+    *, session: Session, case_type: str, case_id: int, reason: str = "case_closed"
+) -> int:
+    """End every live grant of a case now (the case's domain calls this when it closes)."""
+    grants = session.scalars(
+        select(Grant).where(
+            Grant.case_type == case_type,
+            Grant.case_id == case_id,
+            Grant.status == GrantStatus.ACTIVE,
+        )
+    ).all()
+    for grant in grants:
+        end_grant(session=session, grant=grant, reason=reason)
+    return len(grants)
+
+
 def sweep(*, session: Session) -> dict[str, int]:
     """End grants whose time limit passed or whose case closed (a timed job)."""
     counts = {"expired": 0, "case_closed": 0}

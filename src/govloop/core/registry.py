@@ -8,6 +8,7 @@ def import_all_models() -> None:
     import govloop.actions.models
     import govloop.catalog.models
     import govloop.core.models
+    import govloop.field.models
     import govloop.hall.models
     import govloop.hotline.models
     import govloop.indicators.models
