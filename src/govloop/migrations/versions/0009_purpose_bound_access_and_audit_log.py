@@ -51,11 +51,7 @@ def upgrade() -> None:
         sa.Column("case_label", sa.String(length=200), nullable=True),
         sa.Column("grant_id", sa.Integer(), nullable=True),
         sa.Column("subject_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
-            nullable=False,
-        ),
+        sa.Column("fields", sa.String(length=500), nullable=False),
         sa.Column("purpose", sa.String(length=200), nullable=True),
         sa.Column("detail", sa.String(length=500), nullable=True),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
