@@ -16,6 +16,7 @@ from govloop.ingest.bench import bench_ingest
 from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices_cli import devices_app
 from govloop.insight.cli import bench_insight, insight_app
+from govloop.subjects.bench_linkage import bench_linkage_command
 from govloop.subjects.cli import subjects_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
@@ -35,6 +36,7 @@ app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识�
 bench_app.command("indicators")(bench_indicators)
 bench_app.command("insight")(bench_insight)
 bench_app.command("hotline")(bench_hotline)
+bench_app.command("linkage")(bench_linkage_command)
 bench_app.command("access")(bench_access)
 bench_app.command("ingest")(bench_ingest)
 app.command("demo")(demo)

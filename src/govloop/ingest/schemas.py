@@ -127,6 +127,11 @@ IDENTIFIER_FIELDS = frozenset(
 )
 
 
+DATE_FIELDS = frozenset({"birth_date", "updated_at", "occurred_at"})
+# GB/T 2261.1 codes sex as 1 / 2; departments also write 男 / 女
+SEX_CODES = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F", "m": "M", "f": "F"}
+
+
 def normalize_identifier(value: str) -> str:
     """NFKC folds full-width letters and digits; spaces inside an identifier are typing noise;
     check letters are upper case (身份证 x → X)."""
@@ -169,6 +174,15 @@ def normalize(
                 if folded != new:
                     changes[key] = [value, folded]
                     new = folded
+            elif key in DATE_FIELDS and not new.isascii():
+                folded = unicodedata.normalize("NFKC", new)  # １９４８－１２－０７
+                changes[key] = [value, folded]
+                new = folded
+            elif key == "sex" and new in SEX_CODES:
+                coded = SEX_CODES[new]
+                if coded != new:
+                    changes[key] = [value, coded]
+                    new = coded
             out[key] = new
         else:
             out[key] = value

@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, select
@@ -263,18 +264,42 @@ def _link_persons(
         report.touched.add(master_id)
 
 
+# Below this many person records, the center's own data is too little for Splink's
+# expectation maximisation; a model trained on the generated population stands in.
+MIN_TRAINING_RECORDS = 1_000
+
+
+@lru_cache(maxsize=1)
+def bootstrap_model() -> dict[str, Any]:
+    """m/u parameters learned from a generated population (names, typos, traditional
+    characters, identifier errors as departments make them); used until the center has
+    enough records of its own."""
+    from govloop.subjects import linkage
+    from govloop.subjects.generate import population
+
+    return linkage.link_persons(population(1_500, seed=11).drop(columns=["person_id"])).model
+
+
 def default_person_matcher(
     new_rows: list[dict[str, Any]], existing_rows: list[dict[str, Any]]
 ) -> tuple[dict[str, tuple[str, float]], dict[str, str]]:
-    """Splink: new records against the linked ones first (no retraining of what is
-    settled), then the unmatched new records among themselves."""
+    """Splink: new records against the linked ones first, then the unmatched new records
+    among themselves, with one model trained on all the records (or the bootstrap model)."""
     import pandas as pd
 
     from govloop.subjects import linkage
 
+    everything = existing_rows + new_rows
+    model = (
+        linkage.link_persons(pd.DataFrame(everything)).model
+        if len(everything) >= MIN_TRAINING_RECORDS
+        else bootstrap_model()
+    )
     matches: dict[str, tuple[str, float]] = {}
     if new_rows and existing_rows:
-        scored = linkage.match_new_records(pd.DataFrame(new_rows), pd.DataFrame(existing_rows))
+        scored = linkage.match_new_records(
+            pd.DataFrame(new_rows), pd.DataFrame(existing_rows), model=model
+        )
         for row in scored[scored["best"]].itertuples():
             matches[str(row.new_record_key)] = (
                 str(row.existing_record_key),
@@ -283,7 +308,7 @@ def default_person_matcher(
     unmatched = [r for r in new_rows if r["record_key"] not in matches]
     clusters: dict[str, str] = {}
     if len(unmatched) >= 2:
-        clusters = linkage.link_persons(pd.DataFrame(unmatched)).cluster_of()
+        clusters = linkage.link_persons(pd.DataFrame(unmatched), model=model).cluster_of()
     return matches, clusters
 
 
