@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from govloop.access import cases, service
 from govloop.access.cases import CaseInfo
 from govloop.access.models import Grant
-from govloop.core.clock import FrozenClock, set_clock
+from govloop.core.clock import frozen
 from govloop.core.models import User
 from govloop.hall import service as hall
 from govloop.hall.models import Ticket, TicketStatus
@@ -72,11 +72,11 @@ def seed_demo(*, session: Session, seed: int, hall_id: int, days: int = 30) -> A
     recent = [t for t in finished if t.called_at and t.called_at >= newest - timedelta(days=days)]
     picked = sorted(rng.sample(recent, min(400, len(recent))), key=lambda t: t.called_at or newest)
     staff = {u.id: u for u in session.scalars(select(User))}
-    clock = FrozenClock(picked[0].called_at or newest)
-    set_clock(clock)
     grants = reads = 0
     tracked = persons[0]
-    try:
+    # the history is written as it happened: the clock walks through the past tickets, and
+    # whatever clock was in force before comes back afterwards
+    with frozen(picked[0].called_at or newest) as clock:
         for i, ticket in enumerate(picked):
             assert ticket.called_at is not None and ticket.staff_id is not None
             person = tracked if i % 25 == 0 else rng.choice(persons)
@@ -107,7 +107,5 @@ def seed_demo(*, session: Session, seed: int, hall_id: int, days: int = 30) -> A
         other = rng.choice(picked[:-1])
         service.fetch(session=session, user=someone, token="a-guessed-token")
         service.open_grant(session=session, user=someone, case_type="ticket", case_id=other.id)
-    finally:
-        set_clock(None)
     attrs = tracked.attributes
     return AccessDemo(grants, reads, (tracked.identifier or "", attrs["name"], attrs["phone"]))

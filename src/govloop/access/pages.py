@@ -14,7 +14,7 @@ from govloop.access.policy import policy, policy_text
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
-from govloop.core.errors import GovloopError
+from govloop.core.errors import GovloopError, PermissionDenied
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.subjects.feedback import FIELD_LABELS
@@ -137,10 +137,14 @@ def _case_data(
     from govloop.hall import service as hall_service
 
     hall = hall_service.get_hall(session=session, code=hall_code)
-    ticket_id = hall_service.current_ticket_id(
-        session=session, hall=hall, window_number=number, actor=user
-    )
-    context: dict[str, Any] = {"hall_code": hall.code, "number": number, "ticket_id": ticket_id}
+    context: dict[str, Any] = {"hall_code": hall.code, "number": number, "ticket_id": None}
+    try:
+        ticket_id = hall_service.current_ticket_id(
+            session=session, hall=hall, window_number=number, actor=user
+        )
+    except PermissionDenied:  # not signed in to this window (yet): nothing to show
+        return page(request, "access/_case_data.html", **context, signed_out=True, **extra)
+    context["ticket_id"] = ticket_id
     if ticket_id is not None:
         result = service.open_grant(
             session=session, user=user, case_type="ticket", case_id=ticket_id

@@ -74,9 +74,10 @@ def _actor(user: User) -> str:
     return user.display_name or user.username
 
 
-def _deny(
+def deny(
     session: Session, user: User, code: str, message: str, *, status: int = 403, **entry: Any
 ) -> Denial:
+    """Record a refusal in the access log and return it (other domains' refusals too)."""
     audit.append(
         session=session,
         entries=[
@@ -104,15 +105,13 @@ def open_grant(
     try:
         info = case_info(session=session, case_type=case_type, case_id=case_id, user=user)
     except GovloopError as exc:
-        return GrantResult(denial=_deny(session, user, exc.code, exc.message, **where))
+        return GrantResult(denial=deny(session, user, exc.code, exc.message, **where))
     if not info.open:
         return GrantResult(
-            denial=_deny(session, user, "case_closed", "办件已结束，不能再查看其数据", **where)
+            denial=deny(session, user, "case_closed", "办件已结束，不能再查看其数据", **where)
         )
     if not info.held_by_user:
-        return GrantResult(
-            denial=_deny(session, user, "not_your_case", "该办件不由您办理", **where)
-        )
+        return GrantResult(denial=deny(session, user, "not_your_case", "该办件不由您办理", **where))
     live = session.scalar(
         select(Grant).where(
             Grant.staff_id == user.id,
@@ -321,21 +320,21 @@ def check_grant(*, session: Session, user: User, token: str | None) -> Grant | D
         else None
     )
     if grant is None:
-        return _deny(session, user, "bad_grant_token", "授权凭证无效")
+        return deny(session, user, "bad_grant_token", "授权凭证无效")
     where: dict[str, Any] = {
         "case_type": grant.case_type,
         "case_id": grant.case_id,
         "grant_id": grant.id,
     }
     if grant.staff_id != user.id:
-        return _deny(session, user, "not_your_grant", "该授权不属于您", **where)
+        return deny(session, user, "not_your_grant", "该授权不属于您", **where)
     if grant.status != GrantStatus.ACTIVE:
-        return _deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
+        return deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
     reason = _end_reason(session, grant, now())
     if reason:
         end_grant(session=session, grant=grant, reason=reason)
         message = "授权已过期" if reason == "expired" else "办件已结束，授权随之终止"
-        return _deny(session, user, "grant_ended", message, status=410, **where)
+        return deny(session, user, "grant_ended", message, status=410, **where)
     return grant
 
 
@@ -386,7 +385,7 @@ def _read(
     wanted = grant.subject_ids if subject_id is None else [subject_id]
     if subject_id is not None and subject_id not in grant.subject_ids:
         return FetchResult(
-            denial=_deny(
+            denial=deny(
                 session,
                 user,
                 "subject_not_in_case",
@@ -408,7 +407,7 @@ def _read(
             refused = sorted(set(fields) - field_set.all)
             if refused:
                 return FetchResult(
-                    denial=_deny(
+                    denial=deny(
                         session,
                         user,
                         "field_not_granted",

@@ -65,23 +65,7 @@ def _actor(user: User) -> str:
     return user.display_name or user.username
 
 
-def _deny(
-    session: Session, user: User, code: str, message: str, *, status: int = 403, **where: Any
-) -> Denial:
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="denied",
-                outcome="denied",
-                detail=f"{code}: {message}"[:500],
-                **where,
-            )
-        ],
-    )
-    return Denial(code, message, status)
+_deny = access.deny
 
 
 def _where(task: FieldTask) -> dict[str, Any]:

@@ -613,6 +613,7 @@ ROLE_LABELS = {
     Role.HALL_MANAGER: "大厅管理员",
     Role.AUDITOR: "审计员",
     Role.WINDOW_STAFF: "窗口人员",
+    Role.DATA_STEWARD: "数据管理员",
 }
 
 

@@ -210,12 +210,27 @@ class Booking:
         }
 
 
-def _citizen(rng: np.random.Generator) -> tuple[str, str]:
+def _new_citizen(rng: np.random.Generator) -> tuple[str, str]:
     name = SURNAMES[rng.integers(len(SURNAMES))] + "".join(
         GIVEN[rng.integers(len(GIVEN))] for _ in range(1 + int(rng.random() < 0.7))
     )
     phone = MOBILE_PREFIXES[rng.integers(len(MOBILE_PREFIXES))] + f"{rng.integers(10**8):08d}"
     return name, phone
+
+
+# Citizens come back: a quarter of the bookings are by people from a fixed pool of regulars,
+# so frequent visitors and repeat visits for one matter (重复跑) exist in the demo data.
+_REGULARS = [_new_citizen(np.random.default_rng(2026 + i)) for i in range(300)]
+RETURNING_SHARE = 0.25
+
+
+def _citizen(rng: np.random.Generator, returning: np.random.Generator) -> tuple[str, str]:
+    # the main generator draws as it always did, so the rest of the history is unchanged;
+    # whether this is a regular comes from a generator of its own
+    citizen = _new_citizen(rng)
+    if returning.random() < RETURNING_SHARE:
+        return _REGULARS[int(returning.integers(len(_REGULARS)))]
+    return citizen
 
 
 def plan_bookings(
@@ -232,6 +247,7 @@ def plan_bookings(
     given: the present moment) stay booked.
     """
     factor = day_factor(day)
+    returning = np.random.default_rng(day.toordinal())
     by_item: dict[int, list[SlotQuota]] = {}
     for quota in layout.quotas:
         by_item.setdefault(quota.item_id, []).append(quota)
@@ -260,7 +276,7 @@ def plan_bookings(
                 booked_at = booked_before - rng.uniform(1800, 6 * 86400)
                 fate = "pending"
             booking = Booking(item.id, day, quota.start, quota.end, booked_at, fate)
-            booking.citizen_name, booking.citizen_phone = _citizen(rng)
+            booking.citizen_name, booking.citizen_phone = _citizen(rng, returning)
             _place_arrival(layout, booking, rng)
             out.append(booking)
     return out

@@ -373,6 +373,11 @@ def _optional_window_number(value: str) -> int | None:
     return int(value)
 
 
+CASE_CHANGING_ACTIONS = frozenset(
+    {"sign-in", "sign-out", "call-next", "finish", "no-show", "transfer"}
+)
+
+
 @router.post("/halls/{hall_code}/windows/{number}/{action}", response_class=HTMLResponse)
 def window_action(
     request: Request,
@@ -432,7 +437,10 @@ def window_action(
         notice = _("Window resumed")
     if not is_htmx(request):
         return RedirectResponse(f"/halls/{hall.code}/windows/{number}", status_code=303)
-    return _window_panel(request, session, hall, number, user, notice=notice)
+    response = _window_panel(request, session, hall, number, user, notice=notice)
+    if action in CASE_CHANGING_ACTIONS:  # the case-data card reloads for the new ticket
+        response.headers["HX-Trigger"] = "govloop:case-changed"
+    return response
 
 
 # --- manager console 大厅管理 -----------------------------------------------------------

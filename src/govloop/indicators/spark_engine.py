@@ -66,6 +66,14 @@ def local_session(
     )
     for key, value in SQL_CONF.items():
         builder = builder.config(key, value)
+    # Jars only load when the JVM starts: carry Splink's similarity functions from the first
+    # session on, so record linkage can run on Spark in the same process.
+    try:
+        from splink.backends.spark import similarity_jar_location
+
+        builder = builder.config("spark.jars", similarity_jar_location())
+    except ImportError:
+        pass
     session = builder.getOrCreate()
     session.sparkContext.setLogLevel("ERROR")
     return session
