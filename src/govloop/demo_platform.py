@@ -9,6 +9,8 @@ from importlib import import_module
 
 from sqlalchemy.orm import Session
 
+from govloop.core.errors import GovloopError
+
 Step = tuple[str, Callable[[Session, int, int], str]]
 
 
@@ -30,9 +32,82 @@ def _catalog(session: Session, seed: int, hall_id: int) -> str:
     return demo.seed_demo(session=session, seed=seed)
 
 
+# Homophones a clerk types for a name heard at the counter
+HOMOPHONES = {
+    "华": "化",
+    "明": "铭",
+    "伟": "炜",
+    "丽": "莉",
+    "军": "君",
+    "杰": "洁",
+    "英": "瑛",
+    "芳": "方",
+    "娜": "那",
+    "静": "靜",
+    "强": "強",
+    "玉": "钰",
+    "敏": "闵",
+    "平": "萍",
+}
+
+
+def _marriage_register(session: Session, seed: int) -> None:
+    """A civil-affairs register that spells some names differently from the police's
+    household register: the conflicts a data steward decides."""
+    import random
+
+    from govloop.ingest import pipeline
+    from govloop.ingest import records as ingest_records
+    from govloop.ingest.pipeline import RawRow
+
+    key = "mz-marriage"
+    try:
+        pipeline.get_source(session=session, key=key)
+        return
+    except GovloopError:
+        pass
+    source = pipeline.create_source(
+        session=session,
+        key=key,
+        name="婚姻登记信息",
+        kind="file",
+        schema_name="person_record",
+        department="市民政局",
+        owner="婚姻登记处",
+    )
+    rng = random.Random(seed)
+    rows: list[RawRow] = []
+    for record in ingest_records.iter_records(session=session, schema_name="person_record"):
+        payload = record.payload
+        name = str(payload.get("name") or "")
+        if record.source_key != "ga-population" or not payload.get("id_number"):
+            continue
+        if name[-1:] in HOMOPHONES and rng.random() < 0.5:
+            variant = name[:-1] + HOMOPHONES[name[-1]]
+            rows.append(
+                RawRow(
+                    {
+                        "record_id": f"HY{len(rows) + 1:05d}",
+                        "name": variant,
+                        "id_number": payload["id_number"],
+                        "sex": payload.get("sex"),
+                    },
+                    len(rows) + 2,
+                )
+            )
+        if len(rows) >= 12:
+            break
+    run = pipeline.start_run(
+        session=session, source=source, channel="file", file_name="婚姻登记_202611.csv"
+    )
+    pipeline.ingest_rows(session=session, source=source, run=run, rows=rows)
+    pipeline.finish_run(session=session, run=run)
+
+
 def _subjects(session: Session, seed: int, hall_id: int) -> str:
     from govloop.subjects import linking, quality
 
+    _marriage_register(session, seed)
     reports = linking.run_all(session=session)
     run = quality.run_assessment(session=session)
     linked = sum(r.records for r in reports)

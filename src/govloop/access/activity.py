@@ -15,6 +15,7 @@ from govloop.core import calendar
 from govloop.core.auth import LoginRateLimiter
 from govloop.core.clock import now, to_local
 from govloop.core.errors import NotFound
+from govloop.core.models import User
 from govloop.subjects import identifiers as ids
 from govloop.subjects import service as subjects
 
@@ -161,14 +162,15 @@ def staff_activity(*, session: Session, days: int = 30) -> list[StaffActivity]:
     return sorted(by_staff.values(), key=lambda r: (-len(r.flags), r.staff))
 
 
-def pending_break_glass(*, session: Session) -> list[Grant]:
-    return list(
-        session.scalars(
-            select(Grant)
-            .where(Grant.break_glass.is_(True), Grant.review_status == "pending")
-            .order_by(Grant.opened_at)
-        )
-    )
+def pending_break_glass(*, session: Session) -> list[tuple[Grant, str]]:
+    """Break-glass grants awaiting review, with the staff member's name."""
+    rows = session.execute(
+        select(Grant, User.display_name, User.username)
+        .join(User, User.id == Grant.staff_id)
+        .where(Grant.break_glass.is_(True), Grant.review_status == "pending")
+        .order_by(Grant.opened_at)
+    ).all()
+    return [(grant, display or username) for grant, display, username in rows]
 
 
 def recent_entries(*, session: Session, limit: int = 100) -> list[AuditEntry]:

@@ -19,9 +19,13 @@ from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
+from govloop.web.pages import page_user
 from govloop.web.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+# page_user puts the viewer in the header
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(page_user)]
+)
 auditor = require(Permission.AUDIT_READ)
 
 CASE_LABELS = {

@@ -19,9 +19,13 @@ from govloop.core.models import User
 from govloop.subjects import feedback, linking, quality, service
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.quality import DIMENSIONS
+from govloop.web.pages import page_user
 from govloop.web.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+# page_user puts the viewer in the header
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(page_user)]
+)
 steward = require(Permission.DATA_STEWARD)
 
 KIND_LABELS = {"person": N_("Person"), "enterprise": N_("Enterprise"), "project": N_("Project")}
