@@ -10,8 +10,9 @@ event log:
 * ``appointments`` — one row per appointment that reached an outcome (``hall_events``);
 * ``ratings`` — one row per rating that was not excluded on appeal (from
   ``rating_events``), with its rectification case;
-* ``devices`` — device availability; declared, but there is no device registry yet, so it
-  has no rows and every indicator over it reports "no data";
+* ``devices`` — device availability: one row per hall, device and day with the seconds it
+  was online and the seconds it should have been (the hall's opening hours), written by the
+  export from the device registry's ``device_events``;
 * ``work_orders`` — one row per dispatch (派单 / 改派) of a 12345 work order to a lead unit
   (from ``work_order_events``), counted on the day the order was accepted (see facts.py).
 
@@ -338,7 +339,7 @@ MEASURES: dict[str, Measure] = {
             "sum(handle_days) FILTER (WHERE current AND closed)",
             "days from acceptance to closing of the closed orders",
         ),
-        # --- devices (no registry yet: always empty) --------------------------------------
+        # --- devices (from the device registry, ingest/devices.py) --------------------------
         _m("device_up_s", "devices", "sum(up_s)", "seconds devices were up"),
         _m("device_expected_s", "devices", "sum(expected_s)", "seconds devices should be up"),
     )
