@@ -74,23 +74,26 @@ def _actor(user: User) -> str:
     return user.display_name or user.username
 
 
-def deny(
-    session: Session, user: User, code: str, message: str, *, status: int = 403, **entry: Any
-) -> Denial:
-    """Record a refusal in the access log and return it (other domains' refusals too)."""
+def record(session: Session, user: User | None, action: str, **entry: Any) -> None:
+    """Append one entry by ``user`` (None: the system) to the access log."""
     audit.append(
         session=session,
         entries=[
             Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="denied",
-                outcome="denied",
-                detail=f"{code}: {message}"[:500],
+                actor_id=user.id if user else None,
+                actor=_actor(user) if user else "system",
+                action=action,
                 **entry,
             )
         ],
     )
+
+
+def deny(
+    session: Session, user: User, code: str, message: str, *, status: int = 403, **entry: Any
+) -> Denial:
+    """Record a refusal in the access log and return it (other domains' refusals too)."""
+    record(session, user, "denied", outcome="denied", detail=f"{code}: {message}"[:500], **entry)
     return Denial(code, message, status)
 
 
@@ -157,21 +160,16 @@ def _issue_grant(session: Session, user: User, info: CaseInfo, purpose: str) -> 
     )
     session.add(grant)
     session.flush()
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="grant_opened",
-                case_type=case_type,
-                case_id=case_id,
-                case_label=grant.case_label,
-                grant_id=grant.id,
-                purpose=grant.purpose,
-                detail=f"subjects={len(subject_ids)} policy={policy_key}",
-            )
-        ],
+    record(
+        session,
+        user,
+        "grant_opened",
+        case_type=case_type,
+        case_id=case_id,
+        case_label=grant.case_label,
+        grant_id=grant.id,
+        purpose=grant.purpose,
+        detail=f"subjects={len(subject_ids)} policy={policy_key}",
     )
     return GrantResult(grant, token)
 
@@ -216,19 +214,14 @@ def break_glass(*, session: Session, user: User, master_id: int, reason: str) ->
     )
     session.add(grant)
     session.flush()
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="break_glass",
-                case_type="break_glass",
-                grant_id=grant.id,
-                subject_id=master_id,
-                purpose=reason[:200],
-            )
-        ],
+    record(
+        session,
+        user,
+        "break_glass",
+        case_type="break_glass",
+        grant_id=grant.id,
+        subject_id=master_id,
+        purpose=reason[:200],
     )
     return GrantResult(grant, token)
 
@@ -239,20 +232,15 @@ def end_grant(*, session: Session, grant: Grant, reason: str, actor: User | None
     grant.status = GrantStatus.ENDED
     grant.ended_at = now()
     grant.end_reason = reason
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=actor.id if actor else None,
-                actor=_actor(actor) if actor else "system",
-                action="grant_ended",
-                case_type=grant.case_type,
-                case_id=grant.case_id,
-                case_label=grant.case_label,
-                grant_id=grant.id,
-                detail=reason,
-            )
-        ],
+    record(
+        session,
+        actor,
+        "grant_ended",
+        case_type=grant.case_type,
+        case_id=grant.case_id,
+        case_label=grant.case_label,
+        grant_id=grant.id,
+        detail=reason,
     )
 
 
@@ -442,19 +430,14 @@ def device_key(*, session: Session, user: User, token: str | None) -> str | Deni
     checked = check_grant(session=session, user=user, token=token)
     if isinstance(checked, Denial):
         return checked
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="key_issued",
-                case_type=checked.case_type,
-                case_id=checked.case_id,
-                case_label=checked.case_label,
-                grant_id=checked.id,
-            )
-        ],
+    record(
+        session,
+        user,
+        "key_issued",
+        case_type=checked.case_type,
+        case_id=checked.case_id,
+        case_label=checked.case_label,
+        grant_id=checked.id,
     )
     return checked.device_key
 
@@ -478,18 +461,13 @@ def review_break_glass(
     grant.reviewed_by = reviewer.id
     grant.reviewed_at = now()
     grant.review_note = note.strip()[:500] or None
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=reviewer.id,
-                actor=_actor(reviewer),
-                action="reviewed",
-                grant_id=grant.id,
-                subject_id=grant.subject_ids[0] if grant.subject_ids else None,
-                detail=verdict,
-            )
-        ],
+    record(
+        session,
+        reviewer,
+        "reviewed",
+        grant_id=grant.id,
+        subject_id=grant.subject_ids[0] if grant.subject_ids else None,
+        detail=verdict,
     )
     session.flush()
     return grant

@@ -17,9 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govloop.access import audit
 from govloop.access import service as access
-from govloop.access.audit import Entry
 from govloop.access.service import Denial
 from govloop.core.clock import now
 from govloop.core.errors import NotFound, RuleViolation
@@ -59,10 +57,6 @@ class TaskCase:
 class SubmitResult:
     submission: FieldSubmission
     created: bool  # False: the same client id was sent before (a retry)
-
-
-def _actor(user: User) -> str:
-    return user.display_name or user.username
 
 
 _deny = access.deny
@@ -174,21 +168,17 @@ def update_task(
 
 
 def complete_task(*, session: Session, task: FieldTask) -> FieldTask:
-    if task.status != TaskStatus.OPEN:
-        raise RuleViolation("任务已结束", code="task_closed")
-    task.status = TaskStatus.DONE
-    task.closed_at = now()
-    task.version += 1
-    session.flush()
-    # the case is closed: its data is no longer served, and devices purge their copies
-    access.end_grants_of_case(session=session, case_type="field_task", case_id=task.id)
-    return task
+    return _close_task(session, task, TaskStatus.DONE)
 
 
 def cancel_task(*, session: Session, task: FieldTask) -> FieldTask:
+    return _close_task(session, task, TaskStatus.CANCELLED)
+
+
+def _close_task(session: Session, task: FieldTask, status: str) -> FieldTask:
     if task.status != TaskStatus.OPEN:
         raise RuleViolation("任务已结束", code="task_closed")
-    task.status = TaskStatus.CANCELLED
+    task.status = status
     task.closed_at = now()
     task.version += 1
     session.flush()
@@ -225,16 +215,11 @@ def register_device(
     )
     session.add(device)
     session.flush()
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="device_registered",
-                detail=f"device={device.id} {name}"[:500],
-            )
-        ],
+    access.record(
+        session,
+        user,
+        "device_registered",
+        detail=f"device={device.id} {name}"[:500],
     )
     return device
 
@@ -286,16 +271,11 @@ def revoke_device(*, session: Session, device_pk: int, manager: User) -> FieldDe
     device.revoked = True
     device.revoked_by = manager.id
     device.revoked_at = now()
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=manager.id,
-                actor=_actor(manager),
-                action="device_revoked",
-                detail=f"device={device.id} user={device.user_id} {device.name}"[:500],
-            )
-        ],
+    access.record(
+        session,
+        manager,
+        "device_revoked",
+        detail=f"device={device.id} user={device.user_id} {device.name}"[:500],
     )
     owner = session.get(User, device.user_id)
     if owner is not None:
@@ -325,18 +305,13 @@ def confirm_purge(
     *, session: Session, user: User, device: FieldDevice, task_id: int | None, reason: str
 ) -> None:
     """The device reports it wiped its copy of a case's data."""
-    audit.append(
-        session=session,
-        entries=[
-            Entry(
-                actor_id=user.id,
-                actor=_actor(user),
-                action="purge_confirmed",
-                case_type=CASE_TYPE if task_id else None,
-                case_id=task_id,
-                detail=f"device={device.id} reason={reason}"[:500],
-            )
-        ],
+    access.record(
+        session,
+        user,
+        "purge_confirmed",
+        case_type=CASE_TYPE if task_id else None,
+        case_id=task_id,
+        detail=f"device={device.id} reason={reason}"[:500],
     )
 
 
