@@ -74,7 +74,7 @@ def _grant_out(result: service.GrantResult) -> dict[str, Any]:
 
 @router.post("/grants", response_model=None)
 def open_grant(
-    body: GrantIn, user: User = Depends(current_user), session: Session = Depends(get_session)
+    body: GrantIn, user: User = Depends(current_user), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any] | JSONResponse:
     result = service.open_grant(
         session=session,
@@ -92,7 +92,7 @@ def case_data(
     fields: str | None = Query(default=None, max_length=500),
     grant_token: str | None = Header(default=None, alias="X-Grant-Token", max_length=200),
     user: User = Depends(current_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     """The case's subjects as the grant allows: only granted fields, masked as declared."""
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
@@ -108,7 +108,7 @@ def case_data(
 def device_key(
     grant_token: str | None = Header(default=None, alias="X-Grant-Token", max_length=200),
     user: User = Depends(current_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     key = service.device_key(session=session, user=user, token=grant_token)
     return _refused(key) if isinstance(key, service.Denial) else {"key": key}
@@ -120,7 +120,7 @@ def identify_applicant(
     case_id: int,
     body: ApplicantIn,
     user: User = Depends(current_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     """The handler identifies the applicant by resident ID: the case then covers them."""
     info = cases.case_info(session=session, case_type=case_type, case_id=case_id, user=user)
@@ -144,7 +144,7 @@ def identify_applicant(
 
 @router.post("/break-glass")
 def break_glass(
-    body: BreakGlassIn, user: User = Depends(current_user), session: Session = Depends(get_session)
+    body: BreakGlassIn, user: User = Depends(current_user), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     return _grant_out(
         service.break_glass(
@@ -161,7 +161,7 @@ def field_policy() -> dict[str, Any]:
 
 @router.get("/audit/verify")
 def verify(
-    user: User = Depends(auditor), session: Session = Depends(get_readonly_session)
+    user: User = Depends(auditor), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     report = audit.verify(session=session)
     return {
@@ -178,7 +178,7 @@ def verify(
 def staff_activity(
     days: int = Query(default=30, ge=1, le=366),
     user: User = Depends(auditor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     rows = activity.staff_activity(session=session, days=days)
     return {
@@ -204,7 +204,7 @@ def review(
     grant_id: int,
     body: ReviewIn,
     user: User = Depends(auditor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     grant = service.review_break_glass(
         session=session, grant_id=grant_id, reviewer=user, verdict=body.verdict, note=body.note

@@ -78,7 +78,7 @@ def policy_page(request: Request) -> Response:
 def audit_console(
     request: Request,
     user: User = Depends(auditor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     return page(
         request,
@@ -97,7 +97,7 @@ def review_form(
     verdict: str = Form(..., max_length=16),
     note: str = Form("", max_length=500),
     user: User = Depends(auditor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     service.review_break_glass(
         session=session, grant_id=grant_id, reviewer=user, verdict=verdict, note=note
@@ -116,7 +116,7 @@ def tracker(
     id_number: str = Form(..., max_length=30),
     name: str = Form(..., max_length=50),
     phone: str = Form(..., max_length=30),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """Who accessed my data, for which matter (like Estonia's data tracker)."""
     client = request.client.host if request.client else "unknown"
@@ -170,7 +170,7 @@ def window_case_data(
     hall_code: str,
     number: int,
     user: User = Depends(require(Permission.WINDOW_OPERATE)),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """The current ticket's subjects as the policy allows; every view is logged."""
     return _case_data(request, session, hall_code, number, user)
@@ -183,7 +183,7 @@ def window_identify_applicant(
     number: int,
     id_number: str = Form(..., max_length=30),
     user: User = Depends(require(Permission.WINDOW_OPERATE)),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     from govloop.access import cases
     from govloop.hall import service as hall_service

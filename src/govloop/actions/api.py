@@ -50,7 +50,7 @@ def list_actions(
     hall_code: str,
     status: str | None = Query(None, max_length=16),
     user: User = Depends(manager),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     hall = _hall(session, hall_code)
     actions = service.list_actions(session=session, hall=hall, status=status)
@@ -63,7 +63,7 @@ def create_action(
     hall_code: str,
     body: ActionIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     action = service.create_action(session=session, hall=hall, data=body, actor=user)
@@ -75,7 +75,7 @@ def get_action(
     hall_code: str,
     action_id: int,
     user: User = Depends(manager),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     action = service.get_action(
         session=session, hall=_hall(session, hall_code), action_id=action_id
@@ -89,7 +89,7 @@ def start_action(
     action_id: int,
     body: StartIn | None = None,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     body = body or StartIn()
     hall = _hall(session, hall_code)
@@ -104,7 +104,7 @@ def complete_action(
     action_id: int,
     body: CompleteIn | None = None,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     body = body or CompleteIn()
     hall = _hall(session, hall_code)
@@ -119,7 +119,7 @@ def cancel_action(
     action_id: int,
     body: CancelIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     action = service.get_action(session=session, hall=hall, action_id=action_id, lock=True)
@@ -133,7 +133,7 @@ def measure_effect(
     action_id: int,
     body: MeasureIn | None = None,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """Measure the effect now (or as of ``today``), store it on the action, return it."""
     body = body or MeasureIn()
@@ -149,7 +149,7 @@ def assess_anomaly(
     anomaly_id: int,
     body: AssessmentIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     anomaly = assessments.assess_anomaly(

@@ -399,7 +399,7 @@ def loop_page(
     anomaly: int | None = Query(None, ge=1),
     done: str = Query("", max_length=16),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     params = {k: request.query_params.getlist(k) for k in RECOMMENDATION_KEYS}
@@ -416,7 +416,7 @@ def assess(
     verdict: str = Form("", max_length=16),
     comment: str = Form("", max_length=2000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     try:
@@ -472,7 +472,7 @@ def create(
     anomaly_id: str = Form("", max_length=12),
     recommendation: str = Form("", max_length=10_000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     form = {
@@ -600,7 +600,7 @@ def action_page(
     action_id: int,
     done: str = Query("", max_length=16),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     action = service.get_action(session=session, hall=hall, action_id=action_id)
@@ -647,7 +647,7 @@ def start(
     on: str = Form("", max_length=10),
     note: str = Form("", max_length=2000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _step(
         request,
@@ -674,7 +674,7 @@ def complete(
     on: str = Form("", max_length=10),
     note: str = Form("", max_length=2000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _step(
         request,
@@ -700,7 +700,7 @@ def cancel(
     action_id: int,
     reason: str = Form("", max_length=2000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _step(
         request,
@@ -719,7 +719,7 @@ def measure(
     hall_code: str,
     action_id: int,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _step(
         request,

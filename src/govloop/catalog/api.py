@@ -61,14 +61,14 @@ def entry_out(entry: service.CatalogEntry, *, schema: bool = False) -> dict[str,
 
 @router.get("/catalog/datasets")
 def list_datasets(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [entry_out(e) for e in service.catalog(session=session)]
 
 
 @router.get("/catalog/datasets/{key}")
 def get_dataset(
-    key: str, user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    key: str, user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     return entry_out(service.catalog_entry(session=session, key=key), schema=True)
 
@@ -77,7 +77,7 @@ def get_dataset(
 def profile(
     dataset: list[str] | None = Query(None, description="Dataset keys; default: all"),
     user: User = Depends(steward),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Measure quality now (a full pass over the rows of each dataset)."""
     done = service.profile_datasets(session=session, keys=dataset)
@@ -97,7 +97,7 @@ def assignment_out(a: TagAssignment) -> dict[str, Any]:
 
 @router.get("/tags")
 def list_tags(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     run = tags.latest_run(session=session)
     return {
@@ -122,7 +122,7 @@ def list_tags(
 
 @router.post("/tags/compute")
 def compute(
-    user: User = Depends(steward), session: Session = Depends(get_session)
+    user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     run = tags.compute_tags(session=session)
     return {
@@ -140,7 +140,7 @@ def tag_subjects(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     rule, total, rows = tags.subjects_with_tag(
         session=session, code=code, limit=limit, offset=offset
@@ -152,7 +152,7 @@ def tag_subjects(
 def subject_tags(
     entity: str = Query(..., max_length=200, description="person:<ID> or enterprise:<code>"),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     name, rows = tags.tags_of_subject(session=session, entity=entity)
     return {"entity": entity.strip(), "label": name, "tags": [assignment_out(a) for a in rows]}
@@ -175,7 +175,7 @@ def neighborhood(
     depth: int = Query(2, ge=1, le=graph.MAX_DEPTH),
     limit: int = Query(graph.MAX_NODES, ge=1, le=1000, description="Most nodes returned"),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     view = graph.neighborhood(session=session, entity=entity, depth=depth, max_nodes=limit)
     return view_out(view) | {"depth": depth}
@@ -186,7 +186,7 @@ def path(
     from_: str = Query(..., alias="from", max_length=200),
     to: str = Query(..., max_length=200),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     view = graph.path(session=session, source=from_, target=to)
     return view_out(view) | {"found": bool(view.nodes), "hops": max(len(view.nodes) - 1, 0)}
@@ -196,6 +196,6 @@ def path(
 def search(
     q: str = Query(..., min_length=1, max_length=100),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return graph.search(session=session, query=q)

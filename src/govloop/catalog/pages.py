@@ -58,7 +58,7 @@ def catalog_page(
     request: Request,
     done: str | None = None,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
     entries = service.catalog(session=session)
     chart = {
@@ -84,7 +84,7 @@ def catalog_page(
 
 @router.post("/catalog/profile")
 def profile_now(
-    user: User = Depends(steward_page), session: Session = Depends(get_session)
+    user: User = Depends(steward_page), session: Session = Depends(get_session, scope="function")
 ) -> RedirectResponse:
     service.profile_datasets(session=session)
     return RedirectResponse("/catalog?done=profiled", status_code=303)
@@ -95,7 +95,7 @@ def dataset_page(
     key: str,
     request: Request,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
     entry = service.catalog_entry(session=session, key=key)
     results = {c["code"]: c for c in (entry.profile.checks if entry.profile else [])}
@@ -118,7 +118,7 @@ def tags_page(
     entity: str | None = Query(None, max_length=200),
     done: str | None = None,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
     lookup: dict[str, Any] | None = None
     status = 200
@@ -148,7 +148,7 @@ def tags_page(
 
 @router.post("/tags/compute")
 def compute_now(
-    user: User = Depends(steward_page), session: Session = Depends(get_session)
+    user: User = Depends(steward_page), session: Session = Depends(get_session, scope="function")
 ) -> RedirectResponse:
     tags.compute_tags(session=session)
     return RedirectResponse("/tags?done=computed", status_code=303)
@@ -160,7 +160,7 @@ def tag_page(
     request: Request,
     page: int = Query(1, ge=1, le=10000),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
     per_page = 50
     rule, total, rows = tags.subjects_with_tag(
@@ -194,7 +194,7 @@ def graph_page(
     to: str | None = Query(None, max_length=200),
     q: str | None = Query(None, max_length=100),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
     data: dict[str, Any] | None = None
     error: str | None = None

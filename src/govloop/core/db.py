@@ -184,14 +184,31 @@ async def sqlite_write_turn() -> AsyncIterator[None]:
         yield
 
 
-def get_session(_turn: None = Depends(sqlite_write_turn)) -> Iterator[Session]:
-    """FastAPI dependency: one unit of work per request."""
+def _function_scope_marker() -> Iterator[None]:
+    """A function-scoped sub-dependency: a request-scoped use of its parent fails fast."""
+    yield
+
+
+def get_session(
+    _turn: None = Depends(sqlite_write_turn, scope="function"),
+) -> Iterator[Session]:
+    """FastAPI dependency: one unit of work per request, committed before the response.
+
+    Use it as ``Depends(get_session, scope="function")``: FastAPI then runs the commit
+    when the handler returns and before anything is sent, so a failed commit becomes an
+    error response instead of an acknowledged write that was never stored. With the
+    default request scope the commit would run after the response went out; the
+    function-scoped write turn below makes FastAPI refuse that at start-up.
+    """
     with unit_of_work() as session:
         yield session
 
 
-def get_readonly_session() -> Iterator[Session]:
-    """FastAPI dependency for pages and reads that never write."""
+def get_readonly_session(
+    _scope: None = Depends(_function_scope_marker, scope="function"),
+) -> Iterator[Session]:
+    """FastAPI dependency for pages and reads that never write (function scope too, so
+    the read snapshot ends with the handler)."""
     with unit_of_work(readonly=True) as session:
         yield session
 

@@ -86,7 +86,7 @@ def register_device(
     body: DeviceIn,
     request: Request,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     device = service.register_device(
         session=session,
@@ -103,7 +103,7 @@ def register_device(
 @router.get("/tasks")
 def list_tasks(
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
@@ -124,7 +124,7 @@ def list_tasks(
 def task_detail(
     task_id: int,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
@@ -140,7 +140,7 @@ def task_detail(
 def open_grant(
     task_id: int,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     """Open (or renew the token of) the grant that lets this device see the task's case."""
@@ -172,7 +172,7 @@ def open_grant(
 @router.get("/case")
 def case_data(
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
     x_grant_token: str | None = Header(default=None),
 ) -> Response:
@@ -196,7 +196,7 @@ def case_data(
 @router.get("/key")
 def device_key(
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
     x_grant_token: str | None = Header(default=None),
 ) -> Response:
@@ -214,7 +214,7 @@ def device_key(
 def grants_status(
     body: GrantIdsIn,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
@@ -229,7 +229,7 @@ def submit(
     task_id: int,
     body: SubmissionIn,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
@@ -257,7 +257,7 @@ def submit(
 def purged(
     body: PurgedIn,
     user: User = Depends(_staff),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
@@ -271,7 +271,7 @@ def purged(
 
 @router.get("/devices")
 def list_devices(
-    user: User = Depends(_manager), session: Session = Depends(get_session)
+    user: User = Depends(_manager), session: Session = Depends(get_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [
         {
@@ -289,7 +289,7 @@ def list_devices(
 
 @router.post("/devices/{device_pk}/revoke")
 def revoke_device(
-    device_pk: int, user: User = Depends(_manager), session: Session = Depends(get_session)
+    device_pk: int, user: User = Depends(_manager), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     device = service.revoke_device(session=session, device_pk=device_pk, manager=user)
     return {"id": device.id, "revoked": device.revoked}

@@ -82,7 +82,7 @@ def service_worker() -> Response:
 def logout(
     request: Request,
     user: User | None = Depends(optional_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """End the user's grants (their device keys stop being served) and wipe the device."""
     if user is not None:
@@ -98,7 +98,7 @@ def logout(
 def devices_page(
     request: Request,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return render(request, "field/devices.html", {"rows": service.list_devices(session=session)})
 
@@ -107,7 +107,7 @@ def devices_page(
 def revoke_device(
     device_pk: int,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     service.revoke_device(session=session, device_pk=device_pk, manager=user)
     return RedirectResponse("/field/devices", status_code=303)

@@ -42,14 +42,14 @@ def _hall(session: Session, code: str) -> Any:
 
 @router.get("/{hall_code}")
 def hall_overview(
-    hall_code: str, session: Session = Depends(get_readonly_session)
+    hall_code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     return overview.display_snapshot(session=session, hall=_hall(session, hall_code))
 
 
 @router.get("/{hall_code}/items")
 def hall_items(
-    hall_code: str, session: Session = Depends(get_readonly_session)
+    hall_code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> list[dict[str, Any]]:
     return overview.item_catalogue(session=session, hall=_hall(session, hall_code))
 
@@ -59,7 +59,7 @@ def hall_items(
 
 @router.post("/{hall_code}/tickets", status_code=201)
 def issue_ticket(
-    hall_code: str, body: IssueTicketIn, session: Session = Depends(get_session)
+    hall_code: str, body: IssueTicketIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=body.item_code)
@@ -71,7 +71,7 @@ def issue_ticket(
 
 @router.get("/{hall_code}/tickets/{code}")
 def ticket_status(
-    hall_code: str, code: str, session: Session = Depends(get_readonly_session)
+    hall_code: str, code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
     if ticket.status != "waiting":
@@ -81,7 +81,7 @@ def ticket_status(
 
 @router.post("/{hall_code}/tickets/{code}/cancel")
 def cancel_ticket(
-    hall_code: str, code: str, session: Session = Depends(get_session)
+    hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
     return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket))
@@ -92,7 +92,7 @@ def close_day(
     hall_code: str,
     body: CloseDayIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     return service.close_day(
@@ -110,7 +110,7 @@ def carry_over(
     hall_code: str,
     body: CarryOverIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """顺延 tickets of a day (waiting, or closed at closing time) to the next working day."""
     hall = _hall(session, hall_code)
@@ -137,7 +137,7 @@ def sign_in(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
         service.sign_in(
@@ -151,7 +151,7 @@ def sign_out(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
         service.sign_out(
@@ -166,7 +166,7 @@ def pause(
     number: int,
     body: PauseIn | None = None,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     reason = body.reason if body else ""
@@ -180,7 +180,7 @@ def resume(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
         service.resume(
@@ -194,7 +194,7 @@ def call_next(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     ticket = service.call_next(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
@@ -207,7 +207,7 @@ def recall(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     ticket = service.recall(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
@@ -220,7 +220,7 @@ def start(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     ticket = service.start_service(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
@@ -234,7 +234,7 @@ def finish(
     number: int,
     body: FinishIn | None = None,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     outcome = body.outcome if body else FinishIn().outcome
     ticket = service.finish_service(
@@ -252,7 +252,7 @@ def no_show(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     ticket = service.mark_no_show(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
@@ -266,7 +266,7 @@ def transfer(
     number: int,
     body: TransferIn,
     user: User = Depends(operator),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     ticket = service.transfer(
         session=session,
@@ -287,7 +287,7 @@ def appointment_slots(
     hall_code: str,
     item_code: str = Query(max_length=32),
     day: date = Query(),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=item_code)
@@ -316,7 +316,7 @@ def _appointment_out(a: Any) -> dict[str, Any]:
 
 @router.post("/{hall_code}/appointments", status_code=201)
 def book_appointment(
-    hall_code: str, body: BookIn, session: Session = Depends(get_session)
+    hall_code: str, body: BookIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=body.item_code)
@@ -334,7 +334,7 @@ def book_appointment(
 
 @router.post("/{hall_code}/appointments/check-in", status_code=201)
 def check_in(
-    hall_code: str, body: CheckInIn, session: Session = Depends(get_session)
+    hall_code: str, body: CheckInIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=body.code)
@@ -348,7 +348,7 @@ def check_in(
 
 @router.post("/{hall_code}/appointments/{code}/cancel")
 def cancel_appointment(
-    hall_code: str, code: str, session: Session = Depends(get_session)
+    hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     _hall(session, hall_code)
     return _appointment_out(appointments.cancel(session=session, code=code))

@@ -176,7 +176,7 @@ def kiosk(
     request: Request,
     hall_code: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     snapshot = overview.display_snapshot(session=session, hall=hall)
@@ -197,7 +197,7 @@ def kiosk_issue(
     item_code: str = Form(""),
     priority: str = Form(""),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     if not item_code.strip():
@@ -219,7 +219,7 @@ def kiosk_check_in(
     hall_code: str,
     code: str = Form(""),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     code = re.sub(r"\s", "", code)
@@ -239,7 +239,7 @@ def display(
     request: Request,
     hall_code: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     return page(
@@ -272,7 +272,7 @@ def my_ticket(
     hall_code: str,
     code: str | None = Query(None, max_length=16),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     context, status = _my_ticket_context(session, hall, code)
@@ -287,7 +287,7 @@ def my_ticket_panel(
     request: Request,
     hall_code: str,
     code: str = Query(max_length=16),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     ticket = service.get_ticket(session=session, hall=hall, code=code)
@@ -300,7 +300,7 @@ def ticket_short_link(
     request: Request,
     public_id: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
     hall = session.get(Hall, ticket.hall_id)
@@ -320,7 +320,7 @@ def ticket_short_link(
 def ticket_short_link_panel(
     request: Request,
     public_id: str,
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
     hall = session.get(Hall, ticket.hall_id)
@@ -345,7 +345,7 @@ def window_page(
     hall_code: str,
     number: int,
     user: User = Depends(operator_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     window = service.get_window(session=session, hall=hall, number=number)
@@ -359,7 +359,7 @@ def window_panel(
     hall_code: str,
     number: int,
     user: User = Depends(operator_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _window_panel(request, session, _hall(session, hall_code), number, user, notice=None)
 
@@ -389,7 +389,7 @@ def window_action(
     to_item_code: str = Form("", max_length=32),
     to_window: str = Form("", max_length=8),
     user: User = Depends(operator_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     if action not in WINDOW_ACTIONS:
         raise BadRequest(_("Unknown window action"), code="unknown_action")
@@ -459,7 +459,7 @@ def manage(
     request: Request,
     hall_code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     rectification = ratings_service.case_summary(session=session, hall_id=hall.id)
@@ -477,7 +477,7 @@ def manage_live(
     request: Request,
     hall_code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     return page(request, "hall/_manage_live.html", hall, **_manage_context(session, hall))
@@ -491,7 +491,7 @@ def manage_close_day(
     carry_over: list[str] = Form(default_factory=list),
     carry_over_all: bool = Form(False),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     if not reason.strip():
@@ -514,7 +514,7 @@ def manage_sweep(
     request: Request,
     hall_code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     missed = appointments.sweep_missed(session=session, hall=hall)
@@ -610,7 +610,7 @@ def appointments_page(
     item: str | None = Query(None, max_length=32),
     day: date | None = Query(None),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     return _appointments_page(request, session, hall, item_code=item, day=day)
@@ -640,7 +640,7 @@ def book_appointment(
     name: str = Form("", max_length=100),
     phone: str = Form("", max_length=32),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     form = {"name": name, "phone": phone, "slot_start": slot_start}
@@ -687,7 +687,7 @@ def cancel_appointment(
     hall_code: str,
     code: str = Form("", max_length=32),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
     try:

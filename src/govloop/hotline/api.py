@@ -50,7 +50,7 @@ def _out(session: Session, order: WorkOrder, user: User) -> dict[str, Any]:
 
 @router.post("/orders", status_code=201)
 def create_order(
-    body: OrderIn, user: User = Depends(handler), session: Session = Depends(get_session)
+    body: OrderIn, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     """受理 an order (agent form, or another system with an API token)."""
     journal.require_center(user)
@@ -69,7 +69,7 @@ def list_orders(
     limit: int = Query(default=50, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
     user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     tz = local_tz()
     filters = queries.OrderFilter(
@@ -91,7 +91,7 @@ def list_orders(
 
 @router.get("/orders/{order_id}")
 def get_order(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session)
+    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     order = journal.get_order(session, order_id)
     out = order_out(queries.view(session, order, user))
@@ -101,7 +101,7 @@ def get_order(
 
 @router.get("/orders/{order_id}/duplicates")
 def duplicates(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session)
+    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
 ) -> list[dict[str, Any]]:
     journal.require_center(user)
     order = journal.get_order(session, order_id)
@@ -115,7 +115,7 @@ def duplicates(
 def suggest(
     text: str = Query(min_length=1, max_length=4000),
     _user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """The routing suggestion for a text being typed; the agent confirms it."""
     found = routing.suggest(session=session, text=text)
@@ -136,7 +136,7 @@ def dispatch(
     order_id: int,
     body: DispatchIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """派单, or 改派 when already dispatched."""
     category_id = None
@@ -156,7 +156,7 @@ def dispatch(
 
 @router.post("/orders/{order_id}/sign")
 def sign(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_session)
+    order_id: int, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     return _out(session, workflow.sign(session=session, order_id=order_id, actor=user), user)
 
@@ -166,7 +166,7 @@ def progress(
     order_id: int,
     body: TextIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     order = workflow.add_progress(session=session, order_id=order_id, actor=user, note=body.text)
     return _out(session, order, user)
@@ -177,7 +177,7 @@ def request_return(
     order_id: int,
     body: TextIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """退单 with a reason; the center reviews it."""
     order = workflow.request_return(
@@ -191,7 +191,7 @@ def review_return(
     order_id: int,
     body: ReviewIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     order = workflow.review_return(
         session=session, order_id=order_id, actor=user, approve=body.approve, note=body.note
@@ -204,7 +204,7 @@ def answer(
     order_id: int,
     body: TextIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     order = workflow.answer(session=session, order_id=order_id, actor=user, text=body.text)
     return _out(session, order, user)
@@ -215,7 +215,7 @@ def reject_answer(
     order_id: int,
     body: TextIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     order = workflow.reject_answer(session=session, order_id=order_id, actor=user, reason=body.text)
     return _out(session, order, user)
@@ -226,7 +226,7 @@ def close(
     order_id: int,
     body: CloseIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     order = workflow.close(session=session, order_id=order_id, actor=user, answer_text=body.answer)
     return _out(session, order, user)
@@ -237,7 +237,7 @@ def direct_answer(
     order_id: int,
     body: DirectAnswerIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """即问即答."""
     order = intake.answer_directly(
@@ -255,7 +255,7 @@ def supervise(
     order_id: int,
     body: TextIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """督办."""
     order = workflow.supervise(session=session, order_id=order_id, actor=user, note=body.text)
@@ -267,7 +267,7 @@ def callback(
     order_id: int,
     body: CallbackIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """回访, with the citizen's rating when given."""
     order = workflow.record_callback(
@@ -287,7 +287,7 @@ def merge(
     order_id: int,
     body: MergeIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     target = journal.get_order_by_number(session, body.into_number)
     order = intake.merge_order(session=session, order_id=order_id, into_id=target.id, actor=user)

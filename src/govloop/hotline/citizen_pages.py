@@ -80,7 +80,7 @@ def submit(
     confidential: str = Form(""),
     mobile: str = Form(""),
     _viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = {
         "content": content,
@@ -149,7 +149,7 @@ def track(
     number: str = Query(default="", max_length=32),
     phone: str = Query(default="", max_length=20),
     _viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     context: dict[str, Any] = {"number": number, "phone": phone, "error": None, "order": None}
     if number or phone:
@@ -169,7 +169,7 @@ def rate(
     level: str = Form("", max_length=2),
     comment: str = Form("", max_length=1000),
     _viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     context: dict[str, Any] = {"number": number, "phone": phone, "error": None, "order": None}
     try:

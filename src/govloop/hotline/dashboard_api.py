@@ -27,7 +27,7 @@ def hotline_dashboard(
     start: str | None = Query(None, alias="from", max_length=32, description="YYYY-MM-DD"),
     end: str | None = Query(None, alias="to", max_length=32, description="YYYY-MM-DD"),
     user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Volumes, time limits, callbacks, satisfaction, overdue orders and the department
     ranking of the orders accepted in the period (default: the last 30 days)."""

@@ -102,7 +102,7 @@ def hotline_dashboard(
     start: str | None = Query(None, alias="from", max_length=32),
     end: str | None = Query(None, alias="to", max_length=32),
     user: User = Depends(dashboard_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     figures, own = dashboard.for_viewer(session=session, viewer=user, start=start, end=end)
     total = figures.kpis.orders

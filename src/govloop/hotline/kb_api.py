@@ -37,7 +37,7 @@ def suggest(
     q: str = Query("", max_length=200),
     category: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=5, ge=1, le=10),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """智能交互: published answers for what a citizen is typing (public)."""
     category_id = kb.category_id(session=session, code=category)
@@ -51,7 +51,7 @@ def search(
     category: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=5, ge=1, le=50),
     user: User = Depends(editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Suggestions for agents while they type, with the version and score to record."""
     category_id = kb.category_id(session=session, code=category)
@@ -67,7 +67,7 @@ def list_articles(
     limit: int = Query(default=100, ge=1, le=500),
     offset: int = Query(default=0, ge=0),
     user: User = Depends(editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     views = kb.list_articles(
         session=session,
@@ -84,7 +84,7 @@ def list_articles(
 def expiring(
     days: int = Query(default=30, ge=0, le=3650),
     user: User = Depends(editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     """Served articles expiring within ``days`` (or already expired): to renew or retire."""
     return [article_out(v) for v in kb.expiring(session=session, within_days=days)]
@@ -92,7 +92,7 @@ def expiring(
 
 @router.post("/articles", status_code=201)
 def create_article(
-    body: ArticleIn, user: User = Depends(editor), session: Session = Depends(get_session)
+    body: ArticleIn, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     version = kb.create_article(
         session=session,
@@ -112,7 +112,7 @@ def create_article(
 def get_article(
     article_id: int,
     user: User = Depends(editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     view = kb.article_view(session=session, article_id=article_id)
     return article_out(view, kb.history(session=session, article_id=article_id))
@@ -123,7 +123,7 @@ def update_article(
     article_id: int,
     body: ArticleSettingsIn,
     user: User = Depends(editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     kb.update_article(
         session=session,
@@ -140,7 +140,7 @@ def new_version(
     article_id: int,
     body: VersionIn,
     user: User = Depends(editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """An edit: a new draft version; the published one is served until this is approved."""
     version = kb.new_version(
@@ -157,7 +157,7 @@ def new_version(
 
 @router.post("/articles/{article_id}/retire")
 def retire(
-    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session)
+    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     kb.retire(session=session, article_id=article_id, actor=user)
     return article_out(kb.article_view(session=session, article_id=article_id))
@@ -165,7 +165,7 @@ def retire(
 
 @router.post("/articles/{article_id}/use")
 def record_use(
-    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session)
+    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     """An agent used the article's answer (the intake form's "use this answer")."""
     return {
@@ -176,7 +176,7 @@ def record_use(
 
 @router.post("/versions/{version_id}/submit")
 def submit_for_review(
-    version_id: int, user: User = Depends(editor), session: Session = Depends(get_session)
+    version_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     return version_out(kb.submit_for_review(session=session, version_id=version_id, actor=user))
 
@@ -186,7 +186,7 @@ def review(
     version_id: int,
     body: ReviewIn,
     user: User = Depends(editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """Approve (publish) or reject with a note; nobody reviews their own version."""
     version = kb.review(

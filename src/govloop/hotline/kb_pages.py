@@ -90,7 +90,7 @@ def suggest(
     target: str = Query("", max_length=65),
     category: str = Query("", max_length=32),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """HTMX fragment: served articles matching what is typed. Agents get a "use this
     answer" button that fills the textarea ``target``; citizens read the answer."""
@@ -117,7 +117,7 @@ def article_list(
     category: str = Query("", max_length=32),
     expiring: bool = False,
     user: User = Depends(_editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     views = kb.list_articles(
         session=session,
@@ -161,7 +161,7 @@ def _form_page(
 def new_form(
     request: Request,
     user: User = Depends(_editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     return _form_page(request, session, form={})
 
@@ -176,7 +176,7 @@ def create(
     category: str = Form("", max_length=32),
     expires_on: str = Form("", max_length=10),
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = {
         "title": title,
@@ -243,7 +243,7 @@ def article(
     article_id: int,
     done: str = Query("", max_length=16),
     user: User = Depends(_editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     notice = _(NOTICES[done]) if done in NOTICES else None
     return _article_page(request, session, article_id, user, notice=notice)
@@ -279,7 +279,7 @@ def edit_form(
     request: Request,
     article_id: int,
     user: User = Depends(_editor),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     view = kb.article_view(session=session, article_id=article_id)
     latest = view.latest
@@ -301,7 +301,7 @@ def edit(
     answer: str = Form("", max_length=50_000),
     keywords: str = Form("", max_length=2000),
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = {"title": title, "question": question, "answer": answer, "keywords": keywords}
     try:
@@ -329,7 +329,7 @@ def submit(
     article_id: int,
     version_id: int,
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     def run() -> object:
         _own_version(session, article_id, version_id)
@@ -346,7 +346,7 @@ def review(
     decision: str = Form("", max_length=8),
     note: str = Form("", max_length=2000),
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     def run() -> object:
         if decision not in ("approve", "reject"):
@@ -369,7 +369,7 @@ def retire(
     request: Request,
     article_id: int,
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _act(
         request,
@@ -389,7 +389,7 @@ def settings(
     category: str = Form("", max_length=32),
     expires_on: str = Form("", max_length=10),
     user: User = Depends(_editor),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     def run() -> object:
         return kb.update_article(

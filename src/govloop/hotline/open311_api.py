@@ -167,13 +167,13 @@ def get_discovery(fmt: str, request: Request) -> Response:
 
 
 @router.get("/services.{fmt}")
-def get_services(fmt: str, session: Session = Depends(get_readonly_session)) -> Response:
+def get_services(fmt: str, session: Session = Depends(get_readonly_session, scope="function")) -> Response:
     return render(fmt, "services", open311.list_services(session=session))
 
 
 @router.get("/services/{service_code}.{fmt}")
 def get_service_definition(
-    service_code: str, fmt: str, session: Session = Depends(get_readonly_session)
+    service_code: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
     definition = open311.service_definition(session=session, service_code=service_code)
     return render(fmt, "service_definition", definition)
@@ -200,7 +200,7 @@ def post_request(
 
 @router.get("/requests.{fmt}")
 def get_requests(
-    fmt: str, request: Request, session: Session = Depends(get_readonly_session)
+    fmt: str, request: Request, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
     query = open311.parse_query(**{name: _param(request, name) for name in QUERY_FIELDS})
     return render(fmt, "service_requests", open311.find_requests(session=session, query=query))
@@ -208,14 +208,14 @@ def get_requests(
 
 @router.get("/requests/{service_request_id}.{fmt}")
 def get_request(
-    service_request_id: str, fmt: str, session: Session = Depends(get_readonly_session)
+    service_request_id: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
     item = open311.get_request(session=session, service_request_id=service_request_id)
     return render(fmt, "service_requests", [item])
 
 
 @router.get("/tokens/{token}.{fmt}")
-def get_token(token: str, fmt: str, session: Session = Depends(get_readonly_session)) -> Response:
+def get_token(token: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")) -> Response:
     return render(fmt, "service_requests", [open311.resolve_token(session=session, token=token)])
 
 

@@ -205,7 +205,7 @@ def _department_queues(session: Session, department_id: int) -> dict[str, list[W
 def workbench(
     request: Request,
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     if journal.is_center(user):
         counts = dict(
@@ -249,7 +249,7 @@ def _clock_fn() -> Callable[[WorkOrder], Any]:
 def new_order_form(
     request: Request,
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     journal.require_center(user)
     return page(request, "hotline/new_order.html", form={}, error=None, **_choices(session))
@@ -260,7 +260,7 @@ def suggest_partial(
     request: Request,
     content: str = Query(default="", max_length=4000),
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """The routing suggestion while the agent types: category, unit and confidence."""
     found = routing.suggest(session=session, text=content) if content.strip() else None
@@ -281,7 +281,7 @@ def suggest_partial(
 async def create_order(
     request: Request,
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = {k: str(v) for k, v in (await request.form()).items()}
     try:
@@ -343,7 +343,7 @@ def order_list(
     since: str = Query(default="", max_length=10),
     page_no: int = Query(default=1, ge=1, alias="page"),
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     error = None
     start = None
@@ -444,7 +444,7 @@ def order_page(
     order_id: int,
     done: str = Query(default="", max_length=20),
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     notice = _(NOTICES[done]) if done in NOTICES else None
     return _order_page(request, session, order_id, user, notice=notice)
@@ -534,7 +534,7 @@ async def order_action(
     order_id: int,
     action: str,
     user: User = Depends(hotline_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     raw = await request.form()
     form: dict[str, Any] = {k: str(v) for k, v in raw.items()}

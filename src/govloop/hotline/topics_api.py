@@ -46,7 +46,7 @@ def list_topics(
     day: str | None = Query(None, max_length=20, description="YYYY-MM-DD; default: last 7 days"),
     unacknowledged: bool = False,
     user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     chosen = topics_queries.parse_day(day)
     if chosen is None:
@@ -62,7 +62,7 @@ def list_topics(
 
 @router.post("/{alert_id}/acknowledge")
 def acknowledge(
-    alert_id: int, user: User = Depends(handler), session: Session = Depends(get_session)
+    alert_id: int, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     alert = topics.acknowledge(session=session, alert_id=alert_id, actor=user)
     return alert_out(session, alert, user)

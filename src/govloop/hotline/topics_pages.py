@@ -91,7 +91,7 @@ def topics_index(
     unacknowledged: bool = Query(False),
     scanned: int | None = Query(None, ge=0),
     user: User = Depends(topics_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     chosen = topics_queries.parse_day(day)
     if chosen is None:
@@ -123,7 +123,7 @@ def topics_index(
 def topics_scan(
     day: str = Form("", max_length=20),
     user: User = Depends(topics_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """Scan a day now (center staff): for a day the timed job has not seen."""
     journal.require_center(user)
@@ -139,7 +139,7 @@ def topics_acknowledge(
     request: Request,
     alert_id: int,
     user: User = Depends(topics_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     alert = topics.acknowledge(session=session, alert_id=alert_id, actor=user)
     if request.headers.get("hx-request") != "true":

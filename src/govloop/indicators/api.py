@@ -22,7 +22,7 @@ viewer = require(Permission.HALL_VIEW)
 @router.get("/framework")
 def framework(
     on: date | None = Query(None, description="The version in force on this day (default today)"),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> FrameworkOut:
     return service.describe_framework(session=session, on=on)
 
@@ -33,7 +33,7 @@ def scores(
     object_kind: str = Query("hall", alias="object", description="hall, department, window, …"),
     period: str = Query(..., description="2026-11, 2026-W48, 2026-11-23 or 2026-11-01..2026-11-15"),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> ScoresOut:
     return results.scores(
         session=session, hall_code=hall, object_kind=object_kind, period_text=period
@@ -49,7 +49,7 @@ def drilldown(
     object_id: int = Query(0, alias="id", description="Object id (not needed for a hall)"),
     limit: int = Query(200),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """The measures behind one figure and the visits, sessions, appointments or ratings
     they were counted from."""

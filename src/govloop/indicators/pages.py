@@ -54,7 +54,7 @@ def scorecards_page(
     period: str = Query("", max_length=32),
     focus: int | None = Query(None, description="Object shown in the radar and detail"),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall_code, halls = _hall_or_first(session, hall)
     period_text = period.strip() or scorecards.default_period()
@@ -93,7 +93,7 @@ def drilldown_page(
     object_kind: str = Query("hall", alias="object", max_length=16),
     object_id: int = Query(0, alias="id"),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     scorecards.check_kind(object_kind)
     detail = results.drilldown(
@@ -148,7 +148,7 @@ def scorecards_xlsx(
     object_kind: list[str] = Query([], alias="object"),
     period: str = Query("", max_length=32),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     cards = _export_cards(session, hall, object_kind, period)
     return _download(
@@ -164,7 +164,7 @@ def scorecards_pdf(
     object_kind: list[str] = Query([], alias="object"),
     period: str = Query("", max_length=32),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     cards = _export_cards(session, hall, object_kind, period)
     return _download(

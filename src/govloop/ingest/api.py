@@ -54,7 +54,7 @@ def push_batch(
     source_key: str,
     request: Request,
     body: bytes = Depends(_body),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> JSONResponse:
     # kept as received in dead letters; NUL escaped (PostgreSQL text cannot hold it)
     text = body.decode("utf-8", errors="replace").replace("\x00", "\\x00")
@@ -166,7 +166,7 @@ def dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
 
 @router.get("/sources")
 def sources(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> list[dict[str, Any]]:
     return [_source_dict(s) for s in service.list_sources(session=session)]
 
@@ -187,7 +187,7 @@ def upload_file(
     file: UploadFile = File(...),
     vendor: str = Form(""),
     user: User = Depends(steward),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     source = get_source(session=session, key=source_key)
     if not file.filename:
@@ -211,7 +211,7 @@ def upload_file(
 def runs(
     source: str | None = Query(None),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     source_id = get_source(session=session, key=source).id if source else None
     return [run_dict(r) for r in service.list_runs(session=session, source_id=source_id)]
@@ -219,7 +219,7 @@ def runs(
 
 @router.get("/runs/{run_id}")
 def run_detail(
-    run_id: int, user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    run_id: int, user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     run = service.get_run(session=session, run_id=run_id)
     letters = service.list_dead_letters(session=session, run_id=run_id)
@@ -232,7 +232,7 @@ def dead_letters(
     status: str | None = Query(None),
     reason: str | None = Query(None),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     letters = service.list_dead_letters(
         session=session, source_key=source, status=status, reason=reason
@@ -244,7 +244,7 @@ def dead_letters(
 def dead_letter(
     dead_letter_id: int,
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     return dead_letter_dict(service.get_dead_letter(session=session, dead_letter_id=dead_letter_id))
 
@@ -260,7 +260,7 @@ class DiscardBody(BaseModel):
 
 @router.post("/dead-letters/replay")
 def replay(
-    body: ReplayBody, user: User = Depends(steward), session: Session = Depends(get_session)
+    body: ReplayBody, user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     result = service.replay_dead_letters(
         session=session, ids=body.ids, by=user.id, corrected=body.corrected
@@ -277,7 +277,7 @@ def discard(
     dead_letter_id: int,
     body: DiscardBody,
     user: User = Depends(steward),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     dead = service.discard_dead_letter(
         session=session, dead_letter_id=dead_letter_id, reason=body.reason, by=user.id

@@ -70,7 +70,7 @@ def _ratio(day: service.DeviceDay | None) -> float | None:
 def list_devices(
     hall: str | None = None,
     user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     hall_id = service.hall_id_for_code(session=session, code=hall) if hall else None
     view = service.overview(session=session, hall_id=hall_id)
@@ -92,7 +92,7 @@ def list_devices(
 
 @router.post("", status_code=201)
 def register(
-    body: DeviceIn, user: User = Depends(manager), session: Session = Depends(get_session)
+    body: DeviceIn, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     hall_id = (
         service.hall_id_for_code(session=session, code=body.hall_code) if body.hall_code else None
@@ -110,7 +110,7 @@ def register(
 
 @router.get("/{code}")
 def detail(
-    code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session)
+    code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     device = service.get_device(session=session, code=code)
     return _device(
@@ -123,7 +123,7 @@ def revoke(
     code: str,
     body: RevokeIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     device = service.revoke_device(
         session=session, code=code, reason=body.reason, actor=user.username
@@ -137,7 +137,7 @@ async def _body(request: Request) -> bytes:
 
 @router.post("/{code}/heartbeat")
 def heartbeat(
-    code: str, body: bytes = Depends(_body), session: Session = Depends(get_session)
+    code: str, body: bytes = Depends(_body), session: Session = Depends(get_session, scope="function")
 ) -> JSONResponse:
     """A device message over HTTP (same payload as on MQTT). Unauthenticated like the
     broker's device topics: only registered, unrevoked devices are accepted."""

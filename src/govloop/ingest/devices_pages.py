@@ -56,7 +56,7 @@ def devices_page(
     request: Request,
     hall: str | None = None,
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall_id = service.hall_id_for_code(session=session, code=hall) if hall else None
     view = service.overview(session=session, hall_id=hall_id)
@@ -75,7 +75,7 @@ def device_page(
     request: Request,
     code: str,
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     device = service.get_device(session=session, code=code)
     view = service.overview(session=session, hall_id=device.hall_id)
@@ -89,7 +89,7 @@ def revoke_form(
     code: str,
     reason: str = Form(""),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     device = service.revoke_device(session=session, code=code, reason=reason, actor=user.username)
     return RedirectResponse(f"/devices/{device.code}", status_code=303)

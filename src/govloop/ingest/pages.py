@@ -62,7 +62,7 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
 def overview(
     request: Request,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     sources = service.list_sources(session=session)
     return page(
@@ -85,7 +85,7 @@ def upload(
     vendor: str = Form(""),
     file: UploadFile = File(...),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     found = get_source(session=session, key=source)
     if not file.filename:
@@ -110,7 +110,7 @@ def run_page(
     run_id: int,
     request: Request,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     run = service.get_run(session=session, run_id=run_id)
     sources = {s.id: s for s in service.list_sources(session=session)}
@@ -130,7 +130,7 @@ def dead_letters_page(
     status: str = Query("open"),
     reason: str = Query(""),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     letters = service.list_dead_letters(
         session=session, source_key=source or None, status=status or None, reason=reason or None
@@ -150,7 +150,7 @@ def dead_letter_page(
     dead_letter_id: int,
     request: Request,
     user: User = Depends(steward_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     dead = service.get_dead_letter(session=session, dead_letter_id=dead_letter_id)
     try:
@@ -165,7 +165,7 @@ def replay_selected(
     request: Request,
     ids: list[int] = Form(...),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     result = service.replay_dead_letters(session=session, ids=ids, by=user.id)
     return RedirectResponse(f"/ingest/runs/{result.run_id}", status_code=303)
@@ -176,7 +176,7 @@ def replay_one(
     dead_letter_id: int,
     corrected: str = Form(""),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     record: dict[str, Any] | None = None
     if corrected.strip():
@@ -195,7 +195,7 @@ def discard(
     dead_letter_id: int,
     reason: str = Form(""),
     user: User = Depends(steward_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     service.discard_dead_letter(
         session=session, dead_letter_id=dead_letter_id, reason=reason, by=user.id

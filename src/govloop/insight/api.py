@@ -155,7 +155,7 @@ def demand(
     item: str = Query("", max_length=32, description="Narrow to one service item (code)"),
     window: str = Query("", max_length=8, description="Narrow to one window (number)"),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Arrivals by weekday × 30-minute slot (mean per open day), peaks, calendar patterns
     (month end, before and after holidays) and arrivals per day."""
@@ -177,7 +177,7 @@ def demand_compare(
     item: str = Query("", max_length=32),
     window: str = Query("", max_length=8),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Two periods side by side (default: the last four weeks, b, against the four weeks
     before, a) and their difference b − a per weekday × slot."""
@@ -195,7 +195,7 @@ def anomalies(
     status: str = Query("", max_length=16, description="open, reasonable or unreasonable"),
     worse_only: bool = Query(False, description="Only anomalies against the good direction"),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     hall = service.get_hall(session=session, code=hall_code)
     found = watch.list_anomalies(
@@ -223,7 +223,7 @@ def anomaly(
     hall_code: str,
     anomaly_id: int,
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """The anomaly and the items, windows, staff and slots that contributed most to it."""
     result = explained(session=session, hall_code=hall_code, anomaly_id=anomaly_id)
@@ -239,7 +239,7 @@ def anomaly(
 def scan(
     hall_code: str,
     _user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """Test every indicator series of the hall and store the anomalies not stored yet."""
     report = watch.scan(session=session, hall_code=hall_code)

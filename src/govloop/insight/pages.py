@@ -118,7 +118,7 @@ def hub(
     request: Request,
     hall: str = Query("", max_length=32),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall_code, halls = _hall_or_first(session, hall)
     the_hall = service.get_hall(session=session, code=hall_code)
@@ -152,7 +152,7 @@ def demand_page(
     item: str = Query("", max_length=32),
     window: str = Query("", max_length=8),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     first, last = parse_period(start, end, service.default_range())
@@ -242,7 +242,7 @@ def compare_page(
     item: str = Query("", max_length=32),
     window: str = Query("", max_length=8),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     default_a, default_b = default_comparison()
@@ -358,7 +358,7 @@ def anomalies_page(
     scanned: int | None = Query(None, ge=0),
     found: int | None = Query(None, ge=0),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     chosen = check_status(status)
@@ -401,7 +401,7 @@ def anomalies_page(
 def scan_anomalies(
     hall_code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     report = watch.scan(session=session, hall_code=hall_code)
     query = urlencode({"scanned": report.new, "found": report.found})
@@ -414,7 +414,7 @@ def anomaly_page(
     hall_code: str,
     anomaly_id: int,
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     result = explained(session=session, hall_code=hall.code, anomaly_id=anomaly_id)

@@ -178,7 +178,7 @@ def forecast(
     days: str = Query("", max_length=10, description=f"Horizon, 1 to {planning.MAX_HORIZON_DAYS}"),
     item: str = Query("", max_length=32, description="Narrow to one service item (code)"),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Expected arrivals per day and per 30-minute slot with the prediction band, the
     calendar effects, notes, and a rolling-origin backtest against the seasonal naive."""
@@ -190,7 +190,7 @@ def staffing(
     hall_code: str,
     week: str = Query("", max_length=10, description="First day of the week (YYYY-MM-DD)"),
     _user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Per day and slot: forecast arrivals, required / usual windows, feasibility; the
     proposed shifts, the gaps with their suggestion and the item profiles."""
@@ -208,7 +208,7 @@ def staffing_target(
     hall_code: str,
     body: TargetIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """Set the service target the staffing plan must reach, for the hall or one item."""
     return update_target(
@@ -224,7 +224,7 @@ def staffing_target(
 @router.get("/{hall_code}/best-time")
 def best_time(
     hall_code: str,
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     """Public: per item and weekday, the half hours with the shortest typical wait over the
     recent weeks, and the one to avoid."""

@@ -173,7 +173,7 @@ def forecast_page(
     item: str = Query("", max_length=32),
     days: str = Query("", max_length=10),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     report = forecast_of(session=session, hall_code=hall.code, days=days, item=item)
@@ -240,7 +240,7 @@ def staffing_page(
     week: str = Query("", max_length=10),
     saved: str = Query("", max_length=8),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     report = staffing_of(session=session, hall_code=hall.code, week=week)
@@ -305,7 +305,7 @@ def staffing_target_form(
     item: str = Form(""),
     week: str = Form(""),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     target = update_target(
         session=session,
@@ -332,7 +332,7 @@ def best_time_page(
     hall_code: str,
     item: str = Query("", max_length=32),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = service.get_hall(session=session, code=hall_code)
     report = planning.best_times(session=session, hall_code=hall.code)

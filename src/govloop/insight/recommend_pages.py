@@ -50,7 +50,7 @@ def recommendations_page(
     request: Request,
     hall_code: str,
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     result = recommend.recommendations(session=session, hall_code=hall_code)
     for rec in result["items"]:
@@ -62,6 +62,6 @@ def recommendations_page(
 def recommendations_api(
     hall_code: str,
     user: User = Depends(viewer),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     return recommend.recommendations(session=session, hall_code=hall_code)

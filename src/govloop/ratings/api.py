@@ -34,7 +34,7 @@ manager = require(Permission.HALL_MANAGE)
 
 @router.post("/tickets/{public_id}", status_code=201)
 def rate_ticket(
-    public_id: str, body: RatingIn, session: Session = Depends(get_session)
+    public_id: str, body: RatingIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     """一次一评 by the ticket's public id (QR code, my-ticket page, rating pad)."""
     ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id)
@@ -46,7 +46,7 @@ def rate_ticket(
 def rate_matter(
     body: MatterRatingIn,
     user: User = Depends(require(Permission.HOTLINE_HANDLE)),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """一事一评 for an online or hotline matter (e.g. recorded at the hotline callback)."""
     item_id = department_id = None
@@ -81,7 +81,7 @@ def rating_figures(
     start: date | None = None,
     end: date | None = Query(default=None, description="exclusive"),
     user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
     lo, hi = _range(start, end)
@@ -93,7 +93,7 @@ def list_cases(
     hall: str | None = Query(default=None, max_length=32),
     open_only: bool = False,
     user: User = Depends(handler),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
     return [
@@ -104,7 +104,7 @@ def list_cases(
 
 @router.get("/cases/{case_id}")
 def get_case(
-    case_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session)
+    case_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     case, rating = service.get_case(session=session, case_id=case_id, lock=False)
     return case_out(case) | {"rating": rating_out(rating)}
@@ -115,7 +115,7 @@ def callback(
     case_id: int,
     body: NoteIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
         service.record_callback(session=session, case_id=case_id, actor=user, note=body.note)
@@ -127,7 +127,7 @@ def rectify(
     case_id: int,
     body: RectifyIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
         service.record_rectification(
@@ -138,7 +138,7 @@ def rectify(
 
 @router.post("/cases/{case_id}/close")
 def close(
-    case_id: int, user: User = Depends(manager), session: Session = Depends(get_session)
+    case_id: int, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
     return case_out(service.close_case(session=session, case_id=case_id, actor=user))
 
@@ -148,7 +148,7 @@ def appeal(
     case_id: int,
     body: AppealIn,
     user: User = Depends(handler),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
         service.appeal(session=session, case_id=case_id, actor=user, reason=body.reason)
@@ -160,7 +160,7 @@ def review(
     case_id: int,
     body: ReviewIn,
     user: User = Depends(manager),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
         service.review_appeal(

@@ -212,7 +212,7 @@ def pad(
     request: Request,
     hall_code: str,
     number: int,
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = hall_service.get_hall(session=session, code=hall_code)
     return page(request, "ratings/pad.html", **_pad_context(session, hall, number))
@@ -224,7 +224,7 @@ def pad_panel(
     hall_code: str,
     number: int,
     current: str = Query("", max_length=32),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """The pad's body; 204 (no swap) while it already shows what it should."""
     hall = hall_service.get_hall(session=session, code=hall_code)
@@ -245,7 +245,7 @@ def pad_rate(
     tags: list[str] = Form(default_factory=list),
     comment: str = Form("", max_length=1000),
     phone: str = Form("", max_length=32),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = hall_service.get_hall(session=session, code=hall_code)
     template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
@@ -294,7 +294,7 @@ def rate_link(
     public_id: str,
     via: str = Query("", max_length=16),
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
     return page(request, "ratings/rate.html", **_link_context(session, ticket, via))
@@ -317,7 +317,7 @@ async def rate_link_submit(
     request: Request,
     public_id: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = await request.form()
     via = str(form.get("via", ""))[:16]
@@ -383,7 +383,7 @@ def cases(
     open_only: bool = False,
     overdue_only: bool = False,
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     today = local_today()
     first = _parse_date(start, today.replace(day=1))
@@ -451,7 +451,7 @@ def case_detail(
     case_id: int,
     done: str = Query("", max_length=16),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     notice = _(CASE_NOTICES[done]) if done in CASE_NOTICES else None
     return _case_page(request, session, case_id, user, notice=notice)
@@ -489,7 +489,7 @@ def case_callback(
     case_id: int,
     note: str = Form("", max_length=2000),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
         request,
@@ -509,7 +509,7 @@ def case_rectify(
     evidence: str = Form("", max_length=4000),
     result: str = Form("", max_length=4000),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
         request,
@@ -529,7 +529,7 @@ def case_close(
     request: Request,
     case_id: int,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
         request,
@@ -548,7 +548,7 @@ def case_appeal(
     case_id: int,
     reason: str = Form("", max_length=2000),
     user: User = Depends(viewer_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
         request,
@@ -568,7 +568,7 @@ def case_review(
     decision: str = Form("", max_length=8),
     note: str = Form("", max_length=2000),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     def run() -> object:
         if decision not in ("uphold", "reject"):
@@ -626,7 +626,7 @@ def survey_form(
     request: Request,
     code: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     return _survey_page(request, session, code[:32])
 
@@ -636,7 +636,7 @@ async def survey_submit(
     request: Request,
     code: str,
     viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = await request.form()
     survey = servqual.get_survey(session=session, code=code[:32])
@@ -708,7 +708,7 @@ def surveys(
     survey: str = Query("", max_length=32),
     done: str = Query("", max_length=16),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     notice = _(SURVEY_NOTICES[done]) if done in SURVEY_NOTICES else None
     return _surveys_page(request, session, hall=hall, survey_code=survey, notice=notice)
@@ -721,7 +721,7 @@ def survey_create(
     title: str = Form("", max_length=200),
     hall: str = Form("", max_length=32),
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     try:
         hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
@@ -755,7 +755,7 @@ def survey_publish(
     request: Request,
     code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _survey_transition(request, session, code[:32], "published")
 
@@ -765,6 +765,6 @@ def survey_close(
     request: Request,
     code: str,
     user: User = Depends(manager_page),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _survey_transition(request, session, code[:32], "closed")

@@ -36,7 +36,7 @@ def masters(
     q: str = Query("", max_length=100),
     page: int = Query(1, ge=1, le=100_000),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     rows, total = service.search_masters(session=session, kind=kind, query=q, page=page)
     return {"total": total, "page": page, "masters": [asdict(r) for r in rows]}
@@ -46,7 +46,7 @@ def masters(
 def master(
     master_id: int,
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     detail = service.master_detail(session=session, master_id=master_id)
     m = detail.master
@@ -91,7 +91,7 @@ def _conflict(c: Any) -> dict[str, Any]:
 def conflicts(
     status: str = Query("open", max_length=16),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     rows = service.list_conflicts(session=session, status=status)
     return {"conflicts": [_conflict(c) for c, _ in rows]}
@@ -102,7 +102,7 @@ def resolve(
     conflict_id: int,
     body: ResolveIn,
     user: User = Depends(steward),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     conflict = service.resolve_conflict(
         session=session, conflict_id=conflict_id, value=body.value, actor=user, note=body.note
@@ -111,7 +111,7 @@ def resolve(
 
 
 @router.post("/link")
-def link(user: User = Depends(steward), session: Session = Depends(get_session)) -> dict[str, Any]:
+def link(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> dict[str, Any]:
     reports = linking.run_all(session=session)
     return {
         "reports": [
@@ -123,7 +123,7 @@ def link(user: User = Depends(steward), session: Session = Depends(get_session))
 
 @router.get("/quality")
 def latest_quality(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session)
+    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     run = quality.latest_run(session=session)
     if run is None:

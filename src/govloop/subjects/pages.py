@@ -73,7 +73,7 @@ def overview(
     q: str = Query("", max_length=100),
     page_no: int = Query(1, alias="page", ge=1, le=100_000),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     masters, total = service.search_masters(
         session=session, kind=kind or None, query=q, page=page_no
@@ -92,7 +92,7 @@ def overview(
 
 
 @router.post("/subjects/link")
-def link_now(user: User = Depends(steward), session: Session = Depends(get_session)) -> Response:
+def link_now(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> Response:
     linking.run_all(session=session)
     return RedirectResponse("/subjects?done=linked", status_code=303)
 
@@ -102,7 +102,7 @@ def conflicts(
     request: Request,
     status: str = Query("open", max_length=16),
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     rows = service.list_conflicts(session=session, status=status)
     return page(request, "subjects/conflicts.html", rows=rows, status=status)
@@ -114,7 +114,7 @@ def resolve(
     value: str = Form(..., max_length=500),
     note: str = Form("", max_length=500),
     user: User = Depends(steward),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     service.resolve_conflict(
         session=session, conflict_id=conflict_id, value=value, actor=user, note=note
@@ -126,7 +126,7 @@ def resolve(
 def quality_report(
     request: Request,
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     run = quality.latest_run(session=session)
     results = quality.results_of(session=session, run_id=run.id) if run else []
@@ -156,7 +156,7 @@ def quality_report(
 
 
 @router.post("/subjects/quality/run")
-def run_quality(user: User = Depends(steward), session: Session = Depends(get_session)) -> Response:
+def run_quality(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> Response:
     quality.run_assessment(session=session)
     return RedirectResponse("/subjects/quality?done=assessed", status_code=303)
 
@@ -165,7 +165,7 @@ def run_quality(user: User = Depends(steward), session: Session = Depends(get_se
 def feedback_download(
     source_key: str,
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     data = feedback.feedback_workbook(session=session, source_key=source_key)
     filename = f"feedback-{source_key}.xlsx"
@@ -181,7 +181,7 @@ def master(
     request: Request,
     master_id: int,
     user: User = Depends(steward),
-    session: Session = Depends(get_readonly_session),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     detail = service.master_detail(session=session, master_id=master_id)
     return page(request, "subjects/master.html", detail=detail)

@@ -24,7 +24,7 @@ router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)]
 def page_user(
     request: Request,
     user: User | None = Depends(optional_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> User | None:
     if user is not None and user in session:
         # Detached with its attributes loaded: a rollback (a refused action) must not
@@ -50,7 +50,7 @@ def _safe_next(target: str | None) -> str:
 def home(
     request: Request,
     user: User | None = Depends(page_user),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return render(request, "home.html", {"halls": hall_directory(session=session)})
 
@@ -68,7 +68,7 @@ def login(
     username: str = Form(""),
     password: str = Form(""),
     next: str = Form("/"),
-    session: Session = Depends(get_session),
+    session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     client = request.client.host if request.client else "unknown"
     try:
