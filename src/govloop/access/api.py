@@ -74,7 +74,9 @@ def _grant_out(result: service.GrantResult) -> dict[str, Any]:
 
 @router.post("/grants", response_model=None)
 def open_grant(
-    body: GrantIn, user: User = Depends(current_user), session: Session = Depends(get_session, scope="function")
+    body: GrantIn,
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     result = service.open_grant(
         session=session,
@@ -144,7 +146,9 @@ def identify_applicant(
 
 @router.post("/break-glass")
 def break_glass(
-    body: BreakGlassIn, user: User = Depends(current_user), session: Session = Depends(get_session, scope="function")
+    body: BreakGlassIn,
+    user: User = Depends(current_user),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _grant_out(
         service.break_glass(
@@ -161,7 +165,8 @@ def field_policy() -> dict[str, Any]:
 
 @router.get("/audit/verify")
 def verify(
-    user: User = Depends(auditor), session: Session = Depends(get_readonly_session, scope="function")
+    user: User = Depends(auditor),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     report = audit.verify(session=session)
     return {

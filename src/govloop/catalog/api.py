@@ -61,14 +61,17 @@ def entry_out(entry: service.CatalogEntry, *, schema: bool = False) -> dict[str,
 
 @router.get("/catalog/datasets")
 def list_datasets(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return [entry_out(e) for e in service.catalog(session=session)]
 
 
 @router.get("/catalog/datasets/{key}")
 def get_dataset(
-    key: str, user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    key: str,
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     return entry_out(service.catalog_entry(session=session, key=key), schema=True)
 
@@ -97,7 +100,8 @@ def assignment_out(a: TagAssignment) -> dict[str, Any]:
 
 @router.get("/tags")
 def list_tags(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     run = tags.latest_run(session=session)
     return {

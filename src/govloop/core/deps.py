@@ -51,7 +51,9 @@ async def csrf_protect(request: Request) -> None:
         raise PermissionDenied("页面已过期，请刷新后重试（CSRF 校验失败）", code="csrf_failed")
 
 
-def optional_user(request: Request, session: Session = Depends(get_session, scope="function")) -> User | None:
+def optional_user(
+    request: Request, session: Session = Depends(get_session, scope="function")
+) -> User | None:
     token = _bearer(request)
     if token:
         user = user_for_token(session=session, token=token)

@@ -289,7 +289,9 @@ def list_devices(
 
 @router.post("/devices/{device_pk}/revoke")
 def revoke_device(
-    device_pk: int, user: User = Depends(_manager), session: Session = Depends(get_session, scope="function")
+    device_pk: int,
+    user: User = Depends(_manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     device = service.revoke_device(session=session, device_pk=device_pk, manager=user)
     return {"id": device.id, "revoked": device.revoked}

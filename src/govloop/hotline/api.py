@@ -50,7 +50,9 @@ def _out(session: Session, order: WorkOrder, user: User) -> dict[str, Any]:
 
 @router.post("/orders", status_code=201)
 def create_order(
-    body: OrderIn, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
+    body: OrderIn,
+    user: User = Depends(handler),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """受理 an order (agent form, or another system with an API token)."""
     journal.require_center(user)
@@ -91,7 +93,9 @@ def list_orders(
 
 @router.get("/orders/{order_id}")
 def get_order(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
+    order_id: int,
+    user: User = Depends(handler),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     order = journal.get_order(session, order_id)
     out = order_out(queries.view(session, order, user))
@@ -101,7 +105,9 @@ def get_order(
 
 @router.get("/orders/{order_id}/duplicates")
 def duplicates(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
+    order_id: int,
+    user: User = Depends(handler),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     journal.require_center(user)
     order = journal.get_order(session, order_id)
@@ -156,7 +162,9 @@ def dispatch(
 
 @router.post("/orders/{order_id}/sign")
 def sign(
-    order_id: int, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
+    order_id: int,
+    user: User = Depends(handler),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _out(session, workflow.sign(session=session, order_id=order_id, actor=user), user)
 

@@ -92,7 +92,9 @@ def expiring(
 
 @router.post("/articles", status_code=201)
 def create_article(
-    body: ArticleIn, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
+    body: ArticleIn,
+    user: User = Depends(editor),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     version = kb.create_article(
         session=session,
@@ -157,7 +159,9 @@ def new_version(
 
 @router.post("/articles/{article_id}/retire")
 def retire(
-    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
+    article_id: int,
+    user: User = Depends(editor),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     kb.retire(session=session, article_id=article_id, actor=user)
     return article_out(kb.article_view(session=session, article_id=article_id))
@@ -165,7 +169,9 @@ def retire(
 
 @router.post("/articles/{article_id}/use")
 def record_use(
-    article_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
+    article_id: int,
+    user: User = Depends(editor),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """An agent used the article's answer (the intake form's "use this answer")."""
     return {
@@ -176,7 +182,9 @@ def record_use(
 
 @router.post("/versions/{version_id}/submit")
 def submit_for_review(
-    version_id: int, user: User = Depends(editor), session: Session = Depends(get_session, scope="function")
+    version_id: int,
+    user: User = Depends(editor),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return version_out(kb.submit_for_review(session=session, version_id=version_id, actor=user))
 

@@ -167,7 +167,9 @@ def get_discovery(fmt: str, request: Request) -> Response:
 
 
 @router.get("/services.{fmt}")
-def get_services(fmt: str, session: Session = Depends(get_readonly_session, scope="function")) -> Response:
+def get_services(
+    fmt: str, session: Session = Depends(get_readonly_session, scope="function")
+) -> Response:
     return render(fmt, "services", open311.list_services(session=session))
 
 
@@ -208,14 +210,18 @@ def get_requests(
 
 @router.get("/requests/{service_request_id}.{fmt}")
 def get_request(
-    service_request_id: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
+    service_request_id: str,
+    fmt: str,
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     item = open311.get_request(session=session, service_request_id=service_request_id)
     return render(fmt, "service_requests", [item])
 
 
 @router.get("/tokens/{token}.{fmt}")
-def get_token(token: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")) -> Response:
+def get_token(
+    token: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
+) -> Response:
     return render(fmt, "service_requests", [open311.resolve_token(session=session, token=token)])
 
 

@@ -62,7 +62,9 @@ def list_topics(
 
 @router.post("/{alert_id}/acknowledge")
 def acknowledge(
-    alert_id: int, user: User = Depends(handler), session: Session = Depends(get_session, scope="function")
+    alert_id: int,
+    user: User = Depends(handler),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     alert = topics.acknowledge(session=session, alert_id=alert_id, actor=user)
     return alert_out(session, alert, user)

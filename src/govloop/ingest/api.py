@@ -166,7 +166,8 @@ def dead_letter_dict(dead: DeadLetter) -> dict[str, Any]:
 
 @router.get("/sources")
 def sources(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     return [_source_dict(s) for s in service.list_sources(session=session)]
 
@@ -219,7 +220,9 @@ def runs(
 
 @router.get("/runs/{run_id}")
 def run_detail(
-    run_id: int, user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    run_id: int,
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     run = service.get_run(session=session, run_id=run_id)
     letters = service.list_dead_letters(session=session, run_id=run_id)
@@ -260,7 +263,9 @@ class DiscardBody(BaseModel):
 
 @router.post("/dead-letters/replay")
 def replay(
-    body: ReplayBody, user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
+    body: ReplayBody,
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     result = service.replay_dead_letters(
         session=session, ids=body.ids, by=user.id, corrected=body.corrected

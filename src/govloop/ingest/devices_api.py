@@ -92,7 +92,9 @@ def list_devices(
 
 @router.post("", status_code=201)
 def register(
-    body: DeviceIn, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
+    body: DeviceIn,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall_id = (
         service.hall_id_for_code(session=session, code=body.hall_code) if body.hall_code else None
@@ -110,7 +112,9 @@ def register(
 
 @router.get("/{code}")
 def detail(
-    code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session, scope="function")
+    code: str,
+    user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     device = service.get_device(session=session, code=code)
     return _device(
@@ -137,7 +141,9 @@ async def _body(request: Request) -> bytes:
 
 @router.post("/{code}/heartbeat")
 def heartbeat(
-    code: str, body: bytes = Depends(_body), session: Session = Depends(get_session, scope="function")
+    code: str,
+    body: bytes = Depends(_body),
+    session: Session = Depends(get_session, scope="function"),
 ) -> JSONResponse:
     """A device message over HTTP (same payload as on MQTT). Unauthenticated like the
     broker's device topics: only registered, unrevoked devices are accepted."""

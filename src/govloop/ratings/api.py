@@ -104,7 +104,9 @@ def list_cases(
 
 @router.get("/cases/{case_id}")
 def get_case(
-    case_id: int, user: User = Depends(handler), session: Session = Depends(get_readonly_session, scope="function")
+    case_id: int,
+    user: User = Depends(handler),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     case, rating = service.get_case(session=session, case_id=case_id, lock=False)
     return case_out(case) | {"rating": rating_out(rating)}
@@ -138,7 +140,9 @@ def rectify(
 
 @router.post("/cases/{case_id}/close")
 def close(
-    case_id: int, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
+    case_id: int,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(service.close_case(session=session, case_id=case_id, actor=user))
 

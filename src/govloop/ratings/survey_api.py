@@ -52,7 +52,9 @@ def gaps_out(g: servqual.GapScores) -> dict[str, Any]:
 
 @router.post("", status_code=201)
 def create_survey(
-    body: SurveyIn, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
+    body: SurveyIn,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall_id = hall_service.get_hall(session=session, code=body.hall).id if body.hall else None
     return survey_out(
@@ -62,7 +64,9 @@ def create_survey(
 
 @router.post("/{code}/publish")
 def publish(
-    code: str, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
+    code: str,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return survey_out(
         servqual.publish(session=session, survey=servqual.get_survey(session=session, code=code))
@@ -71,7 +75,9 @@ def publish(
 
 @router.post("/{code}/close")
 def close(
-    code: str, user: User = Depends(manager), session: Session = Depends(get_session, scope="function")
+    code: str,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return survey_out(
         servqual.close(session=session, survey=servqual.get_survey(session=session, code=code))
@@ -79,12 +85,16 @@ def close(
 
 
 @router.get("/{code}")
-def get_survey(code: str, session: Session = Depends(get_readonly_session, scope="function")) -> dict[str, Any]:
+def get_survey(
+    code: str, session: Session = Depends(get_readonly_session, scope="function")
+) -> dict[str, Any]:
     return survey_out(servqual.get_survey(session=session, code=code))
 
 
 @router.post("/{code}/responses", status_code=201)
-def respond(code: str, body: ResponseIn, session: Session = Depends(get_session, scope="function")) -> dict[str, Any]:
+def respond(
+    code: str, body: ResponseIn, session: Session = Depends(get_session, scope="function")
+) -> dict[str, Any]:
     survey = servqual.get_survey(session=session, code=code)
     response = servqual.submit(session=session, survey=survey, answers=body.answers)
     return {"id": response.id, "survey": survey.code}
@@ -92,7 +102,9 @@ def respond(code: str, body: ResponseIn, session: Session = Depends(get_session,
 
 @router.get("/{code}/gaps")
 def survey_gaps(
-    code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session, scope="function")
+    code: str,
+    user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     survey = servqual.get_survey(session=session, code=code)
     return gaps_out(servqual.gap_scores(session=session, survey_ids=[survey.id]))
@@ -100,7 +112,9 @@ def survey_gaps(
 
 @router.get("/halls/{hall_code}/gaps")
 def hall_gaps(
-    hall_code: str, user: User = Depends(viewer), session: Session = Depends(get_readonly_session, scope="function")
+    hall_code: str,
+    user: User = Depends(viewer),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     hall = hall_service.get_hall(session=session, code=hall_code)
     return gaps_out(servqual.gap_scores(session=session, hall_id=hall.id))

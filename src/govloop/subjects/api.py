@@ -111,7 +111,9 @@ def resolve(
 
 
 @router.post("/link")
-def link(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> dict[str, Any]:
+def link(
+    user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
+) -> dict[str, Any]:
     reports = linking.run_all(session=session)
     return {
         "reports": [
@@ -123,7 +125,8 @@ def link(user: User = Depends(steward), session: Session = Depends(get_session, 
 
 @router.get("/quality")
 def latest_quality(
-    user: User = Depends(steward), session: Session = Depends(get_readonly_session, scope="function")
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     run = quality.latest_run(session=session)
     if run is None:

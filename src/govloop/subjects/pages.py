@@ -92,7 +92,9 @@ def overview(
 
 
 @router.post("/subjects/link")
-def link_now(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> Response:
+def link_now(
+    user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
+) -> Response:
     linking.run_all(session=session)
     return RedirectResponse("/subjects?done=linked", status_code=303)
 
@@ -156,7 +158,9 @@ def quality_report(
 
 
 @router.post("/subjects/quality/run")
-def run_quality(user: User = Depends(steward), session: Session = Depends(get_session, scope="function")) -> Response:
+def run_quality(
+    user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
+) -> Response:
     quality.run_assessment(session=session)
     return RedirectResponse("/subjects/quality?done=assessed", status_code=303)
 
