@@ -15,6 +15,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
@@ -26,10 +28,12 @@ from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
 from govloop.catalog import pages as catalog_pages
+from govloop.core import health
 from govloop.core.clock import local_today
-from govloop.core.db import try_job_lock, unit_of_work
+from govloop.core.db import get_engine, try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
+from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
 from govloop.field import api as field_api
 from govloop.field import pages as field_pages
@@ -218,6 +222,62 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     return _error_page(request, exc.status_code, message)
 
 
+# SQLSTATE classes that mean "the database cannot take this now", not "this input is wrong":
+# 08 connection, 53 insufficient resources (disk full), 57 operator intervention (shutdown),
+# 25006 read-only transaction (a standby or a server set read-only).
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57", "25006")
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(exc, DBAPIError):
+        sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+        return sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    return False
+
+
+def _failure(request: Request, status: int, code: str, message: str) -> Response:
+    request_id = request_id_of(request.scope)
+    if wants_json(request):
+        return JSONResponse(
+            {"error": code, "message": message, "request_id": request_id}, status_code=status
+        )
+    return _error_page(request, status, f"{message}（请求编号 {request_id}）")
+
+
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """The database failed (down, read-only, full, or a commit that did not go through):
+    nothing was acknowledged, so say so plainly and ask for a retry."""
+    request_id = request_id_of(request.scope)
+    if not _database_unavailable(exc):
+        return await handle_unexpected_error(request, exc)
+    log.error(
+        "database unavailable: request_id=%s %s %s: %s",
+        request_id,
+        request.method,
+        request.url.path,
+        exc.__class__.__name__,
+        exc_info=exc,
+    )
+    response = _failure(
+        request, 503, "database_unavailable", "数据库暂时不可用，操作未完成，请稍后重试"
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
+    log.error(
+        "unhandled error: request_id=%s %s %s",
+        request_id_of(request.scope),
+        request.method,
+        request.url.path,
+        exc_info=exc,
+    )
+    return _failure(request, 500, "internal_error", "服务器内部错误，操作未完成")
+
+
 def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
     app = FastAPI(
@@ -247,6 +307,10 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.add_exception_handler(GovloopError, handle_govloop_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
+    app.add_exception_handler(DBAPIError, handle_database_error)
+    app.add_exception_handler(PoolTimeout, handle_database_error)
+    app.add_exception_handler(Exception, handle_unexpected_error)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages.router)
     app.include_router(hall_api.router)
@@ -289,6 +353,16 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
+        """Liveness: the process answers (see /readyz for the database)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        """Readiness: the database answers, takes writes and is at the migrations' head."""
+        result = health.check(get_engine())
+        return JSONResponse(
+            {"status": "ready" if result.ready else "not_ready", "checks": result.checks},
+            status_code=200 if result.ready else 503,
+        )
 
     return app

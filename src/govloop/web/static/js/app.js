@@ -103,6 +103,12 @@
     });
   }
 
+  /* <select data-autosubmit> submits its form on change (no inline handlers: the CSP forbids them). */
+  document.addEventListener("change", function (evt) {
+    var el = evt.target;
+    if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
+  });
+
   window.govloop = {
     toast: toast,
     errorMessage: errorMessage,
