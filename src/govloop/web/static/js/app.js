@@ -109,6 +109,16 @@
     if (el && el.hasAttribute && el.hasAttribute("data-autosubmit") && el.form) el.form.submit();
   });
 
+  /* <a data-history-back> goes back when there is a page to go back to (the CSP forbids
+     javascript: links); otherwise its href, the home page, is followed. */
+  document.addEventListener("click", function (evt) {
+    var link = evt.target && evt.target.closest && evt.target.closest("a[data-history-back]");
+    if (link && window.history.length > 1) {
+      evt.preventDefault();
+      window.history.back();
+    }
+  });
+
   window.govloop = {
     toast: toast,
     errorMessage: errorMessage,
