@@ -165,13 +165,35 @@ def test_device_registration_and_unknown_device(api):
     )
     assert reg.status_code == 200
     assert api.get(f"{API}/tasks", headers=h(api, "other", device=DEVICE_2)).status_code == 200
-    # the same device id cannot be claimed by another user
-    stolen = api.post(f"{API}/devices", json={"device_id": DEVICE_2}, headers=h(api))
-    assert stolen.status_code == 403 and stolen.json()["error"] == "device_not_yours"
+    # another person's device id answers exactly like an unknown one, on every call
+    unknown_id = "f0f0f0f0-0000-4000-8000-000000000009"
+    calls = [
+        lambda device: api.get(f"{API}/tasks", headers=h(api, device=device)),
+        lambda device: api.post(
+            f"{API}/grants/status", json={"grant_ids": []}, headers=h(api, device=device)
+        ),
+    ]
+    for call in calls:
+        foreign, unknown = call(DEVICE_2), call(unknown_id)
+        assert foreign.status_code == unknown.status_code == 403
+        assert (
+            foreign.json()
+            == unknown.json()
+            == {
+                "error": "device_unregistered",
+                "message": "本设备尚未登记，请重新打开工作台",
+            }
+        )
+    # and registering it is registering one's own device, as with an unknown id
+    for device_id in (DEVICE_2, unknown_id):
+        reg = api.post(f"{API}/devices", json={"device_id": device_id}, headers=h(api))
+        assert reg.status_code == 200 and reg.json()["device_id"] == device_id
+    assert api.get(f"{API}/tasks", headers=h(api, device=DEVICE_2)).status_code == 200
     bad = api.post(f"{API}/devices", json={"device_id": "x"}, headers=h(api))
     assert bad.status_code == 422
     with unit_of_work() as s:
-        assert s.scalar(select(func.count()).select_from(FieldDevice)) == 2
+        owners = s.execute(select(FieldDevice.device_id, FieldDevice.user_id)).all()
+    assert len(owners) == 4 and len({u for d, u in owners if d == DEVICE_2}) == 2
 
 
 def test_pages_shell_manifest_worker_and_logout(api):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,39 @@ def test_cli_export_writes_a_file(monday, tmp_path):  # noqa: F811
         cli, ["indicators", "export", "--hall", "XX", "--period", "2026-11", "--out", str(pdf)]
     )
     assert result.exit_code == 1 and "未找到服务大厅" in result.output
+
+
+def test_xlsx_writes_names_that_look_like_formulas_as_plain_strings():
+    attack = "=cmd|' /C calc'!A0"
+    card = scorecards.Scorecard(
+        hall_code="H1",
+        hall_name=attack,
+        object_kind="staff",
+        period="2026-11",
+        start=date(2026, 11, 1),
+        end=date(2026, 11, 30),
+        previous_period=None,
+        framework_version=1,
+        materialized=True,
+        dimensions=[scorecards.DimensionColumn("reliability", "@可靠性", "Reliability")],
+        indicators=[],
+        rows=[
+            scorecards.ScorecardRow(
+                object_id=1,
+                label="+张三",
+                overall=-3.5,
+                overall_rag="red",
+                rank=1,
+                previous=None,
+                delta=None,
+                dimensions={},
+                indicators={},
+            )
+        ],
+    )
+    ws = load_workbook(io.BytesIO(export_reports.build_xlsx([card])))["工作人员"]
+    assert not [c.coordinate for row in ws.iter_rows() for c in row if c.data_type == "f"]
+    assert ws["A1"].value.startswith("'=cmd") and ws["A1"].data_type == "s"
+    assert (ws["B8"].value, ws["B8"].data_type) == ("'+张三", "s")
+    assert ws["C8"].value == -3.5  # numbers stay numbers
+    assert "'@可靠性得分" in [c.value for c in ws[7]]

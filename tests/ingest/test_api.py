@@ -1,9 +1,8 @@
-"""The push API and the steward's JSON routes: per-row rejections as dead letters, refused
-pushes kept as dead letters, malformed bodies refused without storing, permissions."""
+"""The push API and the steward's JSON routes: per-row rejections as dead letters; pushes
+without the source's key refused before the body is read and without storing; size and
+row limits; malformed bodies refused without storing; permissions."""
 
 from __future__ import annotations
-
-import json
 
 import pytest
 from fastapi.testclient import TestClient
@@ -12,9 +11,12 @@ from sqlalchemy import func, select
 from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.db import unit_of_work
+from govloop.core.settings import get_settings
 from govloop.ingest import pipeline
 from govloop.ingest.models import DeadLetter, IngestedRecord, IngestRun
 from tests.factories import make_user
+from tests.ingest.helpers import lazy_chunks, post_streamed
+from tests.web.helpers import sign_in
 
 EVENT = {
     "event_id": "E1",
@@ -68,32 +70,114 @@ def test_push_stores_valid_rows_and_dead_letters_the_rest(world):
     assert again.json()["stored"] == 0 and _count(IngestedRecord) == 1
 
 
-def test_unknown_source_and_wrong_key_are_refused_and_kept(world):
+def _nothing_stored() -> None:
+    assert (_count(DeadLetter), _count(IngestRun), _count(IngestedRecord)) == (0, 0, 0)
+
+
+def test_refused_pushes_read_no_body_and_store_nothing(world):
     client, key, _ = world
+    with unit_of_work() as s:
+        quiet = pipeline.create_source(
+            session=s, key="quiet", name="停用", kind="http", schema_name="hall_event"
+        )
+        quiet_key = pipeline.issue_api_key(session=s, source=quiet)
+        quiet.active = False
+    app = client.app
+    answers = []
+    for path, headers in [
+        ("/api/ingest/nobody/batch", {"X-Source-Key": key}),  # unknown source
+        ("/api/ingest/hall-x/batch", {"X-Source-Key": "gl_hall-x_wrong"}),
+        ("/api/ingest/hall-x/batch", {}),  # no key
+        ("/api/ingest/hall-x/batch", {"X-Source-Key": quiet_key}),  # another source's key
+        ("/api/ingest/quiet/batch", {"X-Source-Key": quiet_key}),  # inactive source
+    ]:
+        sent = post_streamed(app, path, lazy_chunks(20 * 1024 * 1024), headers)
+        assert sent.chunks_read == 0, path  # refused from the headers: not a byte read
+        answers.append((sent.status, sent.body))
+    assert answers == [(401, {"error": "bad_source_key", "message": pipeline.PUSH_REFUSED})] * 5
+    # the test client (whole bodies) gets the same answer, and nothing is kept
     r = client.post(
-        "/api/ingest/nobody/batch", json={"records": [EVENT, EVENT]}, headers={"X-Source-Key": key}
+        "/api/ingest/nobody/batch", json={"records": [EVENT] * 3}, headers={"X-Source-Key": key}
     )
-    assert r.status_code == 404 and r.json()["error"] == "unknown_source"
-    assert r.json()["dead_letters"] == 2
+    assert (r.status_code, r.json()["error"]) == (401, "bad_source_key")
+    _nothing_stored()
+
+
+def test_oversized_push_is_refused_while_streaming(world, monkeypatch):
+    client, key, _ = world
+    monkeypatch.setattr(get_settings(), "ingest_max_body_bytes", 256 * 1024)
+    # 20 MB without a declared length: refused once the limit is passed, not after
+    sent = post_streamed(
+        client.app, "/api/ingest/hall-x/batch", lazy_chunks(20 * 1024 * 1024), {"X-Source-Key": key}
+    )
+    assert sent.status == 413 and sent.body["error"] == "payload_too_large"
+    assert "256 KB" in sent.body["message"]
+    assert sent.chunks_read == 5  # 5 × 64 KB read of 320 chunks
+    # a declared length over the limit: refused before reading
+    declared = post_streamed(
+        client.app,
+        "/api/ingest/hall-x/batch",
+        lazy_chunks(20 * 1024 * 1024),
+        {"X-Source-Key": key, "Content-Length": str(20 * 1024 * 1024)},
+    )
+    assert declared.status == 413 and declared.chunks_read == 0
+    big = {"records": [{**EVENT, "event_id": f"E{i}", "note": "x" * 100} for i in range(2000)]}
+    r = client.post("/api/ingest/hall-x/batch", json=big, headers={"X-Source-Key": key})
+    assert r.status_code == 413
+    _nothing_stored()
+
+
+def test_too_many_records_are_refused_whole(world, monkeypatch):
+    client, key, _ = world
+    # 80 KB of empty records: 20,000 rows once became 20,000 dead letters
+    empty = b'{"records": [' + b",".join([b"{}"] * 20_000) + b"]}"
+    r = client.post("/api/ingest/hall-x/batch", content=empty, headers={"X-Source-Key": key})
+    assert r.status_code == 422 and r.json()["error"] == "batch_too_large"
+    monkeypatch.setattr(get_settings(), "ingest_max_rows", 2)
+    records = [EVENT, {**EVENT, "event_id": "E2"}, {**EVENT, "event_id": "E3"}]
     r = client.post(
-        "/api/ingest/hall-x/batch", json={"records": [EVENT]}, headers={"X-Source-Key": "gl_wrong"}
+        "/api/ingest/hall-x/batch", json={"records": records}, headers={"X-Source-Key": key}
     )
-    assert r.status_code == 403 and r.json()["error"] == "bad_source_key"
+    assert r.status_code == 422 and "每批最多 2 条记录" in r.json()["message"]
+    _nothing_stored()
+    ok = client.post(
+        "/api/ingest/hall-x/batch", json={"records": records[:2]}, headers={"X-Source-Key": key}
+    )
+    assert ok.status_code == 200 and ok.json()["stored"] == 2
+
+
+def test_uploads_are_capped(world, monkeypatch):
+    client, _key, tokens = world
+    monkeypatch.setattr(get_settings(), "ingest_max_upload_bytes", 4096)
+    steward = {"Authorization": f"Bearer {tokens['steward']}"}
+    header = "event_id,hall_code,ticket_code,item_code,kind,occurred_at\n"
+    row = "F{},H1,A1,I1,issued,2026-11-20 09:00\n"
+    small = header + row.format(1)
+    big = header + "".join(row.format(i) for i in range(200))  # about 7 KB
     r = client.post(
-        "/api/ingest/hall-x/batch", content=b"{oops", headers={"X-Source-Key": "gl_wrong"}
+        "/api/ingest/sources/hall-x/files",
+        files={"file": ("big.csv", big.encode(), "text/csv")},
+        headers=steward,
     )
-    assert r.status_code == 403
-    with unit_of_work(readonly=True) as s:
-        dead = list(s.scalars(select(DeadLetter).order_by(DeadLetter.id)))
-    assert [(d.source_key, d.reason_code) for d in dead] == [
-        ("nobody", "unknown_source"),
-        ("nobody", "unknown_source"),
-        ("hall-x", "bad_source_key"),
-        ("hall-x", "bad_source_key"),
-    ]
-    assert json.loads(dead[0].raw)["event_id"] == "E1"
-    assert dead[3].raw == "{oops"  # an unreadable body is kept whole
-    assert _count(IngestedRecord) == 0
+    assert r.status_code == 413 and r.json()["error"] == "payload_too_large"
+    _nothing_stored()
+    with unit_of_work() as s:
+        make_user(s, "pagesteward", Role.DATA_STEWARD)
+    token = sign_in(client, "pagesteward")
+    page = client.post(
+        "/ingest/upload",
+        data={"source": "hall-x", "csrf_token": token},
+        files={"file": ("big.csv", big.encode(), "text/csv")},
+    )
+    assert page.status_code == 413 and "4 KB" in page.text
+    _nothing_stored()
+    fine = client.post(
+        "/ingest/upload",
+        data={"source": "hall-x", "csrf_token": token},
+        files={"file": ("small.csv", small.encode(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert fine.status_code == 303 and _count(IngestedRecord) == 1
 
 
 def test_malformed_body_is_422_and_stores_nothing(world):

@@ -1,5 +1,6 @@
 """Device pages and API: the demo fleet, badges and uptime, the timeline, revoke with CSRF,
-permissions, and the HTTP heartbeat for devices without MQTT."""
+permissions, device keys, and the HTTP heartbeat for devices without MQTT (key checked
+before the body is read, refusals that store nothing)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,19 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from typer.testing import CliRunner
 
 from govloop.app import create_app
+from govloop.cli import app as cli
 from govloop.core.auth import Role
 from govloop.core.db import unit_of_work
+from govloop.core.errors import NotAuthenticated
 from govloop.hall.demo import HALL_CODE
 from govloop.ingest import devices
 from govloop.ingest.devices_demo import seed_demo
-from govloop.ingest.models import DeadLetter, Device, DeviceEvent
+from govloop.ingest.models import DeadLetter, Device, DeviceEvent, IngestedRecord, IngestRun
 from tests.factories import make_hall, make_user
+from tests.ingest.helpers import lazy_chunks, post_streamed
 from tests.web.helpers import sign_in
 
 
@@ -91,8 +96,11 @@ def test_api_register_list_revoke_and_http_heartbeat(client):
     assert bad.status_code == 400
     listed = client.get("/api/devices", params={"hall": HALL_CODE}).json()
     assert len(listed["devices"]) == 22 and listed["revoked"] == 1
+    key = made.json()["key"]
+    assert key.startswith("gd_")
     body = {"event_id": "h-1", "occurred_at": "2026-03-02T10:00:00+08:00"}
-    device = TestClient(create_app(run_jobs=False))  # a device: no session cookie
+    # a device: no session cookie, its key in a header
+    device = TestClient(create_app(run_jobs=False), headers={"X-Device-Key": key})
     ok = device.post("/api/devices/N1/heartbeat", content=json.dumps(body))
     assert ok.status_code == 200 and ok.json()["stored"] == 1
     assert client.get("/api/devices/N1").json()["online"] is True
@@ -101,7 +109,81 @@ def test_api_register_list_revoke_and_http_heartbeat(client):
     revoked = client.post("/api/devices/N1/revoke", json={"reason": "试用结束"}, headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked"] is True
     late = device.post("/api/devices/N1/heartbeat", content=json.dumps(body | {"event_id": "h-2"}))
-    assert late.status_code == 422
+    assert late.status_code == 403 and late.json()["error"] == "device_revoked"
     with unit_of_work(readonly=True) as s:
         codes = set(s.scalars(select(DeadLetter.reason_code)))
-    assert codes == {"not_json", "device_revoked"}
+    assert codes == {"not_json"}  # the revoked device's message was refused, not kept
+
+
+def _stored() -> tuple[int, int, int]:
+    with unit_of_work(readonly=True) as s:
+        return (
+            s.scalar(select(func.count()).select_from(DeadLetter)) or 0,
+            s.scalar(select(func.count()).select_from(IngestRun)) or 0,
+            s.scalar(select(func.count()).select_from(IngestedRecord)) or 0,
+        )
+
+
+def test_heartbeats_need_the_device_key_and_refusals_read_and_store_nothing(client):
+    token = sign_in(client, "devmgr")
+    headers = {"X-CSRF-Token": token}
+    made = client.post(
+        "/api/devices", json={"code": "K1", "kind": "display", "name": "屏"}, headers=headers
+    )
+    key = made.json()["key"]
+    before = _stored()
+    app = client.app
+    answers = []
+    for code, sent_key in [
+        ("K1", None),  # no key
+        ("K1", "gd_wrong"),
+        ("NOBODY", key),  # unknown device, even with a real key
+        ("QHJ-01", key),  # a demo device registered without a key, with K1's key
+        ("QHJ-01", None),
+    ]:
+        headers_sent = {"X-Device-Key": sent_key} if sent_key else {}
+        sent = post_streamed(
+            app, f"/api/devices/{code}/heartbeat", lazy_chunks(20 * 1024 * 1024), headers_sent
+        )
+        assert sent.chunks_read == 0, code
+        answers.append((sent.status, sent.body))
+    refusal = {"error": "bad_device_key", "message": devices.DEVICE_REFUSED}
+    assert answers == [(401, refusal)] * 5
+    assert _stored() == before
+    # the key holder's message is capped at 64 KB while it streams in
+    big = post_streamed(
+        app, "/api/devices/K1/heartbeat", lazy_chunks(20 * 1024 * 1024), {"X-Device-Key": key}
+    )
+    assert big.status == 413 and big.chunks_read == 2
+    assert _stored() == before
+    # a new key replaces the old one; staff may not issue keys
+    client.cookies.clear()
+    staff_token = sign_in(client, "devstaff")
+    refused = client.post("/api/devices/K1/key", headers={"X-CSRF-Token": staff_token})
+    assert refused.status_code == 403
+    client.cookies.clear()
+    token = sign_in(client, "devmgr")
+    newer = client.post("/api/devices/K1/key", headers={"X-CSRF-Token": token}).json()["key"]
+    body = json.dumps({"event_id": "k-1", "occurred_at": "2026-03-02T10:00:00+08:00"})
+    device = TestClient(create_app(run_jobs=False))
+    old = device.post("/api/devices/K1/heartbeat", content=body, headers={"X-Device-Key": key})
+    assert old.status_code == 401
+    ok = device.post("/api/devices/K1/heartbeat", content=body, headers={"X-Device-Key": newer})
+    assert ok.status_code == 200 and ok.json()["stored"] == 1
+
+
+def test_cli_register_shows_the_key_once_and_issues_new_ones(client):
+    runner = CliRunner()
+    made = runner.invoke(cli, ["devices", "register", "C1", "--kind", "display", "--name", "屏"])
+    assert made.exit_code == 0, made.output
+    first = made.output.split("只显示这一次）：")[1].strip()
+    again = runner.invoke(cli, ["devices", "issue-key", "C1"])
+    assert again.exit_code == 0, again.output
+    second = again.output.split("：")[-1].strip()
+    assert first.startswith("gd_") and second.startswith("gd_") and first != second
+    with unit_of_work() as s:
+        with pytest.raises(NotAuthenticated):
+            devices.authenticate_device(session=s, code="C1", key=first)
+        assert devices.authenticate_device(session=s, code="c1", key=second).code == "C1"
+    revoked = runner.invoke(cli, ["devices", "issue-key", "PJQ-05-OLD"])
+    assert revoked.exit_code == 1 and "已注销" in revoked.output

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from govloop.core.db import unit_of_work
-from govloop.core.errors import Conflict, PermissionDenied, RuleViolation
+from govloop.core.errors import Conflict, NotAuthenticated, RuleViolation
 from govloop.ingest import pipeline
 from govloop.ingest.models import DeadLetter, IngestedRecord, IngestRun
 from govloop.ingest.pipeline import RawRow
@@ -99,10 +99,28 @@ def test_source_rules_and_push_keys(db):
                 mapping={"姓名": "full_name"},
             )
         key = pipeline.issue_api_key(session=s, source=source)
-        assert pipeline.source_for_api_key(session=s, api_key=key).id == source.id
+        pushing = pipeline.pushing_source
+        assert pushing(session=s, source_key="civil", api_key=key).id == source.id
         newer = pipeline.issue_api_key(session=s, source=source)
-        with pytest.raises(PermissionDenied):
-            pipeline.source_for_api_key(session=s, api_key=key)  # replaced
-        with pytest.raises(PermissionDenied):
-            pipeline.source_for_api_key(session=s, api_key=None)
-        assert pipeline.source_for_api_key(session=s, api_key=newer).key == "civil"
+        other = pipeline.create_source(
+            session=s, key="other", name="o", kind="http", schema_name="person_record"
+        )
+        other_key = pipeline.issue_api_key(session=s, source=other)
+        refusals = [
+            ("civil", key),  # replaced
+            ("civil", None),
+            ("civil", other_key),  # another source's key
+            ("nobody", newer),  # unknown source
+        ]
+        for source_key, api_key in refusals:
+            with pytest.raises(NotAuthenticated) as refused:
+                pushing(session=s, source_key=source_key, api_key=api_key)
+            assert (refused.value.code, refused.value.message) == (
+                "bad_source_key",
+                pipeline.PUSH_REFUSED,
+            )
+        assert pushing(session=s, source_key="civil", api_key=newer).key == "civil"
+        source.active = False
+        with pytest.raises(NotAuthenticated):
+            pushing(session=s, source_key="civil", api_key=newer)
+        source.active = True

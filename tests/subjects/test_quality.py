@@ -9,7 +9,7 @@ from datetime import date
 from openpyxl import load_workbook
 
 from govloop.core.db import unit_of_work
-from govloop.ingest import pipeline
+from govloop.ingest import pipeline, service
 from govloop.ingest.pipeline import RawRow
 from govloop.subjects import feedback, linking, quality
 from govloop.subjects.identifiers import id_check_char
@@ -127,3 +127,32 @@ def test_feedback_workbook_lists_every_problem_and_rejected_row(db):
     assert ("C", "出生日期", "完整性") in keys
     rejected = list(wb["未入库记录"].iter_rows(min_row=2, values_only=True))
     assert len(rejected) == 1 and "name" in rejected[0][3]
+
+
+def test_feedback_workbook_writes_formula_like_text_as_plain_strings(db, tmp_path):
+    """A CSV row with ``=cmd|' /C calc'!A0`` must not become a formula in the workbook
+    the department opens."""
+    path = tmp_path / "=cmd.csv"
+    path.write_text(
+        "record_id,name,phone\n"
+        "=cmd|' /C calc'!A0,王五,=HYPERLINK(\"http://e.cn\")\n"
+        "@SUM(A1),赵六,-1234\n",
+        encoding="utf-8",
+    )
+    with unit_of_work() as s:
+        source = pipeline.create_source(
+            session=s, key="civil", name="民政局", kind="file", schema_name="person_record"
+        )
+        service.load_file(session=s, source=source, path=path)
+        data = feedback.feedback_workbook(session=s, source_key="civil", today=TODAY)
+    wb = load_workbook(io.BytesIO(data))
+    cells = [c for ws in wb.worksheets for row in ws.iter_rows() for c in row]
+    assert cells and not [c.coordinate for c in cells if c.data_type == "f"]
+    texts = {c.value for c in cells if isinstance(c.value, str)}
+    assert not [t for t in texts if t.startswith(("=", "+", "-", "@"))]
+    problems = {c.value: c for c in wb["问题数据"]["A"]}
+    attack = problems["'=CMD|'/CCALC'!A0"]  # the record id, as normalized on the way in
+    assert attack.data_type == "s"
+    assert wb["问题数据"]["B2"].value == "'=cmd.csv"
+    assert '\'=HYPERLINK("http://e.cn")' in texts
+    assert "'@SUM(A1)" in texts and "'-1234" in texts

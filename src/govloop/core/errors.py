@@ -50,6 +50,11 @@ class Conflict(GovloopError):
     code = "conflict"
 
 
+class PayloadTooLarge(GovloopError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class RuleViolation(GovloopError):
     """The request is well-formed but a business rule forbids it in the current state."""
 

@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     run_jobs: bool = True
     # Incremental indicator refresh (export new events, recompute touched periods).
     indicator_refresh_seconds: float = 300
+    # Ingest limits: bytes of one push request, of one uploaded file, records of one push.
+    ingest_max_body_bytes: int = 5 * 1024 * 1024
+    ingest_max_upload_bytes: int = 100 * 1024 * 1024
+    ingest_max_rows: int = 10_000
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Settings:

@@ -190,18 +190,29 @@ def _close_task(session: Session, task: FieldTask, status: str) -> FieldTask:
 # --- devices -------------------------------------------------------------------------------
 
 
+def _own_device(session: Session, user: User, device_id: str | None) -> FieldDevice | None:
+    """The user's device with this id. Another person's device with the same id is not
+    looked at: unknown and someone else's give the same answer."""
+    if not device_id:
+        return None
+    return session.scalar(
+        select(FieldDevice).where(
+            FieldDevice.user_id == user.id, FieldDevice.device_id == device_id
+        )
+    )
+
+
 def register_device(
     *, session: Session, user: User, device_id: str, name: str, user_agent: str | None
 ) -> FieldDevice | Denial:
     if not DEVICE_ID.match(device_id or ""):
         raise RuleViolation("设备标识格式不正确", code="invalid_device_id")
     name = (name or "").strip()[:100] or "未命名设备"
-    device = session.scalar(select(FieldDevice).where(FieldDevice.device_id == device_id))
+    device = _own_device(session, user, device_id)
     stamp = now()
     if device is not None:
-        checked = _check(session, user, device)
-        if isinstance(checked, Denial):
-            return checked
+        if device.revoked:
+            return _revoked(session, user)
         device.last_seen = stamp
         return device
     device = FieldDevice(
@@ -224,32 +235,19 @@ def register_device(
     return device
 
 
-def _check(session: Session, user: User, device: FieldDevice) -> FieldDevice | Denial:
-    if device.user_id != user.id:
-        return _deny(session, user, "device_not_yours", "本设备登记在其他人员名下，请重新登录")
-    if device.revoked:
-        return _deny(
-            session,
-            user,
-            "device_revoked",
-            "本设备已被管理员停用，不能再访问任务和办件数据",
-        )
-    return device
+def _revoked(session: Session, user: User) -> Denial:
+    return _deny(session, user, "device_revoked", "本设备已被管理员停用，不能再访问任务和办件数据")
 
 
 def check_device(*, session: Session, user: User, device_id: str | None) -> FieldDevice | Denial:
     """The user's registered, not revoked device; any other is refused and recorded."""
-    device = (
-        session.scalar(select(FieldDevice).where(FieldDevice.device_id == device_id))
-        if device_id
-        else None
-    )
+    device = _own_device(session, user, device_id)
     if device is None:
         return _deny(session, user, "device_unregistered", "本设备尚未登记，请重新打开工作台")
-    checked = _check(session, user, device)
-    if isinstance(checked, FieldDevice):
-        checked.last_seen = now()
-    return checked
+    if device.revoked:
+        return _revoked(session, user)
+    device.last_seen = now()
+    return device
 
 
 def list_devices(*, session: Session) -> list[tuple[FieldDevice, User]]:

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from govloop.core.clock import now, to_local
+from govloop.core.spreadsheet import workbook_bytes
 from govloop.indicators.scorecards import Rag, Scorecard
 
 RAG_FILL = {"green": "C6EFCE", "amber": "FFEB9C", "red": "FFC7CE"}
@@ -131,9 +132,8 @@ def build_xlsx(cards: Sequence[Scorecard], *, generated: datetime | None = None)
             ws.cell(row=header_row + 1, column=2, value="本周期没有数据")
     if not wb.worksheets:
         wb.create_sheet("考评")
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    # names of halls, staff, windows and items are typed by people: text stays text
+    return workbook_bytes(wb)
 
 
 # --- PDF -----------------------------------------------------------------------------------

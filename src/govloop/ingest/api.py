@@ -1,12 +1,15 @@
 """JSON routes of the data platform.
 
 ``POST /api/ingest/{source_key}/batch`` is the push API: a source's system sends
-``{"records": [...]}`` with its key in ``X-Source-Key``. Rows that fail are dead letters and
-the rest are stored; a push with an unknown source or a wrong key is refused (404 / 403)
-and kept as dead letters, so nothing sent is lost; a body that is not such JSON is refused
-with 422 and nothing is stored.
+``{"records": [...]}`` with its key in ``X-Source-Key``. The key is checked before the body
+is read: an unknown or inactive source, a missing key or another source's key all get the
+same 401, with nothing read and nothing stored. A body over ``GOVLOOP_INGEST_MAX_BODY_BYTES``
+is refused with 413 while it streams in, more than ``GOVLOOP_INGEST_MAX_ROWS`` records with
+422, and a body that is not such JSON with 422, all with nothing stored. Of an accepted
+batch, rows that fail are dead letters and the rest are stored.
 
-The other routes are the data steward's: file upload, runs, dead letters, replay, discard.
+The other routes are the data steward's: file upload (at most
+``GOVLOOP_INGEST_MAX_UPLOAD_BYTES``), runs, dead letters, replay, discard.
 """
 
 from __future__ import annotations
@@ -17,94 +20,81 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
+from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
-from govloop.core.errors import BadRequest, PermissionDenied
+from govloop.core.errors import BadRequest
 from govloop.core.models import User
+from govloop.core.settings import get_settings
 from govloop.ingest import service
 from govloop.ingest.models import DeadLetter, IngestRun, Source
-from govloop.ingest.pipeline import get_source, source_for_api_key
+from govloop.ingest.pipeline import get_source, pushing_source
 
-router = APIRouter(prefix="/api/ingest", tags=["ingest"], dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    prefix="/api/ingest",
+    tags=["ingest"],
+    dependencies=[Depends(csrf_protect)],
+    route_class=LimitedRoute,
+)
 steward = require(Permission.DATA_STEWARD)
 
-MAX_BODY = 20 * 1024 * 1024
+
+def push_limit() -> int:
+    return get_settings().ingest_max_body_bytes
 
 
-async def _body(request: Request) -> bytes:
+def upload_limit() -> int:
+    return get_settings().ingest_max_upload_bytes
+
+
+def _check_push(
+    source_key: str,
+    x_source_key: str | None = Header(default=None),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> None:
+    """The key must be the source's before a byte of the body is read (headers only, and a
+    read-only session, so a slow sender holds no write lock)."""
+    pushing_source(session=session, source_key=source_key, api_key=x_source_key)
+
+
+async def _push_body(request: Request, _checked: None = Depends(_check_push)) -> bytes:
+    # the route's body limit applies while it streams in
     return await request.body()
 
 
-def _refused(status: int, code: str, message: str, kept: int) -> JSONResponse:
+def _malformed() -> JSONResponse:
     return JSONResponse(
-        status_code=status,
-        content={"error": code, "message": message, "dead_letters": kept},
+        status_code=422,
+        content={
+            "error": "malformed_body",
+            "message": '请求体须为 JSON 对象 {"records": [...]}，未存储任何内容',
+        },
     )
 
 
 @router.post("/{source_key}/batch")
+@body_limit(push_limit)
 def push_batch(
     source_key: str,
-    request: Request,
-    body: bytes = Depends(_body),
+    body: bytes = Depends(_push_body),
+    x_source_key: str | None = Header(default=None),
     session: Session = Depends(get_session, scope="function"),
 ) -> JSONResponse:
-    # kept as received in dead letters; NUL escaped (PostgreSQL text cannot hold it)
-    text = body.decode("utf-8", errors="replace").replace("\x00", "\\x00")
     try:
-        parsed: Any = json.loads(text) if body else None
-    except json.JSONDecodeError:
-        parsed = None
-    source = session.scalar(select(Source).where(Source.key == source_key))
-    api_key = request.headers.get("x-source-key")
-    if source is None or not source.active:
-        kept = service.refuse_batch(
-            session=session,
-            source_key=source_key,
-            body=parsed,
-            raw_body=text[:MAX_BODY],
-            reason_code="unknown_source",
-            reason=f"未知或已停用的数据源：{source_key}",
-        )
-        return _refused(404, "unknown_source", f"未找到数据源：{source_key}", kept)
-    try:
-        keyed = source_for_api_key(session=session, api_key=api_key)
-    except PermissionDenied:
-        keyed = None
-    if keyed is None or keyed.id != source.id:
-        kept = service.refuse_batch(
-            session=session,
-            source_key=source_key,
-            body=parsed,
-            raw_body=text[:MAX_BODY],
-            reason_code="bad_source_key",
-            reason="推送密钥缺失或不属于此数据源",
-        )
-        return _refused(403, "bad_source_key", "推送密钥缺失或不属于此数据源", kept)
+        parsed: Any = json.loads(body)
+    except (ValueError, RecursionError):
+        return _malformed()
     records = parsed.get("records") if isinstance(parsed, dict) else None
     if not isinstance(records, list):
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "malformed_body",
-                "message": '请求体须为 JSON 对象 {"records": [...]}，未存储任何内容',
-            },
-        )
-    if len(records) > service.MAX_BATCH:
-        return JSONResponse(
-            status_code=422,
-            content={
-                "error": "batch_too_large",
-                "message": f"每批最多 {service.MAX_BATCH} 条记录，未存储任何内容",
-            },
-        )
+        return _malformed()
+    # checked again in the writing transaction (the key may have been replaced meanwhile)
+    source = pushing_source(session=session, source_key=source_key, api_key=x_source_key)
     result = service.load_batch(session=session, source=source, records=records)
     return JSONResponse(result.as_dict())
 
@@ -183,6 +173,7 @@ def save_upload(upload: UploadFile) -> Path:
 
 
 @router.post("/sources/{source_key}/files")
+@body_limit(upload_limit)
 def upload_file(
     source_key: str,
     file: UploadFile = File(...),

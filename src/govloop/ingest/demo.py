@@ -293,15 +293,6 @@ def seed_demo(*, session: Session, seed: int) -> str:
         )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    # a department system pushing before anyone declared it: refused, and kept
-    service.refuse_batch(
-        session=session,
-        source_key="xh-health-commission",
-        body={"records": [{"record_id": "WJ0001", "name": "赵丽"}]},
-        raw_body="",
-        reason_code="unknown_source",
-        reason="未知或已停用的数据源：xh-health-commission",
-    )
     stored = sum(r.counts.stored for r in results)
-    rejected = sum(r.counts.rejected for r in results) + 1
+    rejected = sum(r.counts.rejected for r in results)
     return f"数据接入：4 个部门数据源，存储 {stored} 条记录，{rejected} 条进入死信待处理"

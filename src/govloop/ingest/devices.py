@@ -19,6 +19,8 @@ Service functions take the session as a keyword and never commit.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -30,7 +32,14 @@ from sqlalchemy.orm import Session
 
 from govloop.core.calendar import is_workday
 from govloop.core.clock import local_tz, now
-from govloop.core.errors import BadRequest, Conflict, NotFound, RuleViolation
+from govloop.core.errors import (
+    BadRequest,
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    RuleViolation,
+)
 from govloop.hall.models import Hall
 from govloop.ingest.models import Device, DeviceEvent, DeviceKind
 from govloop.ingest.schemas import normalize_identifier
@@ -145,6 +154,41 @@ def revoke_device(
     device.online = False
     _append(session, device, "revoked", _aware(at or now()), reason=reason.strip(), actor=actor)
     session.flush()
+    return device
+
+
+# --- device keys ---------------------------------------------------------------------------
+
+DEVICE_REFUSED = "设备编码或设备密钥无效"
+_NO_KEY = "0" * 64  # compared against when there is no device or no key, to spend the same time
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def issue_device_key(*, session: Session, device: Device) -> str:
+    """A new key for the device's HTTP messages; the old one stops working. Only its hash is
+    kept: the key is shown once."""
+    if device.revoked:
+        raise RuleViolation(f"设备 {device.code} 已注销，不能签发密钥", code="device_revoked")
+    key = f"gd_{secrets.token_urlsafe(24)}"
+    device.key_hash = _key_hash(key)
+    session.flush()
+    return key
+
+
+def authenticate_device(*, session: Session, code: str, key: str | None) -> Device:
+    """The device ``code`` when ``key`` is its key. An unknown device, a device without a
+    key, a missing or wrong key all get the same refusal, so it reveals no device code; a
+    revoked device that shows its own key is told it is revoked."""
+    device = session.scalar(select(Device).where(Device.code == normalize_identifier(code)))
+    stored = device.key_hash if device is not None and device.key_hash else _NO_KEY
+    matches = secrets.compare_digest(stored, _key_hash(key or ""))
+    if device is None or not device.key_hash or not key or not matches:
+        raise NotAuthenticated(DEVICE_REFUSED, code="bad_device_key")
+    if device.revoked:
+        raise PermissionDenied("设备已注销，消息不予接收", code="device_revoked")
     return device
 
 

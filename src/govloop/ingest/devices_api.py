@@ -1,34 +1,46 @@
 """JSON routes of the device registry.
 
-Reading needs HALL_VIEW; registering and revoking need HALL_MANAGE (hall manager or
-admin). ``POST /api/devices/{code}/heartbeat`` is for devices that cannot speak MQTT: the
-message goes through the same pipeline (source ``http-devices``), so it is validated,
-deduplicated by event id and kept with lineage, and a bad one lands in the dead letters.
+Reading needs HALL_VIEW; registering, issuing a device key and revoking need HALL_MANAGE
+(hall manager or admin). Registering answers the new device's key once; ``POST
+/api/devices/{code}/key`` issues a new one (the old one stops working).
+
+``POST /api/devices/{code}/heartbeat`` is for devices that cannot speak MQTT. It needs the
+device's key in ``X-Device-Key``, checked before the body is read: an unknown device, one
+without a key and a wrong key get the same 401, a revoked device 403, with nothing stored.
+An accepted message (at most 64 KB, refused with 413 while it streams in) goes through the
+same pipeline (source ``http-devices``), so it is validated, deduplicated by event id and
+kept with lineage, and a bad one lands in the dead letters.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
+from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
-from govloop.core.errors import BadRequest
 from govloop.core.models import User
 from govloop.ingest import devices as service
 from govloop.ingest.models import Device, DeviceEvent
 from govloop.ingest.mqtt import TOPIC_PREFIX, Message, ensure_source, ingest_messages
 from govloop.ingest.pipeline import finish_run, start_run
 
-router = APIRouter(prefix="/api/devices", tags=["devices"], dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    prefix="/api/devices",
+    tags=["devices"],
+    dependencies=[Depends(csrf_protect)],
+    route_class=LimitedRoute,
+)
 viewer = require(Permission.HALL_VIEW)
 manager = require(Permission.HALL_MANAGE)
 HTTP_SOURCE = "http-devices"
+MAX_MESSAGE = 64 * 1024
 
 
 class DeviceIn(BaseModel):
@@ -107,7 +119,7 @@ def register(
         hall_id=hall_id,
         heartbeat_seconds=body.heartbeat_seconds,
     )
-    return _device(device)
+    return _device(device, key=service.issue_device_key(session=session, device=device))
 
 
 @router.get("/{code}")
@@ -135,20 +147,38 @@ def revoke(
     return _device(device)
 
 
-async def _body(request: Request) -> bytes:
-    return await request.body()
+@router.post("/{code}/key")
+def issue_key(
+    code: str,
+    user: User = Depends(manager),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """A new key for the device (shown once); the old one stops working."""
+    device = service.get_device(session=session, code=code)
+    return {"code": device.code, "key": service.issue_device_key(session=session, device=device)}
+
+
+def _check_device(
+    code: str,
+    x_device_key: str | None = Header(default=None),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> None:
+    """The device's key, checked from the headers alone before the body is read."""
+    service.authenticate_device(session=session, code=code, key=x_device_key)
+
+
+async def _message(request: Request, _checked: None = Depends(_check_device)) -> bytes:
+    return await request.body()  # the route's body limit applies while it streams in
 
 
 @router.post("/{code}/heartbeat")
+@body_limit(lambda: MAX_MESSAGE)
 def heartbeat(
     code: str,
-    body: bytes = Depends(_body),
+    body: bytes = Depends(_message),
     session: Session = Depends(get_session, scope="function"),
 ) -> JSONResponse:
-    """A device message over HTTP (same payload as on MQTT). Unauthenticated like the
-    broker's device topics: only registered, unrevoked devices are accepted."""
-    if len(body) > 64 * 1024:
-        raise BadRequest("消息过大", code="too_large")
+    """A device message over HTTP (same payload as on MQTT), from a device with its key."""
     source = ensure_source(session=session, key=HTTP_SOURCE)
     run = start_run(session=session, source=source, channel="http")
     message = Message(f"{TOPIC_PREFIX}/devices/{code}/heartbeat", body)

@@ -87,10 +87,24 @@ def register(
                 hall_id=hall_id,
                 heartbeat_seconds=heartbeat,
             )
+            key = service.issue_device_key(session=s, device=device)
             console.print(
                 f"已登记设备 {device.code}（{device.name}），"
                 f"主题 {TOPIC_PREFIX}/devices/{device.code}/events"
             )
+            console.print(f"设备密钥（HTTP 心跳请求头 X-Device-Key，只显示这一次）：{key}")
+    except GovloopError as exc:
+        _fail(exc)
+
+
+@devices_app.command("issue-key")
+def issue_key(code: str = typer.Argument(...)) -> None:
+    """Issue a new key for a device's HTTP messages (the old one stops working)."""
+    try:
+        with unit_of_work() as s:
+            device = service.get_device(session=s, code=code)
+            key = service.issue_device_key(session=s, device=device)
+            console.print(f"设备 {device.code} 的新密钥（只显示这一次，旧密钥已失效）：{key}")
     except GovloopError as exc:
         _fail(exc)
 

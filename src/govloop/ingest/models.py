@@ -146,6 +146,8 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registered_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # SHA-256 of the device's key (HTTP heartbeats); the key itself is shown once when issued
+    key_hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class DeviceEvent(Base):

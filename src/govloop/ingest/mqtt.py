@@ -14,6 +14,15 @@ the commit leaves them unacknowledged: the broker redelivers them on the next co
 That is at-least-once delivery; duplicates are harmless because the pipeline is
 idempotent by event id.
 
+Who may publish: an MQTT message carries no device credential, the topic alone names the
+device, so govloop relies on the broker to authenticate devices. Run the broker with
+``allow_anonymous false``, one user per device code in its password file and an ACL that
+lets each device write only its own topics (mosquitto: ``pattern write
+govloop/devices/%u/#``), and the listener read ``govloop/devices/#``. On a broker that lets
+anyone publish, anyone can send heartbeats for any registered device, and messages naming
+unknown devices are kept as dead letters. Devices on HTTP present their key instead
+(``X-Device-Key``, see ``devices_api``).
+
 The broker must be allowed to queue enough for a disconnected client
 (mosquitto ``max_queued_messages``, 1000 by default) and to have enough messages in flight
 (``max_inflight_messages``, 20 by default) for throughput.

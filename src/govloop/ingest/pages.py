@@ -13,19 +13,22 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
+from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.ingest import adapters, service
-from govloop.ingest.api import save_upload
+from govloop.ingest.api import save_upload, upload_limit
 from govloop.ingest.models import DeadLetterStatus
 from govloop.ingest.pipeline import get_source
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(
+    include_in_schema=False, dependencies=[Depends(csrf_protect)], route_class=LimitedRoute
+)
 _check = require(Permission.DATA_STEWARD)
 
 
@@ -80,6 +83,7 @@ def overview(
 
 
 @router.post("/ingest/upload")
+@body_limit(upload_limit)
 def upload(
     source: str = Form(...),
     vendor: str = Form(""),

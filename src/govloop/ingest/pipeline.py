@@ -22,7 +22,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now
-from govloop.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
+from govloop.core.errors import Conflict, NotAuthenticated, NotFound, RuleViolation
 from govloop.ingest.models import (
     DeadLetter,
     IngestedRecord,
@@ -121,14 +121,20 @@ def issue_api_key(*, session: Session, source: Source) -> str:
     return api_key
 
 
-def source_for_api_key(*, session: Session, api_key: str | None) -> Source:
+PUSH_REFUSED = "数据源不存在或已停用，或推送密钥缺失、不属于此数据源"
+
+
+def pushing_source(*, session: Session, source_key: str, api_key: str | None) -> Source:
+    """The active source ``source_key`` when ``api_key`` is its push key. Every other case
+    (unknown or inactive source, no key, a wrong or replaced key, another source's key) is
+    the same refusal, so it tells a caller nothing about which sources exist."""
     source = (
         session.scalar(select(Source).where(Source.api_key_hash == _key_hash(api_key)))
         if api_key
         else None
     )
-    if source is None or not source.active:
-        raise PermissionDenied("数据源密钥无效或已停用", code="bad_source_key")
+    if source is None or not source.active or source.key != source_key:
+        raise NotAuthenticated(PUSH_REFUSED, code="bad_source_key")
     return source
 
 

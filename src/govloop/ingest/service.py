@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import now, to_local
 from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.settings import get_settings
 from govloop.ingest import adapters, connectors
 from govloop.ingest.models import (
     DeadLetter,
@@ -35,12 +36,9 @@ from govloop.ingest.pipeline import (
     finish_run,
     get_source,
     ingest_rows,
-    record_dead_letter,
     start_run,
     validate_row,
 )
-
-MAX_BATCH = 10_000  # records per HTTP batch
 
 
 @dataclass
@@ -144,7 +142,14 @@ def load_file(
 def load_batch(
     *, session: Session, source: Source, records: list[Any], started_by: int | None = None
 ) -> LoadResult:
-    """An HTTP batch: each record is a JSON object keyed like the source's columns."""
+    """An HTTP batch: each record is a JSON object keyed like the source's columns. More
+    than ``GOVLOOP_INGEST_MAX_ROWS`` records are refused whole, before anything is stored."""
+    limit = get_settings().ingest_max_rows
+    if len(records) > limit:
+        raise RuleViolation(
+            f"每批最多 {limit} 条记录，本批 {len(records)} 条，未存储任何内容",
+            code="batch_too_large",
+        )
     run = start_run(session=session, source=source, channel="http", started_by=started_by)
 
     def rows() -> Iterator[RawRow]:
@@ -162,36 +167,6 @@ def load_batch(
     counts = ingest_rows(session=session, source=source, run=run, rows=rows())
     finish_run(session=session, run=run)
     return LoadResult(run.id, run.status, counts, None, None, None)
-
-
-def refuse_batch(
-    *, session: Session, source_key: str, body: Any, raw_body: str, reason_code: str, reason: str
-) -> int:
-    """A push with an unknown source or a wrong key: kept as dead letters so nothing is
-    lost (one per record when the body is readable), stored under no run."""
-    source = session.scalar(select(Source).where(Source.key == source_key))
-    records = body.get("records") if isinstance(body, dict) else None
-    if isinstance(records, list) and records:
-        for number, record in enumerate(records, start=1):
-            record_dead_letter(
-                session=session,
-                source_key=source_key,
-                source=source,
-                raw=json.dumps(record, ensure_ascii=False, default=str),
-                reason_code=reason_code,
-                reason=reason,
-                row_number=number,
-            )
-        return len(records)
-    record_dead_letter(
-        session=session,
-        source_key=source_key,
-        source=source,
-        raw=raw_body,
-        reason_code=reason_code,
-        reason=reason,
-    )
-    return 1
 
 
 # --- runs and overview --------------------------------------------------------------------
@@ -498,7 +473,6 @@ __all__ = [
     "load_batch",
     "load_file",
     "open_dead_letter_count",
-    "refuse_batch",
     "replay_dead_letters",
     "source_totals",
     "update_mapping",

@@ -7,7 +7,6 @@ were never stored (open dead letters) with the reason.
 
 from __future__ import annotations
 
-import io
 from datetime import date
 
 from openpyxl import Workbook
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import to_local
 from govloop.core.errors import NotFound
+from govloop.core.spreadsheet import workbook_bytes
 from govloop.ingest import records as ingest_records
 from govloop.subjects.quality import DIMENSIONS, assess, dimension_scores
 
@@ -101,6 +101,5 @@ def feedback_workbook(*, session: Session, source_key: str, today: date | None =
                 to_local(row.created_at).strftime("%Y-%m-%d %H:%M"),
             ]
         )
-    buffer = io.BytesIO()
-    wb.save(buffer)
-    return buffer.getvalue()
+    # department data goes back to the department: text stays text (no formulas)
+    return workbook_bytes(wb)
