@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -28,6 +28,7 @@ from govloop.catalog import api as catalog_api
 from govloop.catalog import pages as catalog_pages
 from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
+from govloop.core.deps import public
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.settings import get_settings
@@ -287,7 +288,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import api_key, csrf_protect, require
 from govloop.core.errors import BadRequest, PermissionDenied
 from govloop.core.models import User
 from govloop.ingest import service
@@ -49,7 +49,7 @@ def _refused(status: int, code: str, message: str, kept: int) -> JSONResponse:
     )
 
 
-@router.post("/{source_key}/batch")
+@router.post("/{source_key}/batch", dependencies=[Depends(api_key)])
 def push_batch(
     source_key: str,
     request: Request,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import BadRequest
 from govloop.core.models import User
 from govloop.ingest import devices as service
@@ -139,7 +139,7 @@ async def _body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/{code}/heartbeat")
+@router.post("/{code}/heartbeat", dependencies=[Depends(public)])
 def heartbeat(
     code: str,
     body: bytes = Depends(_body),
