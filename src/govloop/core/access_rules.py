@@ -34,7 +34,7 @@ rule per route and compares them with the expected table.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from fastapi import params
@@ -106,6 +106,7 @@ class RouteDeclaration:
     path: str
     endpoint: str
     rules: tuple[str, ...]  # distinct, in the order found; exactly one is expected
+    route: APIRoute = field(compare=False, repr=False)
 
     @property
     def key(self) -> str:
@@ -137,5 +138,5 @@ def declarations(app: Any) -> list[RouteDeclaration]:
         distinct = tuple(dict.fromkeys(rules))
         endpoint = f"{route.endpoint.__module__}.{route.endpoint.__qualname__}"
         for method in sorted(route.methods or ()):
-            found.append(RouteDeclaration(method, path, endpoint, distinct))
+            found.append(RouteDeclaration(method, path, endpoint, distinct, route))
     return found
