@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -31,6 +31,7 @@ from govloop.catalog import pages as catalog_pages
 from govloop.core import health
 from govloop.core.clock import local_today
 from govloop.core.db import get_engine, try_job_lock, unit_of_work
+from govloop.core.deps import public
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
@@ -351,12 +352,12 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
 
-    @app.get("/healthz", include_in_schema=False)
+    @app.get("/healthz", include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:
         """Liveness: the process answers (see /readyz for the database)."""
         return {"status": "ok", "version": __version__}
 
-    @app.get("/readyz", include_in_schema=False)
+    @app.get("/readyz", include_in_schema=False, dependencies=[Depends(public)])
     def readyz() -> JSONResponse:
         """Readiness: the database answers, takes writes and is at the migrations' head."""
         result = health.check(get_engine())

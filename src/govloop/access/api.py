@@ -20,7 +20,7 @@ from govloop.access.models import CaseType
 from govloop.access.policy import policy
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, current_user, require
+from govloop.core.deps import csrf_protect, current_user, public, require
 from govloop.core.errors import NotFound, RuleViolation
 from govloop.core.models import User
 from govloop.subjects import identifiers as ids
@@ -157,7 +157,7 @@ def break_glass(
     )
 
 
-@router.get("/policy")
+@router.get("/policy", dependencies=[Depends(public)])
 def field_policy() -> dict[str, Any]:
     rules = policy()
     return {"grant_minutes": rules.grant_minutes, "cases": rules.cases}

@@ -13,7 +13,7 @@ from govloop.access import activity, audit, service
 from govloop.access.policy import policy, policy_text
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import GovloopError, PermissionDenied
 from govloop.core.i18n import N_
 from govloop.core.models import User
@@ -55,7 +55,7 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
     )
 
 
-@router.get("/access/policy", response_class=HTMLResponse)
+@router.get("/access/policy", response_class=HTMLResponse, dependencies=[Depends(public)])
 def policy_page(request: Request) -> Response:
     """最小必要: public, so applicants and staff alike can see what a handler may see."""
     rules = policy()
@@ -105,12 +105,12 @@ def review_form(
     return RedirectResponse("/access/audit?done=reviewed", status_code=303)
 
 
-@router.get("/my-data", response_class=HTMLResponse)
+@router.get("/my-data", response_class=HTMLResponse, dependencies=[Depends(public)])
 def tracker_form(request: Request) -> Response:
     return page(request, "access/my_data.html", lines=None, error=None, form={})
 
 
-@router.post("/my-data", response_class=HTMLResponse)
+@router.post("/my-data", response_class=HTMLResponse, dependencies=[Depends(public)])
 def tracker(
     request: Request,
     id_number: str = Form(..., max_length=30),

@@ -1,13 +1,14 @@
-"""Route dependencies: the current user, permissions and CSRF protection."""
+"""Route dependencies: the current user, permissions, CSRF protection, and the markers by
+which a route declares who may use it (see ``core.access_rules``)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from govloop.core.access_rules import API_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, declares, perm
 from govloop.core.auth import Permission, has_permission, user_for_token
 from govloop.core.db import get_session
 from govloop.core.errors import NotAuthenticated, PermissionDenied
@@ -70,16 +71,54 @@ def optional_user(
     return user
 
 
+@declares(SIGNED_IN)
 def current_user(user: User | None = Depends(optional_user)) -> User:
     if user is None:
         raise NotAuthenticated("请先登录", code="not_authenticated")
     return user
 
 
-def require(permission: Permission) -> Callable[..., User]:
-    def dependency(user: User = Depends(current_user)) -> User:
-        if not has_permission(user, permission):
+class PermissionCheck:
+    """The dependency ``require(permission)`` returns: the signed-in user holding it.
+
+    ``permission`` and ``access_rule`` tell introspection what the route declares.
+    """
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+        self.access_rule = perm(permission)
+
+    def __call__(self, user: User = Depends(current_user)) -> User:
+        if not has_permission(user, self.permission):
             raise PermissionDenied("您没有执行此操作的权限", code="permission_denied")
         return user
 
-    return dependency
+    def __repr__(self) -> str:
+        return f"require({self.permission})"
+
+
+def require(permission: Permission) -> PermissionCheck:
+    return PermissionCheck(permission)
+
+
+# --- declarations of routes without a user guard ------------------------------------------
+# They check nothing: they state, where the route is written, that it is meant to be open
+# (router-wide with ``APIRouter(dependencies=[Depends(public)])``, or per route with
+# ``@router.get(..., dependencies=[Depends(public)])``).
+
+
+@declares(PUBLIC)
+async def public() -> None:
+    """Open to anyone, signed in or not."""
+
+
+@declares(SECRET_LINK)
+async def secret_link() -> None:
+    """Open to whoever holds the unguessable link or code given to one citizen (a ticket's
+    ``public_id``, an appointment code); the route finds nothing without it."""
+
+
+@declares(API_KEY)
+async def api_key() -> None:
+    """For partner systems: the endpoint itself checks the key the caller presents and
+    refuses (403) without a valid one; no user session is involved."""

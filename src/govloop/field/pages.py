@@ -11,7 +11,7 @@ from govloop import __version__
 from govloop.access import service as access
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
-from govloop.core.deps import csrf_protect, optional_user, require
+from govloop.core.deps import csrf_protect, optional_user, public, require
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.field import service
@@ -35,7 +35,7 @@ def manager_page(viewer: User | None = Depends(page_user), user: User = Depends(
     return user
 
 
-@router.get("/field")
+@router.get("/field", dependencies=[Depends(public)])
 def field_root() -> Response:
     return RedirectResponse("/field/", status_code=307)
 
@@ -48,7 +48,7 @@ def app_shell(request: Request, user: User = Depends(staff_page)) -> Response:
     return response
 
 
-@router.get("/field/manifest.webmanifest")
+@router.get("/field/manifest.webmanifest", dependencies=[Depends(public)])
 def manifest() -> Response:
     return JSONResponse(
         {
@@ -70,7 +70,7 @@ def manifest() -> Response:
     )
 
 
-@router.get("/field/sw.js")
+@router.get("/field/sw.js", dependencies=[Depends(public)])
 def service_worker() -> Response:
     # served under /field/ so its scope is /field/; the version names its cache, so an
     # upgrade replaces the cached shell
@@ -78,7 +78,7 @@ def service_worker() -> Response:
     return Response(source, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
-@router.post("/field/logout")
+@router.post("/field/logout", dependencies=[Depends(public)])
 def logout(
     request: Request,
     user: User | None = Depends(optional_user),

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session, unit_of_work
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require, secret_link
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
 from govloop.hall.live import hub
@@ -40,14 +40,14 @@ def _hall(session: Session, code: str) -> Any:
     return service.get_hall(session=session, code=code)
 
 
-@router.get("/{hall_code}")
+@router.get("/{hall_code}", dependencies=[Depends(public)])
 def hall_overview(
     hall_code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     return overview.display_snapshot(session=session, hall=_hall(session, hall_code))
 
 
-@router.get("/{hall_code}/items")
+@router.get("/{hall_code}/items", dependencies=[Depends(public)])
 def hall_items(
     hall_code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> list[dict[str, Any]]:
@@ -57,7 +57,7 @@ def hall_items(
 # --- tickets -------------------------------------------------------------------------
 
 
-@router.post("/{hall_code}/tickets", status_code=201)
+@router.post("/{hall_code}/tickets", status_code=201, dependencies=[Depends(public)])
 def issue_ticket(
     hall_code: str, body: IssueTicketIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
@@ -69,7 +69,7 @@ def issue_ticket(
     return ticket_out(service.estimate_wait(session=session, ticket=ticket))
 
 
-@router.get("/{hall_code}/tickets/{code}")
+@router.get("/{hall_code}/tickets/{code}", dependencies=[Depends(public)])
 def ticket_status(
     hall_code: str, code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def ticket_status(
     return ticket_out(service.estimate_wait(session=session, ticket=ticket))
 
 
-@router.post("/{hall_code}/tickets/{code}/cancel")
+@router.post("/{hall_code}/tickets/{code}/cancel", dependencies=[Depends(public)])
 def cancel_ticket(
     hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
@@ -282,7 +282,7 @@ def transfer(
 # --- appointments --------------------------------------------------------------------
 
 
-@router.get("/{hall_code}/appointment-slots")
+@router.get("/{hall_code}/appointment-slots", dependencies=[Depends(public)])
 def appointment_slots(
     hall_code: str,
     item_code: str = Query(max_length=32),
@@ -314,7 +314,7 @@ def _appointment_out(a: Any) -> dict[str, Any]:
     }
 
 
-@router.post("/{hall_code}/appointments", status_code=201)
+@router.post("/{hall_code}/appointments", status_code=201, dependencies=[Depends(public)])
 def book_appointment(
     hall_code: str, body: BookIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
@@ -332,7 +332,9 @@ def book_appointment(
     return _appointment_out(appointment)
 
 
-@router.post("/{hall_code}/appointments/check-in", status_code=201)
+@router.post(
+    "/{hall_code}/appointments/check-in", status_code=201, dependencies=[Depends(secret_link)]
+)
 def check_in(
     hall_code: str, body: CheckInIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
@@ -346,7 +348,7 @@ def check_in(
     }
 
 
-@router.post("/{hall_code}/appointments/{code}/cancel")
+@router.post("/{hall_code}/appointments/{code}/cancel", dependencies=[Depends(secret_link)])
 def cancel_appointment(
     hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
@@ -381,7 +383,7 @@ async def hall_stream(
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@router.get("/{hall_code}/stream")
+@router.get("/{hall_code}/stream", dependencies=[Depends(public)])
 async def stream(hall_code: str, request: Request) -> StreamingResponse:
     def load() -> tuple[int, dict[str, Any]]:
         with unit_of_work(readonly=True) as session:

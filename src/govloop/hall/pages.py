@@ -26,7 +26,7 @@ from govloop.core import calendar
 from govloop.core.auth import Permission
 from govloop.core.clock import local_tz, now
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require, secret_link
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
@@ -171,7 +171,7 @@ def _slip(
 # --- kiosk 取号 ------------------------------------------------------------------------
 
 
-@router.get("/halls/{hall_code}/kiosk", response_class=HTMLResponse)
+@router.get("/halls/{hall_code}/kiosk", response_class=HTMLResponse, dependencies=[Depends(public)])
 def kiosk(
     request: Request,
     hall_code: str,
@@ -190,7 +190,9 @@ def kiosk(
     )
 
 
-@router.post("/halls/{hall_code}/kiosk/tickets", response_class=HTMLResponse)
+@router.post(
+    "/halls/{hall_code}/kiosk/tickets", response_class=HTMLResponse, dependencies=[Depends(public)]
+)
 def kiosk_issue(
     request: Request,
     hall_code: str,
@@ -213,7 +215,11 @@ def kiosk_issue(
     return _slip(request, hall, card)
 
 
-@router.post("/halls/{hall_code}/kiosk/check-in", response_class=HTMLResponse)
+@router.post(
+    "/halls/{hall_code}/kiosk/check-in",
+    response_class=HTMLResponse,
+    dependencies=[Depends(secret_link)],
+)
 def kiosk_check_in(
     request: Request,
     hall_code: str,
@@ -234,7 +240,9 @@ def kiosk_check_in(
 # --- display board 大屏 -----------------------------------------------------------------
 
 
-@router.get("/halls/{hall_code}/display", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/display", response_class=HTMLResponse, dependencies=[Depends(public)]
+)
 def display(
     request: Request,
     hall_code: str,
@@ -266,7 +274,9 @@ def _my_ticket_context(
     return {"ticket": card, "code": ticket.code, "error": None}, 200
 
 
-@router.get("/halls/{hall_code}/my-ticket", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/my-ticket", response_class=HTMLResponse, dependencies=[Depends(public)]
+)
 def my_ticket(
     request: Request,
     hall_code: str,
@@ -282,7 +292,11 @@ def my_ticket(
     )
 
 
-@router.get("/halls/{hall_code}/my-ticket/panel", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/my-ticket/panel",
+    response_class=HTMLResponse,
+    dependencies=[Depends(public)],
+)
 def my_ticket_panel(
     request: Request,
     hall_code: str,
@@ -295,7 +309,7 @@ def my_ticket_panel(
     return page(request, "hall/_ticket_panel.html", hall, ticket=card)
 
 
-@router.get("/t/{public_id}", response_class=HTMLResponse)
+@router.get("/t/{public_id}", response_class=HTMLResponse, dependencies=[Depends(secret_link)])
 def ticket_short_link(
     request: Request,
     public_id: str,
@@ -316,7 +330,9 @@ def ticket_short_link(
     )
 
 
-@router.get("/t/{public_id}/panel", response_class=HTMLResponse)
+@router.get(
+    "/t/{public_id}/panel", response_class=HTMLResponse, dependencies=[Depends(secret_link)]
+)
 def ticket_short_link_panel(
     request: Request,
     public_id: str,
@@ -603,7 +619,9 @@ def _appointments_page(
     )
 
 
-@router.get("/halls/{hall_code}/appointments", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/appointments", response_class=HTMLResponse, dependencies=[Depends(public)]
+)
 def appointments_page(
     request: Request,
     hall_code: str,
@@ -630,7 +648,9 @@ def _parse_slot(value: str) -> time:
         raise BadRequest(_("Please choose a time slot"), code="bad_slot") from None
 
 
-@router.post("/halls/{hall_code}/appointments", response_class=HTMLResponse)
+@router.post(
+    "/halls/{hall_code}/appointments", response_class=HTMLResponse, dependencies=[Depends(public)]
+)
 def book_appointment(
     request: Request,
     hall_code: str,
@@ -681,7 +701,11 @@ def book_appointment(
     )
 
 
-@router.post("/halls/{hall_code}/appointments/cancel", response_class=HTMLResponse)
+@router.post(
+    "/halls/{hall_code}/appointments/cancel",
+    response_class=HTMLResponse,
+    dependencies=[Depends(secret_link)],
+)
 def cancel_appointment(
     request: Request,
     hall_code: str,

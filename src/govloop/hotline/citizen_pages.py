@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect
+from govloop.core.deps import csrf_protect, public
 from govloop.core.errors import BadRequest, GovloopError, NotFound
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
@@ -23,7 +23,7 @@ from govloop.hotline.models import DONE_STATUSES, Channel, OrderStatus, WorkOrde
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(public)])
 
 # What a citizen is told about each step; department names and internal notes stay inside.
 PUBLIC_STEPS = {

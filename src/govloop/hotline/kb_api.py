@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.models import User
 from govloop.hotline import kb
 from govloop.hotline.kb_schemas import (
@@ -32,7 +32,7 @@ router = APIRouter(
 editor = require(Permission.HOTLINE_HANDLE)
 
 
-@router.get("/suggest")
+@router.get("/suggest", dependencies=[Depends(public)])
 def suggest(
     q: str = Query("", max_length=200),
     category: str | None = Query(default=None, max_length=32),

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission, has_permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
@@ -83,7 +83,7 @@ def _date(value: str) -> date | None:
 # --- suggestions while typing ----------------------------------------------------------
 
 
-@router.get("/hotline/kb/suggest", response_class=HTMLResponse)
+@router.get("/hotline/kb/suggest", response_class=HTMLResponse, dependencies=[Depends(public)])
 def suggest(
     request: Request,
     q: str = Query("", max_length=200),

@@ -25,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from govloop.core.clock import now
 from govloop.core.db import get_readonly_session, sqlite_write_turn, unit_of_work
+from govloop.core.deps import api_key, public
 from govloop.core.errors import (
     BadRequest,
     GovloopError,
@@ -161,19 +162,19 @@ def discovery(endpoint_url: str) -> dict[str, Any]:
     }
 
 
-@router.get("/discovery.{fmt}")
+@router.get("/discovery.{fmt}", dependencies=[Depends(public)])
 def get_discovery(fmt: str, request: Request) -> Response:
     return render(fmt, "discovery", discovery(str(request.base_url).rstrip("/") + PREFIX))
 
 
-@router.get("/services.{fmt}")
+@router.get("/services.{fmt}", dependencies=[Depends(public)])
 def get_services(
     fmt: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
     return render(fmt, "services", open311.list_services(session=session))
 
 
-@router.get("/services/{service_code}.{fmt}")
+@router.get("/services/{service_code}.{fmt}", dependencies=[Depends(public)])
 def get_service_definition(
     service_code: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
@@ -181,7 +182,7 @@ def get_service_definition(
     return render(fmt, "service_definition", definition)
 
 
-@router.post("/requests.{fmt}")
+@router.post("/requests.{fmt}", dependencies=[Depends(api_key)])
 def post_request(
     fmt: str,
     request: Request,
@@ -200,7 +201,7 @@ def post_request(
     return render(fmt, "service_requests", [created])
 
 
-@router.get("/requests.{fmt}")
+@router.get("/requests.{fmt}", dependencies=[Depends(public)])
 def get_requests(
     fmt: str, request: Request, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
@@ -208,7 +209,7 @@ def get_requests(
     return render(fmt, "service_requests", open311.find_requests(session=session, query=query))
 
 
-@router.get("/requests/{service_request_id}.{fmt}")
+@router.get("/requests/{service_request_id}.{fmt}", dependencies=[Depends(public)])
 def get_request(
     service_request_id: str,
     fmt: str,
@@ -218,7 +219,7 @@ def get_request(
     return render(fmt, "service_requests", [item])
 
 
-@router.get("/tokens/{token}.{fmt}")
+@router.get("/tokens/{token}.{fmt}", dependencies=[Depends(public)])
 def get_token(
     token: str, fmt: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:
@@ -229,6 +230,7 @@ def get_token(
     "/{path:path}",
     methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     include_in_schema=False,
+    dependencies=[Depends(public)],
 )
 def unknown_resource(path: str, request: Request) -> Response:
     """Anything else under the prefix: 404, or 400 for a known resource and a wrong method."""

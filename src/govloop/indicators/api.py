@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session
-from govloop.core.deps import require
+from govloop.core.deps import public, require
 from govloop.core.models import User
 from govloop.indicators import results, service
 from govloop.indicators.schemas import FrameworkOut, ScoresOut
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/api/v1/indicators", tags=["indicators"])
 viewer = require(Permission.HALL_VIEW)
 
 
-@router.get("/framework")
+@router.get("/framework", dependencies=[Depends(public)])
 def framework(
     on: date | None = Query(None, description="The version in force on this day (default today)"),
     session: Session = Depends(get_readonly_session, scope="function"),

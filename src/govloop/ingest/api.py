@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import api_key, csrf_protect, require
 from govloop.core.errors import BadRequest
 from govloop.core.models import User
 from govloop.core.settings import get_settings
@@ -78,7 +78,7 @@ def _malformed() -> JSONResponse:
     )
 
 
-@router.post("/{source_key}/batch")
+@router.post("/{source_key}/batch", dependencies=[Depends(api_key)])
 @body_limit(push_limit)
 def push_batch(
     source_key: str,

@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
+from govloop.core.access_rules import DEVICE_KEY, declares
 from govloop.core.auth import Permission
 from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
@@ -158,6 +159,7 @@ def issue_key(
     return {"code": device.code, "key": service.issue_device_key(session=session, device=device)}
 
 
+@declares(DEVICE_KEY)
 def _check_device(
     code: str,
     x_device_key: str | None = Header(default=None),

@@ -135,7 +135,7 @@ def hub(
     )
 
 
-@router.get("/insight/{hall_code}", include_in_schema=False)
+@router.get("/insight/{hall_code}", include_in_schema=False, dependencies=[Depends(viewer_page)])
 def hub_of_hall(hall_code: str) -> Response:
     return RedirectResponse(f"/insight?{urlencode({'hall': hall_code})}", status_code=303)
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.models import User
 from govloop.insight import planning, service
@@ -221,7 +221,7 @@ def staffing_target(
     )
 
 
-@router.get("/{hall_code}/best-time")
+@router.get("/{hall_code}/best-time", dependencies=[Depends(public)])
 def best_time(
     hall_code: str,
     session: Session = Depends(get_readonly_session, scope="function"),

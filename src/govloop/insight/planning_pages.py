@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect
+from govloop.core.deps import csrf_protect, public
 from govloop.core.i18n import N_
 from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
@@ -326,7 +326,7 @@ def staffing_target_form(
 # --- best time to come (public) --------------------------------------------------------------
 
 
-@router.get("/best-time/{hall_code}", response_class=HTMLResponse)
+@router.get("/best-time/{hall_code}", response_class=HTMLResponse, dependencies=[Depends(public)])
 def best_time_page(
     request: Request,
     hall_code: str,

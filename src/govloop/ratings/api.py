@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_tz
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, require, secret_link
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.ratings import service
@@ -32,7 +32,7 @@ handler = require(Permission.HALL_VIEW)
 manager = require(Permission.HALL_MANAGE)
 
 
-@router.post("/tickets/{public_id}", status_code=201)
+@router.post("/tickets/{public_id}", status_code=201, dependencies=[Depends(secret_link)])
 def rate_ticket(
     public_id: str, body: RatingIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today, local_tz
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require, secret_link
 from govloop.core.errors import BadRequest, Conflict, GovloopError
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
@@ -207,7 +207,11 @@ def _pad_context(session: Session, hall: Hall, number: int) -> dict[str, Any]:
     }
 
 
-@router.get("/halls/{hall_code}/windows/{number}/pad", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/windows/{number}/pad",
+    response_class=HTMLResponse,
+    dependencies=[Depends(public)],
+)
 def pad(
     request: Request,
     hall_code: str,
@@ -218,7 +222,11 @@ def pad(
     return page(request, "ratings/pad.html", **_pad_context(session, hall, number))
 
 
-@router.get("/halls/{hall_code}/windows/{number}/pad/panel", response_class=HTMLResponse)
+@router.get(
+    "/halls/{hall_code}/windows/{number}/pad/panel",
+    response_class=HTMLResponse,
+    dependencies=[Depends(public)],
+)
 def pad_panel(
     request: Request,
     hall_code: str,
@@ -235,7 +243,11 @@ def pad_panel(
     return page(request, "ratings/_pad_body.html", **context)
 
 
-@router.post("/halls/{hall_code}/windows/{number}/pad/rate", response_class=HTMLResponse)
+@router.post(
+    "/halls/{hall_code}/windows/{number}/pad/rate",
+    response_class=HTMLResponse,
+    dependencies=[Depends(public)],
+)
 def pad_rate(
     request: Request,
     hall_code: str,
@@ -288,7 +300,7 @@ def _link_context(session: Session, ticket: Ticket, via: str) -> dict[str, Any]:
     }
 
 
-@router.get("/r/{public_id}", response_class=HTMLResponse)
+@router.get("/r/{public_id}", response_class=HTMLResponse, dependencies=[Depends(secret_link)])
 def rate_link(
     request: Request,
     public_id: str,
@@ -312,7 +324,7 @@ def _dimension_scores(dims: dict[str, str]) -> dict[str, int]:
     return scores
 
 
-@router.post("/r/{public_id}", response_class=HTMLResponse)
+@router.post("/r/{public_id}", response_class=HTMLResponse, dependencies=[Depends(secret_link)])
 async def rate_link_submit(
     request: Request,
     public_id: str,
@@ -621,7 +633,7 @@ def _survey_page(
     )
 
 
-@router.get("/surveys/{code}", response_class=HTMLResponse)
+@router.get("/surveys/{code}", response_class=HTMLResponse, dependencies=[Depends(public)])
 def survey_form(
     request: Request,
     code: str,
@@ -631,7 +643,7 @@ def survey_form(
     return _survey_page(request, session, code[:32])
 
 
-@router.post("/surveys/{code}", response_class=HTMLResponse)
+@router.post("/surveys/{code}", response_class=HTMLResponse, dependencies=[Depends(public)])
 async def survey_submit(
     request: Request,
     code: str,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect, public, require
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.ratings import servqual
@@ -84,14 +84,14 @@ def close(
     )
 
 
-@router.get("/{code}")
+@router.get("/{code}", dependencies=[Depends(public)])
 def get_survey(
     code: str, session: Session = Depends(get_readonly_session, scope="function")
 ) -> dict[str, Any]:
     return survey_out(servqual.get_survey(session=session, code=code))
 
 
-@router.post("/{code}/responses", status_code=201)
+@router.post("/{code}/responses", status_code=201, dependencies=[Depends(public)])
 def respond(
     code: str, body: ResponseIn, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:

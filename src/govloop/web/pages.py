@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import authenticate
 from govloop.core.db import get_session
-from govloop.core.deps import csrf_protect, optional_user
+from govloop.core.deps import csrf_protect, optional_user, public
 from govloop.core.errors import GovloopError
 from govloop.core.i18n import SUPPORTED
 from govloop.core.models import User
 from govloop.hall.overview import hall_directory
 from govloop.web.templating import render
 
-router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+# sign-in, sign-out, language and the home page are for everyone
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(public)])
 
 
 def page_user(
