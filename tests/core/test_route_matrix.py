@@ -322,6 +322,7 @@ TABLE: dict[str, str] = {
     "POST /api/devices": MANAGE,
     "GET /api/devices/{code}": VIEW,
     "POST /api/devices/{code}/revoke": MANAGE,
+    "POST /api/devices/{code}/key": MANAGE,
     "POST /api/devices/{code}/heartbeat": DEVICE_KEY,
     "GET /devices": VIEW,
     "GET /devices/{code}": VIEW,
@@ -418,7 +419,6 @@ PENDING_FIXES: dict[str, str] = {
     "POST /api/v1/access/break-glass": (
         "break-glass approval: the auditor and the data steward open no emergency access"
     ),
-    "POST /api/devices/{code}/heartbeat": "device credentials on heartbeats",
     **{
         f"{method} /halls/{{hall_code}}/windows/{{number}}/pad{rest}": (
             "NO OWNER YET: the rating pad is open to anyone and shows the served ticket's "
@@ -426,7 +426,6 @@ PENDING_FIXES: dict[str, str] = {
         )
         for method, rest in (("GET", ""), ("GET", "/panel"), ("POST", "/rate"))
     },
-    "GET /readyz": "readiness probe (route not added yet)",
     "GET /admin/users": "user administration pages (route not added yet)",
 }
 
