@@ -162,6 +162,7 @@ TABLE: dict[str, str] = {
     "GET /halls/{hall_code}/windows/{number}/pad": DEVICE_KEY,
     "GET /halls/{hall_code}/windows/{number}/pad/panel": DEVICE_KEY,
     "POST /halls/{hall_code}/windows/{number}/pad/rate": DEVICE_KEY,
+    "POST /halls/{hall_code}/windows/{number}/pad/pair": DEVICE_KEY,
     "GET /r/{public_id}": SECRET_LINK,
     "POST /r/{public_id}": SECRET_LINK,
     "GET /ratings/cases": VIEW,
@@ -419,13 +420,6 @@ PENDING_FIXES: dict[str, str] = {
     "POST /api/v1/access/break-glass": (
         "break-glass approval: the auditor and the data steward open no emergency access"
     ),
-    **{
-        f"{method} /halls/{{hall_code}}/windows/{{number}}/pad{rest}": (
-            "NO OWNER YET: the rating pad is open to anyone and shows the served ticket's "
-            "rating link; it should answer only the registered pad (device credentials)"
-        )
-        for method, rest in (("GET", ""), ("GET", "/panel"), ("POST", "/rate"))
-    },
     "GET /admin/users": "user administration pages (route not added yet)",
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,6 +18,8 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import service as hall
+from govloop.ingest import devices
+from govloop.ingest.models import DeviceKind
 from govloop.ratings import service as ratings
 from govloop.ratings import servqual
 from govloop.ratings.models import (
@@ -42,9 +45,29 @@ def client(db):
             make_hall(s)
             make_user(s, "manager2", Role.HALL_MANAGER)
             make_user(s, "agent", Role.HOTLINE_AGENT)
+            pad_key = register_pad(s, "PJQ-01")
         c = TestClient(create_app())
         c.clock = clock  # type: ignore[attr-defined]
+        pair(c, "PJQ-01", pad_key)
         yield c
+
+
+def register_pad(s, code: str, hall_code: str = "H1") -> str:  # type: ignore[no-untyped-def]
+    """A rating pad of the hall with a key; the key."""
+    h = hall.get_hall(session=s, code=hall_code)
+    device = devices.register_device(
+        session=s, code=code, kind=DeviceKind.RATING_PAD, name="评价器", hall_id=h.id
+    )
+    return devices.issue_device_key(session=s, device=device)
+
+
+def pair(c: TestClient, code: str, key: str, path: str = PAD) -> Any:
+    token = csrf(c, "/login")
+    return c.post(
+        f"{path}/pair",
+        data={"device_code": code, "device_key": key, "csrf_token": token},
+        follow_redirects=False,
+    )
 
 
 def serve(window: int = 1, item: str = "SB01") -> str:
@@ -106,6 +129,41 @@ def case(case_id: int) -> RectificationCase:
 
 
 # --- rating pad ------------------------------------------------------------------------
+
+
+def test_unpaired_browser_sees_the_pairing_form_and_no_visit(client):
+    public_id = serve()
+    stranger = TestClient(client.app)
+    r = stranger.get(PAD)
+    assert r.status_code == 401
+    assert "此评价器尚未配对" in r.text and public_id not in r.text
+    assert stranger.get(f"{PAD}/panel").status_code == 401
+    token = csrf(stranger, "/login")
+    rated = stranger.post(
+        f"{PAD}/rate", data={"public_id": public_id, "level": "1", "csrf_token": token}
+    )
+    assert rated.status_code == 401 and counts()[0] == 0
+
+
+def test_pairing_needs_the_pads_own_key_in_this_hall(client):
+    with unit_of_work() as s:
+        other_key = register_pad(s, "PJQ-02")
+        kiosk = devices.register_device(
+            session=s, code="QHJ-01", kind=DeviceKind.TICKET_MACHINE, name="取号机"
+        )
+        kiosk_key = devices.issue_device_key(session=s, device=kiosk)
+    stranger = TestClient(client.app)
+    for code, key in (("PJQ-02", "gd_wrong"), ("NOPE", other_key), ("QHJ-01", kiosk_key)):
+        r = pair(stranger, code, key)
+        assert r.status_code == 401 and "设备编码或设备密钥无效" in r.text
+        assert stranger.get(PAD).status_code == 401
+    ok = pair(stranger, "PJQ-02", other_key)
+    assert ok.status_code == 303 and ok.headers["location"] == PAD
+    assert stranger.get(PAD).status_code == 200
+    # a new key unpairs every browser that held the old one
+    with unit_of_work() as s:
+        devices.issue_device_key(session=s, device=devices.get_device(session=s, code="PJQ-02"))
+    assert stranger.get(PAD).status_code == 401
 
 
 def test_pad_is_idle_until_a_visit_finishes_then_asks_about_it(client):
@@ -222,10 +280,11 @@ def test_pad_post_without_csrf_is_refused(client):
     assert counts() == before
 
 
-def test_pad_unknown_window_or_hall_is_a_friendly_404(client):
+def test_pad_unknown_window_is_a_friendly_404_and_another_hall_is_not_paired(client):
     assert "未找到 99 号窗口" in client.get("/halls/H1/windows/99/pad").text
+    # the pad is paired to H1: elsewhere it is just an unpaired browser
     r = client.get("/halls/NOPE/windows/1/pad")
-    assert r.status_code == 404 and "未找到服务大厅：NOPE" in r.text
+    assert r.status_code == 401 and "此评价器尚未配对" in r.text
 
 
 # --- rating link / QR code -------------------------------------------------------------

@@ -192,6 +192,31 @@ def authenticate_device(*, session: Session, code: str, key: str | None) -> Devi
     return device
 
 
+def pair_device(
+    *, session: Session, code: str, key: str | None, kind: str, hall_id: int
+) -> tuple[Device, str]:
+    """A device of ``kind`` in hall ``hall_id`` that shows its key, and the fingerprint of
+    that key for the paired browser to keep (never the key itself). A device of another
+    kind or hall gets the same refusal as a wrong key: nothing is revealed."""
+    device = authenticate_device(session=session, code=code, key=key)
+    if device.kind != kind or device.hall_id != hall_id:
+        raise NotAuthenticated(DEVICE_REFUSED, code="bad_device_key")
+    return device, _key_hash(key or "")
+
+
+def paired_device(
+    *, session: Session, code: str, fingerprint: str, kind: str, hall_id: int
+) -> Device | None:
+    """The paired device when its key is still the one it was paired with (a new key or a
+    revocation unpairs every browser that held the old one)."""
+    device = session.scalar(select(Device).where(Device.code == code))
+    if device is None or device.revoked or not device.key_hash:
+        return None
+    if not secrets.compare_digest(device.key_hash, fingerprint):
+        return None
+    return device if device.kind == kind and device.hall_id == hall_id else None
+
+
 def devices_by_code(*, session: Session, codes: Iterable[str]) -> dict[str, Device]:
     wanted = sorted(set(codes))
     if not wanted:

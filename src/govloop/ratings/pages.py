@@ -21,15 +21,17 @@ from govloop.core.auth import Permission
 from govloop.core.clock import local_today, local_tz
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require, secret_link
-from govloop.core.errors import BadRequest, Conflict, GovloopError
+from govloop.core.errors import BadRequest, Conflict, GovloopError, NotFound
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import overview
 from govloop.hall import service as hall_service
 from govloop.hall.models import Hall, Ticket
-from govloop.ratings import service, servqual
+from govloop.ingest.models import Device
+from govloop.ratings import pad_pairing, service, servqual
 from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
+from govloop.ratings.pad_pairing import paired_pad
 from govloop.ratings.service import RatingInput
 from govloop.web.pages import page_user
 from govloop.web.templating import render
@@ -207,34 +209,73 @@ def _pad_context(session: Session, hall: Hall, number: int) -> dict[str, Any]:
     }
 
 
-@router.get(
-    "/halls/{hall_code}/windows/{number}/pad",
-    response_class=HTMLResponse,
-    dependencies=[Depends(public)],
-)
+def _unpaired(
+    request: Request, session: Session, hall_code: str, number: int, error: str | None = None
+) -> Response:
+    """The pairing form, answered with 401: this browser is not a paired pad (an unknown
+    hall or window gets the same 401, without the form)."""
+    try:
+        hall = hall_service.get_hall(session=session, code=hall_code)
+        window = hall_service.get_window(session=session, hall=hall, number=number)
+    except NotFound:
+        message = _("This rating pad is not paired")
+        return page(request, "error.html", status_code=401, status=401, message=message)
+    template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
+    context = {"hall": hall, "window": window, "state": "unpaired", "error": error}
+    return page(request, template, status_code=401, **context)
+
+
+@router.get("/halls/{hall_code}/windows/{number}/pad", response_class=HTMLResponse)
 def pad(
     request: Request,
     hall_code: str,
     number: int,
+    device: Device | None = Depends(paired_pad),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
+    if device is None:
+        return _unpaired(request, session, hall_code, number)
     hall = hall_service.get_hall(session=session, code=hall_code)
     return page(request, "ratings/pad.html", **_pad_context(session, hall, number))
 
 
-@router.get(
-    "/halls/{hall_code}/windows/{number}/pad/panel",
+@router.post(
+    "/halls/{hall_code}/windows/{number}/pad/pair",
     response_class=HTMLResponse,
-    dependencies=[Depends(public)],
+    dependencies=[Depends(pad_pairing.pairing_form)],
 )
+def pad_pair(
+    request: Request,
+    hall_code: str,
+    number: int,
+    device_code: str = Form("", max_length=64),
+    device_key: str = Form("", max_length=200),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    """Pair this browser as one of the hall's rating pads (device code and key)."""
+    try:
+        hall = hall_service.get_hall(session=session, code=hall_code)
+        hall_service.get_window(session=session, hall=hall, number=number)
+        pad_pairing.pair(
+            request=request, session=session, hall_id=hall.id, code=device_code, key=device_key
+        )
+    except GovloopError as exc:
+        return _unpaired(request, session, hall_code, number, error=exc.message)
+    return RedirectResponse(f"/halls/{hall.code}/windows/{number}/pad", status_code=303)
+
+
+@router.get("/halls/{hall_code}/windows/{number}/pad/panel", response_class=HTMLResponse)
 def pad_panel(
     request: Request,
     hall_code: str,
     number: int,
     current: str = Query("", max_length=32),
+    device: Device | None = Depends(paired_pad),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """The pad's body; 204 (no swap) while it already shows what it should."""
+    if device is None:
+        return _unpaired(request, session, hall_code, number)
     hall = hall_service.get_hall(session=session, code=hall_code)
     context = _pad_context(session, hall, number)
     shown = context["ticket"]["public_id"] if context["ticket"] else ""
@@ -243,11 +284,7 @@ def pad_panel(
     return page(request, "ratings/_pad_body.html", **context)
 
 
-@router.post(
-    "/halls/{hall_code}/windows/{number}/pad/rate",
-    response_class=HTMLResponse,
-    dependencies=[Depends(public)],
-)
+@router.post("/halls/{hall_code}/windows/{number}/pad/rate", response_class=HTMLResponse)
 def pad_rate(
     request: Request,
     hall_code: str,
@@ -257,8 +294,11 @@ def pad_rate(
     tags: list[str] = Form(default_factory=list),
     comment: str = Form("", max_length=1000),
     phone: str = Form("", max_length=32),
+    device: Device | None = Depends(paired_pad),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
+    if device is None:
+        return _unpaired(request, session, hall_code, number)
     hall = hall_service.get_hall(session=session, code=hall_code)
     template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
     try:
