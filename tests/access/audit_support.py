@@ -49,7 +49,11 @@ def verify(anchor_path: Path | None = None) -> audit.VerifyReport:
 
 
 def export(to: Path) -> anchor.ExportResult:
-    return anchor.export(to=to)
+    """What `govloop audit export --to` does: sign the head, commit, then append."""
+    with unit_of_work() as s:
+        audit.checkpoint_now(session=s)
+    with unit_of_work(readonly=True) as s:
+        return anchor.export(session=s, to=to)
 
 
 def kinds(report: audit.VerifyReport) -> list[tuple[str, int]]:
