@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import rfc8785
 from sqlalchemy import delete, insert, select, update
+from typer.testing import CliRunner
 
 from govloop.access import anchor, audit, audit_keys
 from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
+from govloop.cli import app as cli
 from govloop.core.clock import now
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
@@ -373,3 +375,85 @@ def _verify_with_key_dir(folder: Path, anchor_path: Path) -> audit.VerifyReport:
         return verify(anchor_path)
     finally:
         os.environ["GOVLOOP_AUDIT_KEY_DIR"] = old
+
+
+# --- upgrade from the secret-derived key ----------------------------------------------------
+
+
+def _legacy_log(n: int = 12) -> None:
+    """A log as the release before 0012 left it: format-1 entries and a checkpoint at 10
+    signed with the key derived from the session secret."""
+    derived = secret_derived_key(get_settings().secret_key)
+    prev, rows = audit.GENESIS, []
+    for seq in range(1, n + 1):
+        values = _legacy_values(seq)
+        digest = audit.entry_hash(prev, values, fmt=1)
+        rows.append({**values, "seq": seq, "prev_hash": prev, "hash": digest, "format": 1})
+        prev = digest
+    with unit_of_work() as s:
+        s.execute(insert(AuditEntry), rows)
+        s.execute(insert(AuditHead).values(id=1, seq=n, hash=prev))
+        s.add(
+            AuditCheckpoint(
+                seq=10,
+                hash=rows[9]["hash"],
+                at=now(),
+                signature=b64(derived.sign(f"govloop-audit:10:{rows[9]['hash']}".encode())),
+                key_id=audit_keys.key_id_of(derived.public_key()),
+            )
+        )
+
+
+def test_legacy_checkpoints_are_not_trusted_until_adopted(db):
+    _legacy_log()
+    assert kinds(verify()) == [("untrusted_key", 10)]
+    audit_keys.keygen()
+    with unit_of_work() as s:
+        assert audit.adopt_legacy_checkpoints(session=s, secret=get_settings().secret_key) == 1
+    report = verify()
+    assert report.ok, report.problems
+    with unit_of_work(readonly=True) as s:
+        assert s.scalar(select(AuditCheckpoint.key_id)) == audit_keys.current_id()
+
+
+def test_adoption_refuses_a_log_with_other_problems(db):
+    _legacy_log()
+    with unit_of_work() as s:
+        s.execute(update(AuditEntry).where(AuditEntry.seq == 3).values(actor="伪造"))
+    with pytest.raises(GovloopError) as raised, unit_of_work() as s:
+        audit.adopt_legacy_checkpoints(session=s, secret=get_settings().secret_key)
+    assert raised.value.code == "legacy_adoption_refused"
+    assert ("untrusted_key", 10) in kinds(verify())
+
+
+# --- the command line -----------------------------------------------------------------------
+
+
+def test_cli_keys_export_and_verify(db, tmp_path):
+    runner = CliRunner()
+    first = runner.invoke(cli, ["audit", "keygen"])
+    assert first.exit_code == 0 and "BEGIN PUBLIC KEY" in first.output
+    assert runner.invoke(cli, ["audit", "keygen"]).exit_code == 2  # never replaced silently
+    fill(25)
+    folder = tmp_path / "auditor"
+    exported = runner.invoke(cli, ["audit", "export", "--to", str(folder)])
+    assert exported.exit_code == 0, exported.output
+    assert runner.invoke(cli, ["audit", "rotate"]).exit_code == 0
+    listed = runner.invoke(cli, ["audit", "public-key", "--all"]).output.splitlines()
+    assert [json.loads(x)["endorsed_by"] is None for x in listed] == [True, False]
+    ok = runner.invoke(cli, ["audit", "verify", "--anchor", str(folder), "--json"])
+    body = json.loads(ok.output)
+    assert ok.exit_code == 0 and body["ok"] and body["anchor"]["last_seq"] == 25
+    with unit_of_work() as s:  # the tail with its checkpoints
+        s.execute(delete(AuditEntry).where(AuditEntry.seq > 15))
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq > 15))
+        s.execute(update(AuditHead).values(seq=15, hash=_hash_of(s, 15)))
+    assert runner.invoke(cli, ["audit", "verify"]).exit_code == 0  # without the anchor
+    found = runner.invoke(cli, ["audit", "verify", "--anchor", str(folder), "--json"])
+    problems = [(p["kind"], p["seq"]) for p in json.loads(found.output)["problems"]]
+    assert found.exit_code == 1 and problems == [("anchor_missing", 20), ("anchor_missing", 25)]
+    text = runner.invoke(cli, ["audit", "verify", "--anchor", str(folder)])
+    assert text.exit_code == 1 and "[anchor_missing] 第 20 条" in text.output
+    assert runner.invoke(cli, ["audit", "export", "--to", str(folder)]).exit_code == 1
+    missing = runner.invoke(cli, ["audit", "verify", "--anchor", str(tmp_path / "nothing.jsonl")])
+    assert missing.exit_code == 2

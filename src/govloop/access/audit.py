@@ -34,6 +34,9 @@ from operator import itemgetter
 from typing import Any
 
 import rfc8785
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
@@ -42,6 +45,7 @@ from govloop.access import audit_keys
 from govloop.access.audit_keys import KeyRecord, KeyRing
 from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
 from govloop.core.clock import now
+from govloop.core.errors import RuleViolation
 
 GENESIS = "0" * 64
 CHECKPOINT_EVERY = 1_000
@@ -592,6 +596,68 @@ def _key_statuses(
 
 def _seq_of_hash(session: Session, digest: str) -> int | None:
     return session.scalar(select(AuditEntry.seq).where(AuditEntry.hash == digest))
+
+
+# --- adopting checkpoints of the old secret-derived key ------------------------------------
+
+
+def _legacy_public(secret: str) -> Ed25519PublicKey:
+    """The key releases before 0012 derived from the session secret. Used only to check
+    those old signatures once, before re-signing them: verify never trusts it."""
+    seed = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=b"govloop-audit", info=b"checkpoint-ed25519"
+    ).derive(secret.encode())
+    return Ed25519PrivateKey.from_private_bytes(seed).public_key()
+
+
+def adopt_legacy_checkpoints(*, session: Session, secret: str) -> int:
+    """Re-sign with the current key the checkpoints signed before the upgrade with the key
+    derived from the session secret, so an upgraded log verifies. Only checkpoints over
+    format-1 entries (the old code wrote nothing else) whose old signature is valid, and
+    only when the log shows no other problem. Run once, right after ``keygen``."""
+    legacy = _legacy_public(secret)
+    legacy_id = audit_keys.key_id_of(legacy)
+    rows = list(
+        session.scalars(
+            select(AuditCheckpoint)
+            .where(AuditCheckpoint.key_id == legacy_id)
+            .order_by(AuditCheckpoint.seq)
+            .with_for_update()
+        )
+    )
+    if not rows:
+        return 0
+    query = select(AuditEntry.seq, AuditEntry.format).where(
+        AuditEntry.seq.in_([cp.seq for cp in rows])
+    )
+    formats = {seq: fmt for seq, fmt in session.execute(query)}
+    for cp in rows:
+        old = f"govloop-audit:{cp.seq}:{cp.hash}".encode()
+        if formats.get(cp.seq) != 1 or not audit_keys.verify_signature(legacy, cp.signature, old):
+            raise RuleViolation(
+                f"第 {cp.seq} 条处的旧检查点不是升级前的有效签名，未采用任何旧检查点",
+                code="legacy_checkpoint_invalid",
+            )
+    adopted = {cp.seq for cp in rows}
+    report = verify(session=session)
+    blocking = [p for p in report.problems if not (p.kind == "untrusted_key" and p.seq in adopted)]
+    if blocking:
+        raise RuleViolation(
+            "日志校验未通过，未采用旧检查点：" + "；".join(p.message for p in blocking[:5]),
+            code="legacy_adoption_refused",
+        )
+    key = audit_keys.current()
+    register_key(session=session, record=key.record)
+    for cp in rows:
+        cp.key_id = key.record.key_id
+        cp.signature = key.sign(head_statement(cp.seq, cp.hash, cp.key_id, cp.at))
+        anchoring.queue(
+            session,
+            key.record,
+            anchoring.HeadLine(cp.seq, cp.hash, cp.key_id, canonical_at(cp.at), cp.signature),
+        )
+    session.flush()
+    return len(rows)
 
 
 def entry_count(*, session: Session) -> int:
