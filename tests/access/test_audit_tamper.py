@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import rfc8785
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from typer.testing import CliRunner
 
 from govloop.access import anchor, audit, audit_keys
@@ -327,10 +327,10 @@ def test_format_2_is_rfc8785_json(db):
         "100% %s {}",
         "",
     ]
-    for text in tricky:
+    for value in tricky:
         values = {name: None for name in audit.CONTENT_FIELDS}
-        values |= {"at": "2026-01-01 00:00:00.000000", "actor": text, "actor_id": 2**53 - 1}
-        values |= {"action": "read", "outcome": "ok", "fields": text, "case_id": -7}
+        values |= {"at": "2026-01-01 00:00:00.000000", "actor": value, "actor_id": 2**53 - 1}
+        values |= {"action": "read", "outcome": "ok", "fields": value, "case_id": -7}
         expected = dict(values, at="2026-01-01T00:00:00.000000+00:00", v=2)
         assert audit.canonical_v2(values) == rfc8785.dumps(expected)
 
@@ -457,3 +457,33 @@ def test_cli_keys_export_and_verify(db, tmp_path):
     assert runner.invoke(cli, ["audit", "export", "--to", str(folder)]).exit_code == 1
     missing = runner.invoke(cli, ["audit", "verify", "--anchor", str(tmp_path / "nothing.jsonl")])
     assert missing.exit_code == 2
+
+
+def test_format_2_takes_the_direct_path_for_the_logs_own_values(monkeypatch):
+    """The verification hot path: rfc8785 only for values outside str / int / None."""
+    from datetime import UTC, datetime
+
+    calls = []
+    monkeypatch.setattr(audit.rfc8785, "dumps", lambda x: calls.append(x) or b"")
+    values = _legacy_values(1) | {"at": datetime(2026, 1, 1, tzinfo=UTC)}
+    audit.canonical_v2(values)
+    audit.canonical_v2(values | {"at": "2026-01-01 00:00:00.000000"})
+    assert calls == []
+    audit.canonical_v2(values | {"case_id": 2**60})  # beyond what a double holds exactly
+    assert len(calls) == 1
+
+
+def test_sqlite_time_text_is_escaped_like_any_string(db, backend):
+    """SQLite keeps times as text a database administrator can set to anything: it is
+    escaped as JSON, so it cannot smuggle other members into the hashed encoding."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL keeps a timestamp, not text")
+    fill(3)
+    with unit_of_work() as s:
+        s.execute(
+            text("UPDATE access_audit_log SET at = :at WHERE seq = 2"),
+            {"at": '2026-01-01 00:00:00.000000","actor":"x'},
+        )
+    assert kinds(verify()) == [("modified", 2)]
+    row = (2, audit.GENESIS, "", 2, '2026 "x"', *([None] * 12))
+    assert audit._v2_from_row(row).count(b'\\"x\\"') == 1

@@ -139,8 +139,13 @@ _V2_NAMES = sorted((*CONTENT_FIELDS, "v"))
 _V2_TEMPLATE = (
     "{" + ",".join(_json_str(n) + ":" + ("2" if n == "v" else "%s") for n in _V2_NAMES) + "}"
 )
-_V2_VALUES = itemgetter(*(_ROW[n] for n in _V2_NAMES if n != "v"))
+_V2_OTHER = tuple(n for n in _V2_NAMES if n not in ("v", "at"))  # "at" is written apart
+_V2_VALUES = itemgetter(*(_ROW[n] for n in _V2_OTHER))
 _V2_AT = [n for n in _V2_NAMES if n != "v"].index("at")
+
+
+def _v2_fallback(content: dict[str, Any]) -> bytes:
+    return rfc8785.dumps({**content, "at": canonical_at(content["at"]), "v": 2})
 
 
 def _v2_from_row(row: tuple[Any, ...]) -> bytes:
@@ -153,16 +158,26 @@ def _v2_from_row(row: tuple[Any, ...]) -> bytes:
             for v in _V2_VALUES(row)
         ]
     except _NotPlain:
-        content: dict[str, Any] = {name: row[i] for name, i in _ROW.items()}
-        content["at"] = canonical_at(content["at"])
-        content["v"] = 2
-        return rfc8785.dumps(content)
-    values[_V2_AT] = _json_str(canonical_at(row[_ROW["at"]]))
+        return _v2_fallback({name: row[i] for name, i in _ROW.items()})
+    values.insert(_V2_AT, _json_str(canonical_at(row[_ROW["at"]])))
     return (_V2_TEMPLATE % tuple(values)).encode()
 
 
 def canonical_v2(values: dict[str, Any]) -> bytes:
-    return _v2_from_row((None, None, None, 2, *(values.get(n) for n in CONTENT_FIELDS)))
+    """As ``_v2_from_row``, from a dict of the content (the append path)."""
+    try:
+        out = [
+            "null"
+            if (v := values.get(n)) is None
+            else _json_str(v)
+            if type(v) is str
+            else _plain(v)
+            for n in _V2_OTHER
+        ]
+    except _NotPlain:
+        return _v2_fallback({name: values.get(name) for name in CONTENT_FIELDS})
+    out.insert(_V2_AT, _json_str(canonical_at(values["at"])))
+    return (_V2_TEMPLATE % tuple(out)).encode()
 
 
 def entry_hash(prev_hash: str, values: dict[str, Any], fmt: int = FORMAT) -> str:
