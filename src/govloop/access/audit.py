@@ -215,11 +215,6 @@ def head_statement(seq: int, head_hash: str, key_id: str, at: datetime | str) ->
     )
 
 
-def public_key_pem() -> str:
-    """The current signing key's public half (PEM)."""
-    return audit_keys.current().record.pem()
-
-
 def register_key(*, session: Session, record: KeyRecord) -> None:
     """Keep every signing key's public half in the database too (history for the console
     and for auditors; trusted only through the key folder, an anchor or an endorsement)."""
