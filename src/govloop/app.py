@@ -22,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
 from govloop.access import api as access_api
+from govloop.access import audit_keys
 from govloop.access import pages as access_pages
 from govloop.access import service as access_service
 from govloop.actions import api as actions_api
@@ -281,6 +282,8 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 
 def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
+    if settings.environment != "development":
+        audit_keys.require_signing_key()  # no audit signing key: refuse to start
     app = FastAPI(
         title="govloop",
         version=__version__,

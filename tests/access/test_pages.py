@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from govloop.app import create_app
 from govloop.core.auth import Role
@@ -106,3 +107,47 @@ def test_auditor_console_and_citizen_tracker(client):
     )
     assert right.status_code == 200 and 'data-accesses="2"' in right.text
     assert "事项SB01" in right.text
+
+
+def test_auditor_console_shows_keys_and_checks_the_auditors_anchor(client, tmp_path, monkeypatch):
+    from sqlalchemy import delete, update
+
+    from govloop.access import anchor, audit_keys
+    from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead
+    from tests.access.audit_support import export, fill
+
+    fill(25)
+    folder = tmp_path / "auditor"
+    assert export(folder).ok
+    auditor = TestClient(client.app)
+    token = sign_in(auditor, "auditor")
+    page = auditor.get("/access/audit").text
+    assert 'data-anchor="none"' in page  # no anchor configured on the server
+    assert f'data-key-id="{audit_keys.current_id()}" data-trusted="yes"' in page
+    uploaded = auditor.post(
+        "/access/audit/anchor",
+        files={"anchor_file": ("heads.jsonl", anchor.anchor_file(folder).read_bytes())},
+        data={"csrf_token": token},
+    )
+    assert 'data-anchor="match"' in uploaded.text and 'data-anchor-last="25"' in uploaded.text
+    with unit_of_work() as s:  # the tail with its checkpoints and head row
+        s.execute(delete(AuditEntry).where(AuditEntry.seq > 15))
+        s.execute(delete(AuditCheckpoint).where(AuditCheckpoint.seq > 15))
+        head = s.scalar(select(AuditEntry.hash).where(AuditEntry.seq == 15))
+        s.execute(update(AuditHead).values(seq=15, hash=head))
+    assert 'data-verify="ok"' in auditor.get("/access/audit").text  # the database alone
+    pasted = auditor.post(
+        "/access/audit/anchor",
+        data={"anchor_text": anchor.anchor_file(folder).read_text(), "csrf_token": token},
+    )
+    assert 'data-anchor="mismatch"' in pasted.text
+    assert 'data-problem="anchor_missing" data-seq="20"' in pasted.text
+    monkeypatch.setenv("GOVLOOP_AUDIT_ANCHOR_DIR", str(folder))  # the server-side anchor
+    configured = auditor.get("/access/audit").text
+    assert 'data-verify="failed"' in configured and 'data-anchor="mismatch"' in configured
+    assert auditor.post("/access/audit/anchor", data={"csrf_token": token}).status_code == 400
+    staff_token = sign_in(client, "staff1")
+    refused = client.post(
+        "/access/audit/anchor", data={"anchor_text": "x"}, headers={"X-CSRF-Token": staff_token}
+    )
+    assert refused.status_code == 403  # staff are not auditors

@@ -169,13 +169,8 @@ def verify(
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     report = audit.verify(session=session)
-    return {
-        "ok": report.ok,
-        "entries": report.entries,
-        "checkpoints": report.checkpoints,
-        "last_seq": report.last_seq,
-        "problems": [asdict(p) for p in report.problems],
-        "public_key": audit.public_key_pem(),
+    return report.as_json() | {
+        "public_keys": {key_id: t.record.pem() for key_id, t in report.keyring.trusted.items()}
     }
 
 

@@ -7,7 +7,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govloop.core.clock import now
@@ -73,11 +73,15 @@ class Grant(Base):
 
 
 class AuditEntry(Base):
-    """Append-only; each entry's hash covers its content and the previous entry's hash."""
+    """Append-only; each entry's hash covers its content and the previous entry's hash.
+
+    ``format`` names the content encoding the hash covers: 1 the original separator-joined
+    text (entries written before 0012), 2 RFC 8785 canonical JSON."""
 
     __tablename__ = "access_audit_log"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    format: Mapped[int] = mapped_column(Integer, server_default=text("1"))
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     actor_id: Mapped[int | None] = mapped_column(Integer, index=True)
     actor: Mapped[str] = mapped_column(String(100))
@@ -106,7 +110,7 @@ class AuditHead(Base):
 
 
 class AuditCheckpoint(Base):
-    """A signed statement "the log up to seq N has hash H" (Ed25519)."""
+    """A signed statement "the log up to seq N has hash H, at time T, by key K" (Ed25519)."""
 
     __tablename__ = "access_audit_checkpoints"
 
@@ -116,3 +120,18 @@ class AuditCheckpoint(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     signature: Mapped[str] = mapped_column(String(200))  # base64
     key_id: Mapped[str] = mapped_column(String(16))  # first bytes of the public key's hash
+
+
+class AuditKey(Base):
+    """The public half of every key that ever signed checkpoints, so old checkpoints verify
+    after a rotation. A row alone earns no trust (the database is what is being checked):
+    a key is trusted when the key folder or the auditor's anchor names it, or when a
+    trusted key endorsed it at rotation (``endorsement`` signs its id and public key)."""
+
+    __tablename__ = "access_audit_keys"
+
+    key_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the raw 32 bytes
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    endorsed_by: Mapped[str | None] = mapped_column(String(16))
+    endorsement: Mapped[str | None] = mapped_column(String(128))  # base64 signature

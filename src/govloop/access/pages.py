@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govloop.access import activity, audit, service
+from govloop.access import anchor as anchoring
 from govloop.access.policy import policy, policy_text
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require
-from govloop.core.errors import GovloopError, PermissionDenied
+from govloop.core.errors import BadRequest, GovloopError, PermissionDenied
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.subjects.feedback import FIELD_LABELS
@@ -74,21 +75,58 @@ def policy_page(request: Request) -> Response:
     )
 
 
+TRUST_LABELS = {
+    "key_dir": N_("Key folder"),
+    "anchor": N_("Auditor's anchor"),
+    "endorsed": N_("Endorsed at rotation"),
+}
+ANCHOR_MAX_BYTES = 10 * 1024 * 1024
+
+
+def _console(
+    request: Request, session: Session, anchor: anchoring.Anchor | None = None, **extra: Any
+) -> HTMLResponse:
+    """The console checks against the given anchor, else the server's configured one."""
+    return page(
+        request,
+        "access/audit.html",
+        report=audit.verify(session=session, anchor=anchor),
+        trust_labels=TRUST_LABELS,
+        pending=activity.pending_break_glass(session=session),
+        staff=activity.staff_activity(session=session),
+        entries=activity.recent_entries(session=session, limit=50),
+        done=request.query_params.get("done"),
+        **extra,
+    )
+
+
 @router.get("/access/audit", response_class=HTMLResponse)
 def audit_console(
     request: Request,
     user: User = Depends(auditor),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    return page(
-        request,
-        "access/audit.html",
-        report=audit.verify(session=session),
-        pending=activity.pending_break_glass(session=session),
-        staff=activity.staff_activity(session=session),
-        entries=activity.recent_entries(session=session, limit=50),
-        done=request.query_params.get("done"),
-    )
+    return _console(request, session)
+
+
+@router.post("/access/audit/anchor", response_class=HTMLResponse)
+def audit_console_with_anchor(
+    request: Request,
+    anchor_text: str = Form("", max_length=ANCHOR_MAX_BYTES),
+    anchor_file: UploadFile | None = File(None),
+    user: User = Depends(auditor),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    """Verify against the auditor's own copy of the anchor (pasted or uploaded)."""
+    text, source = anchor_text, "粘贴的锚定内容"
+    if anchor_file is not None and anchor_file.filename:
+        raw = anchor_file.file.read(ANCHOR_MAX_BYTES + 1)
+        if len(raw) > ANCHOR_MAX_BYTES:
+            raise BadRequest("锚定文件过大", code="anchor_too_large")
+        text, source = raw.decode("utf-8", errors="replace"), f"上传的 {anchor_file.filename}"
+    if not text.strip():
+        raise BadRequest("请粘贴或上传锚定文件（heads.jsonl）", code="anchor_missing")
+    return _console(request, session, anchoring.parse(text, source), uploaded=True)
 
 
 @router.post("/access/break-glass/{grant_id}/review")
