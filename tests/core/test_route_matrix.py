@@ -392,6 +392,7 @@ TABLE: dict[str, str] = {
     "POST /api/v1/access/break-glass/{grant_id}/review": AUDIT,
     "GET /access/policy": PUBLIC,
     "GET /access/audit": AUDIT,
+    "POST /access/audit/anchor": AUDIT,
     "POST /access/break-glass/{grant_id}/review": AUDIT,
     "GET /my-data": PUBLIC,
     "POST /my-data": PUBLIC,
