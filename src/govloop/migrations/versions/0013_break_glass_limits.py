@@ -78,7 +78,9 @@ def downgrade() -> None:
     op.drop_table("access_alerts")
     with op.batch_alter_table("access_grants", schema=None) as batch_op:
         batch_op.drop_index("ix_access_grants_staff_opened")
-        batch_op.drop_constraint(batch_op.f("fk_access_grants_decided_by_users"), type_="foreignkey")
+        batch_op.drop_constraint(
+            batch_op.f("fk_access_grants_decided_by_users"), type_="foreignkey"
+        )
         batch_op.drop_column("decision_note")
         batch_op.drop_column("decided_at")
         batch_op.drop_column("decided_by")
