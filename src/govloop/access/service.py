@@ -226,6 +226,26 @@ def end_grants_of_case(
     return len(grants)
 
 
+def recheck_case(*, session: Session, case_type: str, case_id: int) -> int:
+    """End the live grants of a case whose holder no longer holds it, or of a case that
+    closed — a domain calls this when a case changes hands (e.g. a hotline unit returns an
+    order), so access ends at once rather than at the next use or sweep."""
+    stamp = now()
+    ended = 0
+    for grant in session.scalars(
+        select(Grant).where(
+            Grant.case_type == case_type,
+            Grant.case_id == case_id,
+            Grant.status == GrantStatus.ACTIVE,
+        )
+    ).all():
+        reason = _end_reason(session, grant, stamp)
+        if reason:
+            end_grant(session=session, grant=grant, reason=reason)
+            ended += 1
+    return ended
+
+
 def sweep(*, session: Session) -> dict[str, int]:
     """End grants whose time limit passed or whose case closed, and break-glass requests
     nobody approved in time (counted as expired) — a timed job."""
