@@ -35,9 +35,7 @@ auditor = require(Permission.AUDIT_READ)
 def approver(user: User = Depends(current_user)) -> User:
     """Break-glass approvers: the roles the policy names (hall managers and auditors)."""
     if not breakglass.may_approve(user):
-        raise PermissionDenied(
-            "只有大厅管理员或审计员可以审批紧急查看申请", code="permission_denied"
-        )
+        raise PermissionDenied(breakglass.approver_refusal(), code="permission_denied")
     return user
 
 

@@ -69,6 +69,10 @@ def _labels(roles: frozenset[str]) -> str:
     return "、".join(ROLE_LABELS.get(r, r) for r in sorted(roles, key=list(ROLE_LABELS).index))
 
 
+def approver_refusal() -> str:
+    return f"紧急查看申请只能由{_labels(rules().approvers)}审批"
+
+
 def may_break_glass(user: User) -> bool:
     return user.active and user.role in rules().roles
 
@@ -319,7 +323,7 @@ def decide(
             session,
             approver,
             "not_an_approver",
-            f"紧急查看申请只能由{_labels(rules().approvers)}审批",
+            approver_refusal(),
             **where,
         )
     if grant.staff_id == approver.id:
