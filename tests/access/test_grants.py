@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from govloop.access import audit, cases, service
+from govloop.access import audit, breakglass, cases, service
 from govloop.access.models import AuditEntry, Grant
 from govloop.access.policy import MaskRule, policy
 from govloop.core.auth import Role
@@ -179,8 +179,8 @@ def test_break_glass_needs_a_reason_and_is_flagged(db):
     with frozen(NOON), unit_of_work() as s:
         world, _ticket, _zhang, other = _setup(s)
         with pytest.raises(RuleViolation):
-            service.break_glass(session=s, user=world.staff[2], master_id=other.id, reason="急")
-        result = service.break_glass(
+            breakglass.request(session=s, user=world.staff[2], master_id=other.id, reason="急")
+        result = breakglass.request(
             session=s,
             user=world.staff[2],
             master_id=other.id,

@@ -23,7 +23,16 @@ BULK_SUBJECTS = 20  # distinct subjects read …
 BULK_MINUTES = 10  # … within this many minutes
 OFFICE_HOURS = (time(8, 0), time(18, 30))
 BREAK_GLASS_REPEAT = 2  # break-glass uses within a week that call for a look
-OUTSIDE_CASE_CODES = frozenset({"subject_not_in_case", "not_your_case", "field_not_granted"})
+OUTSIDE_CASE_CODES = frozenset(
+    {
+        "subject_not_in_case",
+        "not_your_case",
+        "field_not_granted",
+        "break_glass_not_allowed",
+        "break_glass_limit",
+    }
+)
+BREAK_GLASS_ACTIONS = frozenset({"break_glass", "bg_requested"})  # served now, or asked for
 
 tracker_limiter = LoginRateLimiter()
 
@@ -73,7 +82,7 @@ def citizen_accesses(
             e.case_label or ("紧急查看" if e.action == "break_glass" else "—"),
             [f for f in (e.fields or "").split(",") if f],
             e.purpose,
-            e.action == "break_glass",
+            e.action == "break_glass" or e.case_type == "break_glass",
         )
         for e in rows
     ]
@@ -140,7 +149,7 @@ def staff_activity(*, session: Session, days: int = 30) -> list[StaffActivity]:
             code = (e.detail or "").split(":", 1)[0]
             if code in OUTSIDE_CASE_CODES:
                 flags[e.actor_id].add("outside_case")
-        elif e.action == "break_glass":
+        elif e.action in BREAK_GLASS_ACTIONS:
             row.break_glass += 1
             glass[e.actor_id].append(e.at)
             flags[e.actor_id].add("outside_case")

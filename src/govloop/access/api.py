@@ -1,8 +1,10 @@
 """JSON API of purpose-bound access (``/api/v1/access``).
 
 Staff open a grant for the case they hold and read its subjects with the grant token in the
-``X-Grant-Token`` header; auditors verify the log and review break-glass uses. Refusals are
-answered after their audit entry is committed (a refused request leaves its trace).
+``X-Grant-Token`` header; auditors verify the log, see and acknowledge alerts and review
+break-glass uses; hall managers and auditors approve break-glass requests beyond the
+policy's threshold. Refusals are answered after their audit entry is committed (a refused
+request leaves its trace).
 """
 
 from __future__ import annotations
@@ -15,19 +17,26 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, audit, cases, service
+from govloop.access import activity, audit, breakglass, cases, service
 from govloop.access.models import CaseType
 from govloop.access.policy import policy
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, current_user, public, require
-from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.errors import NotFound, PermissionDenied, RuleViolation
 from govloop.core.models import User
 from govloop.subjects import identifiers as ids
 from govloop.subjects import service as subjects
 
 router = APIRouter(prefix="/api/v1/access", tags=["access"], dependencies=[Depends(csrf_protect)])
 auditor = require(Permission.AUDIT_READ)
+
+
+def approver(user: User = Depends(current_user)) -> User:
+    """Break-glass approvers: the roles the policy names (hall managers and auditors)."""
+    if not breakglass.may_approve(user):
+        raise PermissionDenied(breakglass.approver_refusal(), code="permission_denied")
+    return user
 
 
 class GrantIn(BaseModel):
@@ -44,6 +53,15 @@ class ApplicantIn(BaseModel):
 class BreakGlassIn(BaseModel):
     master_id: int = Field(ge=1)
     reason: str = Field(min_length=1, max_length=500)
+
+
+class DecisionIn(BaseModel):
+    decision: str = Field(pattern="^(approve|refuse)$")
+    note: str = Field(default="", max_length=500)
+
+
+class AcknowledgeIn(BaseModel):
+    note: str = Field(default="", max_length=500)
 
 
 class ReviewIn(BaseModel):
@@ -69,6 +87,47 @@ def _grant_out(result: service.GrantResult) -> dict[str, Any]:
         "subjects": grant.subject_ids,
         "expires_at": grant.expires_at.isoformat(),
         "break_glass": grant.break_glass,
+        "status": grant.status,
+        "approval": grant.approval_status,
+    }
+
+
+def _request_out(view: breakglass.RequestView) -> dict[str, Any]:
+    g = view.grant
+    return {
+        "grant_id": g.id,
+        "staff_id": g.staff_id,
+        "staff": view.staff,
+        "role": view.staff_role,
+        "reason": g.reason,
+        "subject_id": g.subject_ids[0] if g.subject_ids else None,
+        "requested_at": g.opened_at.isoformat(),
+        "expires_at": g.expires_at.isoformat(),
+        "status": g.status,
+        "approval": g.approval_status,
+        "requests_in_window": view.requests_in_window,
+        "decided_by": g.decided_by,
+        "decided_at": g.decided_at.isoformat() if g.decided_at else None,
+    }
+
+
+def _alert_out(view: breakglass.AlertView) -> dict[str, Any]:
+    a = view.alert
+    return {
+        "id": a.id,
+        "kind": a.kind,
+        "staff_id": a.staff_id,
+        "staff": view.staff,
+        "role": view.staff_role,
+        "grant_id": a.grant_id,
+        "subject_id": a.subject_id,
+        "detail": a.detail,
+        "count": a.count,
+        "created_at": a.created_at.isoformat(),
+        "last_at": a.last_at.isoformat(),
+        "acknowledged_by": view.acknowledged_by,
+        "acknowledged_at": a.acknowledged_at.isoformat() if a.acknowledged_at else None,
+        "note": a.acknowledgement,
     }
 
 
@@ -144,17 +203,114 @@ def identify_applicant(
     return {"master_id": person.id, "case": info.label}
 
 
-@router.post("/break-glass")
+@router.post("/break-glass", response_model=None)
 def break_glass(
     body: BreakGlassIn,
     user: User = Depends(current_user),
     session: Session = Depends(get_session, scope="function"),
-) -> dict[str, Any]:
-    return _grant_out(
-        service.break_glass(
-            session=session, user=user, master_id=body.master_id, reason=body.reason
-        )
+) -> dict[str, Any] | JSONResponse:
+    """Emergency access. 200: served now; 202: waits for a second person's approval (the
+    token works once approved); 403: the role may not; 429: the hourly limit is reached.
+    The policy (roles, limits) decides, in the service, so every refusal is recorded."""
+    result = breakglass.request(
+        session=session, user=user, master_id=body.master_id, reason=body.reason
     )
+    if result.denial:
+        return _refused(result.denial)
+    out = _grant_out(result)
+    return JSONResponse(out, status_code=202) if out["status"] == "pending" else out
+
+
+@router.get("/break-glass/mine")
+def my_break_glass(
+    user: User = Depends(current_user),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> dict[str, Any]:
+    """The caller's own requests in the approval window and what is left of the limits."""
+    used = breakglass.usage(session=session, user=user)
+    return {
+        "allowed": breakglass.may_break_glass(user),
+        "last_hour": used.last_hour,
+        "remaining_this_hour": used.remaining_this_hour,
+        "in_window": used.in_window,
+        "next_needs_approval": used.next_needs_approval,
+        "requests": [
+            {
+                "grant_id": g.id,
+                "requested_at": g.opened_at.isoformat(),
+                "expires_at": g.expires_at.isoformat(),
+                "status": g.status,
+                "approval": g.approval_status,
+                "decision_note": g.decision_note,
+            }
+            for g in breakglass.my_requests(session=session, user=user)
+        ],
+    }
+
+
+@router.get("/break-glass/requests")
+def break_glass_requests(
+    user: User = Depends(approver),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> dict[str, Any]:
+    """Requests waiting for a second person's approval (the caller's own are marked)."""
+    return {
+        "pending": [
+            _request_out(v) | {"own": v.grant.staff_id == user.id}
+            for v in breakglass.pending_requests(session=session)
+        ]
+    }
+
+
+@router.post("/break-glass/{grant_id}/approval", response_model=None)
+def decide(
+    grant_id: int,
+    body: DecisionIn,
+    user: User = Depends(approver),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any] | JSONResponse:
+    decided = breakglass.decide(
+        session=session,
+        grant_id=grant_id,
+        approver=user,
+        approve=body.decision == "approve",
+        note=body.note,
+    )
+    if isinstance(decided, service.Denial):
+        return _refused(decided)
+    return {
+        "grant_id": decided.id,
+        "status": decided.status,
+        "approval": decided.approval_status,
+        "expires_at": decided.expires_at.isoformat(),
+    }
+
+
+@router.get("/alerts")
+def list_alerts(
+    open_only: bool = True,
+    user: User = Depends(auditor),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> dict[str, Any]:
+    """Break-glass uses, requests and refusals for auditors; open = not yet acknowledged."""
+    return {
+        "open": breakglass.open_alert_count(session=session),
+        "alerts": [_alert_out(v) for v in breakglass.alerts(session=session, open_only=open_only)],
+    }
+
+
+@router.post("/alerts/{alert_id}/acknowledge")
+def acknowledge_alert(
+    alert_id: int,
+    body: AcknowledgeIn,
+    user: User = Depends(auditor),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    alert = breakglass.acknowledge(session=session, alert_id=alert_id, auditor=user, note=body.note)
+    return {
+        "id": alert.id,
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+    }
 
 
 @router.get("/policy", dependencies=[Depends(public)])

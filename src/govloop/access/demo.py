@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.access import cases, service
+from govloop.access import breakglass, cases, service
 from govloop.access.cases import CaseInfo
 from govloop.access.models import Grant
 from govloop.core.clock import frozen
@@ -98,7 +98,7 @@ def seed_demo(*, session: Session, seed: int, hall_id: int, days: int = 30) -> A
         # what an auditor should see
         someone = staff[picked[-1].staff_id or 0]
         clock.current = (picked[-1].finished_at or newest) + timedelta(hours=6)  # late evening
-        service.break_glass(
+        breakglass.request(
             session=session,
             user=someone,
             master_id=rng.choice(persons).id,

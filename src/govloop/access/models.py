@@ -21,8 +21,22 @@ class CaseType(enum.StrEnum):
 
 
 class GrantStatus(enum.StrEnum):
+    PENDING = "pending"  # a break-glass request waiting for a second person's approval
     ACTIVE = "active"
     ENDED = "ended"
+
+
+class ApprovalStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class AlertKind(enum.StrEnum):
+    BREAK_GLASS = "break_glass"  # data served at once
+    APPROVAL_REQUESTED = "approval_requested"  # a break-glass request waits for approval
+    LIMIT_REACHED = "limit_reached"  # refused: too many requests within the hour
+    ROLE_REFUSED = "role_refused"  # refused: the role may not break glass
 
 
 class CaseSubject(Base):
@@ -43,7 +57,10 @@ class Grant(Base):
     """Access to the subjects of one case, for one staff member, while the case is open."""
 
     __tablename__ = "access_grants"
-    __table_args__ = (Index("ix_access_grants_staff_status", "staff_id", "status"),)
+    __table_args__ = (
+        Index("ix_access_grants_staff_status", "staff_id", "status"),
+        Index("ix_access_grants_staff_opened", "staff_id", "opened_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -70,6 +87,32 @@ class Grant(Base):
     reviewed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_note: Mapped[str | None] = mapped_column(String(500))
+    # second-person approval of a break-glass request beyond the policy's threshold
+    approval_status: Mapped[str | None] = mapped_column(String(16))  # None: not needed
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class AccessAlert(Base):
+    """Something an auditor must see now: a break-glass use or request, or a refused one.
+    Repeated refusals of one kind for one staff member add to the open alert's count."""
+
+    __tablename__ = "access_alerts"
+    __table_args__ = (Index("ix_access_alerts_staff_kind", "staff_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("access_grants.id"))
+    subject_id: Mapped[int | None] = mapped_column(Integer)  # a master record id, never values
+    detail: Mapped[str] = mapped_column(String(500))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    acknowledged_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    acknowledgement: Mapped[str | None] = mapped_column(String(500))
 
 
 class AuditEntry(Base):

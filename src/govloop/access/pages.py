@@ -1,5 +1,7 @@
 """Pages of purpose-bound access: the field policy for review, the auditor's console (log
-verification, break-glass reviews, staff activity), and the citizen's data tracker."""
+verification, alerts, break-glass reviews, staff activity), break-glass approvals for hall
+managers and auditors, the window workbench's case data and emergency access, and the
+citizen's data tracker."""
 
 from __future__ import annotations
 
@@ -9,14 +11,18 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, audit, service
+from govloop.access import activity, audit, breakglass, service
 from govloop.access import anchor as anchoring
+from govloop.access.api import approver
+from govloop.access.models import ApprovalStatus, Grant, GrantStatus
 from govloop.access.policy import policy, policy_text
 from govloop.core.auth import Permission
+from govloop.core.clock import now
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import BadRequest, GovloopError, PermissionDenied
 from govloop.core.i18n import N_
+from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
@@ -40,6 +46,37 @@ FLAG_LABELS = {
     "outside_case": N_("Subjects outside any case"),
     "repeated_break_glass": N_("Repeated break-glass"),
 }
+ALERT_LABELS = {
+    "break_glass": N_("Break-glass opened"),
+    "approval_requested": N_("Break-glass awaiting approval"),
+    "limit_reached": N_("Hourly break-glass limit reached"),
+    "role_refused": N_("Break-glass by a role that may not"),
+}
+ROLE_LABELS = {
+    "admin": N_("Administrator"),
+    "hall_manager": N_("Hall manager"),
+    "window_staff": N_("Window staff"),
+    "hotline_agent": N_("Hotline agent"),
+    "department_handler": N_("Department handler"),
+    "data_steward": N_("Data steward"),
+    "auditor": N_("Auditor"),
+    "field_staff": N_("Field staff"),
+}
+DECISION_NOTICES = {
+    "approved": N_("Approved: the requester can see the data for the break-glass time limit."),
+    "refused": N_("Refused: no data is served."),
+}
+
+
+def request_state(grant: Grant) -> str:
+    """What a break-glass request's requester and approvers see of it."""
+    if grant.status == GrantStatus.PENDING:
+        return "expired" if grant.expires_at <= now() else "pending"
+    if grant.status == GrantStatus.ACTIVE:
+        return "open" if grant.expires_at > now() else "expired"
+    if grant.approval_status == ApprovalStatus.REFUSED:
+        return "refused"
+    return "ended"
 
 
 def page(request: Request, name: str, **context: Any) -> HTMLResponse:
@@ -51,6 +88,9 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
             "case_labels": CASE_LABELS,
             "flag_labels": FLAG_LABELS,
             "kind_labels": KIND_LABELS,
+            "alert_labels": ALERT_LABELS,
+            "role_labels": ROLE_LABELS,
+            "request_state": request_state,
             **context,
         },
     )
@@ -93,6 +133,8 @@ def _console(
         report=audit.verify(session=session, anchor=anchor),
         trust_labels=TRUST_LABELS,
         pending=activity.pending_break_glass(session=session),
+        alerts=breakglass.alerts(session=session),
+        approvals=breakglass.pending_requests(session=session),
         staff=activity.staff_activity(session=session),
         entries=activity.recent_entries(session=session, limit=50),
         done=request.query_params.get("done"),
@@ -127,6 +169,86 @@ def audit_console_with_anchor(
     if not text.strip():
         raise BadRequest("请粘贴或上传锚定文件（heads.jsonl）", code="anchor_missing")
     return _console(request, session, anchoring.parse(text, source), uploaded=True)
+
+
+@router.post("/access/alerts/{alert_id}/acknowledge")
+def acknowledge_form(
+    alert_id: int,
+    note: str = Form("", max_length=500),
+    user: User = Depends(auditor),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    breakglass.acknowledge(session=session, alert_id=alert_id, auditor=user, note=note)
+    return RedirectResponse("/access/audit?done=acknowledged#alerts", status_code=303)
+
+
+def _approvals_page(
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    response = page(
+        request,
+        "access/approvals.html",
+        viewer_id=user.id,
+        requests=breakglass.pending_requests(session=session),
+        decided=breakglass.recent_decisions(session=session),
+        rules=breakglass.rules(),
+        notice=notice,
+        error=error,
+    )
+    response.status_code = status_code
+    return response
+
+
+@router.get("/access/break-glass/approvals", response_class=HTMLResponse)
+def approvals(
+    request: Request,
+    done: str = "",
+    user: User = Depends(approver),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    """Break-glass requests beyond the threshold, waiting for a second person."""
+    notice = _(DECISION_NOTICES[done]) if done in DECISION_NOTICES else None
+    return _approvals_page(request, session, user, notice=notice)
+
+
+@router.post("/access/break-glass/{grant_id}/approval", response_class=HTMLResponse)
+def decide_form(
+    request: Request,
+    grant_id: int,
+    decision: str = Form(..., max_length=8),
+    note: str = Form("", max_length=500),
+    user: User = Depends(approver),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    if decision not in ("approve", "refuse"):
+        return _approvals_page(
+            request, session, user, error=_("Choose approve or refuse."), status_code=400
+        )
+    try:
+        decided = breakglass.decide(
+            session=session,
+            grant_id=grant_id,
+            approver=user,
+            approve=decision == "approve",
+            note=note,
+        )
+    except GovloopError as exc:
+        session.rollback()
+        return _approvals_page(
+            request, session, user, error=exc.message, status_code=exc.status_code
+        )
+    if isinstance(decided, service.Denial):  # recorded: the refusal's entry commits
+        return _approvals_page(
+            request, session, user, error=decided.message, status_code=decided.status
+        )
+    done = "approved" if decision == "approve" else "refused"
+    return RedirectResponse(f"/access/break-glass/approvals?done={done}", status_code=303)
 
 
 @router.post("/access/break-glass/{grant_id}/review")
@@ -173,6 +295,30 @@ def tracker(
 # --- the window workbench's case data (最小必要, while the ticket is at the window) ---------
 
 
+def _break_glass_context(session: Session, user: User) -> dict[str, Any]:
+    """The workbench's emergency-access block: shown to the roles that may break glass
+    (with what is left of their limits and their recent requests), and to approvers (with
+    the requests waiting for them)."""
+    allowed = breakglass.may_break_glass(user)
+    approves = breakglass.may_approve(user)
+    if not (allowed or approves):
+        return {"bg": None}
+    waiting = (
+        sum(1 for v in breakglass.pending_requests(session=session) if v.grant.staff_id != user.id)
+        if approves
+        else 0
+    )
+    return {
+        "bg": {
+            "allowed": allowed,
+            "usage": breakglass.usage(session=session, user=user) if allowed else None,
+            "requests": breakglass.my_requests(session=session, user=user) if allowed else [],
+            "approves": approves,
+            "waiting": waiting,
+        }
+    }
+
+
 def _case_data(
     request: Request, session: Session, hall_code: str, number: int, user: User, **extra: Any
 ) -> HTMLResponse:
@@ -185,6 +331,7 @@ def _case_data(
             session=session, hall=hall, window_number=number, actor=user
         )
     except PermissionDenied:  # not signed in to this window (yet): nothing to show
+        context |= _break_glass_context(session, user)
         return page(request, "access/_case_data.html", **context, signed_out=True, **extra)
     context["ticket_id"] = ticket_id
     if ticket_id is not None:
@@ -199,6 +346,7 @@ def _case_data(
             fetched = service.fetch(session=session, user=user, token=result.token)
             context["views"] = fetched.subjects
             context["denial"] = fetched.denial
+    context |= _break_glass_context(session, user)
     return page(request, "access/_case_data.html", **context, **extra)
 
 
@@ -246,3 +394,71 @@ def window_identify_applicant(
             session=session, case_type="ticket", case_id=ticket_id, master_id=person.id
         )
     return _case_data(request, session, hall_code, number, user, error=error)
+
+
+@router.post(
+    "/halls/{hall_code}/windows/{number}/case-data/break-glass", response_class=HTMLResponse
+)
+def window_break_glass(
+    request: Request,
+    hall_code: str,
+    number: int,
+    id_number: str = Form(..., max_length=30),
+    reason: str = Form("", max_length=500),
+    user: User = Depends(require(Permission.WINDOW_OPERATE)),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """紧急查看 of a person by resident ID, outside any case. The policy decides (role,
+    hourly limit, second-person approval) and every refusal is recorded."""
+    from govloop.subjects import identifiers as ids
+    from govloop.subjects import service as subjects
+
+    extra: dict[str, Any] = {"bg_form": {"reason": reason}}
+    check = ids.check_resident_id(id_number)
+    person = subjects.find_person(session=session, id_number=check.value) if check.valid else None
+    if not check.valid:
+        extra["bg_error"] = check.reason
+    elif person is None:
+        extra["bg_error"] = "主题库中没有该身份证号码对应的人员"
+    else:
+        try:
+            result = breakglass.request(
+                session=session, user=user, master_id=person.id, reason=reason
+            )
+        except GovloopError as exc:  # bad input (no reason, unknown record): nothing kept
+            session.rollback()
+            extra["bg_error"] = exc.message
+        else:
+            if result.denial:
+                extra["bg_error"] = result.denial.message
+            elif result.grant is not None and result.grant.status == GrantStatus.PENDING:
+                extra["bg_pending"] = result.grant
+                extra["bg_form"] = {}
+            else:
+                assert result.grant is not None
+                fetched = service.fetch(session=session, user=user, token=result.token)
+                extra |= {"bg_grant": result.grant, "bg_views": fetched.subjects, "bg_form": {}}
+    return _case_data(request, session, hall_code, number, user, **extra)
+
+
+@router.get(
+    "/halls/{hall_code}/windows/{number}/case-data/break-glass/{grant_id}",
+    response_class=HTMLResponse,
+)
+def window_break_glass_view(
+    request: Request,
+    hall_code: str,
+    number: int,
+    grant_id: int,
+    user: User = Depends(require(Permission.WINDOW_OPERATE)),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """The subject of one's own open (or approved) break-glass request; each view is
+    logged, and a waiting or ended one is refused with the reason."""
+    fetched = breakglass.view(session=session, user=user, grant_id=grant_id)
+    extra: dict[str, Any]
+    if fetched.denial:
+        extra = {"bg_error": fetched.denial.message}
+    else:
+        extra = {"bg_grant": session.get(Grant, grant_id), "bg_views": fetched.subjects}
+    return _case_data(request, session, hall_code, number, user, **extra)

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from govloop.core.auth import Role
 from govloop.core.errors import RuleViolation
 
 
@@ -42,12 +43,25 @@ class FieldSet:
 
 
 @dataclass(frozen=True)
+class BreakGlassRules:
+    """Who may break glass, how often, and when a second person must approve first."""
+
+    roles: frozenset[str]
+    max_per_hour: int  # requests per person in any rolling hour; more are refused
+    approval_after: int  # requests per person in the approval window served without approval
+    approval_window_hours: int
+    approvers: frozenset[str]  # roles that may approve (never the requester)
+    approval_wait_minutes: int  # an undecided request lapses after this
+
+
+@dataclass(frozen=True)
 class Policy:
     grant_minutes: dict[str, int]
     masking: dict[str, MaskRule]
     field_types: dict[str, str]
     cases: dict[str, dict[str, Any]]
     break_glass: dict[str, FieldSet]
+    break_glass_rules: BreakGlassRules
 
     def fields_for(self, case_type: str, key: str | None) -> tuple[str, dict[str, FieldSet]]:
         """(the policy entry that applies, subject kind → fields). ``key`` is the item code,
@@ -78,6 +92,25 @@ def _field_sets(spec: dict[str, Any]) -> dict[str, FieldSet]:
     }
 
 
+def _break_glass_rules(spec: dict[str, Any]) -> BreakGlassRules:
+    rules = BreakGlassRules(
+        roles=frozenset(str(r) for r in spec["roles"]),
+        max_per_hour=int(spec["max_per_hour"]),
+        approval_after=int(spec["approval_after"]),
+        approval_window_hours=int(spec["approval_window_hours"]),
+        approvers=frozenset(str(r) for r in spec["approvers"]),
+        approval_wait_minutes=int(spec["approval_wait_minutes"]),
+    )
+    if rules.max_per_hour < 1 or rules.approval_after < 0 or rules.approval_window_hours < 1:
+        raise RuleViolation("紧急查看的次数限制配置无效", code="bad_break_glass_rules")
+    if not rules.approvers:
+        raise RuleViolation("紧急查看必须配置审批人角色", code="bad_break_glass_rules")
+    unknown = sorted((rules.roles | rules.approvers) - {r.value for r in Role})
+    if unknown:
+        raise RuleViolation(f"紧急查看配置了未知角色：{'、'.join(unknown)}", code="unknown_role")
+    return rules
+
+
 def parse(text: str) -> Policy:
     raw = yaml.safe_load(text)
     return Policy(
@@ -88,6 +121,7 @@ def parse(text: str) -> Policy:
         field_types=dict(raw["field_types"]),
         cases=dict(raw["cases"]),
         break_glass=_field_sets(raw["break_glass"]),
+        break_glass_rules=_break_glass_rules(raw["break_glass_rules"]),
     )
 
 

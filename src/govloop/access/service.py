@@ -31,8 +31,6 @@ from govloop.core.errors import GovloopError, NotFound, RuleViolation
 from govloop.core.models import User
 from govloop.subjects import service as subjects
 
-BREAK_GLASS_MIN_REASON = 10
-
 
 @dataclass(frozen=True)
 class Denial:
@@ -130,7 +128,7 @@ def open_grant(
         current = subjects_of(session=session, case_type=case_type, case_id=case_id)
         if current != list(live.subject_ids):
             live.subject_ids = current
-        token = _rotate_token(live)
+        token = rotate_token(live)
         return GrantResult(live, token)
     return _issue_grant(session, user, info, purpose)
 
@@ -174,60 +172,19 @@ def _issue_grant(session: Session, user: User, info: CaseInfo, purpose: str) -> 
     return GrantResult(grant, token)
 
 
-def _rotate_token(grant: Grant) -> str:
+def rotate_token(grant: Grant) -> str:
     """A fresh token for a live grant: the one shown earlier stops working."""
     token = secrets.token_urlsafe(32)
     grant.token_hash = _token_hash(token)
     return token
 
 
-def break_glass(*, session: Session, user: User, master_id: int, reason: str) -> GrantResult:
-    """Emergency access to one subject outside any case: a reason, a short time limit, and
-    always flagged for an auditor's review."""
-    reason = (reason or "").strip()
-    if len(reason) < BREAK_GLASS_MIN_REASON:
-        raise RuleViolation(
-            f"紧急查看必须说明理由（至少 {BREAK_GLASS_MIN_REASON} 个字）", code="reason_required"
-        )
-    values = subjects.subject_values(session=session, master_ids=[master_id])
-    if master_id not in values:
-        raise NotFound(f"未找到主题记录 {master_id}", code="unknown_master")
-    stamp = now()
-    token = secrets.token_urlsafe(32)
-    grant = Grant(
-        token_hash=_token_hash(token),
-        staff_id=user.id,
-        case_type="break_glass",
-        case_id=None,
-        case_label="紧急查看",
-        policy_key="break_glass",
-        purpose=reason[:200],
-        subject_ids=[master_id],
-        fields={kind: fs.as_dict() for kind, fs in policy().break_glass.items()},
-        status=GrantStatus.ACTIVE,
-        opened_at=stamp,
-        expires_at=stamp + timedelta(minutes=policy().grant_minutes["break_glass"]),
-        device_key=secrets.token_hex(32),
-        break_glass=True,
-        reason=reason[:500],
-        review_status="pending",
-    )
-    session.add(grant)
-    session.flush()
-    record(
-        session,
-        user,
-        "break_glass",
-        case_type="break_glass",
-        grant_id=grant.id,
-        subject_id=master_id,
-        purpose=reason[:200],
-    )
-    return GrantResult(grant, token)
+LIVE_STATUSES = (GrantStatus.ACTIVE, GrantStatus.PENDING)
 
 
 def end_grant(*, session: Session, grant: Grant, reason: str, actor: User | None = None) -> None:
-    if grant.status != GrantStatus.ACTIVE:
+    """End a live grant, or a break-glass request still waiting for approval."""
+    if grant.status not in LIVE_STATUSES:
         return
     grant.status = GrantStatus.ENDED
     grant.ended_at = now()
@@ -246,7 +203,7 @@ def end_grant(*, session: Session, grant: Grant, reason: str, actor: User | None
 
 def end_grants_of_user(*, session: Session, user: User, reason: str = "signed_out") -> int:
     grants = session.scalars(
-        select(Grant).where(Grant.staff_id == user.id, Grant.status == GrantStatus.ACTIVE)
+        select(Grant).where(Grant.staff_id == user.id, Grant.status.in_(LIVE_STATUSES))
     ).all()
     for grant in grants:
         end_grant(session=session, grant=grant, reason=reason, actor=user)
@@ -269,11 +226,32 @@ def end_grants_of_case(
     return len(grants)
 
 
+def recheck_case(*, session: Session, case_type: str, case_id: int) -> int:
+    """End the live grants of a case whose holder no longer holds it, or of a case that
+    closed — a domain calls this when a case changes hands (e.g. a hotline unit returns an
+    order), so access ends at once rather than at the next use or sweep."""
+    stamp = now()
+    ended = 0
+    for grant in session.scalars(
+        select(Grant).where(
+            Grant.case_type == case_type,
+            Grant.case_id == case_id,
+            Grant.status == GrantStatus.ACTIVE,
+        )
+    ).all():
+        reason = _end_reason(session, grant, stamp)
+        if reason:
+            end_grant(session=session, grant=grant, reason=reason)
+            ended += 1
+    return ended
+
+
 def sweep(*, session: Session) -> dict[str, int]:
-    """End grants whose time limit passed or whose case closed (a timed job)."""
+    """End grants whose time limit passed or whose case closed, and break-glass requests
+    nobody approved in time (counted as expired) — a timed job."""
     counts = {"expired": 0, "case_closed": 0}
     stamp = now()
-    for grant in session.scalars(select(Grant).where(Grant.status == GrantStatus.ACTIVE)).all():
+    for grant in session.scalars(select(Grant).where(Grant.status.in_(LIVE_STATUSES))).all():
         reason = _end_reason(session, grant, stamp)
         if reason:
             end_grant(session=session, grant=grant, reason=reason)
@@ -316,6 +294,19 @@ def check_grant(*, session: Session, user: User, token: str | None) -> Grant | D
     }
     if grant.staff_id != user.id:
         return deny(session, user, "not_your_grant", "该授权不属于您", **where)
+    if grant.status == GrantStatus.PENDING:
+        if grant.expires_at <= now():
+            end_grant(session=session, grant=grant, reason="expired")
+            return deny(
+                session, user, "grant_ended", "紧急查看申请无人审批，已失效", status=410, **where
+            )
+        return deny(
+            session,
+            user,
+            "awaiting_approval",
+            "紧急查看申请正在等待第二人审批，批准后才提供数据",
+            **where,
+        )
     if grant.status != GrantStatus.ACTIVE:
         return deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
     reason = _end_reason(session, grant, now())

@@ -1,7 +1,9 @@
 """Read side of the work orders: lists, one order as a viewer may see it, and its timeline.
 
-A department sees only orders that were dispatched to it, and never the caller of a
-confidential (保密) order: those fields are absent from what it is given.
+A department sees only orders that were dispatched to it, and the caller only while it
+holds the order — not after asking to return it (退单), nor once the order was moved to
+another unit or closed — and never the caller of a confidential (保密) order: those fields
+are absent from what it is given.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from govloop.hotline.models import (
     WorkOrder,
     WorkOrderEvent,
 )
+from govloop.hotline.workflow import holding_departments
 
 CALLER_FIELDS = ("caller_name", "caller_phone", "caller_email")
 
@@ -42,6 +45,8 @@ class OrderView:
     signing: sla.Clock
     caller_visible: bool
     assignments: list[dict[str, Any]] = field(default_factory=list)
+    # why the caller is absent: "confidential" or "not_holding"; None when shown
+    caller_hidden: str | None = None
 
     def caller(self) -> dict[str, str | None]:
         if not self.caller_visible:
@@ -66,21 +71,31 @@ def _involved(session: Session, order: WorkOrder, department_id: int) -> bool:
     ) > 0
 
 
-def check_can_view(session: Session, order: WorkOrder, viewer: User) -> bool:
-    """True for the center; for a unit, only when the order was dispatched to it. Returns
-    whether the caller's details may be shown."""
+def caller_hidden(session: Session, order: WorkOrder, viewer: User) -> str | None:
+    """Refuses a unit the order was never dispatched to. Otherwise, why the caller's details
+    are not shown to the viewer (``confidential``, ``not_holding``), or None: shown. The
+    center sees every caller; a unit only while it holds a non-confidential order."""
     if journal.is_center(viewer):
-        return True
+        return None
     department_id = journal.require_department(session, viewer)
     if not _involved(session, order, department_id):
         raise PermissionDenied(f"工单 {order.number} 未派给本单位", code="not_dispatched_to_you")
-    return not order.confidential
+    if order.confidential:
+        return "confidential"
+    return None if department_id in holding_departments(session, order) else "not_holding"
+
+
+def check_can_view(session: Session, order: WorkOrder, viewer: User) -> bool:
+    """True for the center; for a unit, only when the order was dispatched to it. Returns
+    whether the caller's details may be shown."""
+    return caller_hidden(session, order, viewer) is None
 
 
 def view(
     session: Session, order: WorkOrder, viewer: User, *, at: datetime | None = None
 ) -> OrderView:
-    caller_visible = check_can_view(session, order, viewer)
+    hidden = caller_hidden(session, order, viewer)
+    caller_visible = hidden is None
     departments, categories = names(session)
     moment = at or now()
     assignments = [
@@ -114,6 +129,7 @@ def view(
         signing=sla.signing_clock(order, moment),
         caller_visible=caller_visible,
         assignments=assignments,
+        caller_hidden=hidden,
     )
 
 

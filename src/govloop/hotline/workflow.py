@@ -39,6 +39,14 @@ LIVE_ASSIGNMENT = (
     AssignmentStatus.ANSWERED,
 )
 NOTE_MAX = 1000
+# A unit holds an order — may see its caller and the case data — while its part is live and
+# it has not asked to return it: once it says "not ours" (退单) it loses access at once, and
+# gets it back only if the center rejects the return. A closed order is held by no one.
+HOLDING_ASSIGNMENT = (
+    AssignmentStatus.DISPATCHED,
+    AssignmentStatus.SIGNED,
+    AssignmentStatus.ANSWERED,
+)
 
 
 def _department(session: Session, department_id: int) -> Department:
@@ -56,6 +64,23 @@ def live_assignments(session: Session, order: WorkOrder) -> list[Assignment]:
             .order_by(Assignment.id)
         )
     )
+
+
+def holding_departments(session: Session, order: WorkOrder) -> frozenset[int]:
+    """The units that hold the order now (see ``HOLDING_ASSIGNMENT``)."""
+    if order.status not in OPEN_STATUSES:
+        return frozenset()
+    return frozenset(
+        a.department_id for a in live_assignments(session, order) if a.status in HOLDING_ASSIGNMENT
+    )
+
+
+def _release_access(session: Session, order: WorkOrder) -> None:
+    """End the data grants of staff whose unit no longer holds the order."""
+    from govloop.access import service as access
+
+    session.flush()
+    access.recheck_case(session=session, case_type="work_order", case_id=order.id)
 
 
 def _my_assignment(session: Session, order: WorkOrder, actor: User) -> Assignment:
@@ -134,6 +159,8 @@ def dispatch(
         note=comment,
         followed_suggestion=order.suggested_department_id == lead.id,
     )
+    if redispatch:
+        _release_access(session, order)  # 改派: the former units lose access now
     return order
 
 
@@ -196,6 +223,7 @@ def request_return(*, session: Session, order_id: int, actor: User, reason: str)
         department_id=assignment.department_id,
         reason=text,
     )
+    _release_access(session, order)
     return order
 
 
@@ -237,6 +265,7 @@ def review_return(
         department_id=assignment.department_id,
         note=comment,
     )
+    _release_access(session, order)
     return order
 
 
@@ -305,6 +334,7 @@ def close(
         assignment.ended_at = moment
     clock = sla.handling_clock(order, moment)
     journal.record(session, order, "order.closed", actor=actor, on_time=not clock.overdue)
+    _release_access(session, order)
     return order
 
 
@@ -419,8 +449,9 @@ def sweep_deadlines(*, session: Session, at: datetime | None = None) -> dict[str
 
 @dataclass(frozen=True)
 class OrderCase:
-    """A work order as a case for purpose-bound data access: open for a unit while it is
-    dispatched to that unit and not closed."""
+    """A work order as a case for purpose-bound data access: open while it is dispatched
+    and not closed; held by the units in ``department_ids`` (not a unit that asked to
+    return it, nor one it was withdrawn from)."""
 
     order_id: int
     open: bool
@@ -436,7 +467,7 @@ def order_case(*, session: Session, order_id: int) -> OrderCase:
     return OrderCase(
         order.id,
         order.status in OPEN_STATUSES and bool(live),
-        frozenset(a.department_id for a in live),
+        holding_departments(session, order),
         category.group_name if category else None,
         f"{order.number} {order.title}",
     )

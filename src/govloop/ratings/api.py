@@ -63,6 +63,7 @@ def rate_matter(
         item_id=item_id,
         staff_id=None,
         data=body.to_input(),
+        recorded_by=user,
     )
     return rating_out(rating)
 

@@ -493,6 +493,9 @@ def _case_page(
         failed=failed,
         form=form or {},
         own_appeal=view.case.appealed_by == user.id,
+        allowed=service.allowed_actions(
+            session=session, case=view.case, rating=view.rating, actor=user
+        ),
         statuses=CaseStatus,
     )
 

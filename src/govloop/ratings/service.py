@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from govloop.core import calendar
+from govloop.core.auth import Role
 from govloop.core.clock import local_today, now, to_local
 from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied, RuleViolation
 from govloop.core.events import touch
@@ -41,6 +42,7 @@ from govloop.ratings.models import (
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 MAX_TAGS = 10
 RATEABLE_STATUSES = ("finished",)
+RECORDERS = frozenset({Role.ADMIN, Role.HOTLINE_AGENT})  # may enter a citizen's verdict
 
 
 @dataclass(frozen=True)
@@ -144,8 +146,15 @@ def rate_matter(
     item_id: int | None,
     staff_id: int | None,
     data: RatingInput,
+    recorded_by: User | None = None,
 ) -> Rating:
-    """一事一评: rate an online or hotline matter once."""
+    """一事一评: rate an online or hotline matter once. ``recorded_by``: the staff member
+    entering the citizen's verdict (the hotline center at its callback); None when the
+    citizen rates themselves or the workflow stores the verdict it took."""
+    if recorded_by is not None and recorded_by.role not in RECORDERS:
+        raise PermissionDenied(
+            "只有热线中心坐席可以代录群众的评价，承办单位不能为事项评价", code="center_only"
+        )
     level, channel, scores, tags, phone = _validate(data)
     if not source.strip() or not ref.strip():
         raise BadRequest("请提供事项来源和编号", code="matter_missing")
@@ -250,6 +259,102 @@ def get_case(
     return case, rating
 
 
+# --- who may act on a case (谁办理谁负责) ------------------------------------------------
+#
+# callback / rectify / appeal: the one who answers for the matter — for a hall visit the
+#   window staff member who served it or a hall manager; for any case the handler of the
+#   responsible unit (department). The hotline center also calls back hotline matters.
+# close / review an appeal: a hall manager (never the appellant for a review).
+# Admins may do everything; auditors only look. Other roles may not act.
+
+CASE_ACTIONS = ("callback", "rectify", "appeal", "close", "review")
+SUPERVISORS = frozenset({Role.ADMIN, Role.HALL_MANAGER})
+REFUSALS = {
+    "callback": "该整改工单不由您负责，不能记录回访",
+    "rectify": "该整改工单不由您负责，不能记录整改",
+    "appeal": "只有负责办理该事项的单位或人员可以申诉",
+    "close": "只有大厅管理员可以办结整改工单",
+    "review": "只有大厅管理员可以复核申诉",
+}
+
+
+def _unit_of(session: Session, user: User) -> int | None:
+    from govloop.hotline import journal  # the unit a handler acts for
+
+    return journal.department_of(session, user)
+
+
+def _answers_for(session: Session, case: RectificationCase, rating: Rating, actor: User) -> bool:
+    """Whether the actor answers for the rated matter (谁办理谁负责)."""
+    if actor.role == Role.ADMIN:
+        return True
+    hall_visit = rating.ticket_id is not None
+    if actor.role == Role.HALL_MANAGER:
+        return hall_visit
+    if actor.role == Role.WINDOW_STAFF:
+        return hall_visit and case.staff_id is not None and case.staff_id == actor.id
+    if actor.role == Role.DEPARTMENT_HANDLER:
+        unit = _unit_of(session, actor)
+        return unit is not None and unit == case.department_id
+    return False
+
+
+def refusal(
+    *, session: Session, action: str, case: RectificationCase, rating: Rating, actor: User
+) -> str | None:
+    """Why ``actor`` may not take ``action`` on the case, or None when they may (the
+    case's state is checked separately)."""
+    if action not in CASE_ACTIONS:
+        raise BadRequest(f"未知的整改操作：{action}", code="unknown_action")
+    if not actor.active:
+        return "账号已停用"
+    if actor.role == Role.AUDITOR:
+        return "审计员只能查看整改工单，不能办理"
+    if action in ("close", "review"):
+        return None if actor.role in SUPERVISORS else REFUSALS[action]
+    if (
+        action == "callback"
+        and actor.role == Role.HOTLINE_AGENT
+        and rating.matter_source == "hotline"
+    ):
+        return None
+    return None if _answers_for(session, case, rating, actor) else REFUSALS[action]
+
+
+def _require_actor(
+    session: Session, action: str, case: RectificationCase, rating: Rating, actor: User
+) -> None:
+    why = refusal(session=session, action=action, case=case, rating=rating, actor=actor)
+    if why:
+        raise PermissionDenied(why, code="not_your_case")
+
+
+NEXT_ACTIONS: dict[str, tuple[CaseStatus, ...]] = {
+    "callback": (CaseStatus.OPEN,),
+    "rectify": (CaseStatus.CALLED_BACK,),
+    "appeal": (CaseStatus.OPEN, CaseStatus.CALLED_BACK, CaseStatus.RECTIFIED),
+    "close": (CaseStatus.RECTIFIED,),
+    "review": (CaseStatus.APPEALED,),
+}
+
+
+def allowed_actions(
+    *, session: Session, case: RectificationCase, rating: Rating, actor: User
+) -> frozenset[str]:
+    """The actions ``actor`` may take on the case in its current state (for the pages:
+    buttons the actor cannot use are not offered)."""
+    out = set()
+    for action, statuses in NEXT_ACTIONS.items():
+        if case.status not in statuses:
+            continue
+        if refusal(session=session, action=action, case=case, rating=rating, actor=actor):
+            continue
+        if action == "review" and case.appealed_by == actor.id:
+            continue
+        out.add(action)
+    return frozenset(out)
+
+
 def _require_status(case: RectificationCase, *allowed: CaseStatus) -> None:
     if case.status not in allowed:
         raise RuleViolation(
@@ -259,9 +364,10 @@ def _require_status(case: RectificationCase, *allowed: CaseStatus) -> None:
 
 def record_callback(*, session: Session, case_id: int, actor: User, note: str) -> RectificationCase:
     """回访: the callback to the citizen."""
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_actor(session, "callback", case, rating, actor)
     if not note.strip():
         raise BadRequest("请填写回访情况", code="note_required")
-    case, rating = get_case(session=session, case_id=case_id)
     _require_status(case, CaseStatus.OPEN)
     case.status, case.callback_at, case.callback_by, case.callback_note = (
         CaseStatus.CALLED_BACK,
@@ -276,9 +382,10 @@ def record_callback(*, session: Session, case_id: int, actor: User, note: str) -
 def record_rectification(
     *, session: Session, case_id: int, actor: User, evidence: str, result: str
 ) -> RectificationCase:
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_actor(session, "rectify", case, rating, actor)
     if not evidence.strip() or not result.strip():
         raise BadRequest("请填写整改措施（佐证）和整改结果", code="evidence_required")
-    case, rating = get_case(session=session, case_id=case_id)
     _require_status(case, CaseStatus.CALLED_BACK)
     case.status, case.rectified_at = CaseStatus.RECTIFIED, now()
     case.evidence, case.result = evidence.strip(), result.strip()
@@ -288,6 +395,7 @@ def record_rectification(
 
 def close_case(*, session: Session, case_id: int, actor: User) -> RectificationCase:
     case, rating = get_case(session=session, case_id=case_id)
+    _require_actor(session, "close", case, rating, actor)
     _require_status(case, CaseStatus.RECTIFIED)
     case.status, case.closed_at, case.closed_by = CaseStatus.CLOSED, now(), actor.id
     _record(session, "case.closed", rating, case=case, actor=actor)
@@ -296,9 +404,10 @@ def close_case(*, session: Session, case_id: int, actor: User) -> RectificationC
 
 def appeal(*, session: Session, case_id: int, actor: User, reason: str) -> RectificationCase:
     """申诉: the handling unit asks to exclude a malicious or mistaken rating."""
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_actor(session, "appeal", case, rating, actor)
     if len(reason.strip()) < 5:
         raise BadRequest("请写明申诉理由（至少 5 个字）", code="reason_required")
-    case, rating = get_case(session=session, case_id=case_id)
     _require_status(case, CaseStatus.OPEN, CaseStatus.CALLED_BACK, CaseStatus.RECTIFIED)
     case.status_before_appeal = case.status
     case.status, case.appeal_reason, case.appealed_by, case.appealed_at = (
@@ -317,9 +426,10 @@ def review_appeal(
     *, session: Session, case_id: int, actor: User, uphold: bool, note: str
 ) -> RectificationCase:
     """复核: an approver other than the appellant decides; upheld excludes the rating."""
+    case, rating = get_case(session=session, case_id=case_id)
+    _require_actor(session, "review", case, rating, actor)
     if not note.strip():
         raise BadRequest("请填写复核意见", code="note_required")
-    case, rating = get_case(session=session, case_id=case_id)
     _require_status(case, CaseStatus.APPEALED)
     if case.appealed_by == actor.id:
         raise PermissionDenied("申诉人不能复核自己的申诉", code="self_review")
