@@ -385,7 +385,19 @@ TABLE: dict[str, str] = {
     "GET /api/v1/access/data": SIGNED_IN,
     "GET /api/v1/access/key": SIGNED_IN,
     "POST /api/v1/access/cases/{case_type}/{case_id}/applicant": SIGNED_IN,
-    "POST /api/v1/access/break-glass": OPERATE,
+    # the policy names who may break glass and who approves (access/policy.yaml): the
+    # route admits any signed-in user and the service refuses the others, recording it
+    "POST /api/v1/access/break-glass": SIGNED_IN,
+    "GET /api/v1/access/break-glass/mine": SIGNED_IN,
+    "GET /api/v1/access/break-glass/requests": SIGNED_IN,
+    "POST /api/v1/access/break-glass/{grant_id}/approval": SIGNED_IN,
+    "GET /access/break-glass/approvals": SIGNED_IN,
+    "POST /access/break-glass/{grant_id}/approval": SIGNED_IN,
+    "GET /api/v1/access/alerts": AUDIT,
+    "POST /api/v1/access/alerts/{alert_id}/acknowledge": AUDIT,
+    "POST /access/alerts/{alert_id}/acknowledge": AUDIT,
+    "POST /halls/{hall_code}/windows/{number}/case-data/break-glass": OPERATE,
+    "GET /halls/{hall_code}/windows/{number}/case-data/break-glass/{grant_id}": OPERATE,
     "GET /api/v1/access/policy": PUBLIC,
     "GET /api/v1/access/audit/verify": AUDIT,
     "GET /api/v1/access/activity": AUDIT,
@@ -411,16 +423,6 @@ PENDING_FIXES: dict[str, str] = {
     "POST /api/v1/halls/{hall_code}/tickets/{code}/cancel": (
         "citizen ticket actions behind secret links: anonymous cancel-by-code is refused"
     ),
-    **{
-        f"POST {prefix}/cases/{{case_id}}/{action}": (
-            "ratings: the auditor records no callback, rectification or appeal"
-        )
-        for prefix in ("/api/v1/ratings", "/ratings")
-        for action in ("callback", "rectify", "appeal")
-    },
-    "POST /api/v1/access/break-glass": (
-        "break-glass approval: the auditor and the data steward open no emergency access"
-    ),
     "GET /admin/users": "user administration pages (route not added yet)",
 }
 
@@ -443,6 +445,17 @@ NON_API_ROUTES: dict[str, str] = {
 # (ROUTE_GUARD_CODES) whatever this says.
 PAGE = "(page)"
 SERVICE_REFUSALS: dict[str, frozenset[str]] = {
+    # break-glass: roles the policy does not name, and approvers only for approvals
+    "POST /api/v1/access/break-glass": frozenset({"break_glass_not_allowed"}),
+    **dict.fromkeys(
+        [
+            "GET /api/v1/access/break-glass/requests",
+            "POST /api/v1/access/break-glass/{grant_id}/approval",
+            "GET /access/break-glass/approvals",
+            "POST /access/break-glass/{grant_id}/approval",
+        ],
+        frozenset({"not_an_approver"}),
+    ),
     # the placeholder credentials are wrong: 401 and the form again
     "POST /login": frozenset({PAGE}),
     # the hotline centre's work (hotline.journal.CENTER_ROLES): agents, not department handlers

@@ -35,7 +35,7 @@ auditor = require(Permission.AUDIT_READ)
 def approver(user: User = Depends(current_user)) -> User:
     """Break-glass approvers: the roles the policy names (hall managers and auditors)."""
     if not breakglass.may_approve(user):
-        raise PermissionDenied(breakglass.approver_refusal(), code="permission_denied")
+        raise PermissionDenied(breakglass.approver_refusal(), code="not_an_approver")
     return user
 
 

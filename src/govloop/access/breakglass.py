@@ -500,7 +500,7 @@ def open_alert_count(*, session: Session) -> int:
 def acknowledge(*, session: Session, alert_id: int, auditor: User, note: str) -> AccessAlert:
     """An auditor has seen the alert (and says what they did about it)."""
     if not has_permission(auditor, Permission.AUDIT_READ):
-        raise PermissionDenied("只有审计员可以确认告警", code="permission_denied")
+        raise PermissionDenied("只有审计员可以确认告警", code="not_an_auditor")
     alert = session.scalar(select(AccessAlert).where(AccessAlert.id == alert_id).with_for_update())
     if alert is None:
         raise NotFound("未找到告警", code="unknown_alert")

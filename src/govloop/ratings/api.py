@@ -28,7 +28,10 @@ from govloop.ratings.schemas import (
 )
 
 router = APIRouter(prefix="/api/v1/ratings", tags=["ratings"], dependencies=[Depends(csrf_protect)])
-handler = require(Permission.HALL_VIEW)
+viewer = require(Permission.HALL_VIEW)
+# Recording a callback, a rectification or an appeal is acting on the case: never the
+# auditor (who views); the service further limits it to whoever answers for the matter.
+handler = require(Permission.WINDOW_OPERATE)
 manager = require(Permission.HALL_MANAGE)
 
 
@@ -81,7 +84,7 @@ def rating_figures(
     hall: str | None = Query(default=None, max_length=32),
     start: date | None = None,
     end: date | None = Query(default=None, description="exclusive"),
-    user: User = Depends(handler),
+    user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
@@ -93,7 +96,7 @@ def rating_figures(
 def list_cases(
     hall: str | None = Query(default=None, max_length=32),
     open_only: bool = False,
-    user: User = Depends(handler),
+    user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
     hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
@@ -106,7 +109,7 @@ def list_cases(
 @router.get("/cases/{case_id}")
 def get_case(
     case_id: int,
-    user: User = Depends(handler),
+    user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
     case, rating = service.get_case(session=session, case_id=case_id, lock=False)

@@ -135,6 +135,8 @@ def staff_page(permission: Permission) -> Callable[..., User]:
 
 
 viewer_page = staff_page(Permission.HALL_VIEW)
+# acting on a case (callback, rectification, appeal) is never the auditor's, who only views
+operator_page = staff_page(Permission.WINDOW_OPERATE)
 manager_page = staff_page(Permission.HALL_MANAGE)
 
 
@@ -543,7 +545,7 @@ def case_callback(
     request: Request,
     case_id: int,
     note: str = Form("", max_length=2000),
-    user: User = Depends(viewer_page),
+    user: User = Depends(operator_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
@@ -563,7 +565,7 @@ def case_rectify(
     case_id: int,
     evidence: str = Form("", max_length=4000),
     result: str = Form("", max_length=4000),
-    user: User = Depends(viewer_page),
+    user: User = Depends(operator_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
@@ -602,7 +604,7 @@ def case_appeal(
     request: Request,
     case_id: int,
     reason: str = Form("", max_length=2000),
-    user: User = Depends(viewer_page),
+    user: User = Depends(operator_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     return _case_action(
