@@ -15,6 +15,8 @@ from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
+from govloop.hall import overview, service
+from govloop.hall import repository as repo
 from govloop.hall.models import Appointment, EventKind, Hall, HallEvent, Ticket
 from govloop.ratings.models import Rating, RectificationCase
 from tests.factories import add_quota, make_hall, make_user
@@ -250,3 +252,19 @@ def test_check_in_reply_is_the_holders_slip(api):
     ticket = api.post(f"{API}/appointments/check-in", json={"code": code}).json()["ticket"]
     assert api.get(f"{MINE}/{ticket['public_id']}").json()["code"] == ticket["code"]
     assert "priority" not in api.get(f"{API}/tickets/{ticket['code']}").json()
+
+
+# --- the live feed ---------------------------------------------------------------------
+
+
+def test_live_feed_names_numbers_and_windows_not_people(api):
+    take(api, priority="disabled")
+    api.post(f"{API}/windows/2/pause", headers=auth(api, 2), json={"reason": "身体不适"})
+    with unit_of_work(readonly=True) as s:
+        hall = service.get_hall(session=s, code="H1")
+        events = [overview.event_out(e) for e in repo.events_after(s, hall_id=hall.id, after_id=0)]
+    issued = next(e for e in events if e["kind"] == "ticket.issued")
+    assert issued["code"] == "A001" and issued["detail"] == {"code": "A001"}
+    text = repr(events)
+    for private in ("disabled", "身体不适", "priority", "reason", "channel"):
+        assert private not in text, private

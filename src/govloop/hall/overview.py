@@ -29,8 +29,16 @@ def call_text(code: str, window_number: int) -> str:
     return f"请 {code} 号到 {window_number} 号窗口"
 
 
+# What of an event's detail the public feed (display boards, "my ticket" pages, pads)
+# carries: numbers and windows, as the board shows them. Not the priority lane, channel,
+# outcome or reasons, which say something about the person or the staff member.
+PUBLIC_DETAIL = frozenset(
+    {"code", "window", "recall", "requeued", "late", "from_window", "to_window", "to_code"}
+)
+
+
 def event_out(event: HallEvent) -> dict[str, Any]:
-    detail = event.detail or {}
+    detail = {k: v for k, v in (event.detail or {}).items() if k in PUBLIC_DETAIL}
     body: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind,
