@@ -109,6 +109,7 @@ def case(case_id: int) -> RectificationCase:
 
 
 def test_pad_is_idle_until_a_visit_finishes_then_asks_about_it(client):
+    sign_in(client, "staff1")  # the pad is a hall device, signed in by staff
     r = client.get(PAD)
     assert r.status_code == 200
     assert "欢迎您对我们的服务进行评价" in r.text and 'data-pad-state="idle"' in r.text
@@ -124,20 +125,22 @@ def test_pad_is_idle_until_a_visit_finishes_then_asks_about_it(client):
         assert text in panel.text, text
     for tag in ("热情周到", "高效快捷", "一次办好", "等候太久", "态度不好", "材料要求不清"):
         assert tag in panel.text, tag
-    assert f'name="public_id" value="{public_id}"' in panel.text
+    # The pad names the visit by its number; the citizen's secret link stays off the pad.
+    assert 'name="code" value="A001"' in panel.text and public_id not in panel.text
     # While it shows that visit, polling does not disturb the citizen.
-    assert client.get(f"{PAD}/panel?current={public_id}").status_code == 204
+    assert client.get(f"{PAD}/panel?current=A001").status_code == 204
     # Another window's pad stays idle.
     assert 'data-pad-state="idle"' in client.get("/halls/H1/windows/2/pad").text
 
 
 def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     r = client.post(
         f"{PAD}/rate",
         data={
-            "public_id": public_id,
+            "code": "A001",
             "level": "2",
             "tags": ["等候太久", "材料要求不清"],
             "comment": "等了一个小时",
@@ -158,9 +161,10 @@ def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client)
 
 
 def test_pad_without_htmx_renders_the_whole_page(client):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "5", "csrf_token": token})
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "5", "csrf_token": token})
     assert r.status_code == 200 and "<html" in r.text and "感谢您的评价" in r.text
     assert only_rating().level == 5 and counts()[2] == 0
 
@@ -169,8 +173,9 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
     public_id = serve()
     rate(public_id, 4)
     before = counts()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "1"}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"}, headers=htmx(token))
     assert r.status_code == 409
     assert "A001 号已评价过（一次一评）" in r.text and "Traceback" not in r.text
     assert counts() == before and only_rating().level == 4
@@ -187,45 +192,67 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
     ],
 )
 def test_pad_bad_input_shows_the_form_again_and_writes_nothing(client, data, status, message):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, **data}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "A001", **data}, headers=htmx(token))
     assert r.status_code == status, r.text
     assert message in r.text
     if status != 422:  # the form comes back with what was entered
-        assert f'name="public_id" value="{public_id}"' in r.text
+        assert 'name="code" value="A001"' in r.text
     assert counts() == before
 
 
 def test_pad_refuses_a_visit_of_another_window(client):
-    other = serve(window=2, item="GS01")
+    serve(window=2, item="GS01")
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": other, "level": "5"}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "B001", "level": "5"}, headers=htmx(token))
     assert r.status_code == 400 and "不是在本窗口办理的" in r.text
     assert counts() == before
 
 
 def test_pad_forgets_a_visit_after_a_while(client):
     serve()
+    sign_in(client, "staff1")
     client.clock.advance(minutes=ratings.PAD_PROMPT_MINUTES + 1)
     assert 'data-pad-state="idle"' in client.get(PAD).text
 
 
 def test_pad_post_without_csrf_is_refused(client):
-    public_id = serve()
-    csrf(client, PAD)
+    serve()
+    sign_in(client, "staff1")
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "1"})
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"})
     assert r.status_code == 403 and "CSRF" in r.text
     assert counts() == before
 
 
 def test_pad_unknown_window_or_hall_is_a_friendly_404(client):
+    sign_in(client, "staff1")
     assert "未找到 99 号窗口" in client.get("/halls/H1/windows/99/pad").text
     r = client.get("/halls/NOPE/windows/1/pad")
     assert r.status_code == 404 and "未找到服务大厅：NOPE" in r.text
+
+
+def test_pad_is_for_a_signed_in_hall_device_only(client):
+    """Anyone could otherwise rate any window's visits from anywhere, badly, and open
+    rectification cases against its staff."""
+    serve()
+    r = client.get(PAD, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/login?next={PAD}"
+    r = client.get(f"{PAD}/panel?current=", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert r.status_code == 303 and "A001" not in r.text
+    before = counts()
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"})
+    assert r.status_code == 401 and "请先登录" in r.text
+    # Signed in, but without window rights (a hotline agent): refused as well.
+    token = sign_in(client, "agent")
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1", "csrf_token": token})
+    assert r.status_code == 403 and "您没有执行此操作的权限" in r.text
+    assert counts() == before
 
 
 # --- rating link / QR code -------------------------------------------------------------
@@ -674,6 +701,7 @@ def test_survey_create_bad_input_is_inline(client, data, message):
 
 def test_pages_switch_to_english(client):
     public_id = serve()
+    sign_in(client, "staff1")
     client.cookies.set("lang", "en")
     assert "Very satisfied" in client.get(PAD).text
     assert "Rate this service" in client.get(f"/r/{public_id}").text

@@ -134,6 +134,9 @@ def staff_page(permission: Permission) -> Callable[..., User]:
 
 viewer_page = staff_page(Permission.HALL_VIEW)
 manager_page = staff_page(Permission.HALL_MANAGE)
+# The rating pad is a hall device, signed in by staff: anyone could otherwise rate the
+# visits of any window from anywhere (and open rectification cases against its staff).
+pad_page = staff_page(Permission.WINDOW_OPERATE)
 
 
 def is_htmx(request: Request) -> bool:
@@ -212,6 +215,7 @@ def pad(
     request: Request,
     hall_code: str,
     number: int,
+    user: User = Depends(pad_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall = hall_service.get_hall(session=session, code=hall_code)
@@ -224,12 +228,13 @@ def pad_panel(
     hall_code: str,
     number: int,
     current: str = Query("", max_length=32),
+    user: User = Depends(pad_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """The pad's body; 204 (no swap) while it already shows what it should."""
     hall = hall_service.get_hall(session=session, code=hall_code)
     context = _pad_context(session, hall, number)
-    shown = context["ticket"]["public_id"] if context["ticket"] else ""
+    shown = context["ticket"]["code"] if context["ticket"] else ""
     if shown == current and "current" in request.query_params:
         return Response(status_code=204)
     return page(request, "ratings/_pad_body.html", **context)
@@ -240,19 +245,21 @@ def pad_rate(
     request: Request,
     hall_code: str,
     number: int,
-    public_id: str = Form("", max_length=32),
+    code: str = Form("", max_length=16),
     level: str = Form("", max_length=2),
     tags: list[str] = Form(default_factory=list),
     comment: str = Form("", max_length=1000),
     phone: str = Form("", max_length=32),
+    user: User = Depends(pad_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = hall_service.get_hall(session=session, code=hall_code)
     template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
     try:
         window = hall_service.get_window(session=session, hall=hall, number=number)
-        ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id)
-        if ticket.hall_id != hall.id or ticket.window_id != window.id:
+        # Today's visit by its number: the pad shows the number, never the citizen's link.
+        ticket = hall_service.get_ticket(session=session, hall=hall, code=code)
+        if ticket.window_id != window.id:
             raise BadRequest(_("This visit was not served at this window"), code="other_window")
         data = _rating_input(
             level=level, channel=RatingChannel.PAD, tags=tags, comment=comment, phone=phone
@@ -263,7 +270,7 @@ def pad_rate(
         context = _pad_context(session, hall, number)
         if isinstance(exc, Conflict):
             context.update(state="message", message=exc.message)
-        elif context["ticket"] and context["ticket"]["public_id"] == public_id:
+        elif context["ticket"] and context["ticket"]["code"] == code.strip().upper():
             context.update(error=exc.message, form=_form_state(level, tags, comment, phone))
         else:
             context.update(state="message", message=exc.message)
