@@ -20,11 +20,13 @@ from govloop.hall import repository as repo
 from govloop.hall.models import Appointment, EventKind, Hall, HallEvent, Ticket
 from govloop.ratings.models import Rating, RectificationCase
 from tests.factories import add_quota, make_hall, make_user
+from tests.web.helpers import csrf, htmx
 
 # 2026-11-23 is a Monday; 10:00 in Shanghai.
 MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 API = "/api/v1/halls/H1"
 MINE = "/api/v1/tickets"
+PAGES = "/halls/H1"
 
 
 @pytest.fixture
@@ -268,3 +270,54 @@ def test_live_feed_names_numbers_and_windows_not_people(api):
     text = repr(events)
     for private in ("disabled", "身体不适", "priority", "reason", "channel"):
         assert private not in text, private
+
+
+# --- pages -----------------------------------------------------------------------------
+
+
+def test_my_ticket_by_number_offers_no_link_and_no_lane(api):
+    slip = take(api, priority="elderly")
+    waiting = api.get(f"{PAGES}/my-ticket?code=A001")
+    assert waiting.status_code == 200 and "排队位次" in waiting.text
+    assert "老年人" not in waiting.text and "/cancel" not in waiting.text
+    serve_next(api)
+    for path in (f"{PAGES}/my-ticket?code=A001", f"{PAGES}/my-ticket/panel?code=A001"):
+        r = api.get(path)
+        assert r.status_code == 200 and "已办结" in r.text
+        assert slip["public_id"] not in r.text and "/r/" not in r.text
+        assert "请扫描号票上的二维码" in r.text  # how the citizen rates instead
+    # The link on the slip opens the citizen's own page, with the rating button.
+    r = api.get(f"/t/{slip['public_id']}")
+    assert f'href="/r/{slip["public_id"]}?via=my_ticket"' in r.text and "老年人" in r.text
+
+
+def test_citizen_gives_up_the_ticket_from_the_link_page(api):
+    slip = take(api)
+    link = f"/t/{slip['public_id']}"
+    page = api.get(link)
+    assert f'hx-post="{link}/cancel"' in page.text and "取消排队" in page.text
+    token = csrf(api, link)
+    r = api.post(f"{link}/cancel", headers=htmx(token))
+    assert r.status_code == 200 and "<html" not in r.text
+    assert "已取消" in r.text and "取号人已自行取消" in r.text
+    assert status_of("A001") == "cancelled"
+    # Done again (the page was stale): the rule's reason, nothing changed.
+    before = state()
+    r = api.post(f"{link}/cancel", headers=htmx(token))
+    assert r.status_code == 422 and "只有等候中的号可以取消" in r.text
+    assert state() == before
+
+
+def test_link_page_cancel_without_htmx_redirects_and_needs_csrf(api):
+    slip = take(api)
+    link = f"/t/{slip['public_id']}"
+    csrf(api, link)
+    r = api.post(f"{link}/cancel", follow_redirects=False)
+    assert r.status_code == 403 and status_of("A001") == "waiting"
+    token = csrf(api, link)
+    r = api.post(f"{link}/cancel", data={"csrf_token": token}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == link
+    assert "取号人已自行取消" in api.get(link).text
+    assert status_of("A001") == "cancelled"
+    r = api.post("/t/A002/cancel", data={"csrf_token": token})
+    assert r.status_code == 404 and "未找到该号票" in r.text
