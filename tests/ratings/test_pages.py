@@ -273,6 +273,7 @@ def test_link_page_rates_with_dimension_scores(client):
         "提交评价",
     ):
         assert text in r.text, text
+    assert f'action="/r/{public_id}"' in r.text  # the form posts back to its own link
     token = csrf(client, f"/r/{public_id}")
     r = client.post(
         f"/r/{public_id}",
@@ -286,6 +287,7 @@ def test_link_page_rates_with_dimension_scores(client):
         },
     )
     assert r.status_code == 200 and "感谢您的评价" in r.text
+    assert f'href="/t/{public_id}"' in r.text  # back to "my ticket"
     rating = only_rating()
     assert rating.channel == "qr" and rating.level == 5
     assert rating.dimension_scores == {"tangibles": 4, "empathy": 5}

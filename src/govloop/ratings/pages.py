@@ -286,7 +286,8 @@ def pad_rate(
 def _link_context(session: Session, ticket: Ticket, via: str) -> dict[str, Any]:
     return {
         "hall": session.get(Hall, ticket.hall_id),
-        "ticket": overview.ticket_card(session=session, ticket=ticket),
+        # The page its link opened: the citizen holds the link, the form posts back to it.
+        "ticket": overview.ticket_card(session=session, ticket=ticket, holder=True),
         "via": "my_ticket" if via == "my_ticket" else "",
         "state": service.ticket_rating_state(session=session, ticket=ticket),
         "form": {"dims": {}},
