@@ -299,7 +299,7 @@ def test_citizen_gives_up_the_ticket_from_the_link_page(api):
     token = csrf(api, link)
     r = api.post(f"{link}/cancel", headers=htmx(token))
     assert r.status_code == 200 and "<html" not in r.text
-    assert "已取消" in r.text and "取号人已自行取消" in r.text
+    assert "已取消" in r.text and "取号人本人取消" in r.text
     assert status_of("A001") == "cancelled"
     # Done again (the page was stale): the rule's reason, nothing changed.
     before = state()
@@ -317,7 +317,7 @@ def test_link_page_cancel_without_htmx_redirects_and_needs_csrf(api):
     token = csrf(api, link)
     r = api.post(f"{link}/cancel", data={"csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == link
-    assert "取号人已自行取消" in api.get(link).text
+    assert "取号人本人取消" in api.get(link).text
     assert status_of("A001") == "cancelled"
     r = api.post("/t/A002/cancel", data={"csrf_token": token})
     assert r.status_code == 404 and "未找到该号票" in r.text
