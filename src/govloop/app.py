@@ -318,6 +318,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages.router)
     app.include_router(hall_api.router)
+    app.include_router(hall_api.citizen_router)
     app.include_router(hall_pages.router)
     app.include_router(ratings_api.router)
     app.include_router(survey_api.router)

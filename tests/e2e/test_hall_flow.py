@@ -243,6 +243,33 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
             )
             expect(staff.locator(".toast-error")).to_contain_text("窗口当前没有叫到的号")
 
+            # Another citizen follows a ticket by its link and gives it up there; by its
+            # number alone the page only shows where it stands.
+            kiosk.locator("button[data-item-code='GJJ-DRAW']").click()
+            expect(slip).to_be_visible(timeout=10_000)
+            other = slip.inner_text().strip()
+            other_link = kiosk.locator("#slip-modal .slip-url").get_attribute("href")
+            kiosk.locator("#slip-modal button[data-close-slip]").click()
+            by_number = new_page(390, 844)
+            by_number.goto(f"{base}/halls/{HALL}/my-ticket?code={other}")
+            expect(by_number.locator(".ticket-panel[data-status=waiting]")).to_be_visible()
+            expect(by_number.locator("[data-cancel-ticket]")).to_have_count(0)
+            for width, height, name in ((1440, 900, "desktop"), (390, 844, "phone")):
+                mine = new_page(width, height)
+                mine.goto(f"{base}{other_link}")
+                expect(mine.locator("[data-cancel-ticket]")).to_be_visible()
+                mine.screenshot(path=str(SHOTS / f"my-ticket-waiting-{name}.png"), full_page=True)
+            mine.once("dialog", lambda dialog: dialog.accept())
+            mine.locator("[data-cancel-ticket]").click()
+            expect(mine.locator(".ticket-panel[data-status=cancelled]")).to_contain_text(
+                "取号人本人取消"
+            )
+            mine.screenshot(path=str(SHOTS / "my-ticket-cancelled.png"), full_page=True)
+            # The other page following that ticket learns it by itself.
+            expect(by_number.locator(".ticket-panel[data-status=cancelled]")).to_be_visible(
+                timeout=8_000
+            )
+
             # The hall manager's console, with both charts drawn.
             manager = new_page(1440, 1000)
             manager.goto(f"{base}/login?next=/halls/{HALL}/manage")

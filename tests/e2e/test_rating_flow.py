@@ -60,9 +60,11 @@ def test_pad_rating_opens_a_case_the_manager_sees(base_url: str) -> None:
             expect(page).to_have_url(re.compile(re.escape(next_path.split("?")[0])))
 
         try:
-            # The tablet facing the citizen at window 1 waits, idle.
+            # The tablet facing the citizen at window 1, signed in by staff, waits, idle.
             pad = new_page(1280, 800, touch=True)
             pad.goto(f"{base}/halls/{HALL}/windows/1/pad")
+            expect(pad).to_have_url(re.compile(r"/login\?next="))  # a hall device only
+            sign_in(pad, "staff1", f"/halls/{HALL}/windows/1/pad")
             expect(pad.locator("#pad-body[data-pad-state=idle]")).to_be_visible()
             expect(pad.locator(".pad-idle h1")).to_have_text("欢迎您对我们的服务进行评价")
             expect(pad.locator("[data-live-status].live-ok")).to_be_visible(timeout=10_000)

@@ -139,9 +139,7 @@ def test_unpaired_browser_sees_the_pairing_form_and_no_visit(client):
     assert "此评价器尚未配对" in r.text and public_id not in r.text
     assert stranger.get(f"{PAD}/panel").status_code == 401
     token = csrf(stranger, "/login")
-    rated = stranger.post(
-        f"{PAD}/rate", data={"public_id": public_id, "level": "1", "csrf_token": token}
-    )
+    rated = stranger.post(f"{PAD}/rate", data={"code": "A001", "level": "1", "csrf_token": token})
     assert rated.status_code == 401 and counts()[0] == 0
 
 
@@ -182,20 +180,22 @@ def test_pad_is_idle_until_a_visit_finishes_then_asks_about_it(client):
         assert text in panel.text, text
     for tag in ("热情周到", "高效快捷", "一次办好", "等候太久", "态度不好", "材料要求不清"):
         assert tag in panel.text, tag
-    assert f'name="public_id" value="{public_id}"' in panel.text
+    # The pad names the visit by its number; the citizen's secret link stays off the pad.
+    assert 'name="code" value="A001"' in panel.text and public_id not in panel.text
     # While it shows that visit, polling does not disturb the citizen.
-    assert client.get(f"{PAD}/panel?current={public_id}").status_code == 204
+    assert client.get(f"{PAD}/panel?current=A001").status_code == 204
     # Another window's pad stays idle.
     assert 'data-pad-state="idle"' in client.get("/halls/H1/windows/2/pad").text
 
 
 def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     r = client.post(
         f"{PAD}/rate",
         data={
-            "public_id": public_id,
+            "code": "A001",
             "level": "2",
             "tags": ["等候太久", "材料要求不清"],
             "comment": "等了一个小时",
@@ -216,9 +216,10 @@ def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client)
 
 
 def test_pad_without_htmx_renders_the_whole_page(client):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "5", "csrf_token": token})
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "5", "csrf_token": token})
     assert r.status_code == 200 and "<html" in r.text and "感谢您的评价" in r.text
     assert only_rating().level == 5 and counts()[2] == 0
 
@@ -227,8 +228,9 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
     public_id = serve()
     rate(public_id, 4)
     before = counts()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "1"}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"}, headers=htmx(token))
     assert r.status_code == 409
     assert "A001 号已评价过（一次一评）" in r.text and "Traceback" not in r.text
     assert counts() == before and only_rating().level == 4
@@ -245,37 +247,40 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
     ],
 )
 def test_pad_bad_input_shows_the_form_again_and_writes_nothing(client, data, status, message):
-    public_id = serve()
+    serve()
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, **data}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "A001", **data}, headers=htmx(token))
     assert r.status_code == status, r.text
     assert message in r.text
     if status != 422:  # the form comes back with what was entered
-        assert f'name="public_id" value="{public_id}"' in r.text
+        assert 'name="code" value="A001"' in r.text
     assert counts() == before
 
 
 def test_pad_refuses_a_visit_of_another_window(client):
-    other = serve(window=2, item="GS01")
+    serve(window=2, item="GS01")
+    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": other, "level": "5"}, headers=htmx(token))
+    r = client.post(f"{PAD}/rate", data={"code": "B001", "level": "5"}, headers=htmx(token))
     assert r.status_code == 400 and "不是在本窗口办理的" in r.text
     assert counts() == before
 
 
 def test_pad_forgets_a_visit_after_a_while(client):
     serve()
+    sign_in(client, "staff1")
     client.clock.advance(minutes=ratings.PAD_PROMPT_MINUTES + 1)
     assert 'data-pad-state="idle"' in client.get(PAD).text
 
 
 def test_pad_post_without_csrf_is_refused(client):
-    public_id = serve()
-    csrf(client, PAD)
+    serve()
+    sign_in(client, "staff1")
     before = counts()
-    r = client.post(f"{PAD}/rate", data={"public_id": public_id, "level": "1"})
+    r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"})
     assert r.status_code == 403 and "CSRF" in r.text
     assert counts() == before
 
@@ -305,6 +310,7 @@ def test_link_page_rates_with_dimension_scores(client):
         "提交评价",
     ):
         assert text in r.text, text
+    assert f'action="/r/{public_id}"' in r.text  # the form posts back to its own link
     token = csrf(client, f"/r/{public_id}")
     r = client.post(
         f"/r/{public_id}",
@@ -318,6 +324,7 @@ def test_link_page_rates_with_dimension_scores(client):
         },
     )
     assert r.status_code == 200 and "感谢您的评价" in r.text
+    assert f'href="/t/{public_id}"' in r.text  # back to "my ticket"
     rating = only_rating()
     assert rating.channel == "qr" and rating.level == 5
     assert rating.dimension_scores == {"tangibles": 4, "empathy": 5}
@@ -733,6 +740,7 @@ def test_survey_create_bad_input_is_inline(client, data, message):
 
 def test_pages_switch_to_english(client):
     public_id = serve()
+    sign_in(client, "staff1")
     client.cookies.set("lang", "en")
     assert "Very satisfied" in client.get(PAD).text
     assert "Rate this service" in client.get(f"/r/{public_id}").text

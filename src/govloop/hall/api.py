@@ -9,16 +9,19 @@ from datetime import date
 from typing import Any
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
-from govloop.core.auth import Permission
+from govloop.core.access_rules import declares, perm
+from govloop.core.auth import Permission, has_permission
 from govloop.core.db import get_readonly_session, get_session, unit_of_work
-from govloop.core.deps import csrf_protect, public, require, secret_link
+from govloop.core.deps import csrf_protect, optional_user, public, require, secret_link
+from govloop.core.errors import NotAuthenticated, PermissionDenied
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
 from govloop.hall.live import hub
+from govloop.hall.models import Ticket, TicketStatus
 from govloop.hall.schemas import (
     BookIn,
     CarryOverIn,
@@ -29,11 +32,32 @@ from govloop.hall.schemas import (
     PauseIn,
     TransferIn,
     ticket_out,
+    ticket_public_out,
 )
 
 router = APIRouter(prefix="/api/v1/halls", tags=["hall"], dependencies=[Depends(csrf_protect)])
+# The citizen's own ticket, reached by its secret link (the QR code on the slip).
+citizen_router = APIRouter(
+    prefix="/api/v1/tickets",
+    tags=["hall"],
+    dependencies=[Depends(csrf_protect), Depends(secret_link)],
+)
 operator = require(Permission.WINDOW_OPERATE)
 manager = require(Permission.HALL_MANAGE)
+PublicId = Path(min_length=1, max_length=32)
+
+
+@declares(perm(Permission.WINDOW_OPERATE))
+def ticket_staff(user: User | None = Depends(optional_user)) -> User:
+    """Acting on a ticket by its printed number is for hall staff; the citizen uses the link."""
+    if user is None:
+        raise NotAuthenticated(
+            "按号码操作号票需工作人员登录；取号人请使用号票上二维码的链接",
+            code="not_authenticated",
+        )
+    if not has_permission(user, Permission.WINDOW_OPERATE):
+        raise PermissionDenied("您没有操作号票的权限", code="permission_denied")
+    return user
 
 
 def _hall(session: Session, code: str) -> Any:
@@ -66,25 +90,63 @@ def issue_ticket(
     ticket = service.issue_ticket(
         session=session, hall=hall, item=item, priority=body.priority, channel="api"
     )
-    return ticket_out(service.estimate_wait(session=session, ticket=ticket))
+    # The caller took the ticket: the reply carries its secret link.
+    return ticket_out(service.estimate_wait(session=session, ticket=ticket), holder=True)
+
+
+def _position(session: Session, ticket: Ticket) -> service.TicketPosition | None:
+    if ticket.status != TicketStatus.WAITING:
+        return None
+    return service.estimate_wait(session=session, ticket=ticket)
 
 
 @router.get("/{hall_code}/tickets/{code}", dependencies=[Depends(public)])
 def ticket_status(
-    hall_code: str, code: str, session: Session = Depends(get_readonly_session, scope="function")
+    hall_code: str,
+    code: str,
+    viewer: User | None = Depends(optional_user),
+    session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
+    """Where a ticket stands, by its printed number: status, position and wait for anyone;
+    the visit's details for staff. Never the ticket's secret link."""
     ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
-    if ticket.status != "waiting":
-        return ticket_out(ticket=ticket)
-    return ticket_out(service.estimate_wait(session=session, ticket=ticket))
+    position = _position(session, ticket)
+    if viewer is not None and has_permission(viewer, Permission.HALL_VIEW):
+        return ticket_out(position, ticket=ticket)
+    return ticket_public_out(position, ticket=ticket)
 
 
-@router.post("/{hall_code}/tickets/{code}/cancel", dependencies=[Depends(public)])
+@router.post("/{hall_code}/tickets/{code}/cancel")
 def cancel_ticket(
-    hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
+    hall_code: str,
+    code: str,
+    user: User = Depends(ticket_staff),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.get_ticket(session=session, hall=_hall(session, hall_code), code=code)
-    return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket))
+    """Staff cancel a waiting ticket on the citizen's behalf (recorded with who did it)."""
+    hall = _hall(session, hall_code)
+    ticket = service.get_ticket(session=session, hall=hall, code=code, lock=True)
+    return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket, actor=user))
+
+
+@citizen_router.get("/{public_id}")
+def my_ticket(
+    public_id: str = PublicId,
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> dict[str, Any]:
+    """The citizen's own ticket by its secret link."""
+    ticket = service.get_ticket_by_public_id(session=session, public_id=public_id)
+    return ticket_out(_position(session, ticket), ticket=ticket, holder=True)
+
+
+@citizen_router.post("/{public_id}/cancel")
+def cancel_my_ticket(
+    public_id: str = PublicId,
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """The citizen gives up a waiting ticket, by its secret link."""
+    ticket = service.get_ticket_by_public_id(session=session, public_id=public_id, lock=True)
+    return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket), holder=True)
 
 
 @router.post("/{hall_code}/close-day")
@@ -344,7 +406,8 @@ def check_in(
     return {
         "appointment": _appointment_out(appointment),
         "late": late,
-        "ticket": ticket_out(position),
+        # The appointment code's holder checked in: the new ticket is theirs, with its link.
+        "ticket": ticket_out(position, holder=True),
     }
 
 
@@ -352,8 +415,8 @@ def check_in(
 def cancel_appointment(
     hall_code: str, code: str, session: Session = Depends(get_session, scope="function")
 ) -> dict[str, Any]:
-    _hall(session, hall_code)
-    return _appointment_out(appointments.cancel(session=session, code=code))
+    hall = _hall(session, hall_code)
+    return _appointment_out(appointments.cancel(session=session, code=code, hall=hall))
 
 
 # --- live ----------------------------------------------------------------------------

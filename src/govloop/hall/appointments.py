@@ -219,8 +219,12 @@ def check_in(*, session: Session, hall: Hall, code: str) -> tuple[Appointment, T
     return appointment, ticket, late
 
 
-def cancel(*, session: Session, code: str) -> Appointment:
+def cancel(*, session: Session, code: str, hall: Hall | None = None) -> Appointment:
+    """Cancel by the appointment's code (its holder's secret); with ``hall``, only an
+    appointment of that hall (another hall's code is unknown here)."""
     appointment = get_appointment(session=session, code=code)
+    if hall is not None and appointment.hall_id != hall.id:
+        raise NotFound("未找到该预约", code="appointment_not_found")
     if appointment.status != AppointmentStatus.BOOKED:
         raise RuleViolation("只有未签到的预约可以取消", code="appointment_not_open")
     appointment.status = AppointmentStatus.CANCELLED

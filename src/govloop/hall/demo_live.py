@@ -8,7 +8,8 @@ is accelerated (a minute of handling takes about a second) but the clock is real
 everything lands in today's service date. Some windows are left to a human. Missed
 appointments are swept by the web process's own timed duties (:mod:`govloop.hall.jobs`).
 After a finish, some citizens rate the visit (好差评) through ``POST /api/v1/ratings/…``
-with the ticket's public id, now and then badly, so a new rectification case appears.
+with the secret link of the slip they were handed when taking the ticket (staff replies
+never carry it), now and then badly, so a new rectification case appears.
 """
 
 from __future__ import annotations
@@ -135,6 +136,8 @@ class LiveDay:
         self.counts: dict[str, int] = {}
         # (due, public id, ticket code, rating body), oldest first
         self.pending_ratings: list[tuple[float, str, str, dict[str, Any]]] = []
+        # The slips the simulated citizens hold: ticket code → the ticket's secret link.
+        self.slips: dict[str, str] = {}
 
     # -- plumbing --
 
@@ -205,7 +208,12 @@ class LiveDay:
         if self.rng.random() < PRIORITY_SHARE:
             categories = [c.value for c in CITIZEN_PRIORITY]
             body["priority"] = categories[int(self.rng.choice(len(categories), p=PRIORITY_MIX))]
-        self._post("/tickets", body)
+        ok, slip = self._post("/tickets", body)
+        if ok:
+            self._keep_slip(slip)
+
+    def _keep_slip(self, slip: dict[str, Any]) -> None:
+        self.slips[str(slip["code"])] = str(slip["public_id"])
 
     def _check_in(self) -> None:
         moment = now()
@@ -216,6 +224,7 @@ class LiveDay:
         self.pending_check_ins.remove((code, earliest))
         ok, body = self._post("/appointments/check-in", {"code": code})
         if ok:
+            self._keep_slip(body["ticket"])
             ticket = body["ticket"]["code"]
             late = "（迟到，按普通号排队）" if body.get("late") else ""
             self.log(f"预约 {code} 签到，取得 {ticket} 号{late}")
@@ -265,7 +274,11 @@ class LiveDay:
 
     def _plan_rating(self, ticket: dict[str, Any], t: float) -> None:
         """The citizen of a just finished ticket will rate it: at the pad in a moment, by
-        QR code or the my-ticket page a little later (time runs fast here too)."""
+        QR code or the my-ticket page a little later (time runs fast here too). Only a
+        citizen holding the slip can: tickets taken before this run are not rated."""
+        public_id = self.slips.pop(str(ticket["code"]), None)
+        if public_id is None:
+            return
         try:
             waited_s = (
                 datetime.fromisoformat(ticket["called_at"])
@@ -277,7 +290,7 @@ class LiveDay:
         body, _cause = rating_input(self.rng, x, extra_bad=EXTRA_BAD)
         delay = rating_delay_seconds(self.rng, body["channel"]) * SECONDS_PER_MINUTE / 60.0
         due = t + min(delay, RATING_DELAY_MAX_S)
-        self.pending_ratings.append((due, str(ticket["public_id"]), str(ticket["code"]), body))
+        self.pending_ratings.append((due, public_id, str(ticket["code"]), body))
         self.pending_ratings.sort(key=lambda pending: pending[0])
 
     def _rate(self, public_id: str, code: str, body: dict[str, Any]) -> None:

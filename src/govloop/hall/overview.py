@@ -29,8 +29,16 @@ def call_text(code: str, window_number: int) -> str:
     return f"请 {code} 号到 {window_number} 号窗口"
 
 
+# What of an event's detail the public feed (display boards, "my ticket" pages, pads)
+# carries: numbers and windows, as the board shows them. Not the priority lane, channel,
+# outcome or reasons, which say something about the person or the staff member.
+PUBLIC_DETAIL = frozenset(
+    {"code", "window", "recall", "requeued", "late", "from_window", "to_window", "to_code"}
+)
+
+
 def event_out(event: HallEvent) -> dict[str, Any]:
-    detail = event.detail or {}
+    detail = {k: v for k, v in (event.detail or {}).items() if k in PUBLIC_DETAIL}
     body: dict[str, Any] = {
         "id": event.id,
         "kind": event.kind,
@@ -200,16 +208,22 @@ def _wait_range(position: TicketPosition) -> dict[str, Any]:
 
 
 def ticket_card(
-    *, session: Session, ticket: Ticket, position: TicketPosition | None = None
+    *,
+    session: Session,
+    ticket: Ticket,
+    position: TicketPosition | None = None,
+    holder: bool = False,
 ) -> dict[str, Any]:
-    """What a citizen sees about one ticket: slip, "my ticket" page, window panel."""
+    """One ticket as its citizen sees it (slip, "my ticket" page) and staff (window panel,
+    rating pad). The secret link (``public_id``) only with ``holder``: the slip handed to
+    whoever took the ticket and the pages reached by that link."""
     item = session.get(ServiceItem, ticket.item_id)
     numbers = _window_numbers(session, ticket.hall_id)
     if position is None and ticket.status == TicketStatus.WAITING:
         position = estimate_wait(session=session, ticket=ticket)
     card: dict[str, Any] = {
         "code": ticket.code,
-        "public_id": ticket.public_id,
+        "public_id": ticket.public_id if holder else None,
         "status": ticket.status,
         "item_code": item.code if item else "",
         "item_name": item.name if item else "",
@@ -238,6 +252,34 @@ def ticket_card(
             }
         )
     return card
+
+
+# What anyone who knows a ticket's printed number may see (the board shows the numbers).
+PUBLIC_CARD = frozenset(
+    {
+        "code",
+        "status",
+        "item_code",
+        "item_name",
+        "service_date",
+        "issued_at",
+        "called_at",
+        "finished_at",
+        "window",
+        "target_window",
+        "position",
+        "ahead",
+        "estimate",
+    }
+)
+
+
+def public_ticket_card(*, session: Session, ticket: Ticket) -> dict[str, Any]:
+    """A ticket looked up by its printed number: where it stands, for anyone. No link, and
+    nothing about the person (priority lane, outcome, reason)."""
+    card = ticket_card(session=session, ticket=ticket)
+    public = {k: v for k, v in card.items() if k in PUBLIC_CARD}
+    return public | {"public_id": None, "priority": None, "outcome": None, "closed_reason": None}
 
 
 def _minutes_between(start: datetime | None, end: datetime | None) -> int | None:

@@ -71,6 +71,10 @@ LABELS: dict[str, dict[str, str]] = {
         "appointment": N_("Appointment"),
         "carried_over": N_("Carried over"),
     },
+    "closed_reason": {
+        "citizen": N_("given up by the ticket holder"),
+        "staff": N_("cancelled by hall staff"),
+    },
     "channel": {
         "kiosk": N_("Kiosk"),
         "appointment": N_("Appointment check-in"),
@@ -211,7 +215,7 @@ def kiosk_issue(
         session=session, hall=hall, item=item, priority=priority or None, channel="kiosk"
     )
     position = service.estimate_wait(session=session, ticket=ticket)
-    card = overview.ticket_card(session=session, ticket=ticket, position=position)
+    card = overview.ticket_card(session=session, ticket=ticket, position=position, holder=True)
     return _slip(request, hall, card)
 
 
@@ -233,7 +237,7 @@ def kiosk_check_in(
         raise BadRequest(_("Please enter your appointment code"), code="code_missing")
     _appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=code)
     position = service.estimate_wait(session=session, ticket=ticket)
-    card = overview.ticket_card(session=session, ticket=ticket, position=position)
+    card = overview.ticket_card(session=session, ticket=ticket, position=position, holder=True)
     return _slip(request, hall, card, checked_in=True, late=late)
 
 
@@ -259,6 +263,8 @@ def display(
 
 
 # --- my ticket 我的号 -------------------------------------------------------------------
+# By the printed number (typed in): where the ticket stands, for anyone. By the secret
+# link (/t/…, the QR code on the slip): the citizen's own page, to rate or cancel.
 
 
 def _my_ticket_context(
@@ -270,7 +276,7 @@ def _my_ticket_context(
         ticket = service.get_ticket(session=session, hall=hall, code=code)
     except GovloopError as exc:
         return {"ticket": None, "code": code, "error": exc.message}, exc.status_code
-    card = overview.ticket_card(session=session, ticket=ticket)
+    card = overview.public_ticket_card(session=session, ticket=ticket)
     return {"ticket": card, "code": ticket.code, "error": None}, 200
 
 
@@ -305,7 +311,7 @@ def my_ticket_panel(
 ) -> Response:
     hall = _hall(session, hall_code)
     ticket = service.get_ticket(session=session, hall=hall, code=code)
-    card = overview.ticket_card(session=session, ticket=ticket)
+    card = overview.public_ticket_card(session=session, ticket=ticket)
     return page(request, "hall/_ticket_panel.html", hall, ticket=card)
 
 
@@ -318,7 +324,7 @@ def ticket_short_link(
 ) -> Response:
     ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
     hall = session.get(Hall, ticket.hall_id)
-    card = overview.ticket_card(session=session, ticket=ticket)
+    card = overview.ticket_card(session=session, ticket=ticket, holder=True)
     return page(
         request,
         "hall/my_ticket.html",
@@ -340,7 +346,24 @@ def ticket_short_link_panel(
 ) -> Response:
     ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32])
     hall = session.get(Hall, ticket.hall_id)
-    card = overview.ticket_card(session=session, ticket=ticket)
+    card = overview.ticket_card(session=session, ticket=ticket, holder=True)
+    return page(request, "hall/_ticket_panel.html", hall, ticket=card)
+
+
+@router.post("/t/{public_id}/cancel", response_class=HTMLResponse)
+def ticket_short_link_cancel(
+    request: Request,
+    public_id: str,
+    viewer: User | None = Depends(page_user),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """The citizen gives up a waiting ticket from the page its secret link opens."""
+    ticket = service.get_ticket_by_public_id(session=session, public_id=public_id[:32], lock=True)
+    service.cancel_ticket(session=session, ticket=ticket)
+    if not is_htmx(request):
+        return RedirectResponse(f"/t/{ticket.public_id}", status_code=303)
+    hall = session.get(Hall, ticket.hall_id)
+    card = overview.ticket_card(session=session, ticket=ticket, holder=True)
     return page(request, "hall/_ticket_panel.html", hall, ticket=card)
 
 

@@ -120,16 +120,18 @@ def next_waiting_ticket(
     return session.scalar(stmt)
 
 
-def ticket_by_code(session: Session, hall_id: int, service_date: date, code: str) -> Ticket | None:
-    return session.scalar(
-        select(Ticket).where(
-            Ticket.hall_id == hall_id, Ticket.service_date == service_date, Ticket.code == code
-        )
+def ticket_by_code(
+    session: Session, hall_id: int, service_date: date, code: str, *, lock: bool = False
+) -> Ticket | None:
+    stmt = select(Ticket).where(
+        Ticket.hall_id == hall_id, Ticket.service_date == service_date, Ticket.code == code
     )
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
-def ticket_by_public_id(session: Session, public_id: str) -> Ticket | None:
-    return session.scalar(select(Ticket).where(Ticket.public_id == public_id))
+def ticket_by_public_id(session: Session, public_id: str, *, lock: bool = False) -> Ticket | None:
+    stmt = select(Ticket).where(Ticket.public_id == public_id)
+    return session.scalar(stmt.with_for_update() if lock else stmt)
 
 
 def active_ticket_of_window(

@@ -61,11 +61,36 @@ def _minutes(seconds: float | None) -> float | None:
     return round(seconds / 60.0, 1) if seconds is not None else None
 
 
-def ticket_out(position: TicketPosition | None = None, *, ticket: Any = None) -> dict[str, Any]:
+def _estimate(position: TicketPosition, *, inputs: bool) -> dict[str, Any]:
+    wait = position.wait
+    estimate: dict[str, Any] = {
+        "known": wait.known,
+        "expected_minutes": _minutes(wait.expected_s),
+        "low_minutes": _minutes(wait.low_s),
+        "high_minutes": _minutes(wait.high_s),
+        "expected_seconds": wait.expected_s,
+        "method": wait.method,
+    }
+    if inputs:
+        estimate["inputs"] = {
+            "ahead": position.inputs.ahead,
+            "open_windows": position.inputs.servers,
+            "idle_windows": position.inputs.idle,
+            "mean_service_seconds": round(position.inputs.mean_service_s, 3),
+            "abandon_rate_per_hour": round(position.inputs.abandon_rate * 3600, 4),
+        }
+    return estimate
+
+
+def ticket_out(
+    position: TicketPosition | None = None, *, ticket: Any = None, holder: bool = False
+) -> dict[str, Any]:
+    """A ticket for staff; with ``holder``, for its citizen, including the secret link
+    (``public_id``). Only the response to whoever took the ticket and lookups by that link
+    are holder views: staff act by the printed code and never need the citizen's link."""
     t = position.ticket if position else ticket
     body: dict[str, Any] = {
         "code": t.code,
-        "public_id": t.public_id,
         "status": t.status,
         "item_id": t.item_id,
         "priority": t.priority,
@@ -78,27 +103,37 @@ def ticket_out(position: TicketPosition | None = None, *, ticket: Any = None) ->
         "outcome": t.outcome,
         "closed_reason": t.closed_reason,
     }
+    if holder:
+        body["public_id"] = t.public_id
     if position is not None:
-        wait = position.wait
         body.update(
             {
                 "position": position.ahead + 1,
                 "ahead": position.ahead,
-                "estimate": {
-                    "known": wait.known,
-                    "expected_minutes": _minutes(wait.expected_s),
-                    "low_minutes": _minutes(wait.low_s),
-                    "high_minutes": _minutes(wait.high_s),
-                    "expected_seconds": wait.expected_s,
-                    "method": wait.method,
-                    "inputs": {
-                        "ahead": position.inputs.ahead,
-                        "open_windows": position.inputs.servers,
-                        "idle_windows": position.inputs.idle,
-                        "mean_service_seconds": round(position.inputs.mean_service_s, 3),
-                        "abandon_rate_per_hour": round(position.inputs.abandon_rate * 3600, 4),
-                    },
-                },
+                "estimate": _estimate(position, inputs=True),
+            }
+        )
+    return body
+
+
+def ticket_public_out(
+    position: TicketPosition | None = None, *, ticket: Any = None
+) -> dict[str, Any]:
+    """What anyone who knows a ticket's printed number may see: where it stands. Nothing
+    secret (no link) and nothing about the person (no priority lane, outcome or reason)."""
+    t = position.ticket if position else ticket
+    body: dict[str, Any] = {
+        "code": t.code,
+        "status": t.status,
+        "item_id": t.item_id,
+        "service_date": t.service_date.isoformat(),
+    }
+    if position is not None:
+        body.update(
+            {
+                "position": position.ahead + 1,
+                "ahead": position.ahead,
+                "estimate": _estimate(position, inputs=False),
             }
         )
     return body

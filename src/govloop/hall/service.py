@@ -82,16 +82,22 @@ def parse_ticket_code(code: str) -> str:
     return normalized
 
 
-def get_ticket(*, session: Session, hall: Hall, code: str, day: date | None = None) -> Ticket:
+def get_ticket(
+    *, session: Session, hall: Hall, code: str, day: date | None = None, lock: bool = False
+) -> Ticket:
+    """A ticket by its printed number (A023). The number is public, shown on the display
+    board: whoever presents it may see where the ticket stands, never act on it."""
     normalized = parse_ticket_code(code)
-    ticket = repo.ticket_by_code(session, hall.id, day or service_day(hall), normalized)
+    ticket = repo.ticket_by_code(session, hall.id, day or service_day(hall), normalized, lock=lock)
     if ticket is None:
         raise NotFound(f"今天没有 {normalized} 号", code="ticket_not_found")
     return ticket
 
 
-def get_ticket_by_public_id(*, session: Session, public_id: str) -> Ticket:
-    ticket = repo.ticket_by_public_id(session, public_id)
+def get_ticket_by_public_id(*, session: Session, public_id: str, lock: bool = False) -> Ticket:
+    """A ticket by its secret link (the QR code on the slip): whoever holds it is the
+    ticket's citizen and may act on it (cancel, rate)."""
+    ticket = repo.ticket_by_public_id(session, public_id, lock=lock)
     if ticket is None:
         raise NotFound("未找到该号票", code="ticket_not_found")
     return ticket
@@ -233,9 +239,16 @@ def issue_ticket(
     return ticket
 
 
-def cancel_ticket(*, session: Session, ticket: Ticket, reason: str = "citizen") -> Ticket:
+def cancel_ticket(*, session: Session, ticket: Ticket, actor: User | None = None) -> Ticket:
+    """取消 a waiting ticket: by its citizen (``actor`` None; the caller found the ticket
+    by its secret link) or by hall staff on the citizen's behalf, recorded with who did it.
+
+    Authorization is the caller's: routes reach here only through the ticket's secret
+    link or with staff rights.
+    """
     if ticket.status != TicketStatus.WAITING:
         raise RuleViolation("只有等候中的号可以取消", code="ticket_not_waiting")
+    reason = "staff" if actor is not None else "citizen"
     ticket.status = TicketStatus.CANCELLED
     ticket.closed_reason = reason
     record_event(
@@ -243,6 +256,7 @@ def cancel_ticket(*, session: Session, ticket: Ticket, reason: str = "citizen") 
         hall_id=ticket.hall_id,
         kind=EventKind.CANCELLED,
         ticket=ticket,
+        staff_id=actor.id if actor is not None else None,
         detail={"reason": reason},
     )
     return ticket

@@ -280,7 +280,7 @@ def pad_panel(
         return _unpaired(request, session, hall_code, number)
     hall = hall_service.get_hall(session=session, code=hall_code)
     context = _pad_context(session, hall, number)
-    shown = context["ticket"]["public_id"] if context["ticket"] else ""
+    shown = context["ticket"]["code"] if context["ticket"] else ""
     if shown == current and "current" in request.query_params:
         return Response(status_code=204)
     return page(request, "ratings/_pad_body.html", **context)
@@ -291,7 +291,7 @@ def pad_rate(
     request: Request,
     hall_code: str,
     number: int,
-    public_id: str = Form("", max_length=32),
+    code: str = Form("", max_length=16),
     level: str = Form("", max_length=2),
     tags: list[str] = Form(default_factory=list),
     comment: str = Form("", max_length=1000),
@@ -305,8 +305,9 @@ def pad_rate(
     template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
     try:
         window = hall_service.get_window(session=session, hall=hall, number=number)
-        ticket = hall_service.get_ticket_by_public_id(session=session, public_id=public_id)
-        if ticket.hall_id != hall.id or ticket.window_id != window.id:
+        # Today's visit by its number: the pad shows the number, never the citizen's link.
+        ticket = hall_service.get_ticket(session=session, hall=hall, code=code)
+        if ticket.window_id != window.id:
             raise BadRequest(_("This visit was not served at this window"), code="other_window")
         data = _rating_input(
             level=level, channel=RatingChannel.PAD, tags=tags, comment=comment, phone=phone
@@ -317,7 +318,7 @@ def pad_rate(
         context = _pad_context(session, hall, number)
         if isinstance(exc, Conflict):
             context.update(state="message", message=exc.message)
-        elif context["ticket"] and context["ticket"]["public_id"] == public_id:
+        elif context["ticket"] and context["ticket"]["code"] == code.strip().upper():
             context.update(error=exc.message, form=_form_state(level, tags, comment, phone))
         else:
             context.update(state="message", message=exc.message)
@@ -333,7 +334,8 @@ def pad_rate(
 def _link_context(session: Session, ticket: Ticket, via: str) -> dict[str, Any]:
     return {
         "hall": session.get(Hall, ticket.hall_id),
-        "ticket": overview.ticket_card(session=session, ticket=ticket),
+        # The page its link opened: the citizen holds the link, the form posts back to it.
+        "ticket": overview.ticket_card(session=session, ticket=ticket, holder=True),
         "via": "my_ticket" if via == "my_ticket" else "",
         "state": service.ticket_rating_state(session=session, ticket=ticket),
         "form": {"dims": {}},
