@@ -128,6 +128,9 @@ TABLE: dict[str, str] = {
     "GET /halls/{hall_code}/my-ticket": PUBLIC,
     "GET /halls/{hall_code}/my-ticket/panel": PUBLIC,
     "GET /t/{public_id}": SECRET_LINK,
+    "POST /t/{public_id}/cancel": SECRET_LINK,
+    "GET /api/v1/tickets/{public_id}": SECRET_LINK,
+    "POST /api/v1/tickets/{public_id}/cancel": SECRET_LINK,
     "GET /t/{public_id}/panel": SECRET_LINK,
     "GET /halls/{hall_code}/windows/{number}": OPERATE,
     "GET /halls/{hall_code}/windows/{number}/panel": OPERATE,
@@ -420,9 +423,6 @@ TABLE: dict[str, str] = {
 # under way elsewhere. Their tests are strict xfails: when the fix lands they pass, fail as
 # "XPASS(strict)", and the row must be removed from here.
 PENDING_FIXES: dict[str, str] = {
-    "POST /api/v1/halls/{hall_code}/tickets/{code}/cancel": (
-        "citizen ticket actions behind secret links: anonymous cancel-by-code is refused"
-    ),
     "GET /admin/users": "user administration pages (route not added yet)",
 }
 

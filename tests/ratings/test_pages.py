@@ -190,7 +190,6 @@ def test_pad_is_idle_until_a_visit_finishes_then_asks_about_it(client):
 
 def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client):
     serve()
-    sign_in(client, "staff1")
     token = csrf(client, PAD)
     r = client.post(
         f"{PAD}/rate",
@@ -217,7 +216,6 @@ def test_pad_rating_writes_one_pad_rating_and_opens_a_case_for_a_bad_one(client)
 
 def test_pad_without_htmx_renders_the_whole_page(client):
     serve()
-    sign_in(client, "staff1")
     token = csrf(client, PAD)
     r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "5", "csrf_token": token})
     assert r.status_code == 200 and "<html" in r.text and "感谢您的评价" in r.text
@@ -228,7 +226,6 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
     public_id = serve()
     rate(public_id, 4)
     before = counts()
-    sign_in(client, "staff1")
     token = csrf(client, PAD)
     r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"}, headers=htmx(token))
     assert r.status_code == 409
@@ -248,7 +245,6 @@ def test_pad_second_rating_is_refused_kindly_and_writes_nothing(client):
 )
 def test_pad_bad_input_shows_the_form_again_and_writes_nothing(client, data, status, message):
     serve()
-    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
     r = client.post(f"{PAD}/rate", data={"code": "A001", **data}, headers=htmx(token))
@@ -261,7 +257,6 @@ def test_pad_bad_input_shows_the_form_again_and_writes_nothing(client, data, sta
 
 def test_pad_refuses_a_visit_of_another_window(client):
     serve(window=2, item="GS01")
-    sign_in(client, "staff1")
     token = csrf(client, PAD)
     before = counts()
     r = client.post(f"{PAD}/rate", data={"code": "B001", "level": "5"}, headers=htmx(token))
@@ -271,14 +266,12 @@ def test_pad_refuses_a_visit_of_another_window(client):
 
 def test_pad_forgets_a_visit_after_a_while(client):
     serve()
-    sign_in(client, "staff1")
     client.clock.advance(minutes=ratings.PAD_PROMPT_MINUTES + 1)
     assert 'data-pad-state="idle"' in client.get(PAD).text
 
 
 def test_pad_post_without_csrf_is_refused(client):
     serve()
-    sign_in(client, "staff1")
     before = counts()
     r = client.post(f"{PAD}/rate", data={"code": "A001", "level": "1"})
     assert r.status_code == 403 and "CSRF" in r.text
@@ -740,7 +733,6 @@ def test_survey_create_bad_input_is_inline(client, data, message):
 
 def test_pages_switch_to_english(client):
     public_id = serve()
-    sign_in(client, "staff1")
     client.cookies.set("lang", "en")
     assert "Very satisfied" in client.get(PAD).text
     assert "Rate this service" in client.get(f"/r/{public_id}").text

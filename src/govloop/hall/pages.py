@@ -350,7 +350,9 @@ def ticket_short_link_panel(
     return page(request, "hall/_ticket_panel.html", hall, ticket=card)
 
 
-@router.post("/t/{public_id}/cancel", response_class=HTMLResponse)
+@router.post(
+    "/t/{public_id}/cancel", response_class=HTMLResponse, dependencies=[Depends(secret_link)]
+)
 def ticket_short_link_cancel(
     request: Request,
     public_id: str,
