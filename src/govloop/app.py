@@ -179,10 +179,12 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 async def handle_govloop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GovloopError)
     if wants_json(request):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
-    return _error_page(request, exc.status_code, exc.message)
+    response = _error_page(request, exc.status_code, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _describe(errors: list[Any]) -> list[dict[str, Any]]:
