@@ -65,6 +65,7 @@ from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
 from govloop.subjects import api as subjects_api
 from govloop.subjects import pages as subjects_pages
+from govloop.web import admin_pages
 from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
 
@@ -251,6 +252,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(hall_api.router)
     app.include_router(hall_pages.router)
     app.include_router(ratings_api.router)
