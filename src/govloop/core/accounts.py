@@ -17,8 +17,13 @@ from datetime import timedelta
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from govloop.core.auth import TOUCH_EVERY, check_password_strength, hash_password, token_digest
-from govloop.core.clock import now
+from govloop.core.auth import (
+    TOUCH_EVERY,
+    check_password_strength,
+    hash_password,
+    token_digest,
+    wall_now,
+)
 from govloop.core.errors import NotFound, RuleViolation
 from govloop.core.models import ApiToken, User, UserSession
 from govloop.core.settings import get_settings
@@ -53,7 +58,7 @@ class UserRow:
 
 
 def user_rows(*, session: Session) -> list[UserRow]:
-    moment = now()
+    moment = wall_now()
     live_sessions = dict(
         session.execute(
             select(UserSession.user_id, func.count())
@@ -105,7 +110,7 @@ def start_session(
     *, session: Session, user: User, ip: str | None = None, user_agent: str | None = None
 ) -> str:
     """A new sign-in session; returns the id for the cookie (stored only hashed)."""
-    moment = now()
+    moment = wall_now()
     raw = secrets.token_urlsafe(32)
     session.add(
         UserSession(
@@ -132,7 +137,7 @@ def start_session(
 def session_user(*, session: Session, raw: str) -> tuple[User, UserSession] | None:
     """The user of a live session id, or None (unknown, ended, expired, user inactive)."""
     row = session.scalar(select(UserSession).where(UserSession.token_hash == token_digest(raw)))
-    moment = now()
+    moment = wall_now()
     if row is None or row.revoked_at is not None or row.expires_at <= moment:
         return None
     user = session.get(User, row.user_id)
@@ -148,7 +153,7 @@ def end_session(*, session: Session, raw: str) -> None:
     session.execute(
         update(UserSession)
         .where(UserSession.token_hash == token_digest(raw), UserSession.revoked_at.is_(None))
-        .values(revoked_at=now(), revoked_reason="signed_out")
+        .values(revoked_at=wall_now(), revoked_reason="signed_out")
     )
 
 
@@ -159,7 +164,7 @@ def live_sessions(*, session: Session, user: User) -> list[UserSession]:
             .where(
                 UserSession.user_id == user.id,
                 UserSession.revoked_at.is_(None),
-                UserSession.expires_at > now(),
+                UserSession.expires_at > wall_now(),
             )
             .order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())
         )
@@ -171,7 +176,7 @@ def revoke_sessions(*, session: Session, user: User, reason: str = "revoked") ->
     result = session.execute(
         update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
-        .values(revoked_at=now(), revoked_reason=reason)
+        .values(revoked_at=wall_now(), revoked_reason=reason)
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -182,7 +187,7 @@ def revoke_session(*, session: Session, user: User, session_id: int) -> None:
     if row is None or row.user_id != user.id:
         raise NotFound("该登录会话不存在", code="session_not_found")
     if row.revoked_at is None:
-        row.revoked_at = now()
+        row.revoked_at = wall_now()
         row.revoked_reason = "revoked"
         log.info("session %s of %s revoked", row.id, user.username)
 
@@ -206,7 +211,7 @@ def revoke_token(*, session: Session, user: User, token_id: int) -> ApiToken:
         raise NotFound("该 API 令牌不存在", code="token_not_found")
     if not row.revoked:
         row.revoked = True
-        row.revoked_at = now()
+        row.revoked_at = wall_now()
         log.info("token %s (%s) of %s revoked", row.id, row.name, user.username)
     return row
 
@@ -215,7 +220,7 @@ def revoke_tokens(*, session: Session, user: User) -> int:
     result = session.execute(
         update(ApiToken)
         .where(ApiToken.user_id == user.id, ~ApiToken.revoked)
-        .values(revoked=True, revoked_at=now())
+        .values(revoked=True, revoked_at=wall_now())
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -13,12 +13,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core import ratelimit
-from govloop.core.clock import now
 from govloop.core.errors import BadRequest, Conflict, NotAuthenticated
 from govloop.core.models import ApiToken, User
 
 # Last-seen and last-used times are written at most this often (not on every request).
 TOUCH_EVERY = timedelta(seconds=60)
+
+
+def wall_now() -> datetime:
+    """Real time for credentials (sessions, tokens): they expire in real time even while a
+    simulation or a test moves the application's clock (``core.clock.now``)."""
+    return datetime.now(UTC)
 
 
 class Role(enum.StrEnum):
@@ -174,7 +179,7 @@ def user_for_token(*, session: Session, token: str) -> User | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    moment = now()
+    moment = wall_now()
     if row.last_used_at is None or moment - row.last_used_at >= TOUCH_EVERY:
         row.last_used_at = moment
     return user
