@@ -150,9 +150,11 @@ def test_client_address_rules():
         assert address("::ffff:203.0.113.9") == "203.0.113.9"
 
 
-def test_trusted_proxies_must_be_addresses_or_networks():
+def test_settings_refuse_what_they_cannot_read():
     with pytest.raises(ValidationError):
         Settings(trusted_proxies="10.0.0.1, proxy.example")
+    with pytest.raises(ValidationError):
+        Settings(rate_limits={"tickets": "lots"})
     assert [str(n) for n in Settings(trusted_proxies="10.0.0.1,fd00::/8").trusted_networks] == [
         "10.0.0.1/32",
         "fd00::/8",

@@ -64,8 +64,13 @@ class TooManyRequests(GovloopError):
     code = "too_many_requests"
 
     def __init__(
-        self, message: str, *, code: str | None = None, retry_after: int | None = None
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        **details: Any,
     ) -> None:
-        super().__init__(message, code=code)
+        super().__init__(message, code=code, **details)
         if retry_after is not None:
             self.headers["Retry-After"] = str(retry_after)

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("rate_limits")
+    @classmethod
+    def valid_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from limits import parse_many
+
+        for limit in value.values():
+            parse_many(limit)  # ValueError names what it cannot read
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def valid_proxies(cls, value: str) -> str:

@@ -422,6 +422,7 @@ def serve_with_live_day(
         log_level="warning",
         access_log=False,
         timeout_graceful_shutdown=3,
+        proxy_headers=False,  # no proxy in front of the demo: believe no forwarded headers
     )
     server = _Server(config)
 
