@@ -16,10 +16,10 @@ from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
 
 CSRF_FIELD = "csrf_token"
-# The signed session cookie's key for the sign-in session id (core/accounts.py).
-SESSION_KEY = "sid"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The signed session cookie's key for the sign-in session id (core/accounts.py).
+SESSION_KEY = "sid"
 
 
 def csrf_token(request: Request) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from typing import Any
 from urllib.parse import urlparse
@@ -38,7 +39,10 @@ def _device_signer() -> URLSafeTimedSerializer:
 
 
 def _user_tag(username: str) -> str:
-    return hashlib.sha256(username.strip().casefold().encode()).hexdigest()[:16]
+    """A keyed hash: the cookie does not tell who signed in on this browser."""
+    key = get_settings().secret_key.encode()
+    name = username.strip().casefold().encode()
+    return hmac.new(key, name, hashlib.sha256).hexdigest()[:16]
 
 
 def _device(request: Request) -> tuple[str, list[str]] | None:
