@@ -15,8 +15,7 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, text
 
-from govloop.core import auth
-from govloop.core.auth import login_limiter
+from govloop.core import auth, ratelimit
 from govloop.core.db import Base, make_engine, set_engine
 from govloop.core.migrate import upgrade
 from govloop.core.registry import import_all_models
@@ -88,7 +87,7 @@ def db(engine: Engine) -> Iterator[Engine]:
     """A migrated, empty database on each backend, installed as the process engine."""
     set_engine(engine)
     clear_stats_cache()
-    login_limiter.reset()
+    ratelimit.reset()
     try:
         yield engine
     finally:

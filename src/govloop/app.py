@@ -71,6 +71,7 @@ from govloop.ratings import pages as ratings_pages
 from govloop.ratings import survey_api
 from govloop.subjects import api as subjects_api
 from govloop.subjects import pages as subjects_pages
+from govloop.web import admin_pages
 from govloop.web import pages as web_pages
 from govloop.web.templating import STATIC_DIR, render
 
@@ -185,10 +186,12 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 async def handle_govloop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GovloopError)
     if wants_json(request):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code)
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
     if isinstance(exc, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
-    return _error_page(request, exc.status_code, exc.message)
+    response = _error_page(request, exc.status_code, exc.message)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _describe(errors: list[Any]) -> list[dict[str, Any]]:
@@ -317,6 +320,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages.router)
+    app.include_router(admin_pages.router)
     app.include_router(hall_api.router)
     app.include_router(hall_api.citizen_router)
     app.include_router(hall_pages.router)

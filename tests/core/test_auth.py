@@ -9,7 +9,6 @@ from govloop.core.auth import (
     create_user,
     has_permission,
     issue_api_token,
-    login_limiter,
     user_for_token,
 )
 from govloop.core.db import unit_of_work
@@ -29,25 +28,52 @@ def test_create_user_hashes_password_and_refuses_duplicates(db):
         create_user(session=s, username="bob", password="long-enough", role="emperor")
 
 
-def test_authenticate_and_rate_limit(db):
+def _attempt(username: str, password: str, client: str, device: str | None = None):
+    with unit_of_work() as s:
+        return authenticate(
+            session=s, username=username, password=password, client=client, device=device
+        )
+
+
+def test_guessing_one_account_from_many_addresses_is_stopped(db):
     with unit_of_work() as s:
         create_user(session=s, username="alice", password="s3cret-pass", role="admin")
+        create_user(session=s, username="bob", password="s3cret-pass", role="admin")
+    assert _attempt("alice", "s3cret-pass", "1.2.3.4").username == "alice"
+    for i in range(5):  # a botnet: every guess from another address
+        with pytest.raises(NotAuthenticated):
+            _attempt("alice", "wrong", f"10.0.0.{i}")
+    # The username is refused from a new address now, even with the right password …
+    with pytest.raises(TooManyRequests) as refused:
+        _attempt("Alice", "s3cret-pass", "5.6.7.8")
+    assert refused.value.message == "登录失败次数过多，请稍后再试"
+    assert 0 < int(refused.value.headers["Retry-After"]) <= 900
+    # … but not from the browser alice signed in with before (its device cookie), and
+    # other users are untouched.
+    assert _attempt("alice", "s3cret-pass", "5.6.7.8", device="alices-pc").username == "alice"
+    assert _attempt("bob", "s3cret-pass", "10.0.0.1").username == "bob"
+
+
+def test_one_address_cannot_spray_a_password_over_many_accounts(db):
     with unit_of_work() as s:
-        assert (
-            authenticate(
-                session=s, username="alice", password="s3cret-pass", client="1.2.3.4"
-            ).username
-            == "alice"
-        )
+        create_user(session=s, username="alice", password="s3cret-pass", role="admin")
+    for i in range(20):
+        with pytest.raises(NotAuthenticated):
+            _attempt(f"user{i}", "Password123", "6.6.6.6")
+    with pytest.raises(TooManyRequests):
+        _attempt("alice", "s3cret-pass", "6.6.6.6")
+    assert _attempt("alice", "s3cret-pass", "7.7.7.7").username == "alice"
+
+
+def test_a_device_cookie_has_a_small_budget_of_its_own(db):
+    with unit_of_work() as s:
+        create_user(session=s, username="alice", password="s3cret-pass", role="admin")
     for _ in range(5):
-        with unit_of_work() as s, pytest.raises(NotAuthenticated):
-            authenticate(session=s, username="alice", password="wrong", client="1.2.3.4")
-    # Locked out now, even with the right password; another client is not.
-    with unit_of_work() as s, pytest.raises(TooManyRequests):
-        authenticate(session=s, username="alice", password="s3cret-pass", client="1.2.3.4")
-    with unit_of_work() as s:
-        assert authenticate(session=s, username="alice", password="s3cret-pass", client="5.6.7.8")
-    login_limiter.reset()
+        with pytest.raises(NotAuthenticated):
+            _attempt("alice", "wrong", "1.1.1.1", device="stolen")
+    with pytest.raises(TooManyRequests):
+        _attempt("alice", "s3cret-pass", "1.1.1.1", device="stolen")
+    assert _attempt("alice", "s3cret-pass", "1.1.1.1").username == "alice"
 
 
 def test_unknown_user_fails_like_a_wrong_password(db):

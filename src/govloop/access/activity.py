@@ -11,8 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.access.models import AuditEntry, Grant
-from govloop.core import calendar
-from govloop.core.auth import LoginRateLimiter
+from govloop.core import calendar, ratelimit
 from govloop.core.clock import now, to_local
 from govloop.core.errors import NotFound
 from govloop.core.models import User
@@ -34,8 +33,6 @@ OUTSIDE_CASE_CODES = frozenset(
 )
 BREAK_GLASS_ACTIONS = frozenset({"break_glass", "bg_requested"})  # served now, or asked for
 
-tracker_limiter = LoginRateLimiter()
-
 
 @dataclass(frozen=True)
 class AccessLine:
@@ -51,9 +48,9 @@ def citizen_accesses(
     *, session: Session, id_number: str, name: str, phone: str, client: str
 ) -> list[AccessLine]:
     """The reads of a citizen's data, for the citizen. The three facts must match the master
-    record, and failed attempts are rate-limited like logins."""
-    key = f"tracker:{client}"
-    tracker_limiter.check(key)
+    record, and failed attempts are rate-limited per client address (a match resets
+    nothing, so one's own identity cannot clear the count between guesses)."""
+    ratelimit.check(ratelimit.MY_DATA, client)
     check = ids.check_resident_id(id_number)
     person = subjects.find_person(session=session, id_number=check.value) if check.valid else None
     phone_check = ids.check_phone(phone)
@@ -62,9 +59,8 @@ def citizen_accesses(
         or person.attributes.get("name") != name.strip()
         or person.attributes.get("phone") != phone_check.value
     ):
-        tracker_limiter.record_failure(key)
+        ratelimit.hit(ratelimit.MY_DATA, client)
         raise NotFound("未能核实身份：请检查身份证号码、姓名和手机号码", code="not_verified")
-    tracker_limiter.reset(key)
     rows = session.scalars(
         select(AuditEntry)
         .where(

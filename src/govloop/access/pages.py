@@ -24,6 +24,7 @@ from govloop.core.errors import BadRequest, GovloopError, PermissionDenied
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
+from govloop.core.ratelimit import client_ip
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
 from govloop.web.pages import page_user
@@ -279,7 +280,7 @@ def tracker(
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     """Who accessed my data, for which matter (like Estonia's data tracker)."""
-    client = request.client.host if request.client else "unknown"
+    client = client_ip(request)
     form = {"id_number": id_number, "name": name, "phone": phone}
     try:
         lines = activity.citizen_accesses(
@@ -288,6 +289,7 @@ def tracker(
     except GovloopError as exc:
         response = page(request, "access/my_data.html", lines=None, error=exc.message, form=form)
         response.status_code = exc.status_code
+        response.headers.update(exc.headers)
         return response
     return page(request, "access/my_data.html", lines=lines, error=None, form={"name": name})
 

@@ -1,22 +1,29 @@
-"""Roles, permissions, password hashing and login rate limiting."""
+"""Roles, permissions, password hashing, sign-in with its rate limits, and API tokens."""
 
 from __future__ import annotations
 
 import enum
 import hashlib
 import secrets
-import threading
-import time
-from collections import defaultdict, deque
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.core.errors import BadRequest, Conflict, NotAuthenticated, TooManyRequests
+from govloop.core import ratelimit
+from govloop.core.errors import BadRequest, Conflict, NotAuthenticated
 from govloop.core.models import ApiToken, User
-from govloop.core.settings import get_settings
+
+# Last-seen and last-used times are written at most this often (not on every request).
+TOUCH_EVERY = timedelta(seconds=60)
+
+
+def wall_now() -> datetime:
+    """Real time for credentials (sessions, tokens): they expire in real time even while a
+    simulation or a test moves the application's clock (``core.clock.now``)."""
+    return datetime.now(UTC)
 
 
 class Role(enum.StrEnum):
@@ -79,39 +86,9 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-class LoginRateLimiter:
-    """Counts failed logins per key in a sliding window; in-process by design."""
-
-    def __init__(self) -> None:
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def _prune(self, key: str, window: float) -> deque[float]:
-        q = self._failures[key]
-        cutoff = time.monotonic() - window
-        while q and q[0] < cutoff:
-            q.popleft()
-        return q
-
-    def check(self, key: str) -> None:
-        s = get_settings()
-        with self._lock:
-            if len(self._prune(key, s.login_window_seconds)) >= s.login_max_failures:
-                raise TooManyRequests("登录失败次数过多，请稍后再试", code="login_rate_limited")
-
-    def record_failure(self, key: str) -> None:
-        with self._lock:
-            self._failures[key].append(time.monotonic())
-
-    def reset(self, key: str | None = None) -> None:
-        with self._lock:
-            if key is None:
-                self._failures.clear()
-            else:
-                self._failures.pop(key, None)
-
-
-login_limiter = LoginRateLimiter()
+def check_password_strength(password: str) -> None:
+    if len(password) < 8:
+        raise BadRequest("密码至少 8 个字符", code="weak_password")
 
 
 def create_user(
@@ -120,8 +97,7 @@ def create_user(
     username = username.strip()
     if not username or len(username) > 64:
         raise BadRequest("用户名不能为空且不超过 64 个字符", code="invalid_username")
-    if len(password) < 8:
-        raise BadRequest("密码至少 8 个字符", code="weak_password")
+    check_password_strength(password)
     try:
         Role(role)
     except ValueError:
@@ -141,34 +117,69 @@ def create_user(
     return user
 
 
-def authenticate(*, session: Session, username: str, password: str, client: str) -> User:
-    key = f"{client}:{username}"
-    login_limiter.check(key)
+def authenticate(
+    *, session: Session, username: str, password: str, client: str, device: str | None = None
+) -> User:
+    """The user whose password this is, or ``NotAuthenticated`` (same for every reason).
+
+    ``client`` is the caller's address; ``device`` the id of a device cookie that this
+    browser got by signing in as this very user before (web/pages.py), if any.
+
+    Failed attempts are limited so that guessing is slow without handing a stranger the
+    power to lock the real user out:
+
+    * per address, whatever the username: one address cannot spray a password over many
+      accounts;
+    * per username, for browsers without that user's device cookie: many addresses cannot
+      share the guessing of one account;
+    * per device cookie, instead of the two above: the user's usual browser keeps working
+      while the username's budget is spent by someone else, and a stolen device cookie
+      gives only a small budget of its own (OWASP's "device cookies" scheme).
+
+    Only a correct password clears the username's (and device's) count; the address's
+    count stays, so logging in to one's own account does not buy more guesses.
+    """
+    name_key = username.strip().casefold()[:64]
+    counted = (
+        [(ratelimit.LOGIN_DEVICE, device)]
+        if device
+        else [(ratelimit.LOGIN_IP, client), (ratelimit.LOGIN_USER, name_key)]
+    )
+    for rule, key in counted:
+        ratelimit.check(rule, key)
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if not user or not ok or not user.active:
-        login_limiter.record_failure(key)
+        for rule, key in counted:
+            ratelimit.hit(rule, key)
         raise NotAuthenticated("用户名或密码错误", code="invalid_credentials")
-    login_limiter.reset(key)
+    ratelimit.clear(ratelimit.LOGIN_USER, name_key)
+    if device:
+        ratelimit.clear(ratelimit.LOGIN_DEVICE, device)
     return user
 
 
-def _token_digest(token: str) -> str:
+def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def issue_api_token(*, session: Session, user: User, name: str) -> str:
     token = "gl_" + secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, name=name, token_hash=_token_digest(token)))
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=token_digest(token)))
     session.flush()
     return token
 
 
 def user_for_token(*, session: Session, token: str) -> User | None:
     row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_digest(token), ~ApiToken.revoked)
+        select(ApiToken).where(ApiToken.token_hash == token_digest(token), ~ApiToken.revoked)
     )
     if row is None:
         return None
     user = session.get(User, row.user_id)
-    return user if user and user.active else None
+    if user is None or not user.active:
+        return None
+    moment = wall_now()
+    if row.last_used_at is None or moment - row.last_used_at >= TOUCH_EVERY:
+        row.last_used_at = moment
+    return user

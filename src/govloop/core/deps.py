@@ -8,15 +8,19 @@ import secrets
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from govloop.core import accounts
 from govloop.core.access_rules import API_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, declares, perm
 from govloop.core.auth import Permission, has_permission, user_for_token
 from govloop.core.db import get_session
 from govloop.core.errors import NotAuthenticated, PermissionDenied
 from govloop.core.models import User
+from govloop.core.ratelimit import client_ip
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+# The signed session cookie's key for the sign-in session id (core/accounts.py).
+SESSION_KEY = "sid"
 
 
 def csrf_token(request: Request) -> str:
@@ -61,14 +65,38 @@ def optional_user(
         if user is None:
             raise NotAuthenticated("API 令牌无效或已吊销", code="invalid_token")
         return user
-    user_id = request.session.get("user_id")
-    if not user_id:
+    raw = request.session.get(SESSION_KEY)
+    if not raw:
         return None
-    user = session.get(User, user_id)
-    if user is None or not user.active:
+    found = accounts.session_user(session=session, raw=str(raw))
+    if found is None:  # signed out elsewhere, revoked, expired or deactivated
         request.session.clear()
         return None
+    user, row = found
+    request.state.session_id = row.id
     return user
+
+
+def begin_session(request: Request, session: Session, user: User) -> None:
+    """Sign the browser in as ``user`` with a new server-side session."""
+    csrf = request.session.get("csrf")
+    raw = accounts.start_session(
+        session=session,
+        user=user,
+        ip=client_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    request.session.clear()  # a new cookie session on sign-in: no fixation
+    request.session.update({SESSION_KEY: raw, "csrf": csrf})
+
+
+def end_session(request: Request, session: Session) -> None:
+    """Sign the browser out: its server-side session ends, so a copy of the cookie is
+    worthless too."""
+    raw = request.session.get(SESSION_KEY)
+    if raw:
+        accounts.end_session(session=session, raw=str(raw))
+    request.session.clear()
 
 
 @declares(SIGNED_IN)

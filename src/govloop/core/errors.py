@@ -17,6 +17,8 @@ class GovloopError(Exception):
         if code:
             self.code = code
         self.details = details
+        # Response headers the error calls for (Retry-After of a refused request).
+        self.headers: dict[str, str] = {}
 
     def to_dict(self) -> dict[str, Any]:
         body: dict[str, Any] = {"error": self.code, "message": self.message}
@@ -65,3 +67,15 @@ class RuleViolation(GovloopError):
 class TooManyRequests(GovloopError):
     status_code = 429
     code = "too_many_requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+        **details: Any,
+    ) -> None:
+        super().__init__(message, code=code, **details)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(retry_after)

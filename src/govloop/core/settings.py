@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
@@ -19,9 +20,20 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     timezone: str = "Asia/Shanghai"
     default_locale: str = "zh_CN"
-    # Login rate limiting: failures allowed per (client, username) inside the window.
+    # Login rate limiting (core/ratelimit.py): failed sign-ins allowed inside the window per
+    # username (from browsers without that user's device cookie) and per device cookie;
+    # login_ip_max_failures per client address, whatever the username.
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    login_ip_max_failures: int = 20
+    # Where rate-limit counters live: memory:// (one process) or redis://host:port/db.
+    rate_limit_storage: str = "memory://"
+    rate_limit_enabled: bool = True
+    # Overrides of the named limits in core/ratelimit.py, e.g. {"tickets": "60/minute"}.
+    rate_limits: dict[str, str] = {}
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or networks);
+    # empty: the client address is the socket peer.
+    trusted_proxies: str = ""
     # Holidays declared for years the chinese-calendar package does not know yet (ISO dates).
     extra_holidays: list[str] = []
     extra_workdays: list[str] = []
@@ -42,6 +54,31 @@ class Settings(BaseSettings):
                 "GOVLOOP_SECRET_KEY must be set outside development (the default is public)"
             )
         return self
+
+    @field_validator("rate_limits")
+    @classmethod
+    def valid_limits(cls, value: dict[str, str]) -> dict[str, str]:
+        from limits import parse_many
+
+        for limit in value.values():
+            parse_many(limit)  # ValueError names what it cannot read
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def valid_proxies(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                ipaddress.ip_network(entry.strip(), strict=False)  # ValueError names it
+        return value
+
+    @property
+    def trusted_networks(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        return [
+            ipaddress.ip_network(e.strip(), strict=False)
+            for e in self.trusted_proxies.split(",")
+            if e.strip()
+        ]
 
     @property
     def is_sqlite(self) -> bool:

@@ -11,7 +11,7 @@ from govloop import __version__
 from govloop.access import service as access
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
-from govloop.core.deps import csrf_protect, optional_user, public, require
+from govloop.core.deps import csrf_protect, end_session, optional_user, public, require
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.field import service
@@ -87,7 +87,7 @@ def logout(
     """End the user's grants (their device keys stop being served) and wipe the device."""
     if user is not None:
         access.end_grants_of_user(session=session, user=user, reason="signed_out")
-    request.session.clear()
+    end_session(request, session)
     headers = {"Clear-Site-Data": CLEAR_SITE_DATA, "Cache-Control": "no-store"}
     if "application/json" in request.headers.get("accept", ""):
         return JSONResponse({"signed_out": True, "next": "/login?next=/field/"}, headers=headers)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
 
+from govloop.core import ratelimit
 from govloop.core.access_rules import declares, perm
 from govloop.core.auth import Permission, has_permission
 from govloop.core.db import get_readonly_session, get_session, unit_of_work
@@ -64,6 +65,13 @@ def _hall(session: Session, code: str) -> Any:
     return service.get_hall(session=session, code=code)
 
 
+def ticket_limit(request: Request, user: User | None = Depends(optional_user)) -> None:
+    """Tickets taken anonymously are limited per client address; staff (and kiosks signed
+    in as window staff) issue on citizens' behalf and are not."""
+    if user is None or not has_permission(user, Permission.WINDOW_OPERATE):
+        ratelimit.consume(ratelimit.TICKETS, ratelimit.client_ip(request))
+
+
 @router.get("/{hall_code}", dependencies=[Depends(public)])
 def hall_overview(
     hall_code: str, session: Session = Depends(get_readonly_session, scope="function")
@@ -83,7 +91,10 @@ def hall_items(
 
 @router.post("/{hall_code}/tickets", status_code=201, dependencies=[Depends(public)])
 def issue_ticket(
-    hall_code: str, body: IssueTicketIn, session: Session = Depends(get_session, scope="function")
+    hall_code: str,
+    body: IssueTicketIn,
+    _limit: None = Depends(ticket_limit),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=body.item_code)

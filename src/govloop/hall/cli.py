@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
+import secrets
+from pathlib import Path
+
 import typer
 from rich.console import Console
 
@@ -28,10 +33,37 @@ def sweep_appointments(hall: str = typer.Argument(..., help="Hall code")) -> Non
     console.print(f"missed: {len(missed)}")
 
 
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
-    """Serve the web application."""
+    """Serve the web application (behind a reverse proxy: set GOVLOOP_TRUSTED_PROXIES)."""
     import uvicorn
 
+    from govloop.core.settings import DEV_SECRET, get_settings
+
+    settings = get_settings()
+    if settings.secret_key == DEV_SECRET and not is_loopback(host):
+        # Anyone can sign session cookies with the public development secret.
+        console.print(
+            f"拒绝在 {host} 上提供服务：仍在使用公开的开发密钥。\n"
+            "请先设置 GOVLOOP_SECRET_KEY 为随机长字符串，例如\n"
+            "  export GOVLOOP_SECRET_KEY=\"$(python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))')\"\n"
+            "或只在本机地址上运行（--host 127.0.0.1）。",
+            style="red",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+    proxies = settings.trusted_proxies.strip()
     uvicorn.run(
         "govloop.app:create_app",
         factory=True,
@@ -39,7 +71,31 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
         port=port,
         workers=workers,
         log_level="info",
+        # X-Forwarded-For/-Proto are believed only from the configured proxies; uvicorn's
+        # default would believe any local process.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
     )
+
+
+DEMO_SECRET_FILE = Path("var") / "secret_key"
+
+
+def demo_secret(path: Path = DEMO_SECRET_FILE) -> str:
+    """The demo's own secret key: random, made once and kept (readable by its owner only),
+    so that demo sign-ins survive a restart without the public development secret."""
+    if path.exists():
+        secret = path.read_text(encoding="utf-8").strip()
+        if secret:
+            path.chmod(0o600)
+            return secret
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+    path.chmod(0o600)  # also when the file was there, empty, with other bits
+    return secret
 
 
 def demo(
@@ -62,7 +118,7 @@ def demo(
     from govloop.core.clock import local_today, now, to_local
     from govloop.core.db import get_engine
     from govloop.core.migrate import upgrade
-    from govloop.core.settings import get_settings
+    from govloop.core.settings import DEV_SECRET, get_settings
     from govloop.hall import demo as demo_data
     from govloop.hall import demo_live
 
@@ -72,6 +128,10 @@ def demo(
     if serve_app and not demo_live.port_is_free(host, port):
         console.print(f"[red]端口 {port} 已被占用：请先停止占用它的程序，或用 --port 换一个[/red]")
         raise typer.Exit(1)
+    if serve_app and get_settings().secret_key == DEV_SECRET:
+        # the demo signs its cookies with a key of its own, never the public one
+        os.environ["GOVLOOP_SECRET_KEY"] = demo_secret()
+        get_settings.cache_clear()
     engine = get_engine()
     if reset:
         demo_data.drop_everything(engine)

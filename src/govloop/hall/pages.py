@@ -33,6 +33,7 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
+from govloop.hall.api import ticket_limit
 from govloop.hall.models import CITIZEN_PRIORITY, Hall, Outcome, ServiceItem
 from govloop.ratings import service as ratings_service
 from govloop.web.pages import page_user
@@ -203,6 +204,7 @@ def kiosk_issue(
     item_code: str = Form(""),
     priority: str = Form(""),
     viewer: User | None = Depends(page_user),
+    _limit: None = Depends(ticket_limit),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)

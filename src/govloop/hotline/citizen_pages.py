@@ -12,9 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govloop.core import ratelimit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public
-from govloop.core.errors import BadRequest, GovloopError, NotFound
+from govloop.core.errors import BadRequest, GovloopError, NotFound, TooManyRequests
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
@@ -24,6 +25,8 @@ from govloop.web.pages import page_user
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(public)])
+report_limit = ratelimit.for_client(ratelimit.HOTLINE_REPORT)
+track_limit = ratelimit.for_client(ratelimit.HOTLINE_TRACK)
 
 # What a citizen is told about each step; department names and internal notes stay inside.
 PUBLIC_STEPS = {
@@ -48,14 +51,22 @@ LEVELS = [
 
 
 def _form_page(
-    request: Request, mobile: bool, *, form: dict[str, str], error: str | None, status: int = 200
+    request: Request,
+    mobile: bool,
+    *,
+    form: dict[str, str],
+    error: str | None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    return render(
+    response = render(
         request,
         "hotline/report.html",
         {"mobile": mobile, "form": form, "error": error},
         status_code=status,
     )
+    response.headers.update(headers or {})
+    return response
 
 
 @router.get("/hotline/report", response_class=HTMLResponse)
@@ -80,6 +91,7 @@ def submit(
     confidential: str = Form(""),
     mobile: str = Form(""),
     _viewer: User | None = Depends(page_user),
+    limit: ratelimit.ClientLimit = Depends(report_limit),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     form = {
@@ -93,6 +105,7 @@ def submit(
     }
     is_mobile = mobile == "1"
     try:
+        limit.spend()  # refused on the form itself, so what was typed is not lost
         if not caller_phone.strip():
             # The phone is how the citizen follows the request and is called back.
             raise BadRequest(_("Please give a phone number so we can reach you"), code="no_phone")
@@ -112,7 +125,14 @@ def submit(
         )
     except GovloopError as exc:
         session.rollback()
-        return _form_page(request, is_mobile, form=form, error=exc.message, status=exc.status_code)
+        return _form_page(
+            request,
+            is_mobile,
+            form=form,
+            error=exc.message,
+            status=exc.status_code,
+            headers=exc.headers,
+        )
     return render(
         request, "hotline/report_done.html", {"order": order, "mobile": is_mobile}, status_code=201
     )
@@ -124,6 +144,26 @@ def _find(session: Session, number: str, phone: str) -> WorkOrder:
     if order is None or not order.caller_phone or order.caller_phone != phone.strip():
         raise NotFound(_("No request matches this number and phone"), code="no_match")
     return order
+
+
+def _find_limited(
+    session: Session, limit: ratelimit.ClientLimit, number: str, phone: str
+) -> WorkOrder:
+    """``_find`` with the client's failed look-ups limited: numbers are sequential, so
+    without a limit a known phone (or number) is enough to find the other half."""
+    limit.check()
+    try:
+        return _find(session, number, phone)
+    except NotFound:
+        limit.failed()
+        raise
+
+
+def _track_page(request: Request, context: dict[str, Any], exc: GovloopError) -> Response:
+    context["error"] = exc.message
+    response = render(request, "hotline/track.html", context, status_code=exc.status_code)
+    response.headers.update(exc.headers)
+    return response
 
 
 def _track_context(session: Session, order: WorkOrder) -> dict[str, Any]:
@@ -149,15 +189,15 @@ def track(
     number: str = Query(default="", max_length=32),
     phone: str = Query(default="", max_length=20),
     _viewer: User | None = Depends(page_user),
+    limit: ratelimit.ClientLimit = Depends(track_limit),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     context: dict[str, Any] = {"number": number, "phone": phone, "error": None, "order": None}
     if number or phone:
         try:
-            context.update(_track_context(session, _find(session, number, phone)))
+            context.update(_track_context(session, _find_limited(session, limit, number, phone)))
         except GovloopError as exc:
-            context["error"] = exc.message
-            return render(request, "hotline/track.html", context, status_code=exc.status_code)
+            return _track_page(request, context, exc)
     return render(request, "hotline/track.html", context)
 
 
@@ -169,19 +209,21 @@ def rate(
     level: str = Form("", max_length=2),
     comment: str = Form("", max_length=1000),
     _viewer: User | None = Depends(page_user),
+    limit: ratelimit.ClientLimit = Depends(track_limit),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     context: dict[str, Any] = {"number": number, "phone": phone, "error": None, "order": None}
     try:
-        order = _find(session, number, phone)
+        order = _find_limited(session, limit, number, phone)
         if not level.isdigit():
             raise BadRequest(_("Please choose how satisfied you are"), code="level_missing")
         workflow.rate(session=session, number=order.number, level=int(level), comment=comment)
         context.update(_track_context(session, order), notice=_("Thank you for your rating"))
     except GovloopError as exc:
         session.rollback()
-        context["error"] = exc.message
-        with contextlib.suppress(GovloopError):  # the lookup itself may be what failed
-            context.update(_track_context(session, _find(session, number, phone)))
-        return render(request, "hotline/track.html", context, status_code=exc.status_code)
+        # the look-up itself may be what failed; a refused one is not tried again
+        with contextlib.suppress(GovloopError):
+            if not isinstance(exc, TooManyRequests):
+                context.update(_track_context(session, _find(session, number, phone)))
+        return _track_page(request, context, exc)
     return render(request, "hotline/track.html", context)

@@ -1,10 +1,11 @@
 """Open311 GeoReport v2 server (``/open311/v2/…``), every resource in ``.json`` and ``.xml``.
 
 Errors are rendered here in the spec's format (``[{"code", "description"}]`` or
-``<errors><error>…``) with 403 for a missing or bad api_key, 404 for what does not exist
-and 400 for everything else; the application's own error format never reaches an Open311
-client. POSTs are authenticated by their ``api_key`` (form field, or query parameter as in
-the swagger file), not by a session cookie, so they carry no CSRF token.
+``<errors><error>…``) with 403 for a missing or bad api_key, 404 for what does not exist,
+429 (with Retry-After) for too many submissions and 400 for everything else; the
+application's own error format never reaches an Open311 client. POSTs are authenticated
+by their ``api_key`` (form field, or query parameter as in the swagger file), not by a
+session cookie, so they carry no CSRF token.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from govloop.core import ratelimit
 from govloop.core.clock import now
 from govloop.core.db import get_readonly_session, sqlite_write_turn, unit_of_work
 from govloop.core.deps import api_key, public
@@ -32,6 +34,7 @@ from govloop.core.errors import (
     NotAuthenticated,
     NotFound,
     PermissionDenied,
+    TooManyRequests,
 )
 from govloop.hotline import open311
 
@@ -97,6 +100,8 @@ def requested_format(request: Request) -> str:
 
 
 def status_for(exc: GovloopError) -> int:
+    if isinstance(exc, TooManyRequests):
+        return 429
     if isinstance(exc, PermissionDenied | NotAuthenticated):
         return 403
     if isinstance(exc, NotFound):
@@ -118,7 +123,9 @@ class Open311Route(APIRoute):
                     raise BadRequest(f"不支持的格式：{suffix[:20]}（可用 json 或 xml）")
                 return await handler(request)
             except GovloopError as exc:
-                return error_response(fmt, status_for(exc), exc.message)
+                response = error_response(fmt, status_for(exc), exc.message)
+                response.headers.update(exc.headers)
+                return response
             except RequestValidationError:
                 return error_response(fmt, 400, "请求参数不正确")
             except StarletteHTTPException as exc:
@@ -186,6 +193,7 @@ def get_service_definition(
 def post_request(
     fmt: str,
     request: Request,
+    _limit: None = Depends(ratelimit.per_client(ratelimit.OPEN311_WRITE)),
     form: FormData = Depends(_form),
     _turn: None = Depends(sqlite_write_turn),
 ) -> Response:
