@@ -32,9 +32,9 @@ from sqlalchemy import Engine
 from starlette.routing import Mount, Route
 
 from govloop.app import create_app
-from govloop.core import access_rules, auth
+from govloop.core import access_rules, auth, ratelimit
 from govloop.core.access_rules import API_KEY, DEVICE_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, perm
-from govloop.core.auth import ROLE_PERMISSIONS, Permission, Role, issue_api_token, login_limiter
+from govloop.core.auth import ROLE_PERMISSIONS, Permission, Role, issue_api_token
 from govloop.core.db import set_engine, unit_of_work
 from govloop.hall.models import Department
 from govloop.hall.service import clear_stats_cache
@@ -417,13 +417,19 @@ TABLE: dict[str, str] = {
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
     "GET /admin/users": USERS,
+    "GET /admin/users/{user_id}": USERS,
+    "POST /admin/users/{user_id}/deactivate": USERS,
+    "POST /admin/users/{user_id}/activate": USERS,
+    "POST /admin/users/{user_id}/password": USERS,
+    "POST /admin/users/{user_id}/sessions/revoke": USERS,
+    "POST /admin/users/{user_id}/sessions/{session_id}/revoke": USERS,
+    "POST /admin/users/{user_id}/tokens/{token_id}/revoke": USERS,
 }
 
 # Rows whose route does not behave as the table says yet, each waiting for a fix that is
 # under way elsewhere. Their tests are strict xfails: when the fix lands they pass, fail as
 # "XPASS(strict)", and the row must be removed from here.
 PENDING_FIXES: dict[str, str] = {
-    "GET /admin/users": "user administration pages (route not added yet)",
 }
 
 # Event streams never end: their guard is checked by the declaration, not by a request.
@@ -607,7 +613,7 @@ def live(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         mp.setattr(auth, "_DUMMY_HASH", auth.hash_password("dummy"))
         set_engine(engine)
         clear_stats_cache()
-        login_limiter.reset()
+        ratelimit.reset()
         headers: dict[str, dict[str, str]] = {ANONYMOUS: {}}
         with unit_of_work() as s:
             for role in Role:
