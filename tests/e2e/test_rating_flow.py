@@ -12,7 +12,12 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import select
 
+from govloop.core.db import make_engine, set_engine, unit_of_work
+from govloop.hall.models import Hall
+from govloop.ingest import devices
+from govloop.ingest.models import DeviceKind
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 from tests.e2e.test_hall_flow import HALL, _seed
 from tests.factories import PASSWORD
@@ -27,8 +32,28 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("e2e-ratings")
     url = f"sqlite:///{folder / 'govloop.db'}"
     _seed(url)
+    engine = make_engine(url)
+    set_engine(engine)
+    try:
+        with unit_of_work() as s:
+            hall = s.scalar(select(Hall).where(Hall.code == HALL))
+            assert hall is not None
+            pad = devices.register_device(
+                session=s,
+                code="PJQ-01",
+                kind=DeviceKind.RATING_PAD,
+                name="1号窗口评价器",
+                hall_id=hall.id,
+            )
+            PAD_KEYS["PJQ-01"] = devices.issue_device_key(session=s, device=pad)
+    finally:
+        set_engine(None)
+        engine.dispose()
     with run_server(url, folder / "uvicorn.log") as base:
         yield base
+
+
+PAD_KEYS: dict[str, str] = {}
 
 
 def test_pad_rating_opens_a_case_the_manager_sees(base_url: str) -> None:
@@ -60,11 +85,15 @@ def test_pad_rating_opens_a_case_the_manager_sees(base_url: str) -> None:
             expect(page).to_have_url(re.compile(re.escape(next_path.split("?")[0])))
 
         try:
-            # The tablet facing the citizen at window 1, signed in by staff, waits, idle.
+            # The tablet facing the citizen at window 1: unpaired, it shows nothing but the
+            # pairing form; the manager pairs it once with the pad's code and key.
             pad = new_page(1280, 800, touch=True)
             pad.goto(f"{base}/halls/{HALL}/windows/1/pad")
-            expect(pad).to_have_url(re.compile(r"/login\?next="))  # a hall device only
-            sign_in(pad, "staff1", f"/halls/{HALL}/windows/1/pad")
+            expect(pad.locator("#pad-body[data-pad-state=unpaired]")).to_be_visible()
+            pad.screenshot(path=str(SHOTS / "pad-unpaired.png"))
+            pad.fill("input[name=device_code]", "PJQ-01")
+            pad.fill("input[name=device_key]", PAD_KEYS["PJQ-01"])
+            pad.get_by_role("button", name="配对此评价器").click()
             expect(pad.locator("#pad-body[data-pad-state=idle]")).to_be_visible()
             expect(pad.locator(".pad-idle h1")).to_have_text("欢迎您对我们的服务进行评价")
             expect(pad.locator("[data-live-status].live-ok")).to_be_visible(timeout=10_000)
