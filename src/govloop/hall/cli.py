@@ -182,6 +182,10 @@ def demo(
             world = demo_data.load_world(session=session)
             assert world is not None
             console.print(step(session, seed, world.hall.id))
+    from govloop.ingest.devices_demo import issue_pad_keys
+
+    with unit_of_work() as session:
+        pads = issue_pad_keys(session=session)
     console.print(demo_data.login_table())
     console.print(hotline_demo.login_table(hotline))
     if not serve_app:
@@ -213,6 +217,13 @@ def demo(
         f"  最小必要清单 {base}/access/policy  谁查看了我的数据 {base}/my-data"
         f"  移动工作台 {base}/field（field1）"
     )
+    if pads:
+        number, code, key = pads[0]
+        console.print(
+            f"评价器 {base}/halls/{demo_data.HALL_CODE}/windows/{number}/pad"
+            f"  配对：设备编码 {code}  设备密钥 {key}"
+            f"（其余窗口的评价器密钥：govloop devices issue-key PJQ-0N）"
+        )
     if plan is not None:
         console.print(
             "[green]实时模拟已开始：大屏上会不断有取号、叫号和办结；办结后群众会评价，"

@@ -204,3 +204,16 @@ def simulation_messages(
         elif kind == DeviceKind.SELF_SERVICE and rng.random() < 0.3:
             message(code, "usage", service=rng.choice(["社保查询", "公积金提取", "不动产证明"]))
     return out
+
+
+def issue_pad_keys(*, session: Session) -> list[tuple[int, str, str]]:
+    """A fresh key for each window's rating pad of the demo hall: (window, pad code, key).
+    Keys are shown once, so every demo run issues new ones and prints them for pairing."""
+    issued = []
+    for number, _name, _items, _staff in WINDOWS:
+        device = session.scalar(select(Device).where(Device.code == f"PJQ-{number:02d}"))
+        if device is not None and not device.revoked:
+            issued.append(
+                (number, device.code, registry.issue_device_key(session=session, device=device))
+            )
+    return issued
