@@ -29,7 +29,8 @@ from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
 from govloop.catalog import pages as catalog_pages
-from govloop.core import health
+from govloop.core import access_rules, health
+from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.clock import local_today
 from govloop.core.db import get_engine, try_job_lock, unit_of_work
 from govloop.core.deps import public
@@ -317,6 +318,12 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.add_exception_handler(DBAPIError, handle_database_error)
     app.add_exception_handler(PoolTimeout, handle_database_error)
     app.add_exception_handler(Exception, handle_unexpected_error)
+    # Every request body is capped while it streams in: a route's own limit, else the default.
+    app.add_middleware(
+        RequestSizeLimitMiddleware,
+        default=lambda: get_settings().max_request_bytes,
+        routes=lambda: [d.route for d in access_rules.declarations(app)],
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.include_router(web_pages.router)

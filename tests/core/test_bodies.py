@@ -9,7 +9,7 @@ import pytest
 from fastapi import APIRouter, FastAPI, File, Request, UploadFile
 from fastapi.testclient import TestClient
 
-from govloop.app import handle_govloop_error
+from govloop.app import create_app, handle_govloop_error
 from govloop.core.bodies import CappedReceive, LimitedRoute, body_limit
 from govloop.core.errors import GovloopError, PayloadTooLarge
 
@@ -86,3 +86,42 @@ def test_a_declared_length_over_the_limit_is_refused_before_reading():
     with pytest.raises(PayloadTooLarge):
         asyncio.run(capped())
     assert pulled == []
+
+
+def test_the_application_caps_every_body_and_keeps_a_routes_own_bigger_limit(db, monkeypatch):
+    from govloop.core.settings import get_settings
+
+    monkeypatch.setenv("GOVLOOP_MAX_REQUEST_BYTES", "1000")
+    get_settings.cache_clear()
+    try:
+        client = TestClient(create_app(run_jobs=False))
+        big = b"x" * 5000
+        # declared length: refused before reading, JSON on the API, Chinese on pages
+        api = client.post(
+            "/api/v1/halls/H1/tickets", content=big, headers={"content-type": "application/json"}
+        )
+        assert api.status_code == 413 and api.json()["error"] == "payload_too_large"
+        page = client.post(
+            "/login", content=big, headers={"content-type": "application/x-www-form-urlencoded"}
+        )
+        assert page.status_code == 413 and "请求内容超过" in page.text
+
+        # streamed without a length: refused once past the cap, not buffered whole
+        def chunks():  # type: ignore[no-untyped-def]
+            for _ in range(50):
+                yield b"x" * 500
+
+        streamed = client.post(
+            "/login",
+            content=chunks(),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+        assert streamed.status_code in (400, 413)
+        # a steward upload keeps its own, larger limit (5000 bytes pass the 1000 default)
+        upload = client.post(
+            "/api/ingest/sources/NOPE/files",
+            files={"file": ("a.csv", big, "text/csv")},
+        )
+        assert upload.status_code in (401, 403)  # a guard answers, not the size cap
+    finally:
+        get_settings.cache_clear()

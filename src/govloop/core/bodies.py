@@ -15,12 +15,16 @@ reading anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import html
+import json
+import re
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
-from starlette.types import Message, Receive
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from govloop.core.errors import PayloadTooLarge
 
@@ -110,3 +114,75 @@ class LimitedRoute(APIRoute):
                 raise
 
         return capped
+
+
+class RequestSizeLimitMiddleware:
+    """Caps every request body while it streams in, before any route reads it.
+
+    Routes marked with :func:`body_limit` get their own limit (checked here and again by
+    their route); every other route gets ``default`` — so a form or JSON body sent to any
+    page, anonymous or not, is never buffered past it (the CSRF check reads forms before a
+    route's guard runs). The refusal is the route's usual error (JSON or a Chinese page).
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, default: Limit, routes: Callable[[], Sequence[BaseRoute]]
+    ) -> None:
+        self.app = app
+        self.default = default
+        self.routes = routes  # read at the first request, once every router is included
+        self._marked: list[tuple[re.Pattern[str], Limit]] | None = None
+
+    def marked(self) -> list[tuple[re.Pattern[str], Limit]]:
+        if self._marked is None:
+            self._marked = [
+                (route.path_regex, getattr(route.endpoint, _ATTRIBUTE))
+                for route in self.routes()
+                if isinstance(route, APIRoute) and hasattr(route.endpoint, _ATTRIBUTE)
+            ]
+        return self._marked
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.marked():
+            if pattern.match(path):
+                return limit()
+        return self.default()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers") or []:
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = None
+        capped = CappedReceive(receive, self.limit_for(scope.get("path", "")), declared)
+        if declared is not None and declared > capped.limit:
+            # refused before a byte of the body is read
+            await _refuse(scope, send, capped.error())
+            return
+        await self.app(scope, capped, send)
+
+
+async def _refuse(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
+    path = str(scope.get("path", ""))
+    if path.startswith(("/api/", "/open311/")):
+        body = json.dumps(error.to_dict(), ensure_ascii=False).encode()
+        content_type = b"application/json"
+    else:
+        body = (
+            '<!doctype html><html lang="zh-CN"><meta charset="utf-8"><title>请求内容过大</title>'
+            f"<p>{html.escape(error.message)}</p></html>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status_code,
+            "headers": [(b"content-type", content_type), (b"connection", b"close")],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

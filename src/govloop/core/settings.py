@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # Incremental indicator refresh (export new events, recompute touched periods).
     indicator_refresh_seconds: float = 300
     # Ingest limits: bytes of one push request, of one uploaded file, records of one push.
+    # Any request body (forms, JSON) not covered by a route's own limit below.
+    max_request_bytes: int = 8 * 1024 * 1024
     ingest_max_body_bytes: int = 5 * 1024 * 1024
     ingest_max_upload_bytes: int = 100 * 1024 * 1024
     ingest_max_rows: int = 10_000
