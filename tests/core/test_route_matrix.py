@@ -429,8 +429,7 @@ TABLE: dict[str, str] = {
 # Rows whose route does not behave as the table says yet, each waiting for a fix that is
 # under way elsewhere. Their tests are strict xfails: when the fix lands they pass, fail as
 # "XPASS(strict)", and the row must be removed from here.
-PENDING_FIXES: dict[str, str] = {
-}
+PENDING_FIXES: dict[str, str] = {}
 
 # Event streams never end: their guard is checked by the declaration, not by a request.
 STREAMS = {"GET /api/v1/halls/{hall_code}/stream"}

@@ -22,10 +22,11 @@ from govloop.core.db import unit_of_work
 from govloop.hotline import intake, open311, open311_api, open311_cli, workflow
 from govloop.hotline.models import HotlineCategory, Open311Client, WorkOrder, WorkOrderEvent
 from govloop.hotline.open311_conformance import Schemas, check_conformance, xml_to_json
+from tests.hotline.conftest import OFFICIAL_SCHEMAS, needs_official_schemas
 from tests.hotline.factories import build_world, new_order
 
 V2 = "/open311/v2"
-SCHEMAS = Schemas()
+SCHEMAS = Schemas() if OFFICIAL_SCHEMAS else None
 
 
 @cache
@@ -62,7 +63,8 @@ def read(response: httpx.Response, kind: str, status: int = 200) -> Any:
     xml = response.headers["content-type"].startswith("text/xml")
     assert response.headers["content-type"].endswith("charset=utf-8")
     payload = xml_to_json(response.content) if xml else response.json()
-    assert SCHEMAS.check(kind, payload) == []
+    if SCHEMAS is not None:  # the official schemas' cross-check, when available
+        assert SCHEMAS.check(kind, payload) == []
     return payload
 
 
@@ -479,6 +481,7 @@ def test_unknown_paths_methods_and_formats_answer_in_the_spec_format(client, db)
 # --- conformance, keys -----------------------------------------------------------------
 
 
+@needs_official_schemas
 def test_conformance_of_every_endpoint(client, listed, api_key):
     report = check_conformance(client, api_key=api_key)
     assert report["failures"] == [] and report["open311_schema_failures"] == 0
@@ -490,6 +493,7 @@ def test_conformance_of_every_endpoint(client, listed, api_key):
     assert without_key["open311_schema_failures"] == 0 and len(without_key["skipped"]) == 2
 
 
+@needs_official_schemas
 def test_conformance_reports_what_breaks_the_schemas(client, listed, monkeypatch):
     naive = lambda moment: moment.replace(tzinfo=None).isoformat() if moment else None  # noqa: E731
     monkeypatch.setattr(open311, "iso", naive)
@@ -505,7 +509,9 @@ def test_conformance_reports_what_breaks_the_schemas(client, listed, monkeypatch
     assert "is not a 'date-time'" in problems and "'yes' is not of type 'boolean'" in problems
 
 
+@needs_official_schemas
 def test_schemas_catch_vacuous_payloads():
+    assert SCHEMAS is not None
     assert SCHEMAS.check("services", "not a list")  # the official schema alone accepts it
     assert SCHEMAS.check("request", [])
     assert SCHEMAS.check("errors", [{"code": "403", "description": "x"}])

@@ -110,7 +110,11 @@ def bench_intake(
             intake_s, intake_lat, failures = asyncio.run(
                 _drive(base, "/api/v1/hotline/orders", bodies, orders, clients, token)
             )
-            conformance = check_conformance(base, api_key=open311_key)
+            try:
+                conformance = check_conformance(base, api_key=open311_key)
+            except FileNotFoundError:  # the official schemas are an optional cross-check
+                conformance = {"responses_checked": 0, "open311_schema_failures": None}
+                conformance["failures"] = ["official Open311 schemas not available"]
         with Session(db.engine) as session:
             # only the phone orders of the load; the conformance check adds Open311 ones
             phone = WorkOrder.channel == "phone"

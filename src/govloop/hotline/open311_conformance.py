@@ -41,8 +41,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
 SCHEMA_DIR_ENV = "GOVLOOP_OPEN311_SCHEMA_DIR"
-# The repository's checkout sits next to ``shared/``: /work/main/../shared/reference/…
-DEFAULT_SCHEMA_DIR = Path(__file__).resolve().parents[3].parent / "shared/reference/open311/schema"
 ENDPOINT = "/open311/v2"
 
 LIST_ITEMS = {
@@ -133,8 +131,11 @@ def _is_uri(value: object) -> bool:
 
 
 def schema_dir(path: str | Path | None = None) -> Path:
-    folder = Path(path or os.environ.get(SCHEMA_DIR_ENV) or DEFAULT_SCHEMA_DIR)
-    if not (folder / "swagger.json").is_file():
+    """The folder of the official Open311 JSON schemas (from the open311 project; not shipped
+    with govloop): ``path``, else ``GOVLOOP_OPEN311_SCHEMA_DIR``."""
+    found = path or os.environ.get(SCHEMA_DIR_ENV)
+    folder = Path(found) if found else None
+    if folder is None or not (folder / "swagger.json").is_file():
         raise FileNotFoundError(
             f"Open311 schemas not found in {folder} (set {SCHEMA_DIR_ENV} or pass the folder)"
         )
