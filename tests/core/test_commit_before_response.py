@@ -25,8 +25,8 @@ from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import service as hall_service
 from govloop.core.models import User
+from govloop.hall import service as hall_service
 from govloop.hall.models import Hall, ServiceItem, Ticket
 from govloop.hotline.models import WorkOrder
 from govloop.ratings.models import Rating
