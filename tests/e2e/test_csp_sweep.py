@@ -8,9 +8,10 @@ navigation reaches (the top navigation and the home page's tiles, then one page 
 kind linked from those; the public pages, the same for staff apart from the header, are
 left to the citizen). Some pages are also used: the citizen takes a ticket at the kiosk,
 books an appointment, follows the ticket, opens a rating link, tracks a hotline request,
-reports one online and asks who used their data; window staff identify the applicant (case
-data), a hotline agent types a report (routing and answers suggested), the data steward
-opens a tag and a dead letter, field staff open a task.
+reports one online (answers from the knowledge base shown while typing) and asks who used
+their data; window staff identify the applicant (case data), a hotline agent types a
+report (routing and answers suggested), the data steward opens a tag and a dead letter,
+field staff open a task.
 
 On every page the test collects ``securitypolicyviolation`` events (an init script records
 them to ``window`` and reports them to the test), console errors, uncaught page errors and
@@ -434,6 +435,8 @@ def uses(world: Citizen) -> dict[str, list[tuple[str, str, Act | None]]]:
 
     def report_online(p: Any) -> None:
         p.fill("textarea[name=content]", "小区门口的路灯坏了一个多月，晚上很黑，请尽快修理")
+        # answers from the knowledge base while the citizen types (智能交互)
+        expect(p.locator(".kb-answers .kb-hit").first).to_be_visible(timeout=10_000)
         p.fill("input[name=caller_phone]", "13800138000")
         with p.expect_navigation():
             p.locator("main form button[type=submit]").first.click()
