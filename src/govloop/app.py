@@ -293,6 +293,11 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         version=__version__,
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
+        # FastAPI's other defaults are pages built from a CDN script (/redoc) and an inline
+        # one (/docs/oauth2-redirect, for OAuth2 flows the API does not have): the CSP
+        # refuses both, and /api/docs, its one exempt page, documents the API.
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     app.state.run_jobs = settings.run_jobs if run_jobs is None else run_jobs

@@ -37,6 +37,15 @@ def test_pages_and_api_carry_security_headers(client):
         assert "strict-transport-security" not in r.headers  # plain HTTP: no HSTS
 
 
+def test_no_default_docs_pages_the_csp_would_break(client):
+    # /redoc loads its script from a CDN, /docs/oauth2-redirect runs an inline one
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/docs/oauth2-redirect").status_code == 404
+    docs = client.get("/api/docs")
+    assert docs.status_code == 200
+    assert "content-security-policy" not in docs.headers
+
+
 def test_hsts_only_over_https(db):
     client = TestClient(create_app(run_jobs=False), base_url="https://testserver")
     assert "max-age=" in client.get("/healthz").headers["strict-transport-security"]

@@ -27,8 +27,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def run_server(database_url: str, log_path: Path) -> Iterator[str]:
-    """uvicorn serving ``create_app`` against ``database_url``; yields the base URL."""
+def run_server(database_url: str, log_path: Path, *, timeout: float = 30) -> Iterator[str]:
+    """uvicorn serving ``create_app`` against ``database_url``; yields the base URL once it
+    answers ``/healthz`` (within ``timeout`` seconds)."""
     port = free_port()
     env = {**os.environ, "GOVLOOP_DATABASE_URL": database_url, "GOVLOOP_ENVIRONMENT": "development"}
     with log_path.open("wb") as log:
@@ -52,7 +53,7 @@ def run_server(database_url: str, log_path: Path) -> Iterator[str]:
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + timeout
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:

@@ -501,11 +501,14 @@ def sla_done() -> set[str]:
 HISTORY_DAYS = 45
 
 
-def build(*, session: Session, now: datetime, seed: int) -> HotlineDemoReport:
-    """Everything the hotline demo shows: history, then the parts that learn from it."""
+def build(
+    *, session: Session, now: datetime, seed: int, days: int = HISTORY_DAYS
+) -> HotlineDemoReport:
+    """Everything the hotline demo shows: ``days`` of history, then the parts that learn
+    from it (fewer days seed the browser tests faster)."""
     from govloop.hotline import kb_demo, routing, topics
 
-    report = generate_history(session=session, now=now, days=HISTORY_DAYS, seed=seed)
+    report = generate_history(session=session, now=now, days=days, seed=seed)
     users = {u.username: u for u in session.scalars(select(User))}
     report.articles = kb_demo.seed_demo_articles(
         session=session, author=users[AGENTS[0][0]], reviewer=users[AGENTS[1][0]]
