@@ -439,8 +439,6 @@ STREAMS = {"GET /api/v1/halls/{hall_code}/stream"}
 NON_API_ROUTES: dict[str, str] = {
     "GET /api/openapi.json": PUBLIC,
     "GET /api/docs": PUBLIC,
-    "GET /docs/oauth2-redirect": PUBLIC,
-    "GET /redoc": PUBLIC,
     "MOUNT /static": PUBLIC,
 }
 
