@@ -293,7 +293,9 @@ def list_dead_letters(
         query = query.where(DeadLetter.status == status)
     if reason:
         # the reason code, or words of the reason text
-        query = query.where((DeadLetter.reason_code == reason) | DeadLetter.reason.contains(reason))
+        query = query.where(
+            (DeadLetter.reason_code == reason) | DeadLetter.reason.contains(reason, autoescape=True)
+        )
     if run_id is not None:
         query = query.where(DeadLetter.run_id == run_id)
     return list(session.scalars(query))
