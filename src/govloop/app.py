@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import quote
 
 from anyio import to_thread
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -30,6 +30,7 @@ from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
+from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.settings import get_settings
 from govloop.field import api as field_api
 from govloop.field import pages as field_pages
@@ -226,6 +227,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         docs_url="/api/docs",
         openapi_url="/api/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(check_request)],
     )
     app.state.run_jobs = settings.run_jobs if run_jobs is None else run_jobs
 
@@ -244,6 +246,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.environment == "production",
     )
+    app.add_middleware(InputGuard)
     app.add_exception_handler(GovloopError, handle_govloop_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

@@ -31,6 +31,7 @@ from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_, get_locale
 from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import loads_json
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall.models import Hall
@@ -495,7 +496,7 @@ def create(
         payload = None
         if recommendation.strip():
             try:
-                payload = json.loads(recommendation)
+                payload = loads_json(recommendation)
             except ValueError:
                 raise BadRequest(
                     _("The recommendation could not be read"), code="bad_json"

@@ -27,6 +27,7 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest, PermissionDenied
+from govloop.core.input_guard import InputRefused, loads_json
 from govloop.core.models import User
 from govloop.ingest import service
 from govloop.ingest.models import DeadLetter, IngestRun, Source
@@ -58,8 +59,11 @@ def push_batch(
 ) -> JSONResponse:
     # kept as received in dead letters; NUL escaped (PostgreSQL text cannot hold it)
     text = body.decode("utf-8", errors="replace").replace("\x00", "\\x00")
+    refused: InputRefused | None = None
     try:
-        parsed: Any = json.loads(text) if body else None
+        parsed: Any = loads_json(text) if body else None
+    except InputRefused as exc:  # too deep, or values no record may hold
+        parsed, refused = None, exc
     except json.JSONDecodeError:
         parsed = None
     source = session.scalar(select(Source).where(Source.key == source_key))
@@ -88,6 +92,14 @@ def push_batch(
             reason="推送密钥缺失或不属于此数据源",
         )
         return _refused(403, "bad_source_key", "推送密钥缺失或不属于此数据源", kept)
+    if refused is not None:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid_input",
+                "message": f"请求体不能使用：{refused.problem.message}，未存储任何内容",
+            },
+        )
     records = parsed.get("records") if isinstance(parsed, dict) else None
     if not isinstance(records, list):
         return JSONResponse(

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import now, to_local
 from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.input_guard import loads_json
 from govloop.ingest import adapters, connectors
 from govloop.ingest.models import (
     DeadLetter,
@@ -341,8 +342,8 @@ def _replay_values(dead: DeadLetter, corrected: dict[str, Any] | None) -> dict[s
     if corrected is not None:
         return corrected
     try:
-        values = json.loads(dead.raw)
-    except json.JSONDecodeError:
+        values = loads_json(dead.raw)
+    except ValueError:  # not JSON, or JSON no record may hold (see loads_json)
         raise RuleViolation(
             "原始内容不是 JSON 记录，须提供更正后的记录再重放", code="correction_required"
         ) from None
