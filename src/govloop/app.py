@@ -26,6 +26,7 @@ from govloop.actions import api as actions_api
 from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
 from govloop.catalog import pages as catalog_pages
+from govloop.core import openapi as openapi_doc
 from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.errors import GovloopError, NotAuthenticated
@@ -214,9 +215,13 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     message = messages.get(exc.status_code, str(exc.detail))
     if wants_json(request):
         return JSONResponse(
-            {"error": f"http_{exc.status_code}", "message": message}, status_code=exc.status_code
+            {"error": f"http_{exc.status_code}", "message": message},
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
-    return _error_page(request, exc.status_code, message)
+    page = _error_page(request, exc.status_code, message)
+    page.headers.update(exc.headers or {})
+    return page
 
 
 def create_app(run_jobs: bool | None = None) -> FastAPI:
@@ -289,6 +294,8 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(field_pages.router)
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
+
+    openapi_doc.install(app)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -139,7 +139,30 @@ async def _body(request: Request) -> bytes:
     return await request.body()
 
 
-@router.post("/{code}/heartbeat")
+class HeartbeatOut(BaseModel):
+    stored: int
+    duplicates: int
+    rejected: int
+    run_id: int
+
+
+# A rejected message answers 422 with the counts; a refused request, the error body.
+HEARTBEAT_REJECTED = {
+    "description": "消息被拒收（已存为死信），或请求参数不正确",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    HeartbeatOut.model_json_schema(),
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            }
+        }
+    },
+}
+
+
+@router.post("/{code}/heartbeat", response_model=HeartbeatOut, responses={422: HEARTBEAT_REJECTED})
 def heartbeat(
     code: str,
     body: bytes = Depends(_body),
