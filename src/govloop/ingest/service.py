@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now, to_local
-from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.input_guard import loads_json
 from govloop.ingest import adapters, connectors
 from govloop.ingest.models import (
@@ -84,7 +84,10 @@ def load_file(
     """Read a CSV / .xlsx / JSON-lines file through the source's mapping (or a vendor
     layout) into the pipeline. A header missing required columns, or a file in neither
     UTF-8 nor GB18030, fails the run with the reason; its rows are dead letters."""
-    layout = adapters.get_layout(vendor) if vendor else None
+    try:
+        layout = adapters.get_layout(vendor) if vendor else None
+    except adapters.VendorRowError as exc:  # the caller named a layout that does not exist
+        raise BadRequest(str(exc), code="unknown_vendor") from None
     if layout and layout.schema_name != source.schema_name:
         raise RuleViolation(
             f"厂商格式 {layout.key} 产生 {layout.schema_name} 记录，数据源 {source.key} 的模式是"
