@@ -10,11 +10,14 @@ Two parts, both registered once in ``app.py``:
   nothing is parsed or stored.
 * :func:`check_request`, an application-wide dependency, raises the recorded problem as a
   ``RequestValidationError`` — rendered once in ``app.py`` (JSON for the API, a page
-  otherwise; the Open311 routes answer in their own error format) — and bounds every
-  integer parameter a route declares (path, query, header, cookie, form fields) to signed
-  64 bits, and refuses NUL in the text fields of multipart forms a route declares.
+  otherwise; the Open311 routes answer in their own error format) — before any other
+  dependency runs. It also holds every integer a route declares (path, query, header,
+  cookie, form field, and ``int`` fields of its JSON body model, nested or in lists)
+  without a bound of its own to an SQL INTEGER column's range, and refuses NUL in the
+  text fields of the multipart forms a route declares.
 
-Routes that read a raw body themselves parse it with :func:`loads_json`.
+Routes that read a raw body themselves parse it with :func:`loads_json`. The published
+OpenAPI document states the same bounds (:mod:`govloop.core.openapi`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
@@ -30,9 +33,14 @@ from urllib.parse import parse_qsl
 from fastapi import Request, params
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.datastructures import UploadFile
 
+# Integers a route declares without bounds of its own are held to an SQL INTEGER column's
+# range: ids are INTEGER on PostgreSQL, where a larger value fails the statement.
+INT_MIN = -(2**31)
+INT_MAX = 2**31 - 1
+# Any other JSON integer is held to signed 64 bits.
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 # Deeper JSON is refused; the application's own documents nest a handful of levels.
@@ -62,8 +70,8 @@ def _nul(loc: Loc) -> Problem:
     return Problem(loc, "nul_character", "不能包含空字符（\\x00）")
 
 
-def _out_of_range(loc: Loc) -> Problem:
-    return Problem(loc, "int64_range", f"整数须在 {INT64_MIN} 到 {INT64_MAX} 之间")
+def _out_of_range(loc: Loc, low: int = INT_MIN, high: int = INT_MAX) -> Problem:
+    return Problem(loc, "int_range", f"整数须在 {low} 到 {high} 之间")
 
 
 def _too_deep(loc: Loc) -> Problem:
@@ -81,28 +89,29 @@ class InputRefused(ValueError):
 # --- JSON ---------------------------------------------------------------------------------
 
 
-class _BigInt(Exception):
-    pass
+class _OutOfRange:
+    """Stands in for a JSON integer outside signed 64 bits, so that the walk can tell where."""
 
 
-def _bounded_int(text: str) -> int:
+def _bounded_int(text: str) -> int | _OutOfRange:
     # Checked on the literal: int() of thousands of digits is itself refused by Python.
     if len(text.lstrip("-")) > 19:
-        raise _BigInt
+        return _OutOfRange()
     value = int(text)
-    if not INT64_MIN <= value <= INT64_MAX:
-        raise _BigInt
-    return value
+    return value if INT64_MIN <= value <= INT64_MAX else _OutOfRange()
 
 
 def _walk(value: Any, loc: Loc) -> Problem | None:
-    """The first NUL string, key or too deep container in a parsed document (no recursion)."""
+    """The first NUL in a string or key, integer out of range or too deep container in a
+    parsed document (walked without recursion)."""
     stack: list[tuple[Any, Loc, int]] = [(value, loc, 0)]
     while stack:
         item, where, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item:
                 return _nul(where)
+        elif isinstance(item, _OutOfRange):
+            return _out_of_range(where, INT64_MIN, INT64_MAX)
         elif isinstance(item, dict | list):
             if depth >= MAX_JSON_DEPTH:
                 return _too_deep(loc)
@@ -119,8 +128,6 @@ def _parse(text: str | bytes, loc: Loc) -> tuple[Any, Problem | None]:
     own parser reports it."""
     try:
         return json.loads(text, parse_int=_bounded_int), None
-    except _BigInt:
-        return None, _out_of_range(loc)
     except RecursionError:
         return None, _too_deep(loc)
     except ValueError:  # not JSON (JSONDecodeError, bad UTF-8)
@@ -245,19 +252,51 @@ _LOCATIONS = ("path", "query", "header", "cookie")
 
 
 @dataclass(frozen=True)
+class IntInput:
+    """An integer a route declares: where, and whether it bounds it itself."""
+
+    location: str  # path, query, header, cookie or form
+    name: str
+    low: bool
+    high: bool
+
+
+@dataclass(frozen=True)
 class RouteInputs:
-    """What a route declares: whether it reads a form, and where its integers are."""
+    form: bool  # the route reads a form (FastAPI has parsed it before any dependency)
+    ints: list[IntInput]
+    body: Any  # the JSON body's annotation, or None
 
-    form: bool
-    ints: list[tuple[str, str]]  # (location, name); location "form" for form fields
+
+def _declared(metadata: Iterable[Any]) -> tuple[bool, bool]:
+    """Whether the constraints bound an integer from below and from above."""
+    low = high = False
+    for item in metadata:
+        low = low or any(getattr(item, k, None) is not None for k in ("ge", "gt"))
+        high = high or any(getattr(item, k, None) is not None for k in ("le", "lt"))
+    return low, high
 
 
-def _holds_int(annotation: Any) -> bool:
+def _split(annotation: Any, metadata: Iterable[Any] = ()) -> tuple[Any, list[Any]]:
+    """The annotation without ``Annotated``, and the constraints it carried."""
+    found = list(metadata)
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation, *more = typing.get_args(annotation)
+        found += more
+    return annotation, found
+
+
+def _int_bounds(annotation: Any, metadata: Iterable[Any]) -> tuple[bool, bool] | None:
+    """(declared low, declared high) when the parameter holds integers, else None."""
+    annotation, constraints = _split(annotation, metadata)
     if annotation is int:
-        return True
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType, typing.Annotated, list):
-        return any(_holds_int(a) for a in typing.get_args(annotation))
-    return False
+        return _declared(constraints)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list, set, tuple):
+        for arm in typing.get_args(annotation):
+            found = _int_bounds(arm, constraints)
+            if found is not None:
+                return found
+    return None
 
 
 def _route_inputs(route: APIRoute) -> RouteInputs:
@@ -270,18 +309,24 @@ def _route_inputs(route: APIRoute) -> RouteInputs:
         dependant = pending.pop()
         dependants.append(dependant)
         pending.extend(dependant.dependencies)
-    body = [field for d in dependants for field in d.body_params]
-    form = any(isinstance(field.field_info, params.Form) for field in body)
-    ints = [
-        (location, field.alias)
+    fields = [
+        (location, f)
         for d in dependants
         for location in _LOCATIONS
-        for field in getattr(d, f"{location}_params")
-        if _holds_int(field.field_info.annotation)
+        for f in getattr(d, f"{location}_params")
     ]
-    if form:  # a JSON body's integers are bounded by the middleware
-        ints += [("form", f.alias) for f in body if _holds_int(f.field_info.annotation)]
-    found = RouteInputs(form=form, ints=ints)
+    body = [f for d in dependants for f in d.body_params]
+    form = any(isinstance(f.field_info, params.Form) for f in body)
+    if form:
+        fields += [("form", f) for f in body]
+    ints = []
+    for location, f in fields:
+        bounds = _int_bounds(f.field_info.annotation, f.field_info.metadata)
+        if bounds is not None:
+            ints.append(IntInput(location, f.alias, *bounds))
+    body_field = getattr(route, "body_field", None)
+    json_body = None if form or body_field is None else body_field.field_info.annotation
+    found = RouteInputs(form=form, ints=ints, body=json_body)
     setattr(route, ROUTE_ATTR, found)  # worked out once per route
     return found
 
@@ -300,12 +345,80 @@ def _raw_values(request: Request, location: str, name: str, form: Any) -> list[A
     return form.getlist(name) if form is not None else []
 
 
-def _outside_int64(raw: Any) -> bool:
+def _outside(raw: Any, low: bool, high: bool) -> bool:
+    """Whether the raw value is an integer beyond the column range on a side the route
+    leaves unbounded."""
+    if isinstance(raw, bool):
+        return False
     try:
         value = _INT.validate_python(raw)
-    except ValidationError:
-        return False  # not an integer: the route's own validation says so
-    return not INT64_MIN <= value <= INT64_MAX
+    except ValidationError as exc:
+        # too many digits for pydantic to parse is out of range too; anything else is not
+        # an integer, which the route's own validation reports
+        return any(e["type"] == "int_parsing_size" for e in exc.errors())
+    return (value < INT_MIN and not low) or (value > INT_MAX and not high)
+
+
+def _body_ints(annotation: Any, value: Any, loc: Loc, metadata: Iterable[Any] = ()) -> Loc | None:
+    """Where the JSON body holds an integer out of range for an ``int`` its model declares
+    without a bound (guided by the value, so at most as deep as the body)."""
+    annotation, constraints = _split(annotation, metadata)
+    origin = typing.get_origin(annotation)
+    if annotation is int:
+        return loc if _outside(value, *_declared(constraints)) else None
+    if origin in (typing.Union, types.UnionType):
+        for arm in typing.get_args(annotation):
+            found = _body_ints(arm, value, loc, constraints)
+            if found is not None:
+                return found
+    elif origin in (list, set, tuple) and isinstance(value, list):
+        args = typing.get_args(annotation)
+        for i, item in enumerate(value):
+            found = _body_ints(args[0] if args else Any, item, (*loc, i))
+            if found is not None:
+                return found
+    elif origin is dict and isinstance(value, dict):
+        args = typing.get_args(annotation)
+        for key, item in value.items():
+            found = _body_ints(args[1] if args else Any, item, (*loc, key))
+            if found is not None:
+                return found
+    elif _is_model(annotation) and isinstance(value, dict):
+        for name, info in annotation.model_fields.items():
+            key = info.alias or name
+            if key in value:
+                found = _body_ints(info.annotation, value[key], (*loc, key), info.metadata)
+                if found is not None:
+                    return found
+    return None
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+async def _problem(request: Request, route: APIRoute) -> Problem | None:
+    inputs = _route_inputs(route)
+    form = await request.form() if inputs.form else None  # parsed by FastAPI already
+    if form is not None:
+        for name, value in form.multi_items():
+            if "\x00" in name or (not isinstance(value, UploadFile) and "\x00" in value):
+                return _nul(("body", name.replace("\x00", "")))
+    for item in inputs.ints:
+        if any(
+            _outside(v, item.low, item.high)
+            for v in _raw_values(request, item.location, item.name, form)
+        ):
+            return _out_of_range(("body" if item.location == "form" else item.location, item.name))
+    if inputs.body is not None and _is_json(_media_type(request.scope)):
+        try:
+            document = await request.json()  # parsed by FastAPI already
+        except ValueError:
+            return None  # no body, or not JSON: the route's validation says so
+        where = _body_ints(inputs.body, document, ("body",))
+        if where is not None:
+            return _out_of_range(where)
+    return None
 
 
 async def check_request(request: Request) -> None:
@@ -313,17 +426,6 @@ async def check_request(request: Request) -> None:
     problem = request.scope.get("state", {}).get(SCOPE_KEY)
     route = request.scope.get("route")
     if problem is None and isinstance(route, APIRoute):
-        inputs = _route_inputs(route)
-        form = await request.form() if inputs.form else None  # parsed by FastAPI already
-        if form is not None:
-            for name, value in form.multi_items():
-                if "\x00" in name or (not isinstance(value, UploadFile) and "\x00" in value):
-                    problem = _nul(("body", name.replace("\x00", "")))
-                    break
-        for location, name in inputs.ints:
-            if problem is not None:
-                break
-            if any(_outside_int64(v) for v in _raw_values(request, location, name, form)):
-                problem = _out_of_range(("body" if location == "form" else location, name))
+        problem = await _problem(request, route)
     if problem is not None:
         raise RequestValidationError([problem.error()])

@@ -2,19 +2,22 @@
 
 FastAPI documents each operation's success and a validation error in its own shape; the
 application answers errors in one body (``{error, message, details?}``, rendered in
-``app.py``) and bounds integers to signed 64 bits (:mod:`govloop.core.input_guard`). This
-adds the common error answers to every operation that does not document its own, replaces
-FastAPI's validation error shape, and writes the integer bounds into the schemas.
+``app.py``) and holds integers a route leaves unbounded to an SQL INTEGER column's range
+(:mod:`govloop.core.input_guard`). This adds the common error answers to every operation
+that does not document its own, replaces FastAPI's validation error shape, and writes the
+integer bounds into the request schemas.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.routing import iter_route_contexts
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from govloop.core.input_guard import INT64_MAX, INT64_MIN
+from govloop.core.input_guard import INT_MAX, INT_MIN
 
 ERROR_SCHEMA = "ErrorBody"
 ERROR_RESPONSES: dict[str, str] = {
@@ -28,6 +31,7 @@ ERROR_RESPONSES: dict[str, str] = {
     "429": "请求过于频繁",
 }
 FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+COMPONENT = "#/components/schemas/"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 # Paths that answer errors in a format of their own, documented by their router.
 OWN_ERROR_FORMAT = ("/open311/",)
@@ -47,7 +51,7 @@ def error_body_schema() -> dict[str, Any]:
 
 
 def _error_response(description: str) -> dict[str, Any]:
-    ref = {"$ref": f"#/components/schemas/{ERROR_SCHEMA}"}
+    ref = {"$ref": f"{COMPONENT}{ERROR_SCHEMA}"}
     return {"description": description, "content": {"application/json": {"schema": ref}}}
 
 
@@ -56,23 +60,33 @@ def _is_fastapi_validation(response: dict[str, Any]) -> bool:
     return schema.get("$ref") == FASTAPI_VALIDATION
 
 
-def _bound_integers(node: Any) -> None:
-    """Every integer schema without a bound gets the signed 64-bit one (no recursion into
-    the document's depth is needed beyond its own nesting, which is shallow)."""
-    pending = [node]
+def _bound_request_integers(document: dict[str, Any]) -> None:
+    """Every integer a request may carry (parameters, request bodies and the components
+    they use) without a bound of its own gets the one the input guard holds it to."""
+    components = document.get("components", {}).get("schemas", {})
+    pending: list[Any] = []
+    for operations in document.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in METHODS:
+                pending += [p.get("schema") for p in operation.get("parameters", [])]
+                pending += operation.get("requestBody", {}).get("content", {}).values()
+    followed: set[str] = set()
     while pending:
         item = pending.pop()
-        if isinstance(item, dict):
-            if item.get("type") == "integer":
-                has_low = "minimum" in item or "exclusiveMinimum" in item
-                has_high = "maximum" in item or "exclusiveMaximum" in item
-                if not has_low:
-                    item["minimum"] = INT64_MIN
-                if not has_high:
-                    item["maximum"] = INT64_MAX
-            pending.extend(item.values())
-        elif isinstance(item, list):
+        if isinstance(item, list):
             pending.extend(item)
+        if not isinstance(item, dict):
+            continue
+        ref = item.get("$ref", "")
+        if ref.startswith(COMPONENT) and ref not in followed:
+            followed.add(ref)
+            pending.append(components.get(ref.removeprefix(COMPONENT)))
+        if item.get("type") == "integer":
+            if "minimum" not in item and "exclusiveMinimum" not in item:
+                item["minimum"] = INT_MIN
+            if "maximum" not in item and "exclusiveMaximum" not in item:
+                item["maximum"] = INT_MAX
+        pending.extend(item.values())
 
 
 def complete(document: dict[str, Any]) -> dict[str, Any]:
@@ -96,8 +110,23 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     # FastAPI's validation shapes are no longer referenced by any answer
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    _bound_integers(document)
+    _bound_request_integers(document)
     return document
+
+
+def allow_headers(request: Request, exc: StarletteHTTPException) -> Mapping[str, str] | None:
+    """The error's headers; a 405's ``Allow`` lists the methods of every route of the path
+    (the router names only those of the first route it tried)."""
+    if exc.status_code != 405:
+        return exc.headers
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    if not methods:
+        return exc.headers
+    return {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
 
 
 def install(app: FastAPI) -> None:
