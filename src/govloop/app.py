@@ -213,14 +213,15 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "页面或资源不存在", 405: "不支持的请求方式"}
     message = messages.get(exc.status_code, str(exc.detail))
+    headers = openapi_doc.allow_headers(request, exc)
     if wants_json(request):
         return JSONResponse(
             {"error": f"http_{exc.status_code}", "message": message},
             status_code=exc.status_code,
-            headers=exc.headers,
+            headers=headers,
         )
     page = _error_page(request, exc.status_code, message)
-    page.headers.update(exc.headers or {})
+    page.headers.update(headers or {})
     return page
 
 
