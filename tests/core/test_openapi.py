@@ -105,6 +105,8 @@ def test_request_integers_are_bounded():
     [
         ("/api/v1/hotline/kb/search", "GET", True),
         ("/api/v1/hotline/orders", "GET, POST", True),
+        # not GET: that is /anomalies/{anomaly_id}, another resource
+        ("/api/v1/halls/H1/anomalies/scan", "POST", True),
         ("/hotline/track", "GET", False),
     ],
 )

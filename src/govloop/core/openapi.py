@@ -114,19 +114,26 @@ def complete(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+def _literal_segments(template: str) -> int:
+    return sum(1 for part in template.split("/") if part and "{" not in part)
+
+
 def allow_headers(request: Request, exc: StarletteHTTPException) -> Mapping[str, str] | None:
-    """The error's headers; a 405's ``Allow`` lists the methods of every route of the path
-    (the router names only those of the first route it tried)."""
+    """The error's headers; a 405's ``Allow`` lists the methods of the resource: every route
+    of the most literal path template that matches (the router names only those of the
+    first matching route, and ``/anomalies/{anomaly_id}`` is not ``/anomalies/scan``)."""
     if exc.status_code != 405:
         return exc.headers
-    methods: set[str] = set()
+    by_template: dict[str, set[str]] = {}
     for route in iter_route_contexts(request.app.routes):
         pattern = getattr(route, "path_regex", None)
         if pattern is not None and pattern.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    if not methods:
+            methods = getattr(route, "methods", None) or ()
+            by_template.setdefault(route.path, set()).update(methods)
+    if not by_template:
         return exc.headers
-    return {**(exc.headers or {}), "Allow": ", ".join(sorted(methods))}
+    template = max(by_template, key=_literal_segments)
+    return {**(exc.headers or {}), "Allow": ", ".join(sorted(by_template[template]))}
 
 
 def install(app: FastAPI) -> None:
