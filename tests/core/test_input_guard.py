@@ -26,6 +26,7 @@ from govloop.core.input_guard import (
     SCOPE_KEY,
     InputGuard,
     InputRefused,
+    digits_int,
     loads_json,
 )
 from govloop.hotline import open311
@@ -350,3 +351,24 @@ def test_master_and_dead_letter_searches_match_literally(db):
     with unit_of_work(readonly=True) as s:
         found = ingest.list_dead_letters(session=s, reason="%")
         assert [d.reason for d in found] == ["格式 100% 错误"]
+
+
+def test_digits_int_for_routes_that_read_integers_from_text():
+    assert digits_int(" 42 ") == 42
+    assert digits_int(str(INT_MAX)) == INT_MAX
+    for text in (str(INT_MAX + 1), "9" * 5000, "-1", "1.0", "", "２", "²"):
+        assert digits_int(text) is None, text
+
+
+def test_digits_that_int_refuses_are_not_numbers(client, world):
+    """ "²" passes str.isdigit but not int(): an anonymous rating with it is a 400 page."""
+    from govloop.catalog.sources import valid_id_number
+
+    with unit_of_work() as s:
+        number = new_order(s, world).number
+    response = client.post(
+        "/hotline/track/rate", data={"number": number, "phone": "13800138000", "level": "²"}
+    )
+    assert response.status_code == 400
+    assert "text/html" in response.headers["content-type"]
+    assert valid_id_number("²" * 17 + "X") is False

@@ -78,6 +78,17 @@ def _too_deep(loc: Loc) -> Problem:
     return Problem(loc, "json_too_deep", f"JSON 嵌套不能超过 {MAX_JSON_DEPTH} 层")
 
 
+def digits_int(text: str) -> int | None:
+    """For routes that read integers from text themselves: the text as an integer when it
+    is ASCII digits within an SQL INTEGER's range, else None (``str.isdigit`` alone also
+    takes "²", which ``int`` refuses)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10:
+        return None
+    value = int(text)
+    return value if value <= INT_MAX else None
+
+
 class InputRefused(ValueError):
     """Raised by :func:`loads_json`; ``problem`` tells where and why."""
 
