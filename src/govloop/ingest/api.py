@@ -255,7 +255,8 @@ def dead_letters(
     return [dead_letter_dict(d) for d in letters]
 
 
-@router.get("/dead-letters/{dead_letter_id}")
+# ":int": "/dead-letters/replay" is another resource (POST only), not a letter
+@router.get("/dead-letters/{dead_letter_id:int}")
 def dead_letter(
     dead_letter_id: int,
     user: User = Depends(steward),

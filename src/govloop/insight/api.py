@@ -216,7 +216,8 @@ def anomalies(
     }
 
 
-@router.get("/{hall_code}/anomalies/{anomaly_id}")
+# ":int": "/anomalies/scan" is another resource (POST only), not an anomaly
+@router.get("/{hall_code}/anomalies/{anomaly_id:int}")
 def anomaly(
     hall_code: str,
     anomaly_id: int,
