@@ -270,7 +270,7 @@ def test_a_header_with_nul_is_recorded_as_a_problem():
     seen: dict[str, Any] = {}
 
     async def app(scope, receive, send):
-        seen.update(scope.get("state", {}))
+        seen.update(scope)
 
     scope = {
         "type": "http",

@@ -223,7 +223,7 @@ class InputGuard:
                 # a refused body never reaches a parser or a route
                 receive = _replay(b"" if problem else body, receive, None)
         if problem is not None:
-            scope.setdefault("state", {})[SCOPE_KEY] = problem
+            scope[SCOPE_KEY] = problem  # this request's own scope, seen by check_request
         await self.app(scope, receive, send)
 
 
@@ -434,7 +434,7 @@ async def _problem(request: Request, route: APIRoute) -> Problem | None:
 
 async def check_request(request: Request) -> None:
     """Application-wide dependency: see the module's description."""
-    problem = request.scope.get("state", {}).get(SCOPE_KEY)
+    problem = request.scope.get(SCOPE_KEY)
     route = request.scope.get("route")
     if problem is None and isinstance(route, APIRoute):
         problem = await _problem(request, route)
