@@ -129,7 +129,7 @@ def allow_headers(request: Request, exc: StarletteHTTPException) -> Mapping[str,
         pattern = getattr(route, "path_regex", None)
         if pattern is not None and pattern.match(request.url.path):
             methods = getattr(route, "methods", None) or ()
-            by_template.setdefault(route.path, set()).update(methods)
+            by_template.setdefault(route.path or "", set()).update(methods)
     if not by_template:
         return exc.headers
     template = max(by_template, key=_literal_segments)
