@@ -187,6 +187,8 @@ def test_the_runs_reached_the_data(world: World) -> None:
     def succeeded(who: str) -> set[str]:
         return {op for op, codes in world.answers[who].items() if any(c < 300 for c in codes)}
 
+    if not world.answers["admin"]:
+        pytest.skip("reads what the operations' tests of this backend recorded: run them too")
     operations = len(world.answers["admin"])
     admin, anonymous = succeeded("admin"), succeeded("anonymous")
     assert operations > 130
