@@ -30,12 +30,14 @@ from govloop.actions import pages as actions_pages
 from govloop.catalog import api as catalog_api
 from govloop.catalog import pages as catalog_pages
 from govloop.core import access_rules, health
+from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.clock import local_today
 from govloop.core.db import get_engine, try_job_lock, unit_of_work
 from govloop.core.deps import public
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
+from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
 from govloop.field import api as field_api
@@ -221,11 +223,16 @@ async def handle_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     messages = {404: "页面或资源不存在", 405: "不支持的请求方式"}
     message = messages.get(exc.status_code, str(exc.detail))
+    headers = openapi_doc.allow_headers(request, exc)
     if wants_json(request):
         return JSONResponse(
-            {"error": f"http_{exc.status_code}", "message": message}, status_code=exc.status_code
+            {"error": f"http_{exc.status_code}", "message": message},
+            status_code=exc.status_code,
+            headers=headers,
         )
-    return _error_page(request, exc.status_code, message)
+    page = _error_page(request, exc.status_code, message)
+    page.headers.update(headers or {})
+    return page
 
 
 # SQLSTATE classes that mean "the database cannot take this now", not "this input is wrong":
@@ -299,6 +306,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         redoc_url=None,
         swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
+        dependencies=[Depends(check_request)],
     )
     app.state.run_jobs = settings.run_jobs if run_jobs is None else run_jobs
 
@@ -317,6 +325,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         same_site="lax",
         https_only=settings.environment == "production",
     )
+    app.add_middleware(InputGuard)
     app.add_exception_handler(GovloopError, handle_govloop_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)
@@ -371,6 +380,8 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app.include_router(field_pages.router)
     app.include_router(access_api.router)
     app.include_router(access_pages.router)
+
+    openapi_doc.install(app)
 
     @app.get("/healthz", include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:

@@ -31,6 +31,7 @@ from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_, get_locale
 from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import INT_MAX, INT_MIN, digits_int, loads_json
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall.models import Hall
@@ -167,7 +168,10 @@ def _split(values: list[str]) -> list[str]:
 
 def _ints(values: list[str], what: str) -> list[int]:
     try:
-        return [int(v) for v in _split(values)]
+        numbers = [int(v) for v in _split(values)]
+        if not all(INT_MIN <= n <= INT_MAX for n in numbers):
+            raise ValueError("beyond an SQL INTEGER")
+        return numbers
     except ValueError:
         raise BadRequest(
             _("Please choose {what} from the list").replace("{what}", what), code="bad_number"
@@ -309,7 +313,7 @@ def _draft(
                 draft[key] = _split(given[key])
         for key in ("windows", "weekdays"):
             if key in given:
-                draft[key] = [int(v) for v in _split(given[key]) if v.isdigit()]
+                draft[key] = [n for v in _split(given[key]) if (n := digits_int(v)) is not None]
         payload = {k: _split(v) if k != "title" else [" ".join(v)] for k, v in given.items()}
         draft["recommendation"] = json.dumps(
             {"source": "recommendation", **payload}, ensure_ascii=False
@@ -479,14 +483,14 @@ def create(
         "title": title,
         "kind": kind,
         "decision": decision,
-        "owner_id": int(owner_id) if owner_id.strip().isdigit() else None,
+        "owner_id": digits_int(owner_id),
         "starts_on": starts_on,
         "due_date": due_date,
         "ends_on": ends_on,
         "items": _split(items),
-        "windows": [int(w) for w in _split(windows) if w.isdigit()],
+        "windows": [n for w in _split(windows) if (n := digits_int(w)) is not None],
         "slots": _split(slots),
-        "weekdays": [int(w) for w in _split(weekdays) if w.isdigit()],
+        "weekdays": [n for w in _split(weekdays) if (n := digits_int(w)) is not None],
         "indicators": _split(indicators),
         "anomaly_id": anomaly_id,
         "recommendation": recommendation,
@@ -495,7 +499,7 @@ def create(
         payload = None
         if recommendation.strip():
             try:
-                payload = json.loads(recommendation)
+                payload = loads_json(recommendation)
             except ValueError:
                 raise BadRequest(
                     _("The recommendation could not be read"), code="bad_json"
@@ -517,7 +521,7 @@ def create(
                 weekdays=_ints(weekdays, _("Weekdays")),
             ),
             indicators=form["indicators"],
-            anomaly_id=int(anomaly_id) if anomaly_id.strip().isdigit() else None,
+            anomaly_id=digits_int(anomaly_id),
             recommendation=payload,
         )
         action = service.create_action(session=session, hall=hall, data=data, actor=user)

@@ -69,7 +69,7 @@ def valid_id_number(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     number = ric.compact(value)
-    if len(number) != 18 or not number[:17].isdigit():
+    if len(number) != 18 or not (number[:17].isascii() and number[:17].isdigit()):
         return False
     if number[-1] != ric.calc_check_digit(number):
         return False

@@ -30,6 +30,7 @@ from govloop.core.deps import csrf_protect, public, require, secret_link
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
@@ -411,9 +412,10 @@ def _optional_window_number(value: str) -> int | None:
     value = value.strip()
     if not value:
         return None
-    if not value.isdigit() or int(value) < 1:
+    number = digits_int(value)
+    if number is None or number < 1:
         raise BadRequest(_("Window number must be a positive number"), code="bad_window")
-    return int(value)
+    return number
 
 
 CASE_CHANGING_ACTIONS = frozenset(

@@ -18,6 +18,7 @@ from govloop.core.deps import csrf_protect, public
 from govloop.core.errors import BadRequest, GovloopError, NotFound, TooManyRequests
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.hotline import intake, journal, workflow
 from govloop.hotline.models import DONE_STATUSES, Channel, OrderStatus, WorkOrder, WorkOrderEvent
@@ -215,9 +216,10 @@ def rate(
     context: dict[str, Any] = {"number": number, "phone": phone, "error": None, "order": None}
     try:
         order = _find_limited(session, limit, number, phone)
-        if not level.isdigit():
+        stars = digits_int(level)
+        if stars is None:
             raise BadRequest(_("Please choose how satisfied you are"), code="level_missing")
-        workflow.rate(session=session, number=order.number, level=int(level), comment=comment)
+        workflow.rate(session=session, number=order.number, level=stars, comment=comment)
         context.update(_track_context(session, order), notice=_("Thank you for your rating"))
     except GovloopError as exc:
         session.rollback()

@@ -276,7 +276,7 @@ class RequestForm:
     attributes: dict[str, list[str]] = field(default_factory=dict)
 
 
-_FORM_FIELDS = frozenset(f.name for f in fields(RequestForm)) - {"attributes"}
+FORM_FIELDS = frozenset(f.name for f in fields(RequestForm)) - {"attributes"}
 
 
 def parse_form(items: Iterable[tuple[str, str]]) -> tuple[str | None, RequestForm]:
@@ -289,7 +289,7 @@ def parse_form(items: Iterable[tuple[str, str]]) -> tuple[str | None, RequestFor
             raise BadRequest(f"{name[:40]} 含有控制字符", code="control_characters")
         if name == "api_key":
             api_key = value.strip() or None
-        elif name in _FORM_FIELDS:
+        elif name in FORM_FIELDS:
             setattr(form, name, value.strip() or None)
         elif match := _ATTRIBUTE_FIELD.match(name):
             form.attributes.setdefault(match.group(1), []).append(value.strip())

@@ -135,7 +135,54 @@ class Open311Route(APIRoute):
         return route_handler
 
 
-router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route)
+# Documented here: the application-wide error answers (core/openapi.py) are not Open311's.
+_ERROR_ITEMS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["code", "description"],
+        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
+    },
+}
+_XML = {"schema": {"type": "string"}}
+
+
+def _answer(description: str, json_schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": json_schema}, "text/xml": _XML},
+    }
+
+
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: _answer("GeoReport v2 资源（.json 或 .xml）", {}),
+    400: _answer("请求不正确（GeoReport v2 错误格式）", _ERROR_ITEMS),
+    403: _answer("api_key 缺失或无效", _ERROR_ITEMS),
+    404: _answer("资源不存在", _ERROR_ITEMS),
+}
+_TEXT = {"type": "string"}
+REQUEST_FORM = {
+    "requestBody": {
+        "content": {
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {
+                        "api_key": _TEXT,
+                        **{name: _TEXT for name in sorted(open311.FORM_FIELDS)},
+                    },
+                }
+            }
+        }
+    }
+}
+QUERY = {
+    "parameters": [
+        {"name": name, "in": "query", "required": False, "schema": _TEXT} for name in QUERY_FIELDS
+    ]
+}
+
+router = APIRouter(prefix=PREFIX, tags=["open311"], route_class=Open311Route, responses=RESPONSES)
 
 
 def _param(request: Request, name: str) -> str | None:
@@ -189,7 +236,7 @@ def get_service_definition(
     return render(fmt, "service_definition", definition)
 
 
-@router.post("/requests.{fmt}", dependencies=[Depends(api_key)])
+@router.post("/requests.{fmt}", dependencies=[Depends(api_key)], openapi_extra=REQUEST_FORM)
 def post_request(
     fmt: str,
     request: Request,
@@ -209,7 +256,7 @@ def post_request(
     return render(fmt, "service_requests", [created])
 
 
-@router.get("/requests.{fmt}", dependencies=[Depends(public)])
+@router.get("/requests.{fmt}", dependencies=[Depends(public)], openapi_extra=QUERY)
 def get_requests(
     fmt: str, request: Request, session: Session = Depends(get_readonly_session, scope="function")
 ) -> Response:

@@ -24,6 +24,7 @@ from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.hall.models import Department
 from govloop.hotline import intake, journal, queries, routing, sla, workflow
@@ -501,9 +502,7 @@ def _action(
             order_id=order_id,
             actor=user,
             answer=text,
-            kb_article_id=int(str(form["kb_article_id"]))
-            if str(form.get("kb_article_id", "")).isdigit()
-            else None,
+            kb_article_id=digits_int(str(form.get("kb_article_id", ""))),
         ),
         "supervise": lambda: workflow.supervise(
             session=session, order_id=order_id, actor=user, note=text
@@ -514,7 +513,7 @@ def _action(
             actor=user,
             reached=form.get("reached") == "yes",
             note=text or None,
-            level=int(str(form["level"])) if str(form.get("level", "")).isdigit() else None,
+            level=digits_int(str(form.get("level", ""))),
         ),
         "merge": lambda: intake.merge_order(
             session=session,

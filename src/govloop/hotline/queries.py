@@ -197,12 +197,13 @@ def list_orders(
     if f.until:
         stmt = stmt.where(WorkOrder.created_at < f.until)
     if f.text:
-        like = f"%{f.text.strip()}%"
+        # autoescape: "%" and "_" typed by a user are characters, not wildcards
+        text = f.text.strip()
         stmt = stmt.where(
             or_(
-                WorkOrder.number.like(like),
-                WorkOrder.title.like(like),
-                WorkOrder.content.like(like),
+                WorkOrder.number.contains(text, autoescape=True),
+                WorkOrder.title.contains(text, autoescape=True),
+                WorkOrder.content.contains(text, autoescape=True),
             )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0

@@ -14,7 +14,6 @@ The other routes are the data steward's: file upload (at most
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -30,6 +29,7 @@ from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import api_key, csrf_protect, require
 from govloop.core.errors import BadRequest
+from govloop.core.input_guard import InputRefused, loads_json
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.ingest import service
@@ -87,7 +87,15 @@ def push_batch(
     session: Session = Depends(get_session, scope="function"),
 ) -> JSONResponse:
     try:
-        parsed: Any = json.loads(body)
+        parsed: Any = loads_json(body.decode("utf-8", errors="replace"))
+    except InputRefused as exc:  # too deep, or values no record may hold
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid_input",
+                "message": f"请求体不能使用：{exc.problem.message}，未存储任何内容",
+            },
+        )
     except (ValueError, RecursionError):
         return _malformed()
     records = parsed.get("records") if isinstance(parsed, dict) else None
@@ -234,7 +242,8 @@ def dead_letters(
     return [dead_letter_dict(d) for d in letters]
 
 
-@router.get("/dead-letters/{dead_letter_id}")
+# ":int": "/dead-letters/replay" is another resource (POST only), not a letter
+@router.get("/dead-letters/{dead_letter_id:int}")
 def dead_letter(
     dead_letter_id: int,
     user: User = Depends(steward),

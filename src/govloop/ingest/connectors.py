@@ -22,6 +22,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from govloop.core.input_guard import InputRefused, loads_json
 from govloop.ingest.pipeline import RawRow
 from govloop.ingest.schemas import SCHEMAS
 
@@ -332,7 +333,15 @@ def read_jsonl(info: FileInfo, *, progress: Progress | None = None) -> Iterator[
                 )
                 continue
             try:
-                value = json.loads(text)
+                value = loads_json(text)
+            except InputRefused as exc:
+                yield RawRow(
+                    {},
+                    number,
+                    raw=text.rstrip("\r\n").replace("\x00", "\\x00"),
+                    error=("malformed_json", f"第 {number} 行：{exc.problem.message}"),
+                )
+                continue
             except json.JSONDecodeError as exc:
                 yield RawRow(
                     {},

@@ -173,7 +173,30 @@ async def _message(request: Request, _checked: None = Depends(_check_device)) ->
     return await request.body()  # the route's body limit applies while it streams in
 
 
-@router.post("/{code}/heartbeat")
+class HeartbeatOut(BaseModel):
+    stored: int
+    duplicates: int
+    rejected: int
+    run_id: int
+
+
+# A rejected message answers 422 with the counts; a refused request, the error body.
+HEARTBEAT_REJECTED = {
+    "description": "消息被拒收（已存为死信），或请求参数不正确",
+    "content": {
+        "application/json": {
+            "schema": {
+                "anyOf": [
+                    HeartbeatOut.model_json_schema(),
+                    {"$ref": "#/components/schemas/ErrorBody"},
+                ]
+            }
+        }
+    },
+}
+
+
+@router.post("/{code}/heartbeat", response_model=HeartbeatOut, responses={422: HEARTBEAT_REJECTED})
 @body_limit(lambda: MAX_MESSAGE)
 def heartbeat(
     code: str,

@@ -49,6 +49,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.db import unit_of_work
+from govloop.core.input_guard import loads_json
 from govloop.ingest import devices as registry
 from govloop.ingest.models import IngestedRecord, IngestRun, Source, SourceKind
 from govloop.ingest.pipeline import (
@@ -154,7 +155,7 @@ def ingest_messages(
             continue
         code, channel = where
         try:
-            values = json.loads(msg.payload.decode("utf-8"))
+            values = loads_json(msg.payload.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as exc:
             dead(msg, "not_json", f"消息不是 JSON：{exc}")
             continue

@@ -18,6 +18,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest
 from govloop.core.i18n import N_
+from govloop.core.input_guard import InputRefused, loads_json
 from govloop.core.models import User
 from govloop.ingest import adapters, service
 from govloop.ingest.api import save_upload, upload_limit
@@ -158,8 +159,8 @@ def dead_letter_page(
 ) -> Response:
     dead = service.get_dead_letter(session=session, dead_letter_id=dead_letter_id)
     try:
-        pretty = json.dumps(json.loads(dead.raw), ensure_ascii=False, indent=2)
-    except json.JSONDecodeError:
+        pretty = json.dumps(loads_json(dead.raw), ensure_ascii=False, indent=2)
+    except ValueError:
         pretty = dead.raw
     return page(request, "ingest/dead_letter.html", dead=dead, pretty=pretty)
 
@@ -185,7 +186,10 @@ def replay_one(
     record: dict[str, Any] | None = None
     if corrected.strip():
         try:
-            record = json.loads(corrected)
+            record = loads_json(corrected)
+        except InputRefused as exc:
+            message = f"更正后的记录不能使用：{exc.problem.message}"
+            raise BadRequest(message, code="bad_json") from None
         except json.JSONDecodeError as exc:
             raise BadRequest(f"更正后的记录不是合法的 JSON：{exc.msg}", code="bad_json") from None
         if not isinstance(record, dict):

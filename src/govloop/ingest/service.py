@@ -19,7 +19,8 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now, to_local
-from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.errors import BadRequest, NotFound, RuleViolation
+from govloop.core.input_guard import loads_json
 from govloop.core.settings import get_settings
 from govloop.ingest import adapters, connectors
 from govloop.ingest.models import (
@@ -81,7 +82,10 @@ def load_file(
     """Read a CSV / .xlsx / JSON-lines file through the source's mapping (or a vendor
     layout) into the pipeline. A header missing required columns, or a file in neither
     UTF-8 nor GB18030, fails the run with the reason; its rows are dead letters."""
-    layout = adapters.get_layout(vendor) if vendor else None
+    try:
+        layout = adapters.get_layout(vendor) if vendor else None
+    except adapters.VendorRowError as exc:  # the caller named a layout that does not exist
+        raise BadRequest(str(exc), code="unknown_vendor") from None
     if layout and layout.schema_name != source.schema_name:
         raise RuleViolation(
             f"厂商格式 {layout.key} 产生 {layout.schema_name} 记录，数据源 {source.key} 的模式是"
@@ -268,7 +272,9 @@ def list_dead_letters(
         query = query.where(DeadLetter.status == status)
     if reason:
         # the reason code, or words of the reason text
-        query = query.where((DeadLetter.reason_code == reason) | DeadLetter.reason.contains(reason))
+        query = query.where(
+            (DeadLetter.reason_code == reason) | DeadLetter.reason.contains(reason, autoescape=True)
+        )
     if run_id is not None:
         query = query.where(DeadLetter.run_id == run_id)
     return list(session.scalars(query))
@@ -314,8 +320,8 @@ def _replay_values(dead: DeadLetter, corrected: dict[str, Any] | None) -> dict[s
     if corrected is not None:
         return corrected
     try:
-        values = json.loads(dead.raw)
-    except json.JSONDecodeError:
+        values = loads_json(dead.raw)
+    except ValueError:  # not JSON, or JSON no record may hold (see loads_json)
         raise RuleViolation(
             "原始内容不是 JSON 记录，须提供更正后的记录再重放", code="correction_required"
         ) from None

@@ -21,6 +21,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import BadRequest, NotFound
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall.models import Hall
@@ -70,10 +71,7 @@ def default_comparison(today: date | None = None) -> tuple[tuple[date, date], tu
 def parse_window(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        number = 0
+    number = digits_int(value) or 0
     if number <= 0:
         raise BadRequest(_("Window number must be a positive number"), code="bad_window")
     return number
@@ -218,7 +216,8 @@ def anomalies(
     }
 
 
-@router.get("/{hall_code}/anomalies/{anomaly_id}")
+# ":int": "/anomalies/scan" is another resource (POST only), not an anomaly
+@router.get("/{hall_code}/anomalies/{anomaly_id:int}")
 def anomaly(
     hall_code: str,
     anomaly_id: int,

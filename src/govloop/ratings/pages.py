@@ -23,6 +23,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require, secret_link
 from govloop.core.errors import BadRequest, Conflict, GovloopError, NotFound
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import overview
@@ -170,13 +171,14 @@ def _rating_input(
     phone: str,
     dimension_scores: dict[str, int] | None = None,
 ) -> RatingInput:
-    if not level.strip().isdigit():
+    stars = digits_int(level)
+    if stars is None:
         raise BadRequest(_("Please choose how satisfied you are"), code="level_missing")
     unknown = [t for t in tags if t not in TAG_VALUES]
     if unknown:
         raise BadRequest(_("Unknown rating tag"), code="unknown_tag")
     return RatingInput(
-        level=int(level),
+        level=stars,
         channel=channel,
         dimension_scores=dimension_scores or {},
         tags=list(dict.fromkeys(tags)),
@@ -362,9 +364,10 @@ def _dimension_scores(dims: dict[str, str]) -> dict[str, int]:
         value = dims.get(dim, "").strip()
         if not value:
             continue
-        if not value.isdigit():
+        stars = digits_int(value)
+        if stars is None:
             raise BadRequest(_("Scores are 1 to 5 stars"), code="bad_score")
-        scores[dim] = int(value)
+        scores[dim] = stars
     return scores
 
 
@@ -705,8 +708,9 @@ async def survey_submit(
         no = str(item["no"])
         pair = {k: str(form.get(f"{k}_{no}", ""))[:2] for k in ("e", "p")}
         raw[no] = pair
-        if pair["e"].isdigit() and pair["p"].isdigit():
-            answers[no] = {"e": int(pair["e"]), "p": int(pair["p"])}
+        expected, perceived = digits_int(pair["e"]), digits_int(pair["p"])
+        if expected is not None and perceived is not None:
+            answers[no] = {"e": expected, "p": perceived}
     try:
         servqual.submit(session=session, survey=survey, answers=answers)
     except GovloopError as exc:

@@ -191,9 +191,12 @@ def search_masters(
         stmt = stmt.where(SubjectMaster.kind == kind)
     text = query.strip()
     if text:
-        like = f"%{text}%"
+        # autoescape: "%" and "_" typed by a user are characters, not wildcards
         stmt = stmt.where(
-            or_(SubjectMaster.display_name.like(like), SubjectMaster.identifier.like(like))
+            or_(
+                SubjectMaster.display_name.contains(text, autoescape=True),
+                SubjectMaster.identifier.contains(text, autoescape=True),
+            )
         )
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     masters = session.scalars(
