@@ -67,3 +67,31 @@ def test_translations_keep_placeholders():
 def test_english_catalog_lists_the_same_messages():
     en = {m.id for m in catalog("en") if m.id}
     assert set(extracted_msgids()) <= en
+
+
+# msgids that mean different things in different domains' catalogs, to be split with message
+# contexts (the list may only shrink: a new double meaning fails the test).
+KNOWN_DOUBLE_MEANINGS = {"Online", "Decision", "Person", "Enterprise"}
+
+
+def test_no_new_msgid_carries_two_meanings():
+    from pathlib import Path
+
+    from babel.messages.pofile import read_po
+
+    import govloop
+
+    folder = Path(govloop.__file__).parent / "locales" / "zh_CN" / "LC_MESSAGES"
+    seen: dict[object, tuple[str, str]] = {}
+    doubled = set()
+    for path in sorted(folder.glob("*.po")):
+        with path.open("rb") as fh:
+            for message in read_po(fh, locale="zh_CN"):
+                if not message.id or not message.string:
+                    continue
+                key = (message.context, message.id)
+                if key in seen and seen[key][1] != message.string:
+                    doubled.add(message.id)
+                seen.setdefault(key, (path.name, str(message.string)))
+    assert doubled - KNOWN_DOUBLE_MEANINGS == set()
+    assert doubled >= KNOWN_DOUBLE_MEANINGS, "a double meaning was split: shrink the list"

@@ -142,11 +142,11 @@ class RequestSizeLimitMiddleware:
             ]
         return self._marked
 
-    def limit_for(self, path: str) -> int:
+    def route_limit(self, path: str) -> int | None:
         for pattern, limit in self.marked():
             if pattern.match(path):
                 return limit()
-        return self.default()
+        return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope.get("method") in ("GET", "HEAD", "OPTIONS"):
@@ -159,12 +159,36 @@ class RequestSizeLimitMiddleware:
                     declared = int(value)
                 except ValueError:
                     declared = None
-        capped = CappedReceive(receive, self.limit_for(scope.get("path", "")), declared)
-        if declared is not None and declared > capped.limit:
+        own = self.route_limit(scope.get("path", ""))
+        limit = own if own is not None else self.default()
+        if declared is not None and declared > limit:
             # refused before a byte of the body is read
-            await _refuse(scope, send, capped.error())
+            await _refuse(scope, send, CappedReceive(receive, limit, declared).error())
             return
-        await self.app(scope, capped, send)
+        if own is not None:  # the route counts its body itself and answers 413
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, _CutOff(receive, limit), send)
+
+
+class _CutOff:
+    """A body sent without a length is cut off past ``limit``: the reader sees the client
+    go away (FastAPI answers 400) instead of an error raised through other middleware."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.size = 0
+
+    async def __call__(self) -> Message:
+        if self.size > self.limit:
+            return {"type": "http.disconnect"}
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.size += len(message.get("body", b""))
+            if self.size > self.limit:
+                return {"type": "http.disconnect"}
+        return message
 
 
 async def _refuse(scope: Scope, send: Send, error: PayloadTooLarge) -> None:
