@@ -424,7 +424,7 @@ def uses(world: Citizen) -> dict[str, list[tuple[str, str, Act | None]]]:
 
     def identify_applicant(p: Any) -> None:
         p.fill("#case-data input[name=id_number]", world.person[0])
-        p.locator("#case-data button[type=submit]").click()
+        p.locator("#case-data form[hx-post$='/case-data/applicant'] button[type=submit]").click()
         expect(p.locator("#case-data table")).to_be_visible(timeout=10_000)
 
     def type_a_report(p: Any) -> None:
