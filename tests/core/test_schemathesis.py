@@ -144,7 +144,7 @@ KNOWN: dict[str, list[object]] = {
 CONFIG = SchemathesisConfig.from_dict(
     {
         "seed": 20261,
-        "generation": {"max-examples": 8, "database": "none", "deterministic": True},
+        "generation": {"max-examples": 4, "database": "none", "deterministic": True},
         "phases": {"stateful": {"enabled": False}},
         "dictionaries": {
             key.replace(".", "-"): {"values": values} for key, values in KNOWN.items()
