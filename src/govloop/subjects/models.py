@@ -117,3 +117,46 @@ class QualityResult(Base):
     score: Mapped[float | None] = mapped_column(Float)  # X = A / B (None when B = 0)
     # failing rows: [{"record_id", "row": {...}, "value", "problem"}] (a sample)
     samples: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+
+class DecisionKind(enum.StrEnum):
+    SPLIT = "split"  # a steward split a master
+    MOVE = "move"  # a steward moved a record to another master
+    NOT_SAME = "not_same"  # a steward marked two records as different people
+    AUTO_SPLIT = "auto_split"  # linkage split a master that broke a hard constraint
+    REFUSED = "refused"  # linkage refused a match that would break a hard constraint
+
+
+class SubjectCannotLink(Base):
+    """Two source records that are never in one master ("not the same person").
+
+    Stored with the smaller record id first; every later linkage run respects it."""
+
+    __tablename__ = "subject_cannot_links"
+    __table_args__ = (UniqueConstraint("record_a", "record_b"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_a: Mapped[int] = mapped_column(ForeignKey("ingest_records.id"), index=True)
+    record_b: Mapped[int] = mapped_column(ForeignKey("ingest_records.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+class SubjectDecision(Base):
+    """Every change to which records make up a master, by a steward or by the linkage itself,
+    with its reason: the history a steward reads on the master's page."""
+
+    __tablename__ = "subject_decisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    master_id: Mapped[int] = mapped_column(ForeignKey("subject_masters.id"), index=True)
+    # the other master involved (the new part of a split, the target of a move), if any
+    other_master_id: Mapped[int | None] = mapped_column(ForeignKey("subject_masters.id"))
+    record_ids: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    reason: Mapped[str] = mapped_column(String(500))
+    # None: decided by the linkage (automatic), otherwise the steward
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
