@@ -44,12 +44,14 @@ def _load(session, key: str, department: str, rows: list[dict[str, Any]]) -> Non
 
 
 def exact_matcher(new_rows, existing_rows):  # type: ignore[no-untyped-def]
-    """A test double for the Splink matcher: same name and birth date is the same person."""
+    """A test double for the Splink matcher: same name and birth date scores 0.99."""
     key = lambda r: (r["name"], r["birth_date"])  # noqa: E731
-    known = {key(r): r["record_key"] for r in existing_rows}
-    matches = {r["record_key"]: (known[key(r)], 0.99) for r in new_rows if key(r) in known}
-    clusters = {r["record_key"]: "|".join(map(str, key(r))) for r in new_rows}
-    return matches, clusters
+    pairs = []
+    for i, row in enumerate(new_rows):
+        for other in [*existing_rows, *new_rows[i + 1 :]]:
+            if key(row) == key(other):
+                pairs.append((row["record_key"], other["record_key"], 0.99))
+    return pairs
 
 
 def test_identifier_links_and_survivorship_with_provenance(db):

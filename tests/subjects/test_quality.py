@@ -72,7 +72,7 @@ def _by(results, field, dimension):  # type: ignore[no-untyped-def]
 def test_every_sub_metric_is_a_over_b_with_samples(db):
     with unit_of_work() as s:
         _seed(s)
-        linking.run_all(session=s, matcher=lambda new, old: ({}, {}))
+        linking.run_all(session=s, matcher=lambda new, old: [])
         run = quality.run_assessment(session=s, today=TODAY)
         results = quality.results_of(session=s, run_id=run.id)
     assert run.records == 3

@@ -51,8 +51,9 @@ def person_key(key: str, payload: dict[str, Any]) -> PersonKey:
     sex = nz.normalize_sex(payload.get("sex"))
     sex_from_id = False
     if id_number:
-        # the ID is checked (region, date, check character): its date and sex are the truth
-        dob = dob or f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
+        # the ID is checked (region, date, check character): its date and sex win over the
+        # stated ones, which are the likelier typos
+        dob = f"{id_number[6:10]}-{id_number[10:12]}-{id_number[12:14]}"
         sex = "M" if int(id_number[16]) % 2 else "F"
         sex_from_id = True
     return PersonKey(

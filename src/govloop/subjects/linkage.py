@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,7 +35,9 @@ import numpy as np
 import pandas as pd
 
 from govloop.subjects import normalize as nz
+from govloop.subjects.clustering import ClusterResult, Refusal, constrained_clusters
 from govloop.subjects.identifiers import clean
+from govloop.subjects.identity import PersonKey, from_columns, identity_agrees
 
 Backend = Literal["duckdb", "spark"]
 LinkType = Literal["dedupe_only", "link_only", "link_and_dedupe"]
@@ -54,6 +56,8 @@ LINK_COLUMNS = (
     "id_n",
     "id_c",
 )
+# columns whose exact agreement is weighed by how common the value is
+TF_COLUMNS = ("name_n", "phone_n", "addr_n")
 DEFAULT_THRESHOLD = 0.9
 SEED = 20240601
 
@@ -69,6 +73,7 @@ class LinkResult:
     model: dict[str, Any]  # the trained Splink settings, reusable by match_new_records
     seconds: float
     stats: dict[str, Any] = field(default_factory=dict)
+    refused: list[Refusal] = field(default_factory=list)  # links the constraints refused
 
     def cluster_of(self) -> dict[str, str]:
         return dict(zip(self.clusters["record_key"], self.clusters["cluster_id"], strict=True))
@@ -116,8 +121,10 @@ def prepare_persons(df: pd.DataFrame) -> pd.DataFrame:
         .where(from_id)
         .map(lambda v: ("M" if int(v[16]) % 2 else "F") if isinstance(v, str) else None)
     )
-    out["dob"] = dob.where(dob.notna(), id_dob)
-    out["sex_n"] = sex.where(sex.notna(), id_sex)
+    # … and is checked (region, date, check character): where the record also states a
+    # birth date or sex, the ID's wins (the stated one is the likelier typo)
+    out["dob"] = id_dob.where(from_id, dob)
+    out["sex_n"] = id_sex.where(from_id, sex)
     out["birth_year"] = out["dob"].map(lambda v: v[:4] if isinstance(v, str) else None)
     out["phone_n"] = _map_unique(df["phone"], nz.normalize_phone_or_none)
     out["addr_n"] = _map_unique(df["address"], nz.normalize_address)
@@ -152,7 +159,8 @@ def person_settings(
         output_column_name="name",
         comparison_levels=[
             cll.NullLevel("name_n"),
-            cll.ExactMatchLevel("name_n"),
+            # term frequencies: 张伟 agreeing says less than 欧阳思远 agreeing
+            cll.ExactMatchLevel("name_n", term_frequency_adjustments=True),
             cll.ExactMatchLevel("name_py"),
             cll.DamerauLevenshteinLevel("name_n", 1),
             cll.JaroWinklerLevel("name_py", 0.88),
@@ -180,7 +188,8 @@ def person_settings(
         output_column_name="phone",
         comparison_levels=[
             cll.NullLevel("phone_n"),
-            cll.ExactMatchLevel("phone_n"),
+            # a phone given by a whole family (or a shop for its customers) says little
+            cll.ExactMatchLevel("phone_n", term_frequency_adjustments=True),
             cll.DamerauLevenshteinLevel("phone_n", 1),
             cll.ElseLevel(),
         ],
@@ -189,7 +198,7 @@ def person_settings(
         output_column_name="address",
         comparison_levels=[
             cll.NullLevel("addr_n"),
-            cll.ExactMatchLevel("addr_n"),
+            cll.ExactMatchLevel("addr_n", term_frequency_adjustments=True),
             cll.JaroWinklerLevel("addr_n", 0.92),
             cll.JaroWinklerLevel("addr_n", 0.8),
             cll.ElseLevel(),
@@ -296,8 +305,10 @@ def train_person_model(linker: Any, *, max_pairs_u: float = 2e6) -> None:
     linker.training.estimate_parameters_using_expectation_maximisation(
         block_on("dob", "surname_py"), estimate_without_term_frequencies=True
     )
+    # not on the phone: pairs sharing a phone are mostly members of one household, and EM
+    # would learn "household" as the match class (shared phone and address, any name)
     linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("phone_n"), estimate_without_term_frequencies=True
+        block_on("name_py", "birth_year"), estimate_without_term_frequencies=True
     )
 
 
@@ -308,8 +319,11 @@ def link_persons(
     threshold: float = DEFAULT_THRESHOLD,
     spark: Any = None,
     model: dict[str, Any] | None = None,
+    cannot_link: Iterable[tuple[str, str]] = (),
 ) -> LinkResult:
-    """Train the model on ``df``, score candidate pairs and cluster at ``threshold``.
+    """Train the model on ``df``, score candidate pairs and cluster at ``threshold`` under
+    the hard constraints (``clustering.py``); ``cannot_link`` adds pairs of record keys a
+    steward said are different people.
 
     With ``model`` (``LinkResult.model`` of an earlier run, e.g. trained on DuckDB) the
     training is skipped and that model scores the records.
@@ -338,19 +352,61 @@ def link_persons(
             linker = Linker(table, settings, log_level=logging.WARNING)
             train_person_model(linker, max_pairs_u=min(2e6, max(1e4, len(prepared) * 5.0)))
         predictions = linker.inference.predict(threshold_match_probability=min(threshold, 0.5))
-        clustered = linker.clustering.cluster_pairwise_predictions_at_threshold(
-            predictions, threshold_match_probability=threshold
-        )
         pairs = _pairs_frame(predictions.as_pandas_dataframe())
-        clusters = clustered.as_pandas_dataframe()[["record_key", "cluster_id"]]
         model = linker.misc.save_model_to_json()
+    scored_seconds = time.perf_counter() - started
+    persons = person_keys(prepared)
+    result = cluster_pairs(persons, pairs, threshold=threshold, cannot_link=cannot_link)
+    clusters = pd.DataFrame(
+        {"record_key": list(result.labels), "cluster_id": list(result.labels.values())}
+    )
     return LinkResult(
         pairs=pairs,
         clusters=clusters.astype({"record_key": str, "cluster_id": str}),
         model=model,
         seconds=time.perf_counter() - started,
-        stats={"prepare_seconds": prepare_seconds, "records": len(prepared)},
+        stats={
+            "prepare_seconds": prepare_seconds,
+            "score_seconds": scored_seconds - prepare_seconds,
+            "records": len(prepared),
+            "refused_links": len(result.refused),
+        },
+        refused=result.refused,
     )
+
+
+def person_keys(prepared: pd.DataFrame) -> list[PersonKey]:
+    """The identity of every prepared record (``prepare_persons``), for the constraints."""
+    frame = prepared[["record_key", "name_n", "name_py", "dob", "sex_n", "id_n"]]
+    frame = frame.astype(object).where(frame.notna(), None)
+    return [
+        from_columns(key, name=name, name_py=py, dob=dob, sex=sex, id_number=id_n)
+        for key, name, py, dob, sex, id_n in frame.itertuples(index=False, name=None)
+    ]
+
+
+def cluster_pairs(
+    persons: list[PersonKey],
+    pairs: pd.DataFrame,
+    *,
+    threshold: float,
+    cannot_link: Iterable[tuple[str, str]] = (),
+) -> ClusterResult:
+    """Keep the pairs at or above ``threshold`` whose name and birth date agree (household
+    attributes alone never link two records), then cluster them under the constraints."""
+    by_key = {p.key: p for p in persons}
+    strong = pairs[pairs["match_probability"] >= threshold]
+    kept = [
+        (a, b, p)
+        for a, b, p in zip(
+            strong["record_key_l"].astype(str),
+            strong["record_key_r"].astype(str),
+            strong["match_probability"].astype(float),
+            strict=True,
+        )
+        if identity_agrees(by_key[a], by_key[b])
+    ]
+    return constrained_clusters(persons, kept, cannot_link=cannot_link)
 
 
 def model_for_backend(model: dict[str, Any], backend: Backend) -> dict[str, Any]:
@@ -443,16 +499,18 @@ def match_new_records(
     with _db_api(backend, spark) as api:
         existing_table = _register(api, existing, backend, "existing_persons")
         new_table = _register(api, new, backend, "new_persons")
+        # the linker sees every record: term frequencies (how many records share a name, a
+        # phone, an address) are counted over both sets
+        both = pd.concat([existing, new], ignore_index=True)
+        all_table = _register(api, both, backend, "all_persons")
         if model:
-            linker = Linker(
-                existing_table, model_for_backend(model, backend), log_level=logging.WARNING
-            )
+            linker = Linker(all_table, model_for_backend(model, backend), log_level=logging.WARNING)
         else:
-            both = pd.concat([existing, new], ignore_index=True)
-            all_table = _register(api, both, backend, "all_persons")
             settings = person_settings(prior=estimate_prior(both))
             linker = Linker(all_table, settings, log_level=logging.WARNING)
             train_person_model(linker, max_pairs_u=min(2e6, max(1e4, len(both) * 5.0)))
+        for column in TF_COLUMNS:
+            linker.table_management.compute_tf_table(column)
         scored = linker.inference.predict_between(
             existing_table, new_table, threshold_match_probability=threshold
         ).as_pandas_dataframe()

@@ -3,11 +3,13 @@
 Each run takes the records stored since the last run (ids above the kind's watermark):
 
 1. a record with a valid identifier (resident ID, credit code, project code) joins the master
-   with that identifier, or starts one;
-2. a record without one, or with an invalid one, is matched probabilistically (Splink, see
-   ``linkage.py``) against the records already linked and, failing that, against the other
-   new records; clusters without a match start new masters. Enterprises and projects have
-   no probabilistic model: without a valid code they link on their normalized name.
+   with that identifier;
+2. persons: every other record (no valid ID, an invalid one, or a valid ID seen for the first
+   time) is scored by the matcher (Splink, ``linkage.py``) against the records already linked
+   and the other new records, and the pairs are clustered under the hard constraints
+   (``person_linking.py``, ``identity.py``); touched masters are re-checked and split when
+   they break a constraint. Enterprises and projects have no probabilistic model: without a
+   valid code they link on their normalized name.
 
 Masters are never renumbered or deleted, so their ids stay stable across runs; each touched
 master has its surviving values and conflicts recomputed.
@@ -30,6 +32,7 @@ from govloop.ingest import records as ingest_records
 from govloop.ingest.records import StoredRecord
 from govloop.subjects import identifiers as ids
 from govloop.subjects.models import LinkMethod, SubjectLink, SubjectMaster
+from govloop.subjects.person_linking import Matcher, PersonLinker
 from govloop.subjects.service import refresh_masters
 from govloop.subjects.survivorship import KindConfig, config
 
@@ -37,13 +40,6 @@ IDENTIFIER_CHECKS: dict[str, Callable[[str], ids.IdCheck]] = {
     "id_number": ids.check_resident_id,
     "credit_code": ids.check_uscc,
 }
-
-# new records (key → row) and linked records (key → row) → (new key → (linked key, p)),
-# and the clusters of the unmatched new records (new key → cluster label)
-Matcher = Callable[
-    [list[dict[str, Any]], list[dict[str, Any]]],
-    tuple[dict[str, tuple[str, float]], dict[str, str]],
-]
 
 
 @dataclass
@@ -54,6 +50,7 @@ class LinkReport:
     probabilistic: int = 0
     new_masters: int = 0
     invalid_identifiers: int = 0
+    auto_splits: int = 0  # masters split because they broke a hard constraint
     touched: set[int] = field(default_factory=set)
 
 
@@ -103,6 +100,11 @@ def link_new_records(*, session: Session, kind: str, matcher: Matcher | None = N
             continue
         master_id = by_identifier.get(identifier)
         method = LinkMethod.IDENTIFIER
+        if master_id is None and kind == "person":
+            # a valid ID seen for the first time may belong to a master linked so far by
+            # name and birth date alone: the person matcher decides, under the constraints
+            unresolved.append(record)
+            continue
         if master_id is None:
             master_id = _new_master(session, kind, identifier, record, cfg, stamp)
             by_identifier[identifier] = master_id
@@ -117,6 +119,13 @@ def link_new_records(*, session: Session, kind: str, matcher: Matcher | None = N
         else:
             _link_by_name(session, kind, unresolved, cfg, report, stamp)
     session.flush()
+    if kind == "person":
+        # a master that now breaks a hard constraint is split (an ID record that arrived
+        # later, a legacy merge)
+        linker = _person_linker(session, cfg, stamp)
+        report.auto_splits = len(linker.recheck(report.touched))
+        report.touched |= linker.touched
+        report.new_masters += linker.new_masters
     refresh_masters(session=session, master_ids=sorted(report.touched))
     return report
 
@@ -204,19 +213,11 @@ def _link_by_name(
         report.touched.add(master_id)
 
 
-def person_row(key: str, payload: dict[str, Any], source: str = "") -> dict[str, Any]:
-    """The columns the person matcher compares."""
-    id_check = ids.check_resident_id(str(payload.get("id_number") or ""))
-    return {
-        "record_key": key,
-        "source": source,
-        "name": payload.get("name") or "",
-        "birth_date": payload.get("birth_date"),
-        "sex": payload.get("sex"),
-        "phone": payload.get("phone"),
-        "address": payload.get("address"),
-        "id_number": id_check.value if id_check.valid else None,
-    }
+def _person_linker(session: Session, cfg: KindConfig, stamp: datetime) -> PersonLinker:
+    def new_master(record: StoredRecord, identifier: str | None) -> int:
+        return _new_master(session, "person", identifier, record, cfg, stamp)
+
+    return PersonLinker(session, stamp, new_master)
 
 
 def _link_persons(
@@ -227,41 +228,23 @@ def _link_persons(
     stamp: datetime,
     matcher: Matcher | None,
 ) -> None:
-    matcher = matcher or default_person_matcher
-    linked = session.execute(
-        select(SubjectLink.record_id, SubjectLink.master_id)
-        .join(SubjectMaster, SubjectMaster.id == SubjectLink.master_id)
-        .where(SubjectMaster.kind == "person")
-    ).all()
-    master_of = {f"r{record_id}": master_id for record_id, master_id in linked}
-    existing_records = ingest_records.records_by_id(
-        session=session, ids=[record_id for record_id, _ in linked]
-    )
-    existing_rows = [
-        person_row(f"r{r.id}", r.payload, r.source_key) for r in existing_records.values()
-    ]
-    new_rows = [person_row(f"r{r.id}", r.payload, r.source_key) for r in unresolved]
-    matches, clusters = matcher(new_rows, existing_rows)
-    cluster_master: dict[str, int] = {}
-    for record in unresolved:
-        key = f"r{record.id}"
-        if key in matches:
-            other, probability = matches[key]
-            master_id = master_of[other]
-            _link(session, record.id, master_id, LinkMethod.PROBABILISTIC, probability, stamp)
-            report.probabilistic += 1
-        else:
-            label = clusters.get(key, key)
-            if label in cluster_master:
-                master_id = cluster_master[label]
-                _link(session, record.id, master_id, LinkMethod.PROBABILISTIC, None, stamp)
-                report.probabilistic += 1
-            else:
-                master_id = _new_master(session, "person", None, record, cfg, stamp)
-                cluster_master[label] = master_id
-                _link(session, record.id, master_id, LinkMethod.NEW, None, stamp)
-                report.new_masters += 1
-        report.touched.add(master_id)
+    linker = _person_linker(session, cfg, stamp)
+    linker.link_increment(unresolved, matcher or default_person_matcher)
+    report.probabilistic += linker.probabilistic
+    report.by_identifier += linker.by_identifier
+    report.new_masters += linker.new_masters
+    report.touched |= linker.touched
+
+
+def relink_persons(*, session: Session, matcher: Matcher | None = None) -> dict[str, int]:
+    """Cluster every person record again under the constraints, keeping master ids where
+    the records stay (``person_linking.PersonLinker.relink_all``)."""
+    cfg = config().kinds["person"]
+    linker = _person_linker(session, cfg, now())
+    figures = linker.relink_all(matcher or default_person_matcher)
+    linker.recheck(sorted(linker.touched))
+    refresh_masters(session=session, master_ids=sorted(linker.touched))
+    return figures | {"touched": len(linker.touched)}
 
 
 # Below this many person records, the center's own data is too little for Splink's
@@ -282,9 +265,10 @@ def bootstrap_model() -> dict[str, Any]:
 
 def default_person_matcher(
     new_rows: list[dict[str, Any]], existing_rows: list[dict[str, Any]]
-) -> tuple[dict[str, tuple[str, float]], dict[str, str]]:
-    """Splink: new records against the linked ones first, then the unmatched new records
-    among themselves, with one model trained on all the records (or the bootstrap model)."""
+) -> list[tuple[str, str, float]]:
+    """Splink: new records against the linked ones, and the new records among themselves,
+    with one model trained on all the records (or the bootstrap model). Returns the scored
+    pairs; ``person_linking`` clusters them under the constraints."""
     import pandas as pd
 
     from govloop.subjects import linkage
@@ -295,21 +279,33 @@ def default_person_matcher(
         if len(everything) >= MIN_TRAINING_RECORDS
         else bootstrap_model()
     )
-    matches: dict[str, tuple[str, float]] = {}
+    pairs: list[tuple[str, str, float]] = []
     if new_rows and existing_rows:
         scored = linkage.match_new_records(
-            pd.DataFrame(new_rows), pd.DataFrame(existing_rows), model=model
+            pd.DataFrame(new_rows),
+            pd.DataFrame(existing_rows),
+            model=model,
+            threshold=linkage.DEFAULT_THRESHOLD,
         )
-        for row in scored[scored["best"]].itertuples():
-            matches[str(row.new_record_key)] = (
-                str(row.existing_record_key),
-                float(row.match_probability),
+        pairs += list(
+            zip(
+                scored["new_record_key"].astype(str),
+                scored["existing_record_key"].astype(str),
+                scored["match_probability"].astype(float),
+                strict=True,
             )
-    unmatched = [r for r in new_rows if r["record_key"] not in matches]
-    clusters: dict[str, str] = {}
-    if len(unmatched) >= 2:
-        clusters = linkage.link_persons(pd.DataFrame(unmatched), model=model).cluster_of()
-    return matches, clusters
+        )
+    if len(new_rows) >= 2:
+        among = linkage.link_persons(pd.DataFrame(new_rows), model=model).pairs
+        pairs += list(
+            zip(
+                among["record_key_l"].astype(str),
+                among["record_key_r"].astype(str),
+                among["match_probability"].astype(float),
+                strict=True,
+            )
+        )
+    return pairs
 
 
 def run_all(*, session: Session, matcher: Matcher | None = None) -> list[LinkReport]:

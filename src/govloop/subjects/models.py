@@ -125,6 +125,7 @@ class DecisionKind(enum.StrEnum):
     NOT_SAME = "not_same"  # a steward marked two records as different people
     AUTO_SPLIT = "auto_split"  # linkage split a master that broke a hard constraint
     REFUSED = "refused"  # linkage refused a match that would break a hard constraint
+    RELINK = "relink"  # a full relink moved records to the master they agree with
 
 
 class SubjectCannotLink(Base):
