@@ -58,6 +58,9 @@ LINK_COLUMNS = (
 )
 # columns whose exact agreement is weighed by how common the value is
 TF_COLUMNS = ("name_n", "phone_n", "addr_n")
+# below this many records the counts say nothing (a name seen 3 times in 12 records is not a
+# common name): the model is used without term-frequency weights
+TF_MIN_RECORDS = 2_000
 DEFAULT_THRESHOLD = 0.9
 SEED = 20240601
 
@@ -148,9 +151,14 @@ def _valid_ids(cleaned: pd.Series) -> pd.Series:
 
 
 def person_settings(
-    *, link_type: LinkType = "dedupe_only", max_iterations: int = 25, prior: float = 1e-4
+    *,
+    link_type: LinkType = "dedupe_only",
+    max_iterations: int = 25,
+    prior: float = 1e-4,
+    term_frequencies: bool = True,
 ) -> Any:
     """The Splink model for persons (untrained)."""
+    tf = term_frequencies
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator, block_on
@@ -160,7 +168,7 @@ def person_settings(
         comparison_levels=[
             cll.NullLevel("name_n"),
             # term frequencies: 张伟 agreeing says less than 欧阳思远 agreeing
-            cll.ExactMatchLevel("name_n", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("name_n", term_frequency_adjustments=tf),
             cll.ExactMatchLevel("name_py"),
             cll.DamerauLevenshteinLevel("name_n", 1),
             cll.JaroWinklerLevel("name_py", 0.88),
@@ -189,7 +197,7 @@ def person_settings(
         comparison_levels=[
             cll.NullLevel("phone_n"),
             # a phone given by a whole family (or a shop for its customers) says little
-            cll.ExactMatchLevel("phone_n", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("phone_n", term_frequency_adjustments=tf),
             cll.DamerauLevenshteinLevel("phone_n", 1),
             cll.ElseLevel(),
         ],
@@ -198,7 +206,7 @@ def person_settings(
         output_column_name="address",
         comparison_levels=[
             cll.NullLevel("addr_n"),
-            cll.ExactMatchLevel("addr_n", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("addr_n", term_frequency_adjustments=tf),
             cll.JaroWinklerLevel("addr_n", 0.92),
             cll.JaroWinklerLevel("addr_n", 0.8),
             cll.ElseLevel(),
@@ -343,11 +351,15 @@ def link_persons(
     with _db_api(backend, spark) as api:
         table = _register(api, prepared, backend, "persons")
         if model:
-            linker = Linker(table, model_for_backend(model, backend), log_level=logging.WARNING)
+            linker = Linker(
+                table, _model_for(model, backend, len(prepared)), log_level=logging.WARNING
+            )
         else:
             # Spark pays a job per EM iteration: fewer, on the data sizes it is used for here
             settings = person_settings(
-                max_iterations=8 if backend == "spark" else 25, prior=estimate_prior(prepared)
+                max_iterations=8 if backend == "spark" else 25,
+                prior=estimate_prior(prepared),
+                term_frequencies=len(prepared) >= TF_MIN_RECORDS,
             )
             linker = Linker(table, settings, log_level=logging.WARNING)
             train_person_model(linker, max_pairs_u=min(2e6, max(1e4, len(prepared) * 5.0)))
@@ -407,6 +419,27 @@ def cluster_pairs(
         if identity_agrees(by_key[a], by_key[b])
     ]
     return constrained_clusters(persons, kept, cannot_link=cannot_link)
+
+
+def without_term_frequencies(model: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a saved model whose comparison levels carry no term-frequency weights."""
+    out = dict(model)
+    out["comparisons"] = [
+        {
+            **comparison,
+            "comparison_levels": [
+                {k: v for k, v in level.items() if not k.startswith("tf_adjustment")}
+                for level in comparison["comparison_levels"]
+            ],
+        }
+        for comparison in model["comparisons"]
+    ]
+    return out
+
+
+def _model_for(model: dict[str, Any], backend: Backend, records: int) -> dict[str, Any]:
+    fitted = model_for_backend(model, backend)
+    return fitted if records >= TF_MIN_RECORDS else without_term_frequencies(fitted)
 
 
 def model_for_backend(model: dict[str, Any], backend: Backend) -> dict[str, Any]:
@@ -503,13 +536,16 @@ def match_new_records(
         # phone, an address) are counted over both sets
         both = pd.concat([existing, new], ignore_index=True)
         all_table = _register(api, both, backend, "all_persons")
+        weighted = len(both) >= TF_MIN_RECORDS
         if model:
-            linker = Linker(all_table, model_for_backend(model, backend), log_level=logging.WARNING)
+            linker = Linker(
+                all_table, _model_for(model, backend, len(both)), log_level=logging.WARNING
+            )
         else:
-            settings = person_settings(prior=estimate_prior(both))
+            settings = person_settings(prior=estimate_prior(both), term_frequencies=weighted)
             linker = Linker(all_table, settings, log_level=logging.WARNING)
             train_person_model(linker, max_pairs_u=min(2e6, max(1e4, len(both) * 5.0)))
-        for column in TF_COLUMNS:
+        for column in TF_COLUMNS if weighted else ():
             linker.table_management.compute_tf_table(column)
         scored = linker.inference.predict_between(
             existing_table, new_table, threshold_match_probability=threshold
