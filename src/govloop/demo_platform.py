@@ -104,10 +104,67 @@ def _marriage_register(session: Session, seed: int) -> None:
     pipeline.finish_run(session=session, run=run)
 
 
+# the departments of the household records, as sources of the demo
+HOUSEHOLD_SOURCES = {
+    "公安": ("ga-household", "公安户籍家庭成员", "市公安局"),
+    "社保": ("rs-household", "社保参保家庭成员", "市人社局"),
+    "民政": ("mz-household", "民政救助家庭成员", "市民政局"),
+    "卫健": ("wj-patients", "医院就诊人员", "市卫健委"),
+    "教育": ("jy-students", "中小学学籍", "市教育局"),
+}
+
+
+def _household_registers(session: Session, seed: int) -> None:
+    """Records of a few hundred families as five departments hold them: households sharing
+    an address and a phone, twins, popular names, people who moved, hospitals and schools
+    without ID numbers — what the person linkage must keep apart."""
+    from govloop.ingest import pipeline
+    from govloop.ingest.pipeline import RawRow
+    from govloop.subjects.households import household_population
+
+    if _source_exists(session, "ga-household"):
+        return
+    records = household_population(400, seed=seed)
+    fields = ("name", "birth_date", "sex", "phone", "address", "id_number")
+    for department, group in records.groupby("source"):
+        key, name, owner = HOUSEHOLD_SOURCES[str(department)]
+        source = pipeline.create_source(
+            session=session,
+            key=key,
+            name=name,
+            kind="file",
+            schema_name="person_record",
+            department=owner,
+        )
+        rows = [
+            RawRow(
+                {"record_id": r["record_key"], **{f: r[f] for f in fields if r[f]}},
+                i + 2,
+            )
+            for i, r in enumerate(group.to_dict("records"))
+        ]
+        run = pipeline.start_run(
+            session=session, source=source, channel="file", file_name=f"{name}_202611.csv"
+        )
+        pipeline.ingest_rows(session=session, source=source, run=run, rows=rows)
+        pipeline.finish_run(session=session, run=run)
+
+
+def _source_exists(session: Session, key: str) -> bool:
+    from govloop.ingest import pipeline
+
+    try:
+        pipeline.get_source(session=session, key=key)
+    except GovloopError:
+        return False
+    return True
+
+
 def _subjects(session: Session, seed: int, hall_id: int) -> str:
     from govloop.subjects import linking, quality
 
     _marriage_register(session, seed)
+    _household_registers(session, seed)
     reports = linking.run_all(session=session)
     run = quality.run_assessment(session=session)
     linked = sum(r.records for r in reports)
