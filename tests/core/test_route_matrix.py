@@ -355,6 +355,11 @@ TABLE: dict[str, str] = {
     "POST /api/v1/subjects/link": STEWARD,
     "GET /api/v1/subjects/quality": STEWARD,
     "GET /api/v1/subjects/check/{kind}/{value}": STEWARD,
+    # mending master records: split, move, "not the same person", the suspected wrong merges
+    "POST /api/v1/subjects/masters/{master_id}/split": STEWARD,
+    "POST /api/v1/subjects/records/{record_id}/move": STEWARD,
+    "POST /api/v1/subjects/not-same": STEWARD,
+    "GET /api/v1/subjects/suspicious": STEWARD,
     "GET /subjects": STEWARD,
     "POST /subjects/link": STEWARD,
     "GET /subjects/conflicts": STEWARD,

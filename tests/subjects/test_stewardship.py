@@ -8,11 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from govloop.access import audit
 from govloop.access.cases import attach_subject
 from govloop.access.models import AuditEntry, CaseSubject, Grant, GrantStatus
+from govloop.app import create_app
 from govloop.core.auth import Role
 from govloop.core.clock import now
 from govloop.core.db import unit_of_work
@@ -29,6 +31,7 @@ from govloop.subjects.models import (
 )
 from tests.factories import make_user
 from tests.subjects.test_linking import LI, ZHANG, _id, _load, exact_matcher
+from tests.web.helpers import sign_in
 
 WANG = _id("31010419851231004")  # a third person's valid ID number
 
@@ -443,3 +446,165 @@ def test_suspicious_masters_rank_two_valid_ids_first(db):
         assert stewardship.suspicious_masters(s, kind="enterprise") == []
         with pytest.raises(RuleViolation):
             stewardship.suspicious_masters(s, kind="alien")
+
+
+# --- API and pages -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client(db):
+    with unit_of_work() as s:
+        _world(s)
+        make_user(s, "steward", Role.DATA_STEWARD)
+        make_user(s, "staff", Role.WINDOW_STAFF)
+    return TestClient(create_app(run_jobs=False))
+
+
+def _ids() -> tuple[dict[str, int], dict[str, int]]:
+    with unit_of_work(readonly=True) as s:
+        r = _records(s)
+        return r, {k: _master_of(s, v) for k, v in r.items()}
+
+
+def _snapshot() -> tuple[Any, ...]:
+    with unit_of_work(readonly=True) as s:
+        return (
+            sorted(s.execute(select(SubjectLink.record_id, SubjectLink.master_id)).all()),
+            s.scalar(select(func.count()).select_from(SubjectMaster)),
+            s.scalar(select(func.count()).select_from(SubjectDecision)),
+            s.scalar(select(func.count()).select_from(SubjectCannotLink)),
+            s.scalar(select(func.count()).select_from(AuditEntry)),
+        )
+
+
+def test_api_refuses_bad_input_and_changes_nothing(client):
+    token = sign_in(client, "steward")
+    headers = {"X-CSRF-Token": token}
+    r, m = _ids()
+    with unit_of_work() as s:
+        _merge(s, m["G1"], [r["M2"]])
+    before = _snapshot()
+    zhang = m["G1"]
+    bad: list[tuple[str, dict[str, Any], int, str]] = [
+        (f"/masters/{zhang}/split", {"record_ids": [r["M2"]]}, 422, "reason_required"),
+        (
+            f"/masters/{zhang}/split",
+            {"record_ids": [r["M2"]], "reason": " "},
+            422,
+            "reason_required",
+        ),
+        (
+            f"/masters/{zhang}/split",
+            {"record_ids": [r["G2"]], "reason": "理由充分"},
+            422,
+            "record_not_in_master",
+        ),
+        (
+            f"/masters/{zhang}/split",
+            {"record_ids": [r["G1"], r["M1"], r["M2"]], "reason": "理由充分"},
+            422,
+            "whole_master_selected",
+        ),
+        (
+            "/masters/999999/split",
+            {"record_ids": [r["M2"]], "reason": "理由充分"},
+            404,
+            "unknown_master",
+        ),
+        (f"/masters/{zhang}/split", {"record_ids": [], "reason": "理由充分"}, 422, ""),
+        (f"/masters/{zhang}/split", {"reason": "理由充分"}, 422, ""),
+        (
+            f"/records/{r['M1']}/move",
+            {"target_master_id": m["G2"], "reason": "理由充分"},
+            409,
+            "hard_conflict",
+        ),
+        (
+            f"/records/{r['M1']}/move",
+            {"target_master_id": 999999, "reason": "理由充分"},
+            404,
+            "unknown_master",
+        ),
+        (
+            "/records/999999/move",
+            {"target_master_id": zhang, "reason": "理由充分"},
+            404,
+            "unknown_record",
+        ),
+        (f"/records/{r['M1']}/move", {"target_master_id": None}, 422, "reason_required"),
+        (f"/records/{r['M1']}/move", {"reason": "理由充分"}, 422, ""),
+        (
+            "/not-same",
+            {"record_a": r["G1"], "record_b": r["G1"], "reason": "理由充分"},
+            422,
+            "same_record",
+        ),
+        (
+            "/not-same",
+            {"record_a": r["G1"], "record_b": 999999, "reason": "理由充分"},
+            404,
+            "unknown_record",
+        ),
+        ("/not-same", {"record_a": r["G1"], "record_b": r["M2"]}, 422, "reason_required"),
+    ]
+    for path, body, status, code in bad:
+        answer = client.post(f"/api/v1/subjects{path}", json=body, headers=headers)
+        assert answer.status_code == status, (path, body, answer.text)
+        if code:
+            assert answer.json()["error"] == code, (path, body, answer.text)
+    assert _snapshot() == before
+    assert client.get("/api/v1/subjects/suspicious", params={"kind": "alien"}).status_code == 422
+
+
+def test_api_split_move_not_same_and_history(client):
+    token = sign_in(client, "steward")
+    headers = {"X-CSRF-Token": token}
+    r, m = _ids()
+    with unit_of_work() as s:
+        _merge(s, m["G2"], [r["G3"]])  # 李四 and 王芳: two valid IDs
+    queue = client.get("/api/v1/subjects/suspicious").json()
+    assert queue["masters"][0]["master_id"] == m["G2"]
+    assert queue["masters"][0]["reasons"][0]["code"] == "two_valid_ids"
+    split = client.post(
+        f"/api/v1/subjects/masters/{m['G2']}/split",
+        json={"record_ids": [r["G3"]], "reason": "两个身份证号码，两个人"},
+        headers=headers,
+    )
+    assert split.status_code == 200, split.text
+    new = split.json()["new_master_id"]
+    assert split.json()["kept_master_id"] == m["G2"]
+    assert client.get("/api/v1/subjects/suspicious").json()["masters"] == []
+    moved = client.post(
+        f"/api/v1/subjects/records/{r['M3']}/move",
+        json={"target_master_id": m["M2"], "reason": "同一人"},
+        headers=headers,
+    )
+    assert moved.status_code == 200 and moved.json()["to_master_id"] == m["M2"]
+    apart = client.post(
+        "/api/v1/subjects/not-same",
+        json={"record_a": r["M2"], "record_b": r["M3"], "reason": "还是两个人"},
+        headers=headers,
+    )
+    assert apart.status_code == 200, apart.text
+    body = apart.json()
+    assert body["masters"][str(r["M2"])] == m["M2"] and body["masters"][str(r["M3"])] != m["M2"]
+    detail = client.get(f"/api/v1/subjects/masters/{m['M2']}").json()
+    assert [d["kind"] for d in detail["decisions"]] == ["not_same", "move"]
+    assert detail["decisions"][0]["actor"] == "steward"
+    assert detail["decisions"][0]["automatic"] is False
+    history = client.get(f"/api/v1/subjects/masters/{new}").json()["decisions"]
+    assert [d["kind"] for d in history] == ["split"]
+
+
+def test_non_stewards_are_refused(client):
+    token = sign_in(client, "staff")
+    r, _m = _ids()
+    before = _snapshot()
+    assert client.get("/api/v1/subjects/suspicious").status_code == 403
+    api = client.post(
+        "/api/v1/subjects/not-same",
+        json={"record_a": r["G1"], "record_b": r["M1"], "reason": "理由充分"},
+        headers={"X-CSRF-Token": token},
+    )
+    assert api.status_code == 403
+    assert _snapshot() == before
