@@ -368,6 +368,10 @@ TABLE: dict[str, str] = {
     "POST /subjects/quality/run": STEWARD,
     "GET /subjects/quality/feedback/{source_key}.xlsx": STEWARD,
     "GET /subjects/{master_id}": STEWARD,
+    "GET /subjects/suspicious": STEWARD,
+    "POST /subjects/{master_id}/split": STEWARD,
+    "POST /subjects/{master_id}/records/{record_id}/move": STEWARD,
+    "POST /subjects/{master_id}/not-same": STEWARD,
     # field workbench: field staff; its devices are registered and revoked by a manager
     "POST /api/v1/field/devices": FIELD,
     "GET /api/v1/field/tasks": FIELD,

@@ -596,11 +596,123 @@ def test_api_split_move_not_same_and_history(client):
     assert [d["kind"] for d in history] == ["split"]
 
 
+def test_pages_forms_work_for_a_steward(client):
+    token = sign_in(client, "steward")
+    r, m = _ids()
+    with unit_of_work() as s:
+        _merge(s, m["G1"], [r["M2"]])
+    zhang = m["G1"]
+    page = client.get(f"/subjects/{zhang}")
+    assert page.status_code == 200
+    for marker in ("拆分所选记录", "移动到…", "不是同一人", "处理记录", 'form="split-form"'):
+        assert marker in page.text, marker
+    assert "性别：男" in page.text  # the normalized "M" shown in words
+    # a refused split: the page again with the reason, nothing changed
+    before = _snapshot()
+    refused = client.post(
+        f"/subjects/{zhang}/split",
+        data={"record_ids": [str(r["M2"])], "reason": "", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422 and "data-error-message" in refused.text
+    assert "请填写理由" in refused.text
+    everything = client.post(
+        f"/subjects/{zhang}/split",
+        data={
+            "record_ids": [str(r["G1"]), str(r["M1"]), str(r["M2"])],
+            "reason": "全部拆走",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert everything.status_code == 422 and "至少要留下一条记录" in everything.text
+    assert _snapshot() == before
+    done = client.post(
+        f"/subjects/{zhang}/split",
+        data={"record_ids": [str(r["M2"])], "reason": "同名不同人", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303
+    assert done.headers["location"].startswith(f"/subjects/{zhang}?done=split&other=")
+    shown = client.get(done.headers["location"])
+    assert "data-notice" in shown.text and "同名不同人" in shown.text
+    assert 'data-decision-kind="split"' in shown.text
+    # move: refused on a conflict, then to a new master
+    conflict = client.post(
+        f"/subjects/{zhang}/records/{r['M1']}/move",
+        data={
+            "to": "master",
+            "target_master_id": str(m["G2"]),
+            "reason": "试试",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert conflict.status_code == 409 and "两个不同的有效身份证号码" in conflict.text
+    nowhere = client.post(
+        f"/subjects/{zhang}/records/{r['M1']}/move",
+        data={"to": "master", "target_master_id": "", "reason": "试试", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert nowhere.status_code == 400 and "data-error-message" in nowhere.text
+    moved = client.post(
+        f"/subjects/{zhang}/records/{r['M1']}/move",
+        data={"to": "new", "reason": "分开看看", "csrf_token": token},
+        follow_redirects=False,
+    )
+    assert moved.status_code == 303 and "done=moved" in moved.headers["location"]
+    # not the same person, inside one master: record_b leaves
+    with unit_of_work() as s:
+        m2 = _master_of(s, r["M2"])
+        _merge(s, m2, [r["M3"]])
+    apart = client.post(
+        f"/subjects/{m2}/not-same",
+        data={
+            "record_a": str(r["M2"]),
+            "record_b": str(r["M3"]),
+            "reason": "两个人",
+            "csrf_token": token,
+        },
+        follow_redirects=False,
+    )
+    assert apart.status_code == 303 and "done=not_same&other=" in apart.headers["location"]
+    assert "data-notice" in client.get(apart.headers["location"]).text
+    with unit_of_work(readonly=True) as s:
+        assert _members(s, m2) == {r["M2"]}
+
+
+def test_suspicious_page_renders_chinese(client):
+    sign_in(client, "steward")
+    r, m = _ids()
+    with unit_of_work() as s:
+        _merge(s, m["G2"], [r["G3"]])
+    page = client.get("/subjects/suspicious")
+    assert page.status_code == 200
+    assert "疑似错误合并" in page.text and "两个不同的有效身份证号码" in page.text
+    assert f'data-suspicious-master="{m["G2"]}"' in page.text
+    assert "two_valid_ids" not in page.text.replace('data-reason="two_valid_ids"', "")
+    assert 'href="/subjects/suspicious"' in client.get("/subjects").text
+    empty = client.get("/subjects/suspicious?kind=project")
+    assert empty.status_code == 200 and "data-empty" in empty.text
+
+
 def test_non_stewards_are_refused(client):
     token = sign_in(client, "staff")
-    r, _m = _ids()
+    r, m = _ids()
     before = _snapshot()
+    assert client.get("/subjects/suspicious").status_code == 403
     assert client.get("/api/v1/subjects/suspicious").status_code == 403
+    posts = [
+        (f"/subjects/{m['G1']}/split", {"record_ids": [str(r["M1"])], "reason": "理由充分"}),
+        (f"/subjects/{m['G1']}/records/{r['M1']}/move", {"to": "new", "reason": "理由充分"}),
+        (
+            f"/subjects/{m['G1']}/not-same",
+            {"record_a": r["G1"], "record_b": r["M1"], "reason": "理由充分"},
+        ),
+    ]
+    for path, data in posts:
+        answer = client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 403, path
     api = client.post(
         "/api/v1/subjects/not-same",
         json={"record_a": r["G1"], "record_b": r["M1"], "reason": "理由充分"},

@@ -462,7 +462,8 @@ def _refuse_conflicts(
         if other in stored and (why := record_conflict(kind, record, stored[other])):
             raise Conflict(
                 f"不能移入主记录 #{target.id}：记录 #{record_id} 与其中的记录 #{other} "
-                f"{REASON_LABELS.get(why, why)}",
+                f"不可能是同一{'人' if kind == SubjectKind.PERSON else '主体'}"
+                f"（{REASON_LABELS.get(why, why)}）",
                 code="hard_conflict",
             )
 
