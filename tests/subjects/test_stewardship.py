@@ -720,3 +720,111 @@ def test_non_stewards_are_refused(client):
     )
     assert api.status_code == 403
     assert _snapshot() == before
+
+
+# --- CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_decisions_are_by_the_named_steward(db):
+    from typer.testing import CliRunner
+
+    from govloop.cli import app
+
+    runner = CliRunner()
+    with unit_of_work() as s:
+        r = _world(s)
+        _steward(s)
+        make_user(s, "staff", Role.WINDOW_STAFF)
+        zhang, li = _master_of(s, r["G1"]), _master_of(s, r["G2"])
+        _merge(s, zhang, [r["M2"]])
+        _merge(s, li, [r["G3"]])
+    listed = runner.invoke(app, ["subjects", "suspicious"])
+    assert listed.exit_code == 0, listed.output
+    assert "疑似错误合并" in listed.output and "两个不同的有效身份证号码" in listed.output
+    split = runner.invoke(
+        app,
+        [
+            "subjects",
+            "split",
+            str(zhang),
+            str(r["M2"]),
+            "--reason",
+            "同名不同人",
+            "--actor",
+            "steward",
+        ],
+    )
+    assert split.exit_code == 0 and f"主记录 #{zhang} 保留原编号" in split.output, split.output
+    refused = runner.invoke(
+        app,
+        [
+            "subjects",
+            "move",
+            str(r["M1"]),
+            "--to",
+            str(li),
+            "--reason",
+            "试试",
+            "--actor",
+            "steward",
+        ],
+    )
+    assert refused.exit_code == 1 and "两个不同的有效身份证号码" in refused.output
+    moved = runner.invoke(
+        app,
+        ["subjects", "move", str(r["M3"]), "--to", "new", "--reason", "x", "--actor", "steward"],
+    )
+    assert moved.exit_code == 1 and "请填写理由" in moved.output
+    not_steward = runner.invoke(
+        app,
+        [
+            "subjects",
+            "not-same",
+            str(r["G2"]),
+            str(r["G3"]),
+            "--reason",
+            "两人",
+            "--actor",
+            "staff",
+        ],
+    )
+    assert not_steward.exit_code == 1 and "只有数据管理员" in not_steward.output
+    nobody = runner.invoke(
+        app,
+        [
+            "subjects",
+            "not-same",
+            str(r["G2"]),
+            str(r["G3"]),
+            "--reason",
+            "两人",
+            "--actor",
+            "ghost",
+        ],
+    )
+    assert nobody.exit_code == 1 and "用户不存在" in nobody.output
+    apart = runner.invoke(
+        app,
+        [
+            "subjects",
+            "not-same",
+            str(r["G2"]),
+            str(r["G3"]),
+            "--reason",
+            "两人",
+            "--actor",
+            "steward",
+        ],
+    )
+    assert apart.exit_code == 0 and "不是同一人" in apart.output, apart.output
+    bad_target = runner.invoke(
+        app,
+        ["subjects", "move", str(r["M3"]), "--to", "abc", "--reason", "理由", "--actor", "steward"],
+    )
+    assert bad_target.exit_code == 2
+    with unit_of_work(readonly=True) as s:
+        decisions = list(s.scalars(select(SubjectDecision).order_by(SubjectDecision.id)))
+        assert [d.kind for d in decisions] == ["split", "not_same"]
+        steward_id = s.scalar(select(User.id).where(User.username == "steward"))
+        assert {d.actor_id for d in decisions} == {steward_id}
+        assert _members(s, li) == {r["G2"]}
