@@ -502,7 +502,7 @@ def move_record(
             raise RuleViolation(
                 "只能移到同一类型的主记录（人员、法人、项目不能互换）", code="kind_mismatch"
             )
-        others = [link.record_id for link in _links(session, [target.id])[target.id]]
+        others = [other.record_id for other in _links(session, [target.id])[target.id]]
         _refuse_conflicts(session, source.kind, record_id, target, others)
     details = _transfer(session, source, target, [link], stamp)
     details["new_master"] = target_master_id is None
