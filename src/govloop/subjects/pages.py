@@ -59,6 +59,7 @@ DECISION_LABELS = {
     "not_same": N_("Marked not the same person"),
     "auto_split": N_("Split by the linkage (hard constraint)"),
     "refused": N_("Match refused by the linkage (hard constraint)"),
+    "relink": N_("Moved by a full relink of the linkage"),
 }
 SEX_LABELS = {"M": N_("Male"), "F": N_("Female")}  # the normalized values (normalize_sex)
 # why a master looks wrongly merged (stewardship.REASON_LABELS, for translation)
