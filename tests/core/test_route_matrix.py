@@ -355,6 +355,11 @@ TABLE: dict[str, str] = {
     "POST /api/v1/subjects/link": STEWARD,
     "GET /api/v1/subjects/quality": STEWARD,
     "GET /api/v1/subjects/check/{kind}/{value}": STEWARD,
+    # mending master records: split, move, "not the same person", the suspected wrong merges
+    "POST /api/v1/subjects/masters/{master_id}/split": STEWARD,
+    "POST /api/v1/subjects/records/{record_id}/move": STEWARD,
+    "POST /api/v1/subjects/not-same": STEWARD,
+    "GET /api/v1/subjects/suspicious": STEWARD,
     "GET /subjects": STEWARD,
     "POST /subjects/link": STEWARD,
     "GET /subjects/conflicts": STEWARD,
@@ -363,6 +368,10 @@ TABLE: dict[str, str] = {
     "POST /subjects/quality/run": STEWARD,
     "GET /subjects/quality/feedback/{source_key}.xlsx": STEWARD,
     "GET /subjects/{master_id}": STEWARD,
+    "GET /subjects/suspicious": STEWARD,
+    "POST /subjects/{master_id}/split": STEWARD,
+    "POST /subjects/{master_id}/records/{record_id}/move": STEWARD,
+    "POST /subjects/{master_id}/not-same": STEWARD,
     # field workbench: field staff; its devices are registered and revoked by a manager
     "POST /api/v1/field/devices": FIELD,
     "GET /api/v1/field/tasks": FIELD,

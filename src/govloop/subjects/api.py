@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
@@ -13,8 +13,9 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import NotFound
+from govloop.core.input_guard import INT_MAX
 from govloop.core.models import User
-from govloop.subjects import linking, quality, service
+from govloop.subjects import linking, quality, service, stewardship
 from govloop.subjects.identifiers import check_phone, check_resident_id, check_uscc
 
 router = APIRouter(
@@ -28,6 +29,28 @@ CHECKS = {"resident_id": check_resident_id, "credit_code": check_uscc, "phone": 
 class ResolveIn(BaseModel):
     value: str = Field(min_length=1, max_length=500)
     note: str = Field(default="", max_length=500)
+
+
+# the reason is checked by the service (2–500 characters once trimmed), so that a missing
+# or blank one gets the same answer everywhere
+REASON = Field(default="", max_length=2_000, description="理由（去掉首尾空白后 2–500 个字）")
+RecordId = Annotated[int, Field(ge=1, le=INT_MAX)]
+
+
+class SplitIn(BaseModel):
+    record_ids: list[RecordId] = Field(min_length=1, max_length=10_000)
+    reason: str = REASON
+
+
+class MoveIn(BaseModel):
+    target_master_id: RecordId | None = Field(description="目标主记录；null 表示移到新主记录")
+    reason: str = REASON
+
+
+class NotSameIn(BaseModel):
+    record_a: RecordId
+    record_b: RecordId
+    reason: str = REASON
 
 
 @router.get("/masters")
@@ -72,7 +95,66 @@ def master(
             for lr in detail.records
         ],
         "conflicts": [_conflict(c) for c in detail.conflicts],
+        "decisions": [d.as_dict() for d in stewardship.decisions_of(session, m.id)],
     }
+
+
+@router.post("/masters/{master_id}/split")
+def split(
+    master_id: int,
+    body: SplitIn,
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """The given records leave the master for a new one; the majority keeps the id."""
+    kept, new = stewardship.split_master(session, master_id, body.record_ids, user, body.reason)
+    return {"kept_master_id": kept, "new_master_id": new}
+
+
+@router.post("/records/{record_id}/move")
+def move(
+    record_id: int,
+    body: MoveIn,
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """One record to another master of its kind (``target_master_id`` null: a new one)."""
+    source, target = stewardship.move_record(
+        session, record_id, body.target_master_id, user, body.reason
+    )
+    return {"record_id": record_id, "from_master_id": source, "to_master_id": target}
+
+
+@router.post("/not-same")
+def not_same(
+    body: NotSameIn,
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """Two records are never one subject; if they are in one master now, record_b leaves."""
+    pair = stewardship.mark_not_same(session, body.record_a, body.record_b, user, body.reason)
+    return {
+        "id": pair.id,
+        "record_a": pair.record_a,
+        "record_b": pair.record_b,
+        "reason": pair.reason,
+        "decided_at": pair.decided_at.isoformat(),
+        "masters": {
+            str(r): stewardship.master_of_record(session, r) for r in (body.record_a, body.record_b)
+        },
+    }
+
+
+@router.get("/suspicious")
+def suspicious(
+    kind: str = Query("person", max_length=16),
+    limit: int = Query(100, ge=1, le=1_000),
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> dict[str, Any]:
+    """Masters that look wrongly merged, riskiest first, with their reasons."""
+    rows = stewardship.suspicious_masters(session, kind=kind, limit=limit)
+    return {"kind": kind, "masters": [r.as_dict() for r in rows]}
 
 
 def _conflict(c: Any) -> dict[str, Any]:

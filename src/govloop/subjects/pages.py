@@ -13,10 +13,12 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
+from govloop.core.errors import GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
+from govloop.core.input_guard import digits_int
 from govloop.core.models import User
-from govloop.subjects import feedback, linking, quality, service
+from govloop.subjects import feedback, linking, quality, service, stewardship
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.quality import DIMENSIONS
 from govloop.web.pages import page_user
@@ -47,6 +49,28 @@ NOTICES = {
     "linked": N_("New records linked into the master records"),
     "resolved": N_("Decision saved; the master record uses the chosen value"),
     "assessed": N_("Data quality assessed"),
+    "split": N_("Master record split: the records now form two master records."),
+    "moved": N_("Record moved; both master records have been recomputed."),
+    "not_same": N_("Saved: these two records will never be linked into one master record."),
+}
+DECISION_LABELS = {
+    "split": N_("Split master record"),
+    "move": N_("Moved a record"),
+    "not_same": N_("Marked not the same person"),
+    "auto_split": N_("Split by the linkage (hard constraint)"),
+    "refused": N_("Match refused by the linkage (hard constraint)"),
+    "relink": N_("Moved by a full relink of the linkage"),
+}
+SEX_LABELS = {"M": N_("Male"), "F": N_("Female")}  # the normalized values (normalize_sex)
+# why a master looks wrongly merged (stewardship.REASON_LABELS, for translation)
+SUSPICION_LABELS = {
+    "two_valid_ids": N_("Two different valid ID numbers"),
+    "sex": N_("Sexes differ (at least one from a valid ID number)"),
+    "birth_date": N_("Birth dates differ by more than a typo explains"),
+    "not_same": N_("A data steward decided they are not the same person"),
+    "names_far": N_("Names far apart (neither homophones nor one character apart)"),
+    "two_credit_codes": N_("Two different valid unified social credit codes"),
+    "two_project_codes": N_("Two different project codes"),
 }
 
 
@@ -60,7 +84,11 @@ def page(request: Request, name: str, **context: Any) -> HTMLResponse:
             "rule_labels": RULE_LABELS,
             "field_labels": FIELD_LABELS,
             "dimensions": DIMENSIONS,
+            "decision_labels": DECISION_LABELS,
+            "suspicion_labels": SUSPICION_LABELS,
+            "sex_labels": SEX_LABELS,
             "notice": NOTICES.get(request.query_params.get("done", "")),
+            "other_master": digits_int(request.query_params.get("other", "")),
             **context,
         },
     )
@@ -180,6 +208,40 @@ def feedback_download(
     )
 
 
+@router.get("/subjects/suspicious", response_class=HTMLResponse)
+def suspicious(
+    request: Request,
+    kind: str = Query("person", max_length=16),
+    user: User = Depends(steward),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    """Masters that look wrongly merged, riskiest first."""
+    rows = stewardship.suspicious_masters(session, kind=kind, limit=200)
+    return page(request, "subjects/suspicious.html", rows=rows, kind=kind)
+
+
+def _master_page(
+    request: Request,
+    session: Session,
+    master_id: int,
+    *,
+    error: str | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    detail = service.master_detail(session=session, master_id=master_id)
+    response = page(
+        request,
+        "subjects/master.html",
+        detail=detail,
+        decisions=stewardship.decisions_of(session, master_id),
+        error=error,
+        form=form or {},
+    )
+    response.status_code = status_code
+    return response
+
+
 @router.get("/subjects/{master_id}", response_class=HTMLResponse)
 def master(
     request: Request,
@@ -187,5 +249,105 @@ def master(
     user: User = Depends(steward),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    detail = service.master_detail(session=session, master_id=master_id)
-    return page(request, "subjects/master.html", detail=detail)
+    return _master_page(request, session, master_id)
+
+
+def _refused(
+    request: Request,
+    session: Session,
+    master_id: int,
+    message: str,
+    status_code: int,
+    form: dict[str, Any],
+) -> HTMLResponse:
+    """The master's page again with the reason for the refusal; nothing was changed."""
+    session.rollback()
+    return _master_page(
+        request, session, master_id, error=message, form=form, status_code=status_code
+    )
+
+
+def _ids(values: list[str]) -> list[int] | None:
+    parsed = [digits_int(v) for v in values]
+    return None if any(v is None for v in parsed) else [v for v in parsed if v is not None]
+
+
+@router.post("/subjects/{master_id}/split", response_class=HTMLResponse)
+def split(
+    request: Request,
+    master_id: int,
+    record_ids: list[str] = Form(default_factory=list),
+    reason: str = Form("", max_length=2_000),
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    form = {"action": "split", "reason": reason, "record_ids": set(record_ids)}
+    ids = _ids(record_ids)
+    if ids is None:
+        return _refused(request, session, master_id, _("Choose records of this page."), 400, form)
+    try:
+        kept, new = stewardship.split_master(session, master_id, ids, user, reason)
+    except GovloopError as exc:
+        return _refused(request, session, master_id, exc.message, exc.status_code, form)
+    return RedirectResponse(f"/subjects/{kept}?done=split&other={new}", status_code=303)
+
+
+@router.post("/subjects/{master_id}/records/{record_id}/move", response_class=HTMLResponse)
+def move(
+    request: Request,
+    master_id: int,
+    record_id: int,
+    to: str = Form("master", max_length=16),
+    target_master_id: str = Form("", max_length=32),
+    reason: str = Form("", max_length=2_000),
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    form = {
+        "action": "move",
+        "record_id": record_id,
+        "to": to,
+        "target": target_master_id,
+        "reason": reason,
+    }
+    target: int | None = None
+    if to != "new":
+        target = digits_int(target_master_id.lstrip("#＃"))
+        if target is None:
+            message = _("Enter the number of the master record to move the record to.")
+            return _refused(request, session, master_id, message, 400, form)
+    if stewardship.master_of_record(session, record_id) != master_id:
+        message = _("This record is no longer in this master record; reload the page.")
+        return _refused(request, session, master_id, message, 409, form)
+    try:
+        source, joined = stewardship.move_record(session, record_id, target, user, reason)
+    except GovloopError as exc:
+        return _refused(request, session, master_id, exc.message, exc.status_code, form)
+    return RedirectResponse(f"/subjects/{source}?done=moved&other={joined}", status_code=303)
+
+
+@router.post("/subjects/{master_id}/not-same", response_class=HTMLResponse)
+def not_same(
+    request: Request,
+    master_id: int,
+    record_a: str = Form("", max_length=16),
+    record_b: str = Form("", max_length=16),
+    reason: str = Form("", max_length=2_000),
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    form = {"action": "not_same", "record_a": record_a, "record_b": record_b, "reason": reason}
+    a, b = digits_int(record_a), digits_int(record_b)
+    if a is None or b is None:
+        message = _("Choose two records of this page.")
+        return _refused(request, session, master_id, message, 400, form)
+    if master_id not in {stewardship.master_of_record(session, r) for r in (a, b)}:
+        message = _("This record is no longer in this master record; reload the page.")
+        return _refused(request, session, master_id, message, 409, form)
+    try:
+        stewardship.mark_not_same(session, a, b, user, reason)
+    except GovloopError as exc:
+        return _refused(request, session, master_id, exc.message, exc.status_code, form)
+    moved_to = stewardship.master_of_record(session, b)
+    other = f"&other={moved_to}" if moved_to is not None and moved_to != master_id else ""
+    return RedirectResponse(f"/subjects/{master_id}?done=not_same{other}", status_code=303)

@@ -84,6 +84,10 @@ def refresh_masters(*, session: Session, master_ids: list[int]) -> None:
                 field, candidates, conflict_field=field in kind.conflicts, decision=decision
             )
             if outcome.value is None:
+                # no source has the field (any more: its records moved to another master)
+                _sync_conflict(
+                    session, master_id, field, False, [], key, stamp, conflicts[(master_id, field)]
+                )
                 continue
             attributes[field] = outcome.value
             provenance[field] = {
