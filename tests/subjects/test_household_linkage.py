@@ -349,3 +349,27 @@ def test_legacy_merge_of_two_people_is_split_on_the_next_increment(db):
         assert "两个不同的有效身份证号码" in split.reason
         new_master = s.get(SubjectMaster, split.other_master_id)
         assert new_master is not None and new_master.identifier == IDS["mother"]
+
+
+def test_full_relink_through_the_api_and_cli(db):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+    from typer.testing import CliRunner
+
+    from govloop.app import create_app
+    from govloop.cli import app
+    from govloop.core.auth import Role
+    from tests.factories import make_user
+    from tests.web.helpers import sign_in
+
+    with unit_of_work() as s:
+        _wang_fang(s, "a", "13900000001")
+        make_user(s, "steward", Role.DATA_STEWARD)
+    client = TestClient(create_app(run_jobs=False))
+    headers = {"X-CSRF-Token": sign_in(client, "steward")}
+    answer = client.post("/api/v1/subjects/link?full=true", headers=headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["relink"]["records"] == 1
+    assert client.post("/api/v1/subjects/link?full=maybe", headers=headers).status_code == 422
+    result = CliRunner().invoke(app, ["subjects", "link", "--full"])
+    assert result.exit_code == 0, result.output
+    assert "全量重新关联：1 条人员记录" in result.output

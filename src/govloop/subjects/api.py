@@ -194,14 +194,18 @@ def resolve(
 
 @router.post("/link")
 def link(
-    user: User = Depends(steward), session: Session = Depends(get_session, scope="function")
+    full: bool = Query(False, description="Also cluster every person record again"),
+    user: User = Depends(steward),
+    session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     reports = linking.run_all(session=session)
+    relinked = linking.relink_persons(session=session) if full else None
     return {
         "reports": [
             {k: v for k, v in asdict(r).items() if k != "touched"} | {"touched": len(r.touched)}
             for r in reports
-        ]
+        ],
+        "relink": relinked,
     }
 
 

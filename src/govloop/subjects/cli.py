@@ -24,15 +24,29 @@ console = Console()
 
 
 @subjects_app.command("link")
-def link() -> None:
+def link(
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Also cluster every person record again (keeps steward decisions and master ids)",
+    ),
+) -> None:
     """Link the records stored since the last run into master records."""
     from govloop.core.db import unit_of_work
     from govloop.subjects import linking
 
     with console.status("正在关联新记录…"), unit_of_work() as session:
         reports = linking.run_all(session=session)
+    if full:
+        with console.status("正在全量重新关联人员记录…"), unit_of_work() as session:
+            figures = linking.relink_persons(session=session)
+        console.print(
+            f"全量重新关联：{figures['records']} 条人员记录，移动 {figures['moved']} 条，"
+            f"新建 {figures['new_masters']} 个主记录"
+        )
     table = Table(title="主题库关联")
-    for column in ("类型", "新记录", "按标识关联", "概率匹配", "新建主记录", "无效标识"):
+    columns = ("类型", "新记录", "按标识关联", "概率匹配", "新建主记录", "无效标识", "自动拆分")
+    for column in columns:
         table.add_column(column, justify="right")
     for r in reports:
         table.add_row(
@@ -42,6 +56,7 @@ def link() -> None:
             str(r.probabilistic),
             str(r.new_masters),
             str(r.invalid_identifiers),
+            str(r.auto_splits),
         )
     console.print(table)
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.ingest import records as ingest_records
@@ -40,11 +40,11 @@ from govloop.subjects.identity import (
 from govloop.subjects.models import (
     DecisionKind,
     LinkMethod,
-    SubjectCannotLink,
     SubjectDecision,
     SubjectLink,
     SubjectMaster,
 )
+from govloop.subjects.stewardship import cannot_link_pairs, repoint_references
 
 # new rows and linked rows (dicts of ``person_row``) → scored pairs (key_a, key_b, p): new
 # against linked, and new against new
@@ -77,17 +77,8 @@ def person_row(key: str, payload: dict[str, Any], source: str = "") -> dict[str,
 
 def cannot_links(session: Session, record_ids: Iterable[int]) -> list[tuple[str, str]]:
     """The stewards' "not the same person" pairs touching these records, as record keys."""
-    wanted = sorted(set(record_ids))
-    out: list[tuple[str, str]] = []
-    for start in range(0, len(wanted), 5_000):
-        chunk = wanted[start : start + 5_000]
-        rows = session.execute(
-            select(SubjectCannotLink.record_a, SubjectCannotLink.record_b).where(
-                or_(SubjectCannotLink.record_a.in_(chunk), SubjectCannotLink.record_b.in_(chunk))
-            )
-        ).all()
-        out.extend((record_key(a), record_key(b)) for a, b in rows)
-    return out
+    pairs = cannot_link_pairs(session, record_ids)
+    return [(record_key(a), record_key(b)) for a, b in sorted(pairs)]
 
 
 def _person_links(session: Session) -> list[tuple[int, int, str]]:
@@ -316,8 +307,16 @@ class PersonLinker:
             self.touched.add(new_id)
         self.touched.add(master_id)
         self.session.flush()
+        master = self.session.get(SubjectMaster, master_id)
+        had = master.identifier if master else None
         # each part takes its own valid ID (the master's may now belong to a new part)
         self._reassign_identifiers([master_id, *created])
+        if had:
+            # cases were attached by ID number: they follow the part that carries it
+            for new_id in created:
+                holder = self.session.get(SubjectMaster, new_id)
+                if holder is not None and holder.identifier == had:
+                    repoint_references(self.session, master_id, new_id)
         return created
 
     # --- a full relink -------------------------------------------------------------------
@@ -377,8 +376,35 @@ class PersonLinker:
                 )
             )
         self.session.flush()
+        before = {
+            master_id: str(identifier)
+            for master_id, identifier in self.session.execute(
+                select(SubjectMaster.id, SubjectMaster.identifier).where(
+                    SubjectMaster.id.in_(sorted(self.touched)),
+                    SubjectMaster.identifier.is_not(None),
+                )
+            ).all()
+        }
         self._reassign_identifiers(sorted(self.touched))
+        self._follow_identifiers(before)
         return {"records": len(links), "moved": len(changed), "new_masters": self.new_masters}
+
+    def _follow_identifiers(self, before: dict[int, str]) -> None:
+        """Cases and grants follow the ID number they were attached by to its new master."""
+        if not before:
+            return
+        now_held = dict(
+            self.session.execute(
+                select(SubjectMaster.identifier, SubjectMaster.id).where(
+                    SubjectMaster.kind == "person",
+                    SubjectMaster.identifier.in_(sorted(before.values())),
+                )
+            ).all()
+        )
+        for old_id, identifier in before.items():
+            new_id = now_held.get(identifier)
+            if new_id is not None and new_id != old_id:
+                repoint_references(self.session, old_id, new_id)
 
     def _reassign_identifiers(self, master_ids: list[int]) -> None:
         masters = self.session.scalars(

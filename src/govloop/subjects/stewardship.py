@@ -270,7 +270,7 @@ def _set_identifiers(
     session.flush()
 
 
-def _repoint(session: Session, old_id: int, new_id: int) -> tuple[int, int]:
+def repoint_references(session: Session, old_id: int, new_id: int) -> tuple[int, int]:
     """Cases and live grants that refer to master ``old_id`` refer to ``new_id`` instead."""
     cases = 0
     already = {
@@ -329,7 +329,7 @@ def _transfer(
     _set_identifiers(session, [source, target], records_of)
     details: dict[str, Any] = {"references_followed": False}
     if had is not None and target.identifier == had:
-        cases, grants = _repoint(session, source.id, target.id)
+        cases, grants = repoint_references(session, source.id, target.id)
         details = {"references_followed": True, "cases": cases, "grants": grants}
     refresh_masters(session=session, master_ids=sorted({source.id, target.id}))
     return details
