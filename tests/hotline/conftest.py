@@ -1,6 +1,8 @@
-"""The official Open311 schemas are an optional cross-check: used when the folder beside the
-repository (``../shared/reference/open311/schema``) or ``GOVLOOP_OPEN311_SCHEMA_DIR`` has
-them, otherwise the tests that need them are skipped with the reason."""
+"""govloop's own Open311 schemas (``open311_schema/`` in the package) check every response
+in every run. The official Open311 schemas are an optional cross-check on top: used when
+the folder beside the repository (``../shared/reference/open311/schema``) or
+``GOVLOOP_OPEN311_SCHEMA_DIR`` has them, otherwise the tests that need them are skipped
+with the reason."""
 
 from __future__ import annotations
 
@@ -18,5 +20,7 @@ if not os.environ.get(SCHEMA_DIR_ENV) and (_BESIDE / "swagger.json").is_file():
 OFFICIAL_SCHEMAS = bool(os.environ.get(SCHEMA_DIR_ENV))
 needs_official_schemas = pytest.mark.skipif(
     not OFFICIAL_SCHEMAS,
-    reason=f"the official Open311 schemas are not available (set {SCHEMA_DIR_ENV})",
+    reason=(
+        f"the official Open311 schemas are not available (neither {_BESIDE} nor {SCHEMA_DIR_ENV})"
+    ),
 )

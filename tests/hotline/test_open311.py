@@ -1,12 +1,15 @@
 """The Open311 GeoReport v2 server on both backends: every endpoint in JSON and XML, each
-response validated against the official schemas; refused input leaves nothing behind; the
-request's status follows the work order through the hotline's workflow."""
+response validated against govloop's own schemas (and the official ones when available);
+refused input leaves nothing behind; the request's status follows the work order through
+the hotline's workflow. The own schemas are shown to reject what the spec forbids."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import cache
+from importlib.resources import files
 from typing import Any
 
 import httpx
@@ -21,12 +24,20 @@ from govloop.core.clock import now, to_local
 from govloop.core.db import unit_of_work
 from govloop.hotline import intake, open311, open311_api, open311_cli, workflow
 from govloop.hotline.models import HotlineCategory, Open311Client, WorkOrder, WorkOrderEvent
-from govloop.hotline.open311_conformance import Schemas, check_conformance, xml_to_json
+from govloop.hotline.open311_conformance import (
+    OWN_SCHEMAS,
+    SCHEMA_DIR_ENV,
+    Schemas,
+    check_conformance,
+    xml_to_json,
+)
 from tests.hotline.conftest import OFFICIAL_SCHEMAS, needs_official_schemas
 from tests.hotline.factories import build_world, new_order
 
 V2 = "/open311/v2"
-SCHEMAS = Schemas() if OFFICIAL_SCHEMAS else None
+# govloop's schemas, plus the official ones when available (the conftest finds them)
+SCHEMAS = Schemas()
+assert (SCHEMAS.official is not None) == OFFICIAL_SCHEMAS
 
 
 @cache
@@ -63,8 +74,7 @@ def read(response: httpx.Response, kind: str, status: int = 200) -> Any:
     xml = response.headers["content-type"].startswith("text/xml")
     assert response.headers["content-type"].endswith("charset=utf-8")
     payload = xml_to_json(response.content) if xml else response.json()
-    if SCHEMAS is not None:  # the official schemas' cross-check, when available
-        assert SCHEMAS.check(kind, payload) == []
+    assert SCHEMAS.check(kind, payload) == []
     return payload
 
 
@@ -481,20 +491,41 @@ def test_unknown_paths_methods_and_formats_answer_in_the_spec_format(client, db)
 # --- conformance, keys -----------------------------------------------------------------
 
 
-@needs_official_schemas
-def test_conformance_of_every_endpoint(client, listed, api_key):
-    report = check_conformance(client, api_key=api_key)
+@pytest.fixture(
+    params=[
+        pytest.param(False, id="own-schemas"),
+        pytest.param(True, id="official-schemas", marks=needs_official_schemas),
+    ]
+)
+def schemas(request) -> Schemas:
+    """govloop's schemas alone (always), and with the official cross-check (when found)."""
+    found = Schemas(official=request.param)
+    assert (found.official is not None) is request.param
+    return found
+
+
+def test_conformance_of_every_endpoint(client, listed, api_key, schemas):
+    report = check_conformance(client, api_key=api_key, schemas=schemas)
     assert report["failures"] == [] and report["open311_schema_failures"] == 0
+    assert report["schemas"] == schemas.sources
     services = len(client.get(f"{V2}/services.json").json())
     # per format: discovery, services, each definition, POST, list, one, token, 5 errors
     assert report["responses_checked"] == 2 * (services + 11)
     assert report["skipped"] == []
-    without_key = check_conformance(client)
+    without_key = check_conformance(client, schemas=schemas)
     assert without_key["open311_schema_failures"] == 0 and len(without_key["skipped"]) == 2
 
 
-@needs_official_schemas
-def test_conformance_reports_what_breaks_the_schemas(client, listed, monkeypatch):
+def test_conformance_uses_the_own_schemas_by_default(client, listed, api_key, monkeypatch):
+    monkeypatch.delenv(SCHEMA_DIR_ENV, raising=False)
+    report = check_conformance(client, api_key=api_key)
+    assert report["schemas"] == [Schemas(official=False).sources[0]]
+    assert report["responses_checked"] > 0 and report["failures"] == []
+    with pytest.raises(FileNotFoundError):
+        Schemas(official=True)
+
+
+def test_conformance_reports_what_breaks_the_schemas(client, listed, monkeypatch, schemas):
     naive = lambda moment: moment.replace(tzinfo=None).isoformat() if moment else None  # noqa: E731
     monkeypatch.setattr(open311, "iso", naive)
     real_list = open311.list_services
@@ -503,19 +534,220 @@ def test_conformance_reports_what_breaks_the_schemas(client, listed, monkeypatch
         "list_services",
         lambda *, session: [{**s, "metadata": "yes"} for s in real_list(session=session)],
     )
-    report = check_conformance(client)
+    report = check_conformance(client, schemas=schemas)
     problems = " ".join(f["problem"] for f in report["failures"])
     assert report["open311_schema_failures"] >= 6  # services ×2, lists ×2, one request ×2
     assert "is not a 'date-time'" in problems and "'yes' is not of type 'boolean'" in problems
+    if schemas.official is not None:
+        assert "official " in problems
 
 
-@needs_official_schemas
-def test_schemas_catch_vacuous_payloads():
-    assert SCHEMAS is not None
-    assert SCHEMAS.check("services", "not a list")  # the official schema alone accepts it
-    assert SCHEMAS.check("request", [])
-    assert SCHEMAS.check("errors", [{"code": "403", "description": "x"}])
-    assert SCHEMAS.check("requests", [{"service_request_id": "1", "status": "open"}])
+def test_schemas_catch_vacuous_payloads(schemas):
+    assert schemas.check("services", "not a list")  # the official schema alone accepts it
+    assert schemas.check("request", [])
+    assert schemas.check("errors", [{"code": "403", "description": "x"}])
+    assert schemas.check("requests", [{"service_request_id": "1", "status": "open"}])
+
+
+# --- govloop's own schemas against the spec ---------------------------------------------
+
+OWN = Schemas(official=False)
+
+# one valid payload per kind, after the spec's examples (identifiers as strings)
+REQUEST = {
+    "service_request_id": "638344",
+    "status": "closed",
+    "status_notes": "Duplicate request.",
+    "service_name": "Sidewalk and Curb Issues",
+    "service_code": "006",
+    "description": None,
+    "agency_responsible": None,
+    "service_notice": None,
+    "requested_datetime": "2010-04-14T06:37:38-08:00",
+    "updated_datetime": "2010-04-14T06:37:38-08:00",
+    "expected_datetime": "2010-04-15T06:37:38-08:00",
+    "address": "8TH AVE and JUDAH ST",
+    "address_id": "545483",
+    "zipcode": "94122",
+    "lat": 37.762221815,
+    "long": -122.4651145,
+    "media_url": "http://city.gov.s3.amazonaws.com/requests/media/638344.jpg",
+}
+VALID: dict[str, Any] = {
+    "services": [
+        {
+            "service_code": "001",
+            "service_name": "Cans left out 24x7",
+            "description": "Garbage or recycling cans left out after collection.",
+            "metadata": True,
+            "type": "realtime",
+            "keywords": "lorem, ipsum, dolor",
+            "group": "sanitation",
+        }
+    ],
+    "service_definition": {
+        "service_code": "DMV66",
+        "attributes": [
+            {
+                "variable": True,
+                "code": "WHISHETN",
+                "datatype": "singlevaluelist",
+                "required": True,
+                "datatype_description": None,
+                "order": 1,
+                "description": "What is the ticket/tag/DL number?",
+                "values": [{"key": "123", "name": "Ford"}, {"key": "124", "name": "Chrysler"}],
+            }
+        ],
+    },
+    "requests": [REQUEST, {**REQUEST, "service_request_id": "638349", "status": "open"}],
+    "request": [REQUEST],
+    "post": [{"service_request_id": "293944", "service_notice": "Inspection", "account_id": None}],
+    "token": [{"service_request_id": "638344", "token": "12345"}],
+    "errors": [{"code": 403, "description": "Invalid api_key received"}],
+    "discovery": {
+        "changeset": "2011-04-05T17:48:34Z",
+        "contact": "311@city.gov",
+        "key_service": "https://city.gov/keys",
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": "https://open311.city.gov/v2",
+                "changeset": "2011-04-20T17:48:34Z",
+                "type": "production",
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    },
+}
+
+
+def _without(path: str) -> Callable[[Any], None]:
+    *parents, last = path.split(".")
+
+    def mutate(payload: Any) -> None:
+        for step in parents:
+            payload = payload[int(step) if step.isdigit() else step]
+        del payload[int(last) if last.isdigit() else last]
+
+    return mutate
+
+
+def _set(path: str, value: Any) -> Callable[[Any], None]:
+    *parents, last = path.split(".")
+
+    def mutate(payload: Any) -> None:
+        for step in parents:
+            payload = payload[int(step) if step.isdigit() else step]
+        if isinstance(payload, list) and int(last) == len(payload):
+            payload.append(value)
+        else:
+            payload[int(last) if last.isdigit() else last] = value
+
+    return mutate
+
+
+# (kind, change to the valid payload, expected problem)
+BAD_PAYLOADS = [
+    # missing required fields
+    ("services", _without("0.metadata"), "'metadata' is a required property at $[0]"),
+    ("services", _without("0.service_code"), "'service_code' is a required property at $[0]"),
+    ("service_definition", _without("attributes"), "'attributes' is a required property at $"),
+    (
+        "service_definition",
+        _without("attributes.0.datatype"),
+        "'datatype' is a required property at $.attributes[0]",
+    ),
+    ("requests", _without("1.status"), "'status' is a required property at $[1]"),
+    (
+        "request",
+        _without("0.requested_datetime"),
+        "'requested_datetime' is a required property at $[0]",
+    ),
+    (
+        "request",
+        _without("0.updated_datetime"),  # closed: updated_datetime is the closing date
+        "'updated_datetime' is a required property",
+    ),
+    ("token", _without("0.token"), "'token' is a required property at $[0]"),
+    ("errors", _without("0.description"), "'description' is a required property at $[0]"),
+    ("discovery", _without("endpoints"), "'endpoints' is a required property at $"),
+    # enums and types
+    ("requests", _set("0.status", "pending"), "'pending' is not one of ['open', 'closed']"),
+    ("request", _set("0.status", "Open"), "'Open' is not one of ['open', 'closed'] at $[0]"),
+    ("services", _set("0.type", "sometimes"), "'sometimes' is not one of ['realtime'"),
+    ("services", _set("0.metadata", "true"), "'true' is not of type 'boolean' at $[0].metadata"),
+    (
+        "service_definition",
+        _set("attributes.0.datatype", "dropdown"),
+        "'dropdown' is not one of ['string', 'number', 'datetime'",
+    ),
+    (
+        "service_definition",
+        _without("attributes.0.values"),  # a singlevaluelist lists its values
+        "'values' is a required property",
+    ),
+    (
+        "service_definition",
+        _set("attributes.0.order", 0),
+        "0 is less than the minimum of 1 at $.attributes[0].order",
+    ),
+    ("errors", _set("0.code", "403"), "'403' is not of type 'integer' at $[0].code"),
+    ("post", _set("0.service_request_id", 293944), "293944 is not of type 'string'"),
+    (
+        "discovery",
+        _set("endpoints.0.formats", ["application/json"]),  # XML is a required format
+        "none of the alternatives holds",
+    ),
+    ("discovery", _set("endpoints.0.type", "staging"), "'staging' is not one of"),
+    # date-times: w3 format with a timezone, real calendar values
+    (
+        "requests",
+        _set("0.requested_datetime", "2010-04-14T06:37:38"),
+        "'2010-04-14T06:37:38' is not a 'date-time' at $[0].requested_datetime",
+    ),
+    (
+        "request",
+        _set("0.updated_datetime", "2010-02-30T06:37:38Z"),
+        "'2010-02-30T06:37:38Z' is not a 'date-time' at $[0].updated_datetime",
+    ),
+    (
+        "request",
+        _set("0.expected_datetime", "2010-04-15"),
+        "'2010-04-15' is not a 'date-time' at $[0].expected_datetime",
+    ),
+    ("discovery", _set("changeset", "yesterday"), "'yesterday' is not a 'date-time' at $"),
+    # the rest of the request
+    ("request", _set("0.lat", 95), "95 is greater than the maximum of 90 at $[0].lat"),
+    ("request", _set("0.description", "x" * 4001), "is too long at $[0].description"),
+    ("request", _set("0.media_url", "photo.jpg"), "'photo.jpg' is not a 'uri'"),
+    ("request", _set("1", REQUEST), "is too long at $"),  # exactly one request
+    ("token", _set("1", VALID["token"][0]), "is too long at $"),
+    ("post", _without("0"), "[] should be non-empty at $"),
+    ("errors", _without("0"), "[] should be non-empty at $"),
+]
+
+
+@pytest.mark.parametrize("kind", list(VALID))
+def test_own_schemas_accept_the_spec_examples(kind):
+    assert OWN.check(kind, VALID[kind]) == []
+
+
+@pytest.mark.parametrize(("kind", "mutate", "expected"), BAD_PAYLOADS)
+def test_own_schemas_reject_what_the_spec_forbids(kind, mutate, expected):
+    payload = copy.deepcopy(VALID[kind])
+    mutate(payload)
+    assert payload != VALID[kind]
+    problems = OWN.check(kind, payload)
+    assert any(expected in problem for problem in problems), problems
+
+
+def test_own_schemas_are_package_data():
+    assert OWN.official is None and OWN.folder is None
+    assert OWN.sources == ["govloop open311_schema (from the GeoReport v2 text)"]
+    folder = files("govloop.hotline").joinpath("open311_schema")
+    names = {entry.name for entry in folder.iterdir() if entry.name.endswith(".json")}
+    assert set(OWN_SCHEMAS.values()) <= names
 
 
 def test_cli_creates_lists_and_revokes_keys(db):

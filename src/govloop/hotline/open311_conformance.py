@@ -1,24 +1,31 @@
 """Conformance of the Open311 server: every endpoint, in JSON and in XML, validated with
-``jsonschema`` against the official GeoReport v2 schemas.
+``jsonschema`` against GeoReport v2 schemas.
 
-Which schema checks which response:
+Two sets of schemas:
 
-- the standalone files (``services.json``, ``service-definition.json``, ``requests.json``)
-  and, for every response, the ``200`` schema of its path in ``swagger.json`` (POST
-  requests and tokens have only the latter). Where the swagger file describes one object
-  but the spec text and its examples return a list of one (``requests/{id}``,
-  ``tokens/{token}``), each item of the list is checked against it.
-- The official schemas never say ``"type": "object"`` and their ``minItems`` sits where it
-  has no effect, so a string or an empty list would pass them vacuously; each response is
-  therefore also checked for its shape (objects, and exactly one item where one is due).
-- Errors and the discovery document have no official schema: they are checked against
-  schemas written here from the spec text.
-- ``format`` is checked: ``date-time`` as RFC 3339 with a timezone, ``uri`` as absolute.
-  (jsonschema skips both unless optional packages are installed.)
+- govloop's own (``open311_schema/*.json``, shipped in the package and always used), written
+  from the GeoReport v2 specification text (and Service Discovery for ``discovery``): one
+  schema per kind of response, strict where the text is (required fields, the ``status``,
+  ``type`` and ``datatype`` values, w3 date-times with a timezone, exactly one item where
+  one is due, ``updated_datetime`` on closed requests, list attributes with values).
+- the official schemas of the open311 project (not shipped), an optional cross-check: from
+  an explicit folder or ``GOVLOOP_OPEN311_SCHEMA_DIR``. There, each response is checked
+  against the standalone files (``services.json``, ``service-definition.json``,
+  ``requests.json``) and the ``200`` schema of its path in ``swagger.json`` (POST requests
+  and tokens have only the latter). Where the swagger file describes one object but the spec
+  text and its examples return a list of one (``requests/{id}``, ``tokens/{token}``), each
+  item of the list is checked against it. The official schemas never say ``"type":
+  "object"`` and their ``minItems`` sits where it has no effect, so a string or an empty
+  list would pass them vacuously; each response is therefore also checked for its shape.
+  Errors and the discovery document have no official schema.
+
+``format`` is checked: ``date-time`` as RFC 3339 with a timezone, ``uri`` as absolute.
+(jsonschema skips both unless optional packages are installed.)
 
 XML is converted to the JSON shape the schemas describe (the Spark convention: list
 elements become arrays, ``true``/``false`` booleans, ``lat``/``long`` numbers, ``order``
-and error codes integers) and must start with an XML declaration naming UTF-8.
+and error codes integers, empty elements null) and must start with an XML declaration
+naming UTF-8.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -42,6 +50,21 @@ from referencing.jsonschema import DRAFT4
 
 SCHEMA_DIR_ENV = "GOVLOOP_OPEN311_SCHEMA_DIR"
 ENDPOINT = "/open311/v2"
+# govloop's schemas: package data, resolved under a base URI that is never fetched
+OWN_SCHEMA_PACKAGE = "govloop.hotline"
+OWN_SCHEMA_FOLDER = "open311_schema"
+OWN_SCHEMA_BASE = "https://govloop.invalid/open311/schema/"
+# kind of response → its schema in ``open311_schema``
+OWN_SCHEMAS = {
+    "discovery": "discovery.json",
+    "services": "services.json",
+    "service_definition": "service-definition.json",
+    "post": "post-response.json",
+    "requests": "requests.json",
+    "request": "service-request.json",
+    "token": "token-response.json",
+    "errors": "errors.json",
+}
 
 LIST_ITEMS = {
     "services": "service",
@@ -56,39 +79,6 @@ BOOLEAN_FIELDS = {"metadata", "variable", "required"}
 NUMBER_FIELDS = {"lat", "long"}
 INTEGER_FIELDS = {"order"}
 
-ERRORS_SCHEMA = {
-    "type": "array",
-    "minItems": 1,
-    "items": {
-        "type": "object",
-        "required": ["code", "description"],
-        "properties": {"code": {"type": "integer"}, "description": {"type": "string"}},
-    },
-}
-DISCOVERY_SCHEMA = {
-    "type": "object",
-    "required": ["changeset", "endpoints"],
-    "properties": {
-        "changeset": {"type": "string", "format": "date-time"},
-        "contact": {"type": "string"},
-        "key_service": {"type": "string"},
-        "endpoints": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["specification", "url", "formats"],
-                "properties": {
-                    "specification": {"type": "string", "format": "uri"},
-                    "url": {"type": "string", "format": "uri"},
-                    "changeset": {"type": "string", "format": "date-time"},
-                    "type": {"enum": ["production", "test"]},
-                    "formats": {"type": "array", "items": {"type": "string"}},
-                },
-            },
-        },
-    },
-}
 _LIST_OF_OBJECTS = {"type": "array", "items": {"type": "object"}}
 _ONE_OBJECT = {**_LIST_OF_OBJECTS, "minItems": 1, "maxItems": 1}
 _SWAGGER_200 = {
@@ -99,8 +89,8 @@ _SWAGGER_200 = {
     "request": ("/request/{service_request_id}.{response_format}", "get"),
     "token": ("/tokens/{token_id}.{response_format}", "get"),
 }
-# kind → (standalone file or None, swagger schema applies to each item?, shape)
-_KINDS: dict[str, tuple[str | None, bool, dict[str, Any]]] = {
+# kind → (official standalone file or None, swagger schema applies to each item?, shape)
+_OFFICIAL_KINDS: dict[str, tuple[str | None, bool, dict[str, Any]]] = {
     "services": ("services.json", False, _LIST_OF_OBJECTS),
     "service_definition": ("service-definition.json", False, {"type": "object"}),
     "requests": ("requests.json", False, _LIST_OF_OBJECTS),
@@ -142,8 +132,42 @@ def schema_dir(path: str | Path | None = None) -> Path:
     return folder
 
 
-class Schemas:
-    """The official schemas, ready to validate one response of a given kind."""
+def _resource(text: str) -> Resource[Any]:
+    return Resource.from_contents(json.loads(text), default_specification=DRAFT4)
+
+
+def _problems(registry: Registry[Any], checks: list[tuple[str, dict[str, Any], Any]]) -> list[str]:
+    problems = []
+    for name, schema, instance in checks:
+        validator = Draft4Validator(schema, registry=registry, format_checker=FORMATS)
+        for error in list(validator.iter_errors(instance))[:3]:
+            message = error.message
+            if error.validator in ("anyOf", "oneOf") and error.context:
+                alternatives = " | ".join(sorted({e.message for e in error.context}))
+                message = f"none of the alternatives holds: {alternatives}"
+            problems.append(f"{name}: {message} at {error.json_path}")
+    return problems
+
+
+class OwnSchemas:
+    """govloop's schemas (``open311_schema/``, package data), one per kind of response."""
+
+    def __init__(self) -> None:
+        folder = files(OWN_SCHEMA_PACKAGE).joinpath(OWN_SCHEMA_FOLDER)
+        registry: Registry[Any] = Registry()
+        for name in sorted({*OWN_SCHEMAS.values(), "service.json", "request.json"}):
+            text = folder.joinpath(name).read_text(encoding="utf-8")
+            registry = registry.with_resource(OWN_SCHEMA_BASE + name, _resource(text))
+        self.registry = registry
+
+    def check(self, kind: str, payload: Any) -> list[str]:
+        name = OWN_SCHEMAS[kind]
+        ref = {"$ref": OWN_SCHEMA_BASE + name}
+        return _problems(self.registry, [(f"{OWN_SCHEMA_FOLDER}/{name}", ref, payload)])
+
+
+class OfficialSchemas:
+    """The official schemas of the open311 project, from ``folder``."""
 
     def __init__(self, folder: str | Path | None = None) -> None:
         self.folder = schema_dir(folder)
@@ -151,14 +175,9 @@ class Schemas:
         self.uris: dict[str, str] = {}
         for path in sorted(self.folder.glob("*.json")):
             uri = path.resolve().as_uri()
-            contents = json.loads(path.read_text(encoding="utf-8"))
-            resource = Resource.from_contents(contents, default_specification=DRAFT4)
-            registry = registry.with_resource(uri, resource)
+            registry = registry.with_resource(uri, _resource(path.read_text(encoding="utf-8")))
             self.uris[path.name] = uri
         self.registry = registry
-
-    def _validator(self, schema: dict[str, Any]) -> Draft4Validator:
-        return Draft4Validator(schema, registry=self.registry, format_checker=FORMATS)
 
     def _swagger(self, kind: str) -> dict[str, Any]:
         path, method = _SWAGGER_200[kind]
@@ -166,26 +185,47 @@ class Schemas:
         return {"$ref": f"{self.uris['swagger.json']}#{quote(pointer)}/responses/200/schema"}
 
     def check(self, kind: str, payload: Any) -> list[str]:
-        """Problems with ``payload`` as a response of ``kind``; empty when it conforms."""
-        checks: list[tuple[str, Any, Any]]
-        if kind == "errors":
-            checks = [("errors (spec text)", ERRORS_SCHEMA, payload)]
-        elif kind == "discovery":
-            checks = [("discovery (Service Discovery spec)", DISCOVERY_SCHEMA, payload)]
+        """Problems by the official schemas; none for errors and discovery (no schema)."""
+        if kind not in _OFFICIAL_KINDS:
+            return []
+        standalone, per_item, shape = _OFFICIAL_KINDS[kind]
+        checks: list[tuple[str, dict[str, Any], Any]] = [("shape", shape, payload)]
+        if standalone:
+            checks.append((standalone, {"$ref": self.uris[standalone]}, payload))
+        swagger = self._swagger(kind)
+        if per_item and isinstance(payload, list):
+            checks += [(f"swagger.json {kind}[{i}]", swagger, p) for i, p in enumerate(payload)]
         else:
-            standalone, per_item, shape = _KINDS[kind]
-            checks = [("shape", shape, payload)]
-            if standalone:
-                checks.append((standalone, {"$ref": self.uris[standalone]}, payload))
-            swagger = self._swagger(kind)
-            if per_item and isinstance(payload, list):
-                checks += [(f"swagger.json {kind}[{i}]", swagger, p) for i, p in enumerate(payload)]
-            else:
-                checks.append((f"swagger.json {kind}", swagger, payload))
-        problems = []
-        for name, schema, instance in checks:
-            for error in list(self._validator(schema).iter_errors(instance))[:3]:
-                problems.append(f"{name}: {error.message} at {error.json_path}")
+            checks.append((f"swagger.json {kind}", swagger, payload))
+        return [f"official {p}" for p in _problems(self.registry, checks)]
+
+
+class Schemas:
+    """govloop's schemas, and the official ones as a cross-check when they are available.
+
+    ``official``: ``None`` uses them when ``folder`` is given or ``GOVLOOP_OPEN311_SCHEMA_DIR``
+    is set; ``True`` requires them (``FileNotFoundError`` without); ``False`` leaves them out.
+    """
+
+    def __init__(self, folder: str | Path | None = None, *, official: bool | None = None) -> None:
+        if folder and official is False:
+            raise ValueError("a folder of official schemas was given with official=False")
+        self.own = OwnSchemas()
+        wanted = official or (official is None and bool(folder or os.environ.get(SCHEMA_DIR_ENV)))
+        self.official = OfficialSchemas(folder) if wanted else None
+        self.folder = self.official.folder if self.official else None
+
+    @property
+    def sources(self) -> list[str]:
+        """What ``check`` validates against, for reports."""
+        own = f"govloop {OWN_SCHEMA_FOLDER} (from the GeoReport v2 text)"
+        return [own] + ([f"official ({self.folder})"] if self.official else [])
+
+    def check(self, kind: str, payload: Any) -> list[str]:
+        """Problems with ``payload`` as a response of ``kind``; empty when it conforms."""
+        problems = self.own.check(kind, payload)
+        if self.official is not None:
+            problems += self.official.check(kind, payload)
         return problems
 
 
@@ -308,15 +348,18 @@ def check_conformance(
     *,
     api_key: str | None = None,
     schema_folder: str | Path | None = None,
+    schemas: Schemas | None = None,
 ) -> dict[str, Any]:
     """Exercise every endpoint in JSON and XML and validate each response.
 
     ``target`` is the server's root URL or an ``httpx.Client`` (a FastAPI ``TestClient``
     too) whose base URL is the root. With ``api_key`` one request per format is POSTed (it
     becomes a real work order) and its token resolved; without, POST and tokens are
-    checked only for their 403 and 404 answers.
+    checked only for their 403 and 404 answers. ``schemas`` defaults to ``Schemas(schema_folder)``:
+    govloop's, plus the official ones when given or found through ``GOVLOOP_OPEN311_SCHEMA_DIR``.
     """
-    schemas = Schemas(schema_folder)
+    if schemas is None:
+        schemas = Schemas(schema_folder)
     skipped: list[str] = []
     with _http(target) as http:
         run = _Run(http, schemas)
@@ -360,6 +403,7 @@ def check_conformance(
     return {
         "responses_checked": run.checked,
         "open311_schema_failures": len(run.failed),
+        "schemas": schemas.sources,
         "failures": run.failures,
         "skipped": skipped,
     }
