@@ -9,14 +9,8 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Role, create_user
 from govloop.core.models import User
-from govloop.hall.models import (
-    AppointmentQuota,
-    Department,
-    Hall,
-    ServiceItem,
-    Window,
-    window_items,
-)
+from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
+from govloop.org.models import Department, Hall
 
 PASSWORD = "correct-horse-battery"
 

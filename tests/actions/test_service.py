@@ -24,6 +24,7 @@ from govloop.indicators.analytics import DailyMeasures, daily_measures, indicato
 from govloop.indicators.framework import default_framework
 from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
+from govloop.org import service as org_service
 from tests.factories import HallWorld, make_hall
 
 MONDAY = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # Monday 2026-11-23, 10:00 in Shanghai
@@ -65,7 +66,7 @@ def counts() -> tuple[int, int]:
 
 def create(world: HallWorld, **overrides: object) -> int:
     with frozen(MONDAY), unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code=world.hall.code)
+        hall = org_service.get_hall(session=s, code=world.hall.code)
         actor = s.get(User, world.manager.id)  # type: ignore[union-attr]
         action = service.create_action(
             session=s, hall=hall, data=action_in(world, **overrides), actor=actor
@@ -75,7 +76,7 @@ def create(world: HallWorld, **overrides: object) -> int:
 
 def run(world: HallWorld, step: str, action_id: int, **kwargs: object) -> Action:
     with frozen(MONDAY), unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code=world.hall.code)
+        hall = org_service.get_hall(session=s, code=world.hall.code)
         action = service.get_action(session=s, hall=hall, action_id=action_id)
         actor = s.get(User, world.manager.id)  # type: ignore[union-attr]
         getattr(service, step)(session=s, action=action, actor=actor, **kwargs)
@@ -212,7 +213,7 @@ def test_an_action_keeps_its_unmeasurable_indicators_when_one_can_be_measured(wo
 
 def test_scope_by_windows_compares_with_the_other_windows(world):
     with unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         scope = service.resolve_scope(session=s, hall=hall, scope=ScopeIn(windows=[3, 1]))
         lenient = service.resolve_scope(
             session=s, hall=hall, scope={"items": ["SB01", "GONE"]}, strict=False
@@ -325,7 +326,7 @@ def test_unreasonable_anomalies_wait_for_an_action_until_one_answers_them(world)
 
     def waiting() -> list[int]:
         with unit_of_work() as s:
-            hall = hall_service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             overview = service.loop_overview(session=s, hall=hall)
             return [a.id for a in overview["needing_action"]]
 
@@ -336,7 +337,7 @@ def test_unreasonable_anomalies_wait_for_an_action_until_one_answers_them(world)
     run(world, "cancel_action", action_id, reason="方案调整")
     assert waiting() == [open_id]  # a cancelled action answers nothing
     with unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         action = service.get_action(session=s, hall=hall, action_id=action_id)
         kinds = [e["kind"] for e in service.timeline(session=s, action=action)]
     assert kinds == ["anomaly.assessed", "action.created", "action.cancelled"]
@@ -348,7 +349,7 @@ def test_draft_from_an_anomaly_targets_its_indicator(world):
         world, status=AnomalyStatus.UNREASONABLE, indicator="arrivals", day=date(2026, 11, 18)
     )
     with frozen(MONDAY), unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         draft = service.draft_from_anomaly(session=s, hall=hall, anomaly_id=anomaly_id)
         other = service.draft_from_anomaly(session=s, hall=hall, anomaly_id=arrivals_id)
     assert draft["indicators"] == ["wait_mean"] and draft["anomaly_id"] == anomaly_id
@@ -507,7 +508,7 @@ def test_effect_on_a_simulated_history_matches_a_hand_computation(history):
 
     def act(scope: ScopeIn, start: date, indicators: list[str]) -> dict:
         with frozen(HISTORY_NOW), unit_of_work() as s:
-            hall = hall_service.get_hall(session=s, code="DEMO")
+            hall = org_service.get_hall(session=s, code="DEMO")
             actor = s.get(User, history["manager_id"])
             data = ActionIn(
                 title="身份证业务分流",

@@ -27,8 +27,9 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Hall, ServiceItem, Ticket
+from govloop.hall.models import ServiceItem, Ticket
 from govloop.hotline.models import WorkOrder
+from govloop.org.models import Hall
 from govloop.ratings.models import Rating
 from govloop.subjects.models import SubjectMaster
 from tests.factories import make_hall, make_user

@@ -23,14 +23,8 @@ from govloop.core.clock import local_today
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.hall import service
-from govloop.hall.models import (
-    AppointmentQuota,
-    Department,
-    Hall,
-    ServiceItem,
-    Window,
-    window_items,
-)
+from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
+from govloop.org.models import Department, Hall
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 from tests.factories import PASSWORD, make_user
 

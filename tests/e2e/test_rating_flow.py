@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from govloop.core.db import make_engine, set_engine, unit_of_work
-from govloop.hall.models import Hall
 from govloop.ingest import devices
 from govloop.ingest.models import DeviceKind
+from govloop.org.models import Hall
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 from tests.e2e.test_hall_flow import HALL, _seed
 from tests.factories import PASSWORD

@@ -13,6 +13,7 @@ from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hall.models import HallEvent, Ticket
+from govloop.org import service as org_service
 from tests.factories import add_quota, make_hall, make_user
 
 MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -227,10 +228,12 @@ def test_late_check_in_becomes_regular_ticket_and_missed_sweep(api):
     assert (
         r.status_code == 201 and r.json()["late"] is True and r.json()["ticket"]["priority"] is None
     )
-    from govloop.hall import appointments, service
+    from govloop.hall import appointments
 
     with unit_of_work() as s:
-        missed = appointments.sweep_missed(session=s, hall=service.get_hall(session=s, code="H1"))
+        missed = appointments.sweep_missed(
+            session=s, hall=org_service.get_hall(session=s, code="H1")
+        )
     assert missed == [missed_code]
     with unit_of_work() as s:
         kinds = list(

@@ -14,6 +14,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import RuleViolation
 from govloop.hall import service
 from govloop.hall.models import HallEvent, Ticket
+from govloop.org import service as org_service
 from tests.factories import make_hall
 
 CALLERS = 24
@@ -61,7 +62,7 @@ def test_concurrent_issue_numbers_are_unique_and_gapless(busy_hall):
         def take(_: int) -> None:
             for _ in range(5):
                 with unit_of_work() as s:
-                    hall = service.get_hall(session=s, code="H1")
+                    hall = org_service.get_hall(session=s, code="H1")
                     service.issue_ticket(
                         session=s, hall=hall, item=service.get_item(session=s, code="SB01")
                     )
@@ -75,7 +76,7 @@ def test_concurrent_issue_numbers_are_unique_and_gapless(busy_hall):
 def test_concurrent_call_next_never_double_calls_or_skips(busy_hall):
     with frozen(MONDAY_10) as clock:
         with unit_of_work() as s:
-            hall = service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             items = [service.get_item(session=s, code=c) for c in ("SB01", "GS01", "YB01")]
             for i in range(TICKETS):
                 clock.advance(seconds=1)
@@ -90,7 +91,7 @@ def test_concurrent_call_next_never_double_calls_or_skips(busy_hall):
             while True:
                 try:
                     with unit_of_work() as s:
-                        hall = service.get_hall(session=s, code="H1")
+                        hall = org_service.get_hall(session=s, code="H1")
                         ticket = service.call_next(
                             session=s, hall=hall, window_number=number, actor=actor
                         )
@@ -101,7 +102,7 @@ def test_concurrent_call_next_never_double_calls_or_skips(busy_hall):
                 with lock:
                     calls.append((number, code))
                 with unit_of_work() as s:
-                    hall = service.get_hall(session=s, code="H1")
+                    hall = org_service.get_hall(session=s, code="H1")
                     service.start_service(session=s, hall=hall, window_number=number, actor=actor)
                     service.finish_service(session=s, hall=hall, window_number=number, actor=actor)
 

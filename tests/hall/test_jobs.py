@@ -12,6 +12,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import appointments, jobs, service
 from govloop.hall.models import HallEvent, Ticket
+from govloop.org import service as org_service
 from tests.factories import add_quota, make_hall
 
 MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -88,7 +89,7 @@ def test_after_closing_time_queue_is_closed_with_reason_and_missed_marked(hall_w
 def test_hall_without_hours_closes_only_past_days(hall_with_queue):
     _, clock = hall_with_queue
     with unit_of_work() as s:
-        service.get_hall(session=s, code="H1").enforce_hours = False
+        org_service.get_hall(session=s, code="H1").enforce_hours = False
     clock.advance(hours=10)  # 20:00, same day
     with unit_of_work() as s:
         assert jobs.run_all_halls(session=s)[0]["closed"] == {}

@@ -10,6 +10,7 @@ from anyio import to_thread
 from govloop.core.db import unit_of_work
 from govloop.hall import service
 from govloop.hall.live import LiveHub
+from govloop.org import service as org_service
 from tests.factories import make_hall
 
 
@@ -20,12 +21,12 @@ def test_call_reaches_subscriber_within_one_second(db):
 
     def issue_and_call() -> float:
         with unit_of_work() as s:
-            hall = service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             service.issue_ticket(
                 session=s, hall=hall, item=service.get_item(session=s, code="SB01")
             )
         with unit_of_work() as s:
-            hall = service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             service.call_next(session=s, hall=hall, window_number=1, actor=world.staff[1])
         return time.monotonic()
 

@@ -15,7 +15,9 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
-from govloop.hall.models import Appointment, EventKind, Hall, HallEvent, Ticket
+from govloop.hall.models import Appointment, EventKind, HallEvent, Ticket
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from tests.factories import add_quota, make_hall
 from tests.web.helpers import csrf, htmx, sign_in
 
@@ -55,7 +57,7 @@ def ticket(code: str, day: date = date(2026, 11, 23)) -> Ticket:
 
 def issue(code: str = "SB01", priority: str | None = None) -> str:
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         item = service.get_item(session=s, code=code)
         return service.issue_ticket(session=s, hall=hall, item=item, priority=priority).code
 
@@ -86,7 +88,7 @@ def test_public_pages_render_in_chinese(client):
 def test_display_shows_latest_call_and_uses_the_stream(client):
     issue()
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         staff = s.scalar(select(User).where(User.username == "staff1"))
         service.call_next(session=s, hall=hall, window_number=1, actor=staff)
     r = client.get(f"{BASE}/display")
@@ -132,7 +134,7 @@ def test_slip_estimate_is_a_range_or_says_no_window_is_open(client):
     r = kiosk_post(client, token, item_code="SB01")
     assert re.search(r"约 \d+(–\d+)? 分钟", r.text), r.text
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         for number in (1, 3):
             w = service.get_window(session=s, hall=hall, number=number)
             service.sign_out(
@@ -165,7 +167,7 @@ def test_kiosk_bad_input_is_refused_and_changes_nothing(client, data, status, me
 
 def test_kiosk_refuses_when_hall_is_closed(client):
     with unit_of_work() as s:
-        service.get_hall(session=s, code="H1").enforce_hours = True
+        org_service.get_hall(session=s, code="H1").enforce_hours = True
     token = csrf(client, f"{BASE}/kiosk")
     before = counts()
     client.clock.advance(days=-1)  # Sunday
@@ -188,7 +190,7 @@ def test_kiosk_post_without_csrf_is_refused(client):
 
 def book(day: date = date(2026, 11, 23), slot: time = time(10, 0)) -> str:
     with unit_of_work() as s, frozen(datetime.combine(day, time(0, 0), tzinfo=UTC)):
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         return appointments.book(
             session=s,
             hall=hall,
@@ -247,7 +249,7 @@ def test_my_ticket_by_code_and_short_link(client):
 def test_my_ticket_shows_the_window_when_called(client):
     code = issue()
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         staff = s.scalar(select(User).where(User.username == "staff1"))
         service.call_next(session=s, hall=hall, window_number=1, actor=staff)
     r = client.get(f"{BASE}/my-ticket/panel?code={code}")

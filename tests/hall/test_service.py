@@ -10,6 +10,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied, RuleViolation
 from govloop.hall import service
 from govloop.hall.models import HallEvent, Ticket
+from govloop.org import service as org_service
 from tests.factories import make_hall
 
 # 2026-11-23 is a Monday; 10:00 in Shanghai.
@@ -28,7 +29,7 @@ def issue(world, item="SB01", priority=None, minutes_later=0.0):
     _w, clock = world
     clock.advance(minutes=minutes_later)
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         t = service.issue_ticket(
             session=s, hall=hall, item=service.get_item(session=s, code=item), priority=priority
         )
@@ -41,7 +42,7 @@ ALIASES = {"start": "start_service", "finish": "finish_service"}
 def act(world, action, window=1, **kwargs):
     w, _ = world
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         return getattr(service, ALIASES.get(action, action))(
             session=s, hall=hall, window_number=window, actor=w.staff[window], **kwargs
         )
@@ -146,7 +147,7 @@ def test_staff_cannot_act_on_another_window(world):
     w, _ = world
     issue(world)
     with unit_of_work() as s, pytest.raises(PermissionDenied):
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         service.call_next(session=s, hall=hall, window_number=2, actor=w.staff[1])
     with unit_of_work() as s:
         assert s.scalar(select(Ticket.status)) == "waiting"
@@ -192,9 +193,9 @@ def test_transfer_to_window_that_does_not_serve_item(world):
 
 def test_unknown_lookups_and_malformed_code(world):
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         with pytest.raises(NotFound):
-            service.get_hall(session=s, code="NOPE")
+            org_service.get_hall(session=s, code="NOPE")
         with pytest.raises(NotFound):
             service.get_item(session=s, code="NOPE")
         with pytest.raises(NotFound):
@@ -210,7 +211,7 @@ def test_sign_in_conflicts_and_pause(world):
     with unit_of_work() as s, pytest.raises(Conflict):
         service.sign_in(
             session=s,
-            hall=service.get_hall(session=s, code="H1"),
+            hall=org_service.get_hall(session=s, code="H1"),
             window_number=2,
             actor=w.staff[1],
         )
@@ -228,7 +229,7 @@ def test_close_day_closes_with_reason_and_carries_over(world):
     for _ in range(3):
         issue(world)
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         result = service.close_day(
             session=s, hall=hall, actor=w.manager, reason="下班", carry_over_codes=["A002"]
         )
@@ -255,7 +256,7 @@ def test_close_day_refuses_unknown_codes(world):
     with unit_of_work() as s, pytest.raises(BadRequest):
         service.close_day(
             session=s,
-            hall=service.get_hall(session=s, code="H1"),
+            hall=org_service.get_hall(session=s, code="H1"),
             actor=w.manager,
             carry_over_codes=["A777"],
         )
@@ -266,7 +267,7 @@ def test_close_day_refuses_unknown_codes(world):
 def test_opening_hours_enforced(world):
     _w, clock = world
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         hall.enforce_hours = True
     issue(world)  # Monday 10:00 is open
     clock.advance(hours=10)  # 20:00
@@ -283,7 +284,9 @@ def test_estimate_uses_position_and_open_windows(world):
     for _ in range(6):
         issue(world)
     with unit_of_work() as s:
-        t = service.get_ticket(session=s, hall=service.get_hall(session=s, code="H1"), code="A006")
+        t = service.get_ticket(
+            session=s, hall=org_service.get_hall(session=s, code="H1"), code="A006"
+        )
         pos = service.estimate_wait(session=s, ticket=t)
     assert pos.ahead == 5
     # Windows 1 and 3 serve SB01 and both are idle: 5 ahead, 2 idle → 3 services to wait for.

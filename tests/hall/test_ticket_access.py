@@ -15,9 +15,11 @@ from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import overview, service
+from govloop.hall import overview
 from govloop.hall import repository as repo
-from govloop.hall.models import Appointment, EventKind, Hall, HallEvent, Ticket
+from govloop.hall.models import Appointment, EventKind, HallEvent, Ticket
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings.models import Rating, RectificationCase
 from tests.factories import add_quota, make_hall, make_user
 from tests.web.helpers import csrf, htmx
@@ -263,7 +265,7 @@ def test_live_feed_names_numbers_and_windows_not_people(api):
     take(api, priority="disabled")
     api.post(f"{API}/windows/2/pause", headers=auth(api, 2), json={"reason": "身体不适"})
     with unit_of_work(readonly=True) as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         events = [overview.event_out(e) for e in repo.events_after(s, hall_id=hall.id, after_id=0)]
     issued = next(e for e in events if e["kind"] == "ticket.issued")
     assert issued["code"] == "A001" and issued["detail"] == {"code": "A001"}

@@ -38,8 +38,9 @@ from govloop.core.auth import Role, create_user
 from govloop.core.clock import FrozenClock, frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
-from govloop.hall.models import Hall, ServiceItem, Window
+from govloop.hall.models import ServiceItem, Window
 from govloop.hotline import intake, workflow
+from govloop.org.models import Hall
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RectificationCase
 from tests.hotline.factories import PASSWORD, HotlineWorld, build_world, new_order

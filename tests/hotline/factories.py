@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Role, create_user
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline.catalogue import seed_catalogue
 from govloop.hotline.intake import OrderInput, create_order
-from govloop.hotline.models import DepartmentMember, WorkOrder
+from govloop.hotline.models import WorkOrder
+from govloop.org.models import Department, DepartmentMember
 
 PASSWORD = "correct-horse-battery"
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from govloop.core.clock import FrozenClock, frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import service
+from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from govloop.ratings.service import RatingInput
 from tests.factories import HallWorld, make_hall
@@ -33,7 +34,7 @@ def at(clock: FrozenClock, minutes: float) -> None:
 
 def _do(world: HallWorld, action: str, window: int, **kwargs: object) -> object:
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         return getattr(service, action)(
             session=s, hall=hall, window_number=window, actor=world.staff[window], **kwargs
         )
@@ -41,7 +42,7 @@ def _do(world: HallWorld, action: str, window: int, **kwargs: object) -> object:
 
 def _issue(item: str, priority: str | None = None) -> str:
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         t = service.issue_ticket(
             session=s, hall=hall, item=service.get_item(session=s, code=item), priority=priority
         )
@@ -50,7 +51,7 @@ def _issue(item: str, priority: str | None = None) -> str:
 
 def _rate(code: str, level: int, phone: str | None = None) -> int | None:
     with unit_of_work() as s:
-        hall = service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         ticket = service.get_ticket(session=s, hall=hall, code=code)
         rating = ratings.rate_ticket(
             session=s,
@@ -114,7 +115,7 @@ def build_monday() -> Day:
         _issue("GS01")  # B002
         at(clock, 41)
         with unit_of_work() as s:
-            hall = service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             service.cancel_ticket(
                 session=s, ticket=service.get_ticket(session=s, hall=hall, code="B002")
             )

@@ -7,9 +7,9 @@ from datetime import UTC, date, datetime
 import pytest
 
 from govloop.core.db import unit_of_work
-from govloop.hall import service as hall_service
 from govloop.indicators import results, service
 from govloop.indicators.periods import parse_period
+from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from tests.indicators.scenario import HALL_MONDAY, WINDOWS_MONDAY, build_monday
 
@@ -60,7 +60,7 @@ def test_hall_figures_for_the_day_week_and_month(monday):
 
 def test_rating_figures_agree_with_the_ratings_service(monday):
     with unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         figures = ratings.figures(
             session=s,
             hall_id=hall.id,
@@ -169,7 +169,7 @@ def test_composite_scores(monday):
 
 def test_thirty_minute_slots(monday):
     with unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         _v, _fw, scored = results.compute_scores(
             session=s, hall=hall, period=parse_period("2026-11-23"), kinds=["hall"], by_slot=True
         )

@@ -16,6 +16,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest
 from govloop.indicators import results, scorecards, service
 from govloop.indicators.scorecards import rag, score_rag
+from govloop.org import service as org_service
 from tests.factories import make_user
 from tests.indicators.scenario import MONDAY_0900, build_monday
 from tests.web.helpers import sign_in
@@ -164,7 +165,7 @@ def test_drilldown_works_for_every_indicator_and_object_kind(monday):
     with frozen(MONDAY_0900 + timedelta(days=3)), unit_of_work() as s:
         _version, framework = service.framework_in_force(session=s, on=date(2026, 11, 1))
         leaves = [code for code, node in framework.nodes.items() if node.is_leaf]
-        hall = results.hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         refused = 0
         for kind in ("hall", "department", "window", "staff", "item"):
             for code in leaves:

@@ -25,6 +25,7 @@ from govloop.indicators.engine import Values
 from govloop.indicators.framework import default_framework
 from govloop.indicators.models import IndicatorResult
 from govloop.indicators.scoring import TargetRow, resolve_targets
+from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from tests.factories import add_quota, make_hall
 from tests.indicators.scenario import MONDAY_0900, build_monday
@@ -55,7 +56,7 @@ def refresh(at: datetime) -> service.RefreshReport:
 
 def serve_one(world, at: datetime) -> None:
     with frozen(at) as clock, unit_of_work() as s:
-        hall = hall_service.get_hall(session=s, code="H1")
+        hall = org_service.get_hall(session=s, code="H1")
         hall_service.issue_ticket(
             session=s, hall=hall, item=hall_service.get_item(session=s, code="SB01")
         )
@@ -254,7 +255,7 @@ def test_appointment_punctuality(db, data_dir):
             add_quota(s, world, "SB01", time(10, 0), time(10, 30), 5)
         codes = []
         with unit_of_work() as s:
-            hall = hall_service.get_hall(session=s, code="H1")
+            hall = org_service.get_hall(session=s, code="H1")
             item = hall_service.get_item(session=s, code="SB01")
             for i in range(3):
                 codes.append(
@@ -271,16 +272,16 @@ def test_appointment_punctuality(db, data_dir):
         clock.current = MONDAY_0900 + timedelta(minutes=65)  # 10:05 on time
         with unit_of_work() as s:
             appointments.check_in(
-                session=s, hall=hall_service.get_hall(session=s, code="H1"), code=codes[0]
+                session=s, hall=org_service.get_hall(session=s, code="H1"), code=codes[0]
             )
         clock.current = MONDAY_0900 + timedelta(minutes=110)  # 10:50: late (after 10:45)
         with unit_of_work() as s:
             appointments.check_in(
-                session=s, hall=hall_service.get_hall(session=s, code="H1"), code=codes[1]
+                session=s, hall=org_service.get_hall(session=s, code="H1"), code=codes[1]
             )
         clock.current = MONDAY_0900 + timedelta(minutes=120)
         with unit_of_work() as s:
-            appointments.sweep_missed(session=s, hall=hall_service.get_hall(session=s, code="H1"))
+            appointments.sweep_missed(session=s, hall=org_service.get_hall(session=s, code="H1"))
         with unit_of_work() as s:
             service.refresh(session=s)
             out = results.scores(

@@ -20,7 +20,6 @@ from pyspark.sql import SparkSession
 
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import service as hall_service
 from govloop.indicators import service
 from govloop.indicators.engine import Engine, Values
 from govloop.indicators.framework import default_framework
@@ -28,6 +27,7 @@ from govloop.indicators.generate import START, generate
 from govloop.indicators.periods import Period, periods_between
 from govloop.indicators.spark_engine import SparkEngine, to_spark_sql
 from govloop.indicators.store import CITY, Store
+from govloop.org import service as org_service
 from tests.hotline.dashboard_scenario import FRIDAY_DEC_11, build_week
 
 HALLS, DAYS = 2, 12  # 2025-01-01..12: seven working days, about 19,000 tickets
@@ -142,7 +142,7 @@ def test_city_wide_hotline_figures_are_the_same(db, spark, tmp_path, monkeypatch
     build_week()
     with frozen(FRIDAY_DEC_11), unit_of_work() as s:
         assert service.refresh(session=s).exported["work_order_events"] > 0
-        hall_id = hall_service.get_hall(session=s, code="H1").id
+        hall_id = org_service.get_hall(session=s, code="H1").id
     duck = service.default_store()  # facts built by the refresh, with DuckDB
     shutil.copytree(duck.root, tmp_path / "spark", ignore=shutil.ignore_patterns("facts"))
     sparky = Store(tmp_path / "spark")

@@ -19,6 +19,7 @@ from govloop.core.db import unit_of_work
 from govloop.hall import demo
 from govloop.insight import service, watch
 from govloop.insight.models import Anomaly
+from govloop.org import service as org_service
 from tests.factories import make_user
 from tests.insight.history import build_demo_history
 from tests.web.helpers import csrf, sign_in
@@ -253,7 +254,7 @@ def check_scan_lists_anomalies_once_and_explains_one(client):
 
     # a day with extra arrivals, explained by item, window, staff and slot
     with frozen(TODAY_NOON), unit_of_work() as s:
-        hall = service.get_hall(session=s, code="DEMO")
+        hall = org_service.get_hall(session=s, code="DEMO")
         anomaly = Anomaly(
             hall_id=hall.id,
             indicator_code=watch.ARRIVALS,

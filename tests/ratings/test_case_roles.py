@@ -19,8 +19,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import PermissionDenied
 from govloop.core.models import User
 from govloop.hall import service as hall
-from govloop.hall.models import Department
-from govloop.hotline.models import DepartmentMember
+from govloop.org.models import Department, DepartmentMember
 from govloop.ratings import service
 from govloop.ratings.models import RatingEvent, RectificationCase
 from govloop.ratings.service import RatingInput

@@ -20,6 +20,7 @@ from govloop.core.models import User
 from govloop.hall import service as hall
 from govloop.ingest import devices
 from govloop.ingest.models import DeviceKind
+from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from govloop.ratings import servqual
 from govloop.ratings.models import (
@@ -54,7 +55,7 @@ def client(db):
 
 def register_pad(s, code: str, hall_code: str = "H1") -> str:  # type: ignore[no-untyped-def]
     """A rating pad of the hall with a key; the key."""
-    h = hall.get_hall(session=s, code=hall_code)
+    h = org_service.get_hall(session=s, code=hall_code)
     device = devices.register_device(
         session=s, code=code, kind=DeviceKind.RATING_PAD, name="评价器", hall_id=h.id
     )
@@ -73,7 +74,7 @@ def pair(c: TestClient, code: str, key: str, path: str = PAD) -> Any:
 def serve(window: int = 1, item: str = "SB01") -> str:
     """Issue, call, serve and finish one ticket at ``window``; its public id."""
     with unit_of_work() as s:
-        h = hall.get_hall(session=s, code="H1")
+        h = org_service.get_hall(session=s, code="H1")
         actor = s.get(User, hall.get_window(session=s, hall=h, number=window).staff_id)
         ticket = hall.issue_ticket(session=s, hall=h, item=hall.get_item(session=s, code=item))
         hall.call_next(session=s, hall=h, window_number=window, actor=actor)
@@ -84,7 +85,7 @@ def serve(window: int = 1, item: str = "SB01") -> str:
 
 def waiting_ticket() -> str:
     with unit_of_work() as s:
-        h = hall.get_hall(session=s, code="H1")
+        h = org_service.get_hall(session=s, code="H1")
         return hall.issue_ticket(
             session=s, hall=h, item=hall.get_item(session=s, code="GS01")
         ).public_id
@@ -597,7 +598,7 @@ def test_manager_dashboard_flags_open_and_overdue_cases(client):
 
 def make_survey(status: str = "published", code: str = "S1") -> None:
     with unit_of_work() as s:
-        h = hall.get_hall(session=s, code="H1")
+        h = org_service.get_hall(session=s, code="H1")
         survey = servqual.create_survey(
             session=s, code=code, title="2026年服务质量调查", hall_id=h.id
         )

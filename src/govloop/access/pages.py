@@ -25,6 +25,7 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
+from govloop.org import service as org_service
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
 from govloop.web.pages import page_user
@@ -326,7 +327,7 @@ def _case_data(
 ) -> HTMLResponse:
     from govloop.hall import service as hall_service
 
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     context: dict[str, Any] = {"hall_code": hall.code, "number": number, "ticket_id": None}
     try:
         ticket_id = hall_service.current_ticket_id(
@@ -378,7 +379,7 @@ def window_identify_applicant(
     from govloop.subjects import identifiers as ids
     from govloop.subjects import service as subjects
 
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     ticket_id = hall_service.current_ticket_id(
         session=session, hall=hall, window_number=number, actor=user
     )

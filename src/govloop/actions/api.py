@@ -22,20 +22,20 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
-from govloop.hall import service as hall_service
-from govloop.hall.models import Hall
 from govloop.insight import assessments
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 router = APIRouter(prefix="/api/v1/halls", tags=["actions"], dependencies=[Depends(csrf_protect)])
 manager = require(Permission.HALL_MANAGE)
 
 
 def _hall(session: Session, code: str) -> Hall:
-    return hall_service.get_hall(session=session, code=code)
+    return org_service.get_hall(session=session, code=code)
 
 
 def _out(session: Session, action: Action, *, events: bool = False) -> dict[str, Any]:
-    names = service.user_names(session=session, ids={action.owner_id})
+    names = org_service.user_names(session=session, ids={action.owner_id})
     body = service.action_out(action, names=names)
     if events:
         body["events"] = [
@@ -54,7 +54,7 @@ def list_actions(
 ) -> list[dict[str, Any]]:
     hall = _hall(session, hall_code)
     actions = service.list_actions(session=session, hall=hall, status=status)
-    names = service.user_names(session=session, ids={a.owner_id for a in actions})
+    names = org_service.user_names(session=session, ids={a.owner_id for a in actions})
     return [service.action_out(a, names=names) for a in actions]
 
 

@@ -33,12 +33,12 @@ from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import INT_MAX, INT_MIN, digits_int, loads_json
 from govloop.core.models import User
-from govloop.hall import service as hall_service
-from govloop.hall.models import Hall
 from govloop.hall.overview import hall_layout
 from govloop.indicators.service import framework_in_force
 from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings.pages import staff_page
 from govloop.web.templating import render
 
@@ -110,7 +110,7 @@ RECOMMENDATION_KEYS = ("kind", "title", "items", "windows", "slots", "weekdays",
 
 
 def _hall(session: Session, code: str) -> Hall:
-    return hall_service.get_hall(session=session, code=code)
+    return org_service.get_hall(session=session, code=code)
 
 
 def _english() -> bool:
@@ -558,12 +558,12 @@ def _action_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     meta = _indicator_meta(session)
-    names = service.user_names(session=session, ids={action.owner_id, action.created_by})
+    names = org_service.user_names(session=session, ids={action.owner_id, action.created_by})
     anomaly = None
     if action.anomaly_id is not None:
         found = assessments.get_anomaly(session=session, anomaly_id=action.anomaly_id)
         anomaly = _anomaly_row(
-            found, meta, service.user_names(session=session, ids={found.assessed_by})
+            found, meta, org_service.user_names(session=session, ids={found.assessed_by})
         )
     layout = hall_layout(session=session, hall=hall)
     items = {i.code: i.name for i in layout.items.values()}

@@ -30,7 +30,6 @@ from govloop.core.auth import Permission, has_permission
 from govloop.core.clock import local_today, now
 from govloop.core.errors import BadRequest, Conflict, NotFound, RuleViolation
 from govloop.core.models import User
-from govloop.hall.models import Hall
 from govloop.hall.overview import HallLayoutInfo, hall_layout
 from govloop.indicators.analytics import daily_measures, indicator_shape
 from govloop.indicators.facts import FACTS_SQL
@@ -39,6 +38,8 @@ from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.service import framework_in_force
 from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 KINDS = tuple(k.value for k in ActionKind)
 STATUSES = tuple(s.value for s in ActionStatus)
@@ -83,14 +84,6 @@ def owner_choices(*, session: Session) -> list[User]:
     """Who can own an action: active hall staff (anyone who may see the hall)."""
     users = session.scalars(select(User).where(User.active).order_by(User.username))
     return [u for u in users if has_permission(u, Permission.HALL_VIEW)]
-
-
-def user_names(*, session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
-    return {i: name for i, name in rows}
 
 
 # --- scope and indicators -----------------------------------------------------------------
@@ -672,7 +665,7 @@ def timeline(*, session: Session, action: Action) -> list[dict[str, Any]]:
     events = list(
         session.scalars(select(LoopEvent).where(condition).order_by(LoopEvent.at, LoopEvent.id))
     )
-    names = user_names(session=session, ids={e.actor_id for e in events})
+    names = org_service.user_names(session=session, ids={e.actor_id for e in events})
     return [
         {
             "id": e.id,
@@ -729,7 +722,7 @@ def loop_overview(*, session: Session, hall: Hall) -> dict[str, Any]:
     reasonable = assessments.anomalies_of_hall(
         session=session, hall_id=hall.id, statuses=[AnomalyStatus.REASONABLE], limit=10
     )
-    names = user_names(
+    names = org_service.user_names(
         session=session,
         ids={a.owner_id for a in actions} | {x.assessed_by for x in unreasonable + reasonable},
     )

@@ -31,18 +31,11 @@ from govloop.catalog.sources import (
 from govloop.core.clock import now
 from govloop.core.errors import NotFound
 from govloop.core.i18n import N_
-from govloop.hall.models import (
-    Appointment,
-    Department,
-    HallEvent,
-    ServiceItem,
-    Ticket,
-    TicketStatus,
-    Window,
-)
+from govloop.hall.models import Appointment, HallEvent, ServiceItem, Ticket, TicketStatus, Window
 from govloop.hotline.models import DONE_STATUSES, WorkOrder
 from govloop.ingest import schemas as ingest_schemas
 from govloop.ingest.models import IngestedRecord, Source
+from govloop.org.models import Department
 from govloop.ratings.models import Rating
 
 Row = Mapping[str, Any]

@@ -26,18 +26,10 @@ from sqlalchemy.orm import Session
 from stdnum.cn import ric
 
 from govloop.core.models import User
-from govloop.hall.models import (
-    Appointment,
-    Department,
-    Hall,
-    ServiceItem,
-    Ticket,
-    TicketStatus,
-    Window,
-    window_items,
-)
+from govloop.hall.models import Appointment, ServiceItem, Ticket, TicketStatus, Window, window_items
 from govloop.hotline.models import OrderStatus, WorkOrder
 from govloop.ingest.models import IngestedRecord
+from govloop.org.models import Department, Hall
 
 PERSON_SCHEMA = "person_record"
 ENTERPRISE_SCHEMA = "enterprise_record"

@@ -14,5 +14,6 @@ def import_all_models() -> None:
     import govloop.indicators.models
     import govloop.ingest.models
     import govloop.insight.models
+    import govloop.org.models
     import govloop.ratings.models
     import govloop.subjects.models  # noqa: F401

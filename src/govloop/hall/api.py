@@ -35,6 +35,7 @@ from govloop.hall.schemas import (
     ticket_out,
     ticket_public_out,
 )
+from govloop.org import service as org_service
 
 router = APIRouter(prefix="/api/v1/halls", tags=["hall"], dependencies=[Depends(csrf_protect)])
 # The citizen's own ticket, reached by its secret link (the QR code on the slip).
@@ -62,7 +63,7 @@ def ticket_staff(user: User | None = Depends(optional_user)) -> User:
 
 
 def _hall(session: Session, code: str) -> Any:
-    return service.get_hall(session=session, code=code)
+    return org_service.get_hall(session=session, code=code)
 
 
 def ticket_limit(request: Request, user: User | None = Depends(optional_user)) -> None:

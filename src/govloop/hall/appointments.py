@@ -18,12 +18,12 @@ from govloop.hall.models import (
     AppointmentQuota,
     AppointmentStatus,
     EventKind,
-    Hall,
     PriorityCategory,
     ServiceItem,
     Ticket,
 )
 from govloop.hall.service import issue_ticket, record_event, service_day
+from govloop.org.models import Hall
 
 BOOKING_HORIZON_DAYS = 14
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")

@@ -52,9 +52,7 @@ from govloop.core.models import User
 from govloop.hall import service
 from govloop.hall.estimates import WaitInputs, naive_estimate, relative_rmse
 from govloop.hall.models import (
-    Department,
     EventKind,
-    Hall,
     HallEvent,
     ServiceItem,
     Ticket,
@@ -62,6 +60,7 @@ from govloop.hall.models import (
     Window,
     window_items,
 )
+from govloop.org.models import Department, Hall
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HALL_CODE = "BENCH"

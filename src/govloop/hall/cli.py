@@ -12,7 +12,8 @@ from rich.console import Console
 
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
-from govloop.hall import appointments, service
+from govloop.hall import appointments
+from govloop.org import service as org_service
 
 console = Console()
 hall_app = typer.Typer(help="Service hall operations.", no_args_is_help=True)
@@ -25,7 +26,7 @@ def sweep_appointments(hall: str = typer.Argument(..., help="Hall code")) -> Non
     try:
         with unit_of_work() as session:
             missed = appointments.sweep_missed(
-                session=session, hall=service.get_hall(session=session, code=hall)
+                session=session, hall=org_service.get_hall(session=session, code=hall)
             )
     except GovloopError as exc:
         console.print(f"[red]错误：{exc.message}[/red]")

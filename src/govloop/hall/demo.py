@@ -43,8 +43,6 @@ from govloop.hall.models import (
     Appointment,
     AppointmentQuota,
     AppointmentStatus,
-    Department,
-    Hall,
     HallEvent,
     ServiceItem,
     Ticket,
@@ -53,6 +51,7 @@ from govloop.hall.models import (
     Window,
     window_items,
 )
+from govloop.org.models import Department, Hall
 from govloop.ratings import demo as ratings_demo
 
 HALL_CODE = "DEMO"

@@ -14,7 +14,8 @@ import numpy as np
 
 from govloop.core import calendar
 from govloop.core.clock import local_tz
-from govloop.hall.models import DEFAULT_PRIORITY_RULE, AppointmentStatus, PriorityCategory
+from govloop.hall.models import AppointmentStatus, PriorityCategory
+from govloop.org.models import DEFAULT_PRIORITY_RULE
 
 # --- model parameters ----------------------------------------------------------------
 

@@ -40,6 +40,7 @@ from govloop.hall.models import (
     Ticket,
     TicketStatus,
 )
+from govloop.org import service as org_service
 from govloop.ratings.demo_citizens import Experience, rating_delay_seconds, rating_input
 from govloop.ratings.models import BAD_LEVELS, LEVEL_LABELS, RatingLevel
 
@@ -371,7 +372,7 @@ def wrap_up(*, hall_code: str, windows: tuple[LiveWindow, ...]) -> int:
     for live in windows:
         try:
             with unit_of_work() as session:
-                hall = service.get_hall(session=session, code=hall_code)
+                hall = org_service.get_hall(session=session, code=hall_code)
                 window = service.get_window(session=session, hall=hall, number=live.number)
                 actor = session.get(User, live.staff_id)
                 if actor is None or window.staff_id != actor.id:

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import now, to_local
 from govloop.core.models import User
 from govloop.hall import appointments, service
-from govloop.hall.models import Hall, Ticket, TicketStatus
+from govloop.hall.models import Ticket, TicketStatus
+from govloop.org.models import Hall
 
 log = logging.getLogger(__name__)
 JOB_INTERVAL_S = 30.0

@@ -17,8 +17,8 @@ from anyio import to_thread
 from govloop.core.db import unit_of_work
 from govloop.core.events import add_commit_listener
 from govloop.hall import repository as repo
-from govloop.hall.models import Hall
 from govloop.hall.overview import display_snapshot, event_out
+from govloop.org.models import Hall
 
 POLL_INTERVAL_S = 0.25
 QUEUE_SIZE = 64

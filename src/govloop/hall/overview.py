@@ -13,16 +13,10 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import local_tz, now, to_local
 from govloop.core.models import User
 from govloop.hall import repository as repo
-from govloop.hall.models import (
-    EventKind,
-    Hall,
-    HallEvent,
-    ServiceItem,
-    Ticket,
-    TicketStatus,
-    Window,
-)
+from govloop.hall.models import EventKind, HallEvent, ServiceItem, Ticket, TicketStatus, Window
 from govloop.hall.service import TicketPosition, estimate_wait, service_day
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 
 def call_text(code: str, window_number: int) -> str:
@@ -98,7 +92,7 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
 def item_catalogue(*, session: Session, hall: Hall) -> list[dict[str, Any]]:
     """Items the hall serves, grouped by department, for the kiosk."""
     served = set().union(*repo.item_map_of_hall(session, hall.id).values())
-    departments = {d.id: d for d in repo.departments(session)}
+    departments = {d.id: d for d in org_service.departments(session)}
     counts = repo.waiting_counts(session, hall_id=hall.id, service_date=service_day(hall))
     groups: dict[int, dict[str, Any]] = {}
     for item in repo.active_items(session):
@@ -153,7 +147,7 @@ class HallLayoutInfo:
 
 def hall_layout(*, session: Session, hall: Hall) -> HallLayoutInfo:
     skills = repo.item_map_of_hall(session, hall.id)
-    departments = {d.id: d.name for d in repo.departments(session)}
+    departments = {d.id: d.name for d in org_service.departments(session)}
     served = set().union(*skills.values()) if skills else set()
     items = {
         i.id: ItemInfo(

@@ -35,7 +35,9 @@ from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
 from govloop.hall.api import ticket_limit
-from govloop.hall.models import CITIZEN_PRIORITY, Hall, Outcome, ServiceItem
+from govloop.hall.models import CITIZEN_PRIORITY, Outcome, ServiceItem
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings import service as ratings_service
 from govloop.web.pages import page_user
 from govloop.web.templating import render
@@ -148,7 +150,7 @@ def page(
 
 
 def _hall(session: Session, code: str) -> Hall:
-    return service.get_hall(session=session, code=code)
+    return org_service.get_hall(session=session, code=code)
 
 
 def qr_svg(url: str) -> Markup:

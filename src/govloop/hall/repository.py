@@ -8,20 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from govloop.hall.models import (
-    Department,
-    Hall,
-    HallEvent,
-    ServiceItem,
-    Ticket,
-    TicketStatus,
-    Window,
-    window_items,
-)
-
-
-def hall_by_code(session: Session, code: str) -> Hall | None:
-    return session.scalar(select(Hall).where(Hall.code == code))
+from govloop.hall.models import HallEvent, ServiceItem, Ticket, TicketStatus, Window, window_items
 
 
 def item_by_code(session: Session, code: str) -> ServiceItem | None:
@@ -41,10 +28,6 @@ def active_items(session: Session) -> Sequence[ServiceItem]:
     return session.scalars(
         select(ServiceItem).where(ServiceItem.active).order_by(ServiceItem.code)
     ).all()
-
-
-def departments(session: Session) -> Sequence[Department]:
-    return session.scalars(select(Department).order_by(Department.code)).all()
 
 
 def windows_of_hall(session: Session, hall_id: int) -> Sequence[Window]:

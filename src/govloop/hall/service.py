@@ -33,10 +33,7 @@ from govloop.hall.estimates import (
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     CITIZEN_PRIORITY,
-    DEFAULT_PRIORITY_RULE,
-    Department,
     EventKind,
-    Hall,
     HallEvent,
     Outcome,
     PriorityCategory,
@@ -47,18 +44,12 @@ from govloop.hall.models import (
     Window,
     WindowState,
 )
+from govloop.org.models import DEFAULT_PRIORITY_RULE, Department, Hall
 
 TICKET_CODE_RE = re.compile(r"^[A-Z]{1,2}\d{3,4}$")
 
 
 # --- lookups -------------------------------------------------------------------------
-
-
-def get_hall(*, session: Session, code: str) -> Hall:
-    hall = repo.hall_by_code(session, code)
-    if hall is None:
-        raise NotFound(f"未找到服务大厅：{code}", code="hall_not_found")
-    return hall
 
 
 def get_item(*, session: Session, code: str) -> ServiceItem:
@@ -826,13 +817,6 @@ def last_finished_ticket(*, session: Session, hall: Hall, window_number: int) ->
         .order_by(Ticket.finished_at.desc())
         .limit(1)
     )
-
-
-def get_department(*, session: Session, code: str) -> Department:
-    department = session.scalar(select(Department).where(Department.code == code))
-    if department is None:
-        raise NotFound(f"未找到部门：{code}", code="department_not_found")
-    return department
 
 
 _NAME_COLUMNS: dict[str, Any] = {

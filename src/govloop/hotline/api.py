@@ -16,7 +16,6 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import NotFound
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline import intake, journal, queries, routing, workflow
 from govloop.hotline.models import WorkOrder
 from govloop.hotline.schemas import (
@@ -31,6 +30,7 @@ from govloop.hotline.schemas import (
     event_out,
     order_out,
 )
+from govloop.org.models import Department
 
 router = APIRouter(prefix="/api/v1/hotline", tags=["hotline"], dependencies=[Depends(csrf_protect)])
 handler = require(Permission.HOTLINE_HANDLE)

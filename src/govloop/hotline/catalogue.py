@@ -11,8 +11,8 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.hall.models import Department
 from govloop.hotline.models import HotlineCategory, OrderType
+from govloop.org.models import Department
 
 CATALOGUE_FILE = Path(__file__).with_name("catalogue.yaml")
 

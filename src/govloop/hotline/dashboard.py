@@ -48,7 +48,6 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import local_today, local_tz, now
 from govloop.core.errors import BadRequest
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline import journal
 from govloop.hotline.models import (
     OPEN_STATUSES,
@@ -59,6 +58,7 @@ from govloop.hotline.models import (
     WorkOrder,
 )
 from govloop.hotline.sla import local_day
+from govloop.org.models import Department
 from govloop.ratings.models import Rating
 
 DEFAULT_DAYS = 30

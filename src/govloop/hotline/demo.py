@@ -22,19 +22,18 @@ from govloop.core.auth import Role, hash_password
 from govloop.core.clock import frozen
 from govloop.core.models import User
 from govloop.hall.demo import DEMO_PASSWORD
-from govloop.hall.models import Department
 from govloop.hotline import sla
 from govloop.hotline.catalogue import load_catalogue, seed_catalogue
 from govloop.hotline.demo_orders import GeneratedOrder, Surge, generate_orders
 from govloop.hotline.models import (
     Assignment,
-    DepartmentMember,
     HotlineCategory,
     OrderStatus,
     OrderType,
     WorkOrder,
     WorkOrderEvent,
 )
+from govloop.org.models import Department, DepartmentMember
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RatingChannel
 

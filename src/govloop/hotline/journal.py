@@ -13,7 +13,8 @@ from govloop.core.clock import now
 from govloop.core.errors import NotFound, PermissionDenied
 from govloop.core.events import touch
 from govloop.core.models import User
-from govloop.hotline.models import DepartmentMember, WorkOrder, WorkOrderEvent
+from govloop.hotline.models import WorkOrder, WorkOrderEvent
+from govloop.org.models import DepartmentMember
 
 CENTER_ROLES = frozenset({Role.ADMIN, Role.HOTLINE_AGENT})
 TOPIC = "hotline"

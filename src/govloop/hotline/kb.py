@@ -325,15 +325,6 @@ def record_use(*, session: Session, article_id: int) -> int:
     return int(count)
 
 
-def user_names(*, session: Session, ids: Iterable[int | None]) -> dict[int, str]:
-    """Display names of authors and reviewers, for history tables."""
-    wanted = {i for i in ids if i is not None}
-    if not wanted:
-        return {}
-    rows = session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))
-    return {uid: name for uid, name in rows}
-
-
 # --- listing -------------------------------------------------------------------------
 
 LIST_STATUSES = ("published", "in_review", "draft", "rejected", "retired")

@@ -25,6 +25,7 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hotline import kb
+from govloop.org import service as org_service
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 
@@ -228,7 +229,7 @@ def _article_page(
         status_code=status_code,
         view=view,
         versions=versions,
-        names=kb.user_names(session=session, ids=people),
+        names=org_service.user_names(session=session, ids=people),
         categories=kb.categories(session=session),
         notice=notice,
         error=error,

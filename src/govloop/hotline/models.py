@@ -127,16 +127,6 @@ class TimeLimit(Base):
     warn_hours: Mapped[int] = mapped_column(Integer, default=24)
 
 
-class DepartmentMember(Base):
-    """Which department a handler acts for."""
-
-    __tablename__ = "hotline_department_members"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
-    department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
-
-
 class WorkOrder(Base):
     __tablename__ = "work_orders"
     __table_args__ = (

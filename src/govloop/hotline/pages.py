@@ -26,7 +26,6 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import digits_int
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline import intake, journal, queries, routing, sla, workflow
 from govloop.hotline.models import (
     OPEN_STATUSES,
@@ -39,6 +38,7 @@ from govloop.hotline.models import (
     Urgency,
     WorkOrder,
 )
+from govloop.org.models import Department
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 

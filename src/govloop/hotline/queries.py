@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import now
 from govloop.core.errors import PermissionDenied, RuleViolation
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline import journal, sla
 from govloop.hotline.models import (
     OPEN_STATUSES,
@@ -29,6 +28,7 @@ from govloop.hotline.models import (
     WorkOrderEvent,
 )
 from govloop.hotline.workflow import holding_departments
+from govloop.org.models import Department
 
 CALLER_FIELDS = ("caller_name", "caller_phone", "caller_email")
 

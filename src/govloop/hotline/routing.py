@@ -38,9 +38,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from govloop.core.errors import BadRequest
-from govloop.hall.models import Department
 from govloop.hotline.catalogue import load_catalogue
 from govloop.hotline.models import DONE_STATUSES, HotlineCategory, RoutingModel, WorkOrder
+from govloop.org.models import Department
 
 # Below this top probability the model defers to the catalogue's keyword rules.
 THRESHOLD = 0.35

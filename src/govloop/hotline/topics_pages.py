@@ -25,6 +25,7 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hotline import journal, topics, topics_queries
 from govloop.hotline.models import TopicAlert
+from govloop.org import service as org_service
 from govloop.web.pages import page_user
 from govloop.web.templating import render
 
@@ -80,7 +81,7 @@ def alert_card(
 
 
 def _cards(session: Session, alerts: list[TopicAlert], viewer: User) -> list[dict[str, Any]]:
-    names = topics_queries.user_names(session, [a.acknowledged_by for a in alerts])
+    names = org_service.user_names(session=session, ids=[a.acknowledged_by for a in alerts])
     return [alert_card(session, a, viewer, names) for a in alerts]
 
 

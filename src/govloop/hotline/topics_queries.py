@@ -135,13 +135,3 @@ def daily_counts(
     return name, [
         (first + timedelta(days=i), counts.get(first + timedelta(days=i), 0)) for i in range(days)
     ]
-
-
-def user_names(session: Session, user_ids: Sequence[int | None]) -> dict[int, str]:
-    ids = {i for i in user_ids if i}
-    if not ids:
-        return {}
-    return {
-        u.id: u.display_name or u.username
-        for u in session.scalars(select(User).where(User.id.in_(ids)))
-    }

@@ -16,7 +16,6 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import now
 from govloop.core.errors import BadRequest, NotFound, PermissionDenied, RuleViolation
 from govloop.core.models import User
-from govloop.hall.models import Department
 from govloop.hotline import journal, sla
 from govloop.hotline.intake import ANSWER_MAX, MOBILE, clean_text
 from govloop.hotline.models import (
@@ -29,6 +28,7 @@ from govloop.hotline.models import (
     OrderStatus,
     WorkOrder,
 )
+from govloop.org.models import Department
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RatingChannel
 

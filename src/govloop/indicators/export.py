@@ -27,15 +27,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, local_tz, now
-from govloop.hall.models import (
-    Appointment,
-    Hall,
-    HallEvent,
-    ServiceItem,
-    Ticket,
-    Window,
-    window_items,
-)
+from govloop.hall.models import Appointment, HallEvent, ServiceItem, Ticket, Window, window_items
 from govloop.hotline.models import WorkOrder, WorkOrderEvent
 from govloop.indicators.models import ExportWatermark
 from govloop.indicators.store import (
@@ -55,6 +47,7 @@ from govloop.indicators.store import (
 )
 from govloop.ingest import devices as device_service
 from govloop.ingest.models import DeviceEvent
+from govloop.org.models import Hall
 from govloop.ratings.models import Rating, RatingEvent
 
 CHUNK = 20_000

@@ -17,8 +17,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.errors import BadRequest, NotFound
 from govloop.core.models import User
-from govloop.hall import service as hall_service
-from govloop.hall.models import Department, Hall, ServiceItem, Window
+from govloop.hall.models import ServiceItem, Window
 from govloop.indicators.engine import Engine, Values
 from govloop.indicators.facts import FACTS_SQL
 from govloop.indicators.framework import Framework
@@ -35,6 +34,8 @@ from govloop.indicators.service import (
     target_rows,
 )
 from govloop.indicators.store import Store
+from govloop.org import service as org_service
+from govloop.org.models import Department, Hall
 
 Entry = dict[str, tuple[float | None, float | None, float | None]]
 
@@ -120,7 +121,7 @@ def scores(*, session: Session, hall_code: str, object_kind: str, period_text: s
             f"未知的对象类型：{object_kind}（{', '.join(OBJECT_KINDS)}）",
             code="invalid_object_kind",
         )
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     period = parse_period(period_text)
     version_number: int | None = None
     stored: dict[int, Entry] = {}
@@ -233,7 +234,7 @@ def drilldown(
         raise BadRequest(f"未知的对象类型：{object_kind}", code="invalid_object_kind")
     if not 1 <= limit <= 5000:
         raise BadRequest("limit 必须在 1–5000 之间", code="invalid_limit")
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     period = parse_period(period_text)
     version, framework = framework_in_force(session=session, on=period.start)
     leaf = framework.nodes.get(indicator)

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today
 from govloop.core.errors import BadRequest
-from govloop.hall import service as hall_service
 from govloop.indicators import results
 from govloop.indicators.periods import parse_period
 from govloop.indicators.service import framework_in_force
+from govloop.org import service as org_service
 
 Rag = Literal["green", "amber", "red"]
 
@@ -141,7 +141,7 @@ def default_period(today: date | None = None) -> str:
 def scorecard(*, session: Session, hall_code: str, object_kind: str, period_text: str) -> Scorecard:
     """The scorecard of every object of one kind in a hall for a period."""
     check_kind(object_kind)
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     period = parse_period(period_text)
     out = results.scores(
         session=session, hall_code=hall_code, object_kind=object_kind, period_text=period_text

@@ -19,7 +19,6 @@ from govloop.core.clock import local_today, now
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Department, Hall
 from govloop.indicators.engine import Engine
 from govloop.indicators.export import ExportResult, export_events
 from govloop.indicators.framework import (
@@ -39,6 +38,8 @@ from govloop.indicators.schemas import (
 from govloop.indicators.scoring import OVERALL, RULES, Scored, TargetRow, score
 from govloop.indicators.settings import data_dir
 from govloop.indicators.store import CITY, Store
+from govloop.org import service as org_service
+from govloop.org.models import Department, Hall
 
 DEFAULT_NAME = "default"
 
@@ -235,7 +236,7 @@ def set_target(
         raise BadRequest(f"未知的分解规则：{rule}（{', '.join(RULES)}）", code="invalid_rule")
     if not np.isfinite(value) or value < 0:
         raise BadRequest("目标值必须是非负数", code="invalid_target")
-    hall = hall_service.get_hall(session=session, code=hall_code) if hall_code else None
+    hall = org_service.get_hall(session=session, code=hall_code) if hall_code else None
     if hall is None and object_kind != "hall":
         raise BadRequest("请指定大厅", code="hall_required")
     object_id = None

@@ -40,9 +40,9 @@ from govloop.core.errors import (
     PermissionDenied,
     RuleViolation,
 )
-from govloop.hall.models import Hall
 from govloop.ingest.models import Device, DeviceEvent, DeviceKind
 from govloop.ingest.schemas import normalize_identifier
+from govloop.org.models import Hall
 
 OFFLINE_AFTER = 3  # missed heartbeat intervals before a device counts as offline
 KIND_LABELS = {

@@ -23,9 +23,9 @@ from sqlalchemy.orm import Session
 from govloop.core.calendar import is_workday
 from govloop.core.clock import local_tz, now
 from govloop.hall.demo import HALL_CODE, WINDOWS
-from govloop.hall.models import Hall
 from govloop.ingest import devices as registry
 from govloop.ingest.models import Device, DeviceKind
+from govloop.org.models import Hall
 
 DAYS = 30
 FAULTS = {

@@ -24,11 +24,12 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Hall
 from govloop.indicators.service import framework_in_force
 from govloop.insight import service, watch
 from govloop.insight.models import AnomalyStatus
 from govloop.insight.service import MAX_RANGE_DAYS, Scope
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 router = APIRouter(prefix="/api/v1/halls", tags=["insight"], dependencies=[Depends(csrf_protect)])
 viewer = require(Permission.HALL_VIEW)
@@ -135,7 +136,7 @@ def object_names(
 
 def explained(*, session: Session, hall_code: str, anomaly_id: int) -> dict[str, Any]:
     """The anomaly with its drill-down; a missing anomaly is a 404 in plain words."""
-    service.get_hall(session=session, code=hall_code)
+    org_service.get_hall(session=session, code=hall_code)
     try:
         return watch.explain_anomaly(session=session, hall_code=hall_code, anomaly_id=anomaly_id)
     except NotFound:
@@ -157,7 +158,7 @@ def demand(
 ) -> dict[str, Any]:
     """Arrivals by weekday × 30-minute slot (mean per open day), peaks, calendar patterns
     (month end, before and after holidays) and arrivals per day."""
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     first, last = parse_period(start, end, service.default_range())
     scope = parse_scope(session=session, hall=hall, item=item, window=window)
     return service.demand_report(
@@ -179,7 +180,7 @@ def demand_compare(
 ) -> dict[str, Any]:
     """Two periods side by side (default: the last four weeks, b, against the four weeks
     before, a) and their difference b − a per weekday × slot."""
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     default_a, default_b = default_comparison()
     a = parse_period(a_start, a_end, default_a)
     b = parse_period(b_start, b_end, default_b)
@@ -195,7 +196,7 @@ def anomalies(
     _user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     found = watch.list_anomalies(
         session=session, hall_code=hall.code, status=check_status(status), worse_only=worse_only
     )
@@ -229,7 +230,7 @@ def anomaly(
     anomaly = result["anomaly"]
     anomaly["indicator_name"] = indicator_names(session).get(anomaly["indicator"])
     key = (anomaly["object_kind"], anomaly["object_id"])
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     anomaly["object_name"] = object_names(session=session, hall=hall, keys=[key]).get(key)
     return result
 

@@ -26,7 +26,6 @@ from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hall import overview
-from govloop.hall.models import Hall
 from govloop.insight import service, watch
 from govloop.insight.api import (
     check_status,
@@ -39,6 +38,8 @@ from govloop.insight.api import (
     parse_scope,
 )
 from govloop.insight.models import AnomalyStatus
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings.pages import staff_page
 from govloop.web.templating import render
 
@@ -121,7 +122,7 @@ def hub(
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
     hall_code, halls = _hall_or_first(session, hall)
-    the_hall = service.get_hall(session=session, code=hall_code)
+    the_hall = org_service.get_hall(session=session, code=hall_code)
     open_anomalies = watch.list_anomalies(
         session=session, hall_code=the_hall.code, status=AnomalyStatus.OPEN, worse_only=True
     )
@@ -154,7 +155,7 @@ def demand_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     first, last = parse_period(start, end, service.default_range())
     scope = parse_scope(session=session, hall=hall, item=item, window=window)
     report = service.demand_report(
@@ -244,7 +245,7 @@ def compare_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     default_a, default_b = default_comparison()
     a = parse_period(a_start, a_end, default_a)
     b = parse_period(b_start, b_end, default_b)
@@ -360,7 +361,7 @@ def anomalies_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     chosen = check_status(status)
     rows = watch.list_anomalies(
         session=session, hall_code=hall.code, status=chosen, worse_only=worse
@@ -416,7 +417,7 @@ def anomaly_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     result = explained(session=session, hall_code=hall.code, anomaly_id=anomaly_id)
     anomaly = result["anomaly"]
     names = indicator_names(session)

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today
 from govloop.core.errors import BadRequest, NotFound
-from govloop.hall.models import Hall
 from govloop.hall.overview import HallLayoutInfo
 from govloop.insight import demand
 from govloop.insight.erlang import estimate_patience
@@ -29,8 +28,10 @@ from govloop.insight.forecast import NotEnoughHistory, OpeningHours, forecast_ar
 from govloop.insight.forecast_eval import backtest
 from govloop.insight.models import StaffingTarget
 from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
-from govloop.insight.service import HISTORY_DAYS, Scope, get_hall, layout_of, visits_in
+from govloop.insight.service import HISTORY_DAYS, Scope, layout_of, visits_in
 from govloop.insight.staffing import WeekPlan, check_with_simulation, classify_gaps, plan_week
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 BACKTEST_ORIGINS = 10
 SHARE_WEEKS = 8  # weeks behind each item's share of a weekday-slot
@@ -88,7 +89,7 @@ def forecast_report(
 ) -> dict[str, Any]:
     if not 1 <= days <= MAX_HORIZON_DAYS:
         raise BadRequest(f"the forecast horizon must be 1 to {MAX_HORIZON_DAYS} days")
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     today = today or local_today()
     opening = opening_hours(hall)
     series = slot_series(_history(session, hall, today, scope))
@@ -191,7 +192,7 @@ def set_staffing_target(
         raise BadRequest("the target share must be above 0 and at most 1 (e.g. 0.8)")
     if not 0.0 < within_minutes <= 480.0:
         raise BadRequest("the target time must be between 0 and 480 minutes")
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     item_id = None
     if item_code:
         layout = layout_of(session=session, hall=hall)
@@ -353,7 +354,7 @@ def scheduled_windows(
 def staffing(
     *, session: Session, hall_code: str, week_start: date | None = None, today: date | None = None
 ) -> StaffingResult:
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     today = today or local_today()
     week_start = week_start or today + timedelta(days=(7 - today.weekday()) % 7)
     if week_start < today:
@@ -495,7 +496,7 @@ def best_times(
     *, session: Session, hall_code: str, today: date | None = None, top: int = 3
 ) -> dict[str, Any]:
     """Per item and weekday, the slots with the shortest waits of the recent weeks."""
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     today = today or local_today()
     visits = visits_in(
         session=session,

@@ -24,8 +24,9 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.models import User
-from govloop.insight import planning, service
+from govloop.insight import planning
 from govloop.insight.api import parse_scope
+from govloop.org import service as org_service
 
 router = APIRouter(
     prefix="/api/v1/halls", tags=["insight-planning"], dependencies=[Depends(csrf_protect)]
@@ -124,7 +125,7 @@ def check_target(share: float, within_minutes: float) -> None:
 def forecast_of(
     *, session: Session, hall_code: str, days: str | None, item: str | None
 ) -> dict[str, Any]:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     horizon = parse_days(days)
     scope = parse_scope(session=session, hall=hall, item=item, window=None)
     with chinese_errors():
@@ -134,7 +135,7 @@ def forecast_of(
 
 
 def staffing_of(*, session: Session, hall_code: str, week: str | None) -> dict[str, Any]:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     week_start = parse_week(week)
     with chinese_errors():
         result = planning.staffing(session=session, hall_code=hall.code, week_start=week_start)
@@ -151,7 +152,7 @@ def update_target(
     actor: User,
 ) -> dict[str, Any]:
     check_target(share, within_minutes)
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     with chinese_errors():
         row = planning.set_staffing_target(
             session=session,

@@ -23,7 +23,6 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import WEEKDAY_NAMES as WEEKDAYS
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
-from govloop.hall.models import Hall
 from govloop.insight import planning, service
 from govloop.insight.planning_api import (
     forecast_of,
@@ -32,6 +31,8 @@ from govloop.insight.planning_api import (
     update_target,
 )
 from govloop.insight.staffing import RECURRING
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings.pages import staff_page
 from govloop.web.pages import page_user
 from govloop.web.templating import render
@@ -175,7 +176,7 @@ def forecast_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     report = forecast_of(session=session, hall_code=hall.code, days=days, item=item)
     names = _weekday_names()
     day_rows = [
@@ -242,7 +243,7 @@ def staffing_page(
     user: User = Depends(viewer_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     report = staffing_of(session=session, hall_code=hall.code, week=week)
     names = _weekday_names()
     days = list(report["days"])
@@ -334,7 +335,7 @@ def best_time_page(
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     report = planning.best_times(session=session, hall_code=hall.code)
     code = (item or "").strip()
     selected = next((i for i in report["items"] if i["code"] == code), None)

@@ -16,11 +16,11 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today
 from govloop.core.errors import BadRequest, NotFound
-from govloop.hall import service as hall_service
-from govloop.hall.models import Hall
 from govloop.hall.overview import HallLayoutInfo, hall_layout
 from govloop.indicators.analytics import visit_facts
 from govloop.insight import demand
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 MAX_RANGE_DAYS = 366
 HISTORY_DAYS = 182  # history behind forecasts, staffing and baselines
@@ -32,10 +32,6 @@ class Scope:
 
     item_code: str | None = None
     window_number: int | None = None
-
-
-def get_hall(*, session: Session, code: str) -> Hall:
-    return hall_service.get_hall(session=session, code=code)
 
 
 def layout_of(*, session: Session, hall: Hall) -> HallLayoutInfo:
@@ -82,7 +78,7 @@ def default_range(today: date | None = None, days: int = 56) -> tuple[date, date
 def demand_report(
     *, session: Session, hall_code: str, start: date, end: date, scope: Scope = Scope()
 ) -> dict[str, Any]:
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     visits = visits_in(session=session, hall=hall, start=start, end=end, scope=scope)
     grid = demand.heatmap(visits, slots=hall_slots(hall))
     daily = demand.daily_arrivals(visits)
@@ -132,7 +128,7 @@ def compare_report(
     b: tuple[date, date],
     scope: Scope = Scope(),
 ) -> dict[str, Any]:
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     visits_a = visits_in(session=session, hall=hall, start=a[0], end=a[1], scope=scope)
     visits_b = visits_in(session=session, hall=hall, start=b[0], end=b[1], scope=scope)
     result = demand.compare_periods(visits_a, visits_b)

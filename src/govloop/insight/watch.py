@@ -20,12 +20,13 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today
 from govloop.core.errors import NotFound
-from govloop.hall.models import Hall
 from govloop.indicators.analytics import DailyMeasures, IndicatorShape, daily_measures, weeks_before
 from govloop.insight import anomalies as detect
 from govloop.insight.explain import explain
 from govloop.insight.models import Anomaly, AnomalyStatus
-from govloop.insight.service import HISTORY_DAYS, get_hall, layout_of
+from govloop.insight.service import HISTORY_DAYS, layout_of
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 
 ARRIVALS = "arrivals"  # the count series watched besides the framework's indicators
 BASELINE_WEEKS = 4
@@ -88,7 +89,7 @@ class Found:
 
 def find(*, session: Session, hall_code: str, today: date | None = None) -> Found:
     """Test every indicator series of a hall over the history (reads only)."""
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     today = today or local_today()
     days = [today - timedelta(days=k) for k in range(HISTORY_DAYS, 0, -1)]
     measures = daily_measures(
@@ -223,7 +224,7 @@ def list_anomalies(
     worse_only: bool = False,
     limit: int = 200,
 ) -> list[Anomaly]:
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     query = select(Anomaly).where(Anomaly.hall_id == hall.id)
     if status:
         if status not in {s.value for s in AnomalyStatus}:
@@ -268,7 +269,7 @@ def explain_anomaly(
     is decomposed by its members' excess arrivals, a rate by its numerator's excess at
     the baseline rate, a mean by the members' count-weighted deviation.
     """
-    hall = get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     anomaly = get_anomaly(session=session, hall=hall, anomaly_id=anomaly_id)
     baseline_days = weeks_before(anomaly.day, BASELINE_WEEKS)
     days = [*baseline_days, anomaly.day]

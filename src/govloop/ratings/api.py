@@ -14,6 +14,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require, secret_link
 from govloop.core.models import User
 from govloop.hall import service as hall_service
+from govloop.org import service as org_service
 from govloop.ratings import service
 from govloop.ratings.schemas import (
     AppealIn,
@@ -57,7 +58,7 @@ def rate_matter(
         item = hall_service.get_item(session=session, code=body.item_code)
         item_id, department_id = item.id, item.department_id
     if body.department_code:
-        department_id = hall_service.get_department(session=session, code=body.department_code).id
+        department_id = org_service.get_department(session=session, code=body.department_code).id
     rating = service.rate_matter(
         session=session,
         source=body.source,
@@ -87,7 +88,7 @@ def rating_figures(
     user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
-    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     lo, hi = _range(start, end)
     return figures_out(service.figures(session=session, hall_id=hall_id, start=lo, end=hi))
 
@@ -99,7 +100,7 @@ def list_cases(
     user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> list[dict[str, Any]]:
-    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     return [
         case_out(c) | {"rating": rating_out(r)}
         for c, r in service.list_cases(session=session, hall_id=hall_id, open_only=open_only)

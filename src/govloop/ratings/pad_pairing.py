@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from govloop.core.access_rules import DEVICE_KEY, declares
 from govloop.core.db import get_readonly_session
 from govloop.core.errors import NotFound
-from govloop.hall import service as hall_service
 from govloop.ingest import devices
 from govloop.ingest.models import Device, DeviceKind
+from govloop.org import service as org_service
 
 SESSION_KEY = "rating_pad"
 
@@ -35,7 +35,7 @@ def paired_pad(
     if not isinstance(stored, dict):
         return None
     try:
-        hall = hall_service.get_hall(session=session, code=hall_code)
+        hall = org_service.get_hall(session=session, code=hall_code)
     except NotFound:
         return None
     device = devices.paired_device(

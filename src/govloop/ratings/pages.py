@@ -28,8 +28,10 @@ from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import overview
 from govloop.hall import service as hall_service
-from govloop.hall.models import Hall, Ticket
+from govloop.hall.models import Ticket
 from govloop.ingest.models import Device
+from govloop.org import service as org_service
+from govloop.org.models import Hall
 from govloop.ratings import pad_pairing, service, servqual
 from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
 from govloop.ratings.pad_pairing import paired_pad
@@ -219,7 +221,7 @@ def _unpaired(
     """The pairing form, answered with 401: this browser is not a paired pad (an unknown
     hall or window gets the same 401, without the form)."""
     try:
-        hall = hall_service.get_hall(session=session, code=hall_code)
+        hall = org_service.get_hall(session=session, code=hall_code)
         window = hall_service.get_window(session=session, hall=hall, number=number)
     except NotFound:
         message = _("This rating pad is not paired")
@@ -239,7 +241,7 @@ def pad(
 ) -> Response:
     if device is None:
         return _unpaired(request, session, hall_code, number)
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     return page(request, "ratings/pad.html", **_pad_context(session, hall, number))
 
 
@@ -258,7 +260,7 @@ def pad_pair(
 ) -> Response:
     """Pair this browser as one of the hall's rating pads (device code and key)."""
     try:
-        hall = hall_service.get_hall(session=session, code=hall_code)
+        hall = org_service.get_hall(session=session, code=hall_code)
         hall_service.get_window(session=session, hall=hall, number=number)
         pad_pairing.pair(
             request=request, session=session, hall_id=hall.id, code=device_code, key=device_key
@@ -280,7 +282,7 @@ def pad_panel(
     """The pad's body; 204 (no swap) while it already shows what it should."""
     if device is None:
         return _unpaired(request, session, hall_code, number)
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     context = _pad_context(session, hall, number)
     shown = context["ticket"]["code"] if context["ticket"] else ""
     if shown == current and "current" in request.query_params:
@@ -303,7 +305,7 @@ def pad_rate(
 ) -> Response:
     if device is None:
         return _unpaired(request, session, hall_code, number)
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     template = "ratings/_pad_body.html" if is_htmx(request) else "ratings/pad.html"
     try:
         window = hall_service.get_window(session=session, hall=hall, number=number)
@@ -449,7 +451,7 @@ def cases(
     last = _parse_date(end, today)
     if last < first:
         raise BadRequest(_("The end date is before the start date"), code="bad_range")
-    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     lo, hi = _day_range(first, last)
     return page(
         request,
@@ -740,7 +742,7 @@ def _surveys_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     surveys = service.list_surveys(session=session)
-    hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+    hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     selected = servqual.get_survey(session=session, code=survey_code) if survey_code else None
     gaps = servqual.gap_scores(
         session=session,
@@ -787,7 +789,7 @@ def survey_create(
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     try:
-        hall_id = hall_service.get_hall(session=session, code=hall).id if hall else None
+        hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
         created = servqual.create_survey(
             session=session, code=code.strip(), title=title, hall_id=hall_id
         )

@@ -24,7 +24,8 @@ from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from govloop.core.events import touch
 from govloop.core.models import User
 from govloop.hall import service as hall_service
-from govloop.hall.models import Hall, Ticket
+from govloop.hall.models import Ticket
+from govloop.org.models import Hall
 from govloop.ratings.models import (
     BAD_LEVELS,
     CaseStatus,

@@ -12,7 +12,7 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, require
 from govloop.core.models import User
-from govloop.hall import service as hall_service
+from govloop.org import service as org_service
 from govloop.ratings import servqual
 from govloop.ratings.models import Survey
 
@@ -56,7 +56,7 @@ def create_survey(
     user: User = Depends(manager),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    hall_id = hall_service.get_hall(session=session, code=body.hall).id if body.hall else None
+    hall_id = org_service.get_hall(session=session, code=body.hall).id if body.hall else None
     return survey_out(
         servqual.create_survey(session=session, code=body.code, title=body.title, hall_id=hall_id)
     )
@@ -116,5 +116,5 @@ def hall_gaps(
     user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
-    hall = hall_service.get_hall(session=session, code=hall_code)
+    hall = org_service.get_hall(session=session, code=hall_code)
     return gaps_out(servqual.gap_scores(session=session, hall_id=hall.id))

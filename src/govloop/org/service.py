@@ -1,0 +1,49 @@
+"""Lookups every domain needs: a hall or a department by code, people's display names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from govloop.core.errors import NotFound
+from govloop.core.models import User
+from govloop.org.models import Department, Hall
+
+
+def hall_by_code(session: Session, code: str) -> Hall | None:
+    return session.scalar(select(Hall).where(Hall.code == code))
+
+
+def get_hall(*, session: Session, code: str) -> Hall:
+    hall = hall_by_code(session, code)
+    if hall is None:
+        raise NotFound(f"未找到服务大厅：{code}", code="hall_not_found")
+    return hall
+
+
+def halls(session: Session) -> Sequence[Hall]:
+    return session.scalars(select(Hall).order_by(Hall.code)).all()
+
+
+def get_department(*, session: Session, code: str) -> Department:
+    department = session.scalar(select(Department).where(Department.code == code))
+    if department is None:
+        raise NotFound(f"未找到部门：{code}", code="department_not_found")
+    return department
+
+
+def departments(session: Session) -> Sequence[Department]:
+    return session.scalars(select(Department).order_by(Department.code)).all()
+
+
+def user_names(*, session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    """Display names (the user name when none is set) of the given users, for history tables."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(User.id, User.display_name, User.username).where(User.id.in_(wanted))
+    )
+    return {uid: display or username for uid, display, username in rows}
