@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from govloop.access.cli import audit_app, bench_access
+from govloop.access.cli import audit_app
+from govloop.bench.cli import bench_app
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
-from govloop.hall.cli import bench_app, demo, hall_app, serve
+from govloop.demo.cli import demo, simulate_devices
+from govloop.hall.cli import hall_app
 from govloop.hotline.cli import app as hotline_app
-from govloop.hotline.cli import bench_hotline
 from govloop.hotline.open311_cli import app as open311_app
-from govloop.indicators.cli import bench_indicators, indicators_app
-from govloop.ingest.bench import bench_ingest
+from govloop.indicators.cli import indicators_app
 from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices_cli import devices_app
-from govloop.insight.cli import bench_insight, insight_app
-from govloop.subjects.bench_linkage import bench_linkage_command
+from govloop.insight.cli import insight_app
+from govloop.serve import serve
 from govloop.subjects.cli import subjects_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
@@ -33,13 +33,8 @@ app.add_typer(devices_app, name="devices", help="设备登记、心跳与在线�
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识图谱")
-bench_app.command("indicators")(bench_indicators)
-bench_app.command("insight")(bench_insight)
-bench_app.command("hotline")(bench_hotline)
-bench_app.command("linkage")(bench_linkage_command)
-bench_app.command("access")(bench_access)
-bench_app.command("ingest")(bench_ingest)
 app.command("demo")(demo)
+devices_app.command("simulate")(simulate_devices)
 app.command("serve")(serve)
 
 if __name__ == "__main__":

@@ -475,7 +475,7 @@ def data_dir(tmp_path, monkeypatch):
 def small_demo(monkeypatch):
     """The demo hall cut to six items and four windows, so 45 days simulate in seconds."""
     from govloop.core import auth
-    from govloop.hall import demo
+    from govloop.demo.hall import seed as demo
 
     keep = {"GA01", "GA02", "RS01", "RS02", "SJ01", "SJ02"}
     monkeypatch.setattr(demo, "DEPARTMENTS", tuple(d for d in demo.DEPARTMENTS if d[0] in "GARSJ"))

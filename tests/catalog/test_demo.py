@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from govloop.catalog import demo, service
+from govloop.catalog import service
 from govloop.catalog.models import TagRun
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
+from govloop.demo import catalog as demo
 from govloop.ingest.models import IngestedRecord, Source
 from tests.catalog.scenario import NOW, TODAY, visit
 from tests.factories import make_hall

@@ -186,7 +186,7 @@ def test_serve_believes_forwarded_headers_only_from_configured_proxies(monkeypat
 def test_the_demo_secret_is_random_private_and_kept(tmp_path):
     import stat
 
-    from govloop.hall.cli import demo_secret
+    from govloop.demo.cli import demo_secret
 
     path = tmp_path / "var" / "secret_key"
     first = demo_secret(path)

@@ -62,10 +62,10 @@ def _seed() -> str:
     """A small demo: one hall with a few days of history, a hotline with orders and
     knowledge base articles, the data platform's sources, masters, grants and field tasks."""
     from govloop.core.clock import now
-    from govloop.demo_platform import STEPS
-    from govloop.hall import demo as hall_demo
-    from govloop.hotline import demo as hotline_demo
-    from govloop.hotline import kb_demo
+    from govloop.demo.hall import seed as hall_demo
+    from govloop.demo.hotline import kb as kb_demo
+    from govloop.demo.hotline import seed as hotline_demo
+    from govloop.demo.platform import STEPS
     from govloop.insight import watch
 
     with unit_of_work() as session:

@@ -97,11 +97,11 @@ def _seed(url: str) -> Citizen:
     from govloop.core.clock import now
     from govloop.core.db import make_engine
     from govloop.core.migrate import upgrade
-    from govloop.demo_platform import STEPS
-    from govloop.hall import demo as hall_demo
+    from govloop.demo.hall import seed as hall_demo
+    from govloop.demo.hotline import seed as hotline_demo
+    from govloop.demo.platform import STEPS
     from govloop.hall import service
     from govloop.hall.models import Ticket, TicketStatus
-    from govloop.hotline import demo as hotline_demo
     from govloop.hotline.models import DONE_STATUSES, WorkOrder
     from govloop.ratings.models import Rating
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
+from govloop.bench.hall import HALL_CODE, BenchConfig, running_server, seed_hall
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
-from govloop.hall.bench import HALL_CODE, BenchConfig, running_server, seed_hall
 
 POSTGRES_URL = os.environ.get(
     "GOVLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -20,10 +20,11 @@ from govloop.core import auth, calendar
 from govloop.core.clock import frozen, local_tz, to_local
 from govloop.core.db import make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
-from govloop.hall import demo, service
-from govloop.hall.demo_demand import HallLayout, ItemProfile, SlotQuota, WindowProfile
-from govloop.hall.demo_history import simulate_history
-from govloop.hall.demo_live import LiveDay, wrap_up
+from govloop.demo.hall import seed as demo
+from govloop.demo.hall.demand import HallLayout, ItemProfile, SlotQuota, WindowProfile
+from govloop.demo.hall.history import simulate_history
+from govloop.demo.hall.live import LiveDay, wrap_up
+from govloop.hall import service
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     Appointment,

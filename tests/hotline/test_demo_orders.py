@@ -8,14 +8,14 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from govloop.hotline.catalogue import load_catalogue
-from govloop.hotline.demo_orders import (
+from govloop.demo.hotline.orders import (
     CITY_TZ,
     DISTRICTS,
     TOPICS,
     Surge,
     generate_orders,
 )
+from govloop.hotline.catalogue import load_catalogue
 from govloop.hotline.models import Channel, OrderType, Urgency
 from govloop.hotline.routing import holdout_split
 

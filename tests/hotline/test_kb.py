@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
+from govloop.bench.hotline.kb import bench_kb_search
 from govloop.core.auth import Role
 from govloop.core.clock import local_today
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, RuleViolation
+from govloop.demo.hotline.kb import bulk_load, generate_articles, seed_demo_articles
 from govloop.hotline import kb
-from govloop.hotline.bench_kb import bench_kb_search
 from govloop.hotline.catalogue import seed_catalogue
-from govloop.hotline.kb_demo import bulk_load, generate_articles, seed_demo_articles
 from govloop.hotline.kb_search import SNIPPET_CHARS, tokenize
 from govloop.hotline.models import ArticleStatus, KbArticle, KbArticleVersion
 from tests.factories import make_user

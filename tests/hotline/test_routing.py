@@ -14,10 +14,10 @@ from typer.testing import CliRunner
 
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest
+from govloop.demo.hotline.orders import GeneratedOrder, generate_orders
 from govloop.hotline import routing
 from govloop.hotline.catalogue import seed_catalogue
 from govloop.hotline.cli import app
-from govloop.hotline.demo_orders import GeneratedOrder, generate_orders
 from govloop.hotline.models import HotlineCategory, OrderStatus, RoutingModel, WorkOrder
 from govloop.org.models import Department
 

@@ -15,8 +15,8 @@ from govloop.core.calendar import is_workday
 from govloop.core.clock import frozen, local_tz
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
+from govloop.demo.hotline.orders import GeneratedOrder, Surge, generate_orders
 from govloop.hotline import topics, topics_detect, topics_queries
-from govloop.hotline.demo_orders import GeneratedOrder, Surge, generate_orders
 from govloop.hotline.models import TopicAlert, TopicAlertKind, WorkOrder
 from tests.hotline.factories import HotlineWorld, build_world
 

@@ -18,12 +18,12 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
+from govloop.bench.indicators.generate import START, generate
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.indicators import service
 from govloop.indicators.engine import Engine, Values
 from govloop.indicators.framework import default_framework
-from govloop.indicators.generate import START, generate
 from govloop.indicators.periods import Period, periods_between
 from govloop.indicators.spark_engine import SparkEngine, to_spark_sql
 from govloop.indicators.store import CITY, Store

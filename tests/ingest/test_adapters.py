@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from govloop.core.db import unit_of_work
+from govloop.demo.ingest import VENDOR_COLUMNS
 from govloop.ingest import pipeline, service
 from govloop.ingest.adapters import VendorRowError, ticket_events
-from govloop.ingest.demo import VENDOR_COLUMNS
 from govloop.ingest.models import DeadLetter, IngestedRecord
 
 SERVED = {

@@ -1,5 +1,5 @@
 """`govloop bench ingest --quick`: the report's keys and its correctness figures (never
-timings). MQTT figures are merged from govloop.ingest.bench_mqtt when importable, else the
+timings). MQTT figures are merged from govloop.bench.ingest.mqtt when importable, else the
 report says so; here a stand-in module keeps the shared broker out of this test."""
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ import types
 import pytest
 from typer.testing import CliRunner
 
+from govloop.bench.ingest import pipeline as bench
 from govloop.cli import app
-from govloop.ingest import bench
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def fake_mqtt(monkeypatch):
-    module = types.ModuleType("govloop.ingest.bench_mqtt")
+    module = types.ModuleType("govloop.bench.ingest.mqtt")
     calls: list[bool] = []
 
     def bench_mqtt(quick: bool) -> dict[str, object]:
@@ -27,7 +27,7 @@ def fake_mqtt(monkeypatch):
         return {"mqtt_msgs_per_s": 1234.5, "mqtt_lost": 0}
 
     module.bench_mqtt = bench_mqtt  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "govloop.ingest.bench_mqtt", module)
+    monkeypatch.setitem(sys.modules, "govloop.bench.ingest.mqtt", module)
     return calls
 
 

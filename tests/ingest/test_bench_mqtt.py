@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from govloop.ingest.bench_mqtt import MOSQUITTO, bench_mqtt
+from govloop.bench.ingest.mqtt import MOSQUITTO, bench_mqtt
 
 
 def test_bench_mqtt_quick_loses_nothing():

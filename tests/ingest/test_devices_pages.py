@@ -16,9 +16,9 @@ from govloop.cli import app as cli
 from govloop.core.auth import Role
 from govloop.core.db import unit_of_work
 from govloop.core.errors import NotAuthenticated
-from govloop.hall.demo import HALL_CODE
+from govloop.demo.devices import seed_demo
+from govloop.demo.hall.seed import HALL_CODE
 from govloop.ingest import devices
-from govloop.ingest.devices_demo import seed_demo
 from govloop.ingest.models import DeadLetter, Device, DeviceEvent, IngestedRecord, IngestRun
 from tests.factories import make_hall, make_user
 from tests.ingest.helpers import lazy_chunks, post_streamed

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import demo
+from govloop.demo.hall import seed as demo
 from govloop.indicators import service as indicator_service
 from govloop.indicators.periods import MATERIALIZED_GRAINS
 

@@ -14,7 +14,7 @@ from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import demo
+from govloop.demo.hall import seed as demo
 from govloop.insight import service
 from govloop.insight.models import Anomaly
 from tests.factories import make_user

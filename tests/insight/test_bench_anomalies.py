@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govloop.insight.bench_anomalies import PER_SERIES, anomaly_figures
+from govloop.bench.insight.anomalies import PER_SERIES, anomaly_figures
 
 
 def test_anomaly_figures_small():

@@ -3,7 +3,7 @@ from __future__ import annotations
 import math
 from datetime import time
 
-from govloop.insight.bench_forecast import BANK_OPENING, forecast_figures, load_bank_calls
+from govloop.bench.insight.forecast import BANK_OPENING, forecast_figures, load_bank_calls
 
 
 def test_bank_calls_loader_gives_28_half_hour_slots_per_day():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from govloop.insight.bench_queueing import benchmark_hall, benchmark_week, queueing_figures
+from govloop.bench.insight.queueing import benchmark_hall, benchmark_week, queueing_figures
 
 
 def test_benchmark_hall_is_multi_skill_and_deterministic():

@@ -16,7 +16,7 @@ from govloop.app import create_app
 from govloop.core.auth import Role
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import demo
+from govloop.demo.hall import seed as demo
 from govloop.insight import service, watch
 from govloop.insight.models import Anomaly
 from govloop.org import service as org_service

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from govloop.app import create_app
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hall import demo
+from govloop.demo.hall import seed as demo
 from govloop.insight.models import StaffingTarget
 from govloop.insight.planning_pages import reason_label, short_explanation
 from tests.insight.history import build_demo_history

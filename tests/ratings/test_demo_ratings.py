@@ -15,10 +15,11 @@ from govloop.core import auth, calendar
 from govloop.core.clock import frozen, local_tz, to_local
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
-from govloop.hall import demo
+from govloop.demo.hall import seed as demo
+from govloop.demo.ratings import history as demo_history
+from govloop.demo.ratings import seed as ratings_demo
 from govloop.hall.models import Ticket
-from govloop.ratings import demo as ratings_demo
-from govloop.ratings import demo_history, service, servqual
+from govloop.ratings import service, servqual
 from govloop.ratings.models import (
     BAD_LEVELS,
     Rating,

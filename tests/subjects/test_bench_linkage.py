@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from govloop.bench.linkage import pairwise_f1
 from govloop.cli import app
-from govloop.subjects.bench_linkage import pairwise_f1
 from govloop.subjects.identifiers import id_check_char
 
 pytestmark = pytest.mark.timeout(240)
@@ -49,7 +49,7 @@ def test_bench_linkage_quick_json() -> None:
 
 
 def test_rule_baseline_never_puts_two_valid_ids_together() -> None:
-    from govloop.subjects.bench_linkage import rule_clusters
+    from govloop.bench.linkage import rule_clusters
     from govloop.subjects.linkage import prepare_persons
 
     first17 = ("11010519800101123", "11010519800101145")

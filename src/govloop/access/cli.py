@@ -1,4 +1,4 @@
-"""Access CLI: `govloop audit …` and `govloop bench access`."""
+"""Access CLI: `govloop audit …`."""
 
 from __future__ import annotations
 
@@ -216,15 +216,3 @@ def sweep() -> None:
     with unit_of_work() as session:
         counts = service.sweep(session=session)
     console.print(f"已结束授权：过期 {counts['expired']} 个，办件结束 {counts['case_closed']} 个")
-
-
-def bench_access(
-    quick: bool = typer.Option(False, "--quick", help="Small sizes, for tests"),
-    as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON object"),
-) -> None:
-    """Field-filter overhead, audit appends, verifying a million entries, tamper detection."""
-    from govloop.access import bench
-
-    with status_console.status("bench access…") as status:
-        result = bench.run(quick=quick, progress=lambda msg: status.update(msg))
-    typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))

@@ -72,42 +72,6 @@ def train_routing(
     console.print("已启用新模型；旧模型已停用。上线后坐席仍须确认每条分派建议。")
 
 
-def bench_hotline(
-    quick: bool = typer.Option(False, "--quick", help="Small sizes (for tests)"),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
-) -> None:
-    """Intake through the API, knowledge-base search over 50,000 articles, routing accuracy
-    on held-out generated orders and Open311 schema conformance."""
-    from govloop.hotline.bench_intake import bench_intake
-    from govloop.hotline.bench_kb import bench_kb_search
-    from govloop.hotline.bench_routing import bench_routing
-
-    result: dict[str, object] = {}
-    with console.status("intake through the API and Open311 conformance…"):
-        intake = bench_intake(orders=300 if quick else 2000)
-    with console.status("knowledge-base search…"):
-        kb = bench_kb_search(articles=2000 if quick else 50_000, queries=50 if quick else 500)
-    with console.status("routing…"):
-        routing_figures = bench_routing(seed=1, n_orders=1500 if quick else 6000)
-    result.update(
-        intake_per_s=intake["intake_per_s"],
-        kb_search_p99_ms=kb["kb_search_p99_ms"],
-        routing_accuracy=routing_figures["routing_accuracy"],
-        open311_schema_failures=intake["open311_schema_failures"],
-    )
-    result["goals_met"] = {
-        "intake_per_s": intake["intake_per_s"] >= 200,
-        "kb_search_p99_ms": kb["kb_search_p99_ms"] <= 50,
-        "routing_accuracy": routing_figures["routing_accuracy"] >= 0.9,
-        "open311_schema_failures": intake["open311_schema_failures"] == 0,
-    }
-    result.update(intake=intake, kb=kb, routing=routing_figures)
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False, default=str))
-    else:
-        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
-
-
 @app.command("import-email")
 def import_email(
     source: str = typer.Argument(..., help="An mbox file or a folder of .eml files"),

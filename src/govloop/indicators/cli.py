@@ -1,8 +1,7 @@
-"""Indicators CLI: `govloop indicators …` and `govloop bench indicators`."""
+"""Indicators CLI: `govloop indicators …`."""
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 
@@ -207,32 +206,3 @@ def export(
     out.write_bytes(build(cards))
     rows = sum(len(c.rows) for c in cards)
     console.print(f"[green]wrote {out} ({len(cards)} scorecards, {rows} rows)[/green]")
-
-
-def bench_indicators(
-    halls: int = typer.Option(30, help="Halls to generate"),
-    days: int = typer.Option(365, help="Calendar days from 2025-01-01"),
-    seed: int = typer.Option(7, help="Random seed of the generator"),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
-    baseline: bool = typer.Option(True, help="Also run the pandas baseline and compare."),
-    regenerate: bool = typer.Option(False, help="Generate the data again even if cached."),
-    data_dir: Path | None = typer.Option(
-        None, help="Where the generated store is cached (default: GOVLOOP_DATA_DIR/bench)."
-    ),
-) -> None:
-    """Compute the default framework for every object and month of a generated year."""
-    from govloop.indicators.bench import run_bench
-
-    result = run_bench(
-        halls=halls,
-        days=days,
-        seed=seed,
-        baseline=baseline,
-        regenerate=regenerate,
-        root=data_dir,
-        progress=None if as_json else console,
-    )
-    if as_json:
-        print(json.dumps(result, ensure_ascii=False))
-    else:
-        console.print_json(json.dumps(result, ensure_ascii=False))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import random
 import signal
 import time
 from types import FrameType
@@ -16,8 +14,7 @@ from rich.table import Table
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.ingest import devices as service
-from govloop.ingest.devices_demo import simulation_messages
-from govloop.ingest.mqtt import CLIENT_ID, TOPIC_PREFIX, DeviceListener, publish_messages
+from govloop.ingest.mqtt import CLIENT_ID, TOPIC_PREFIX, DeviceListener
 
 devices_app = typer.Typer(no_args_is_help=True)
 console = Console()
@@ -170,56 +167,3 @@ def listen(
     if listener.error is not None:
         console.print(f"[red]监听出错：{listener.error!r}（未确认的消息将由代理重新投递）[/red]")
         raise typer.Exit(1)
-
-
-@devices_app.command("simulate")
-def simulate(
-    host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(1883, "--port"),
-    prefix: str = typer.Option(TOPIC_PREFIX, "--prefix"),
-    hall: str | None = typer.Option(None, "--hall", help="Only this hall's devices"),
-    rounds: int = typer.Option(
-        10, "--rounds", help="Heartbeat rounds to publish (0: until Ctrl-C)"
-    ),
-    interval: float = typer.Option(5.0, "--interval", help="Seconds between rounds"),
-    malformed: bool = typer.Option(False, "--malformed", help="Also publish one broken payload"),
-    seed: int = typer.Option(7, "--seed"),
-) -> None:
-    """Publish realistic traffic of the registered devices to the broker (QoS 1)."""
-    try:
-        with unit_of_work(readonly=True) as s:
-            hall_id = service.hall_id_for_code(session=s, code=hall) if hall else None
-            fleet = [
-                (d.code, d.kind)
-                for d in service.list_devices(session=s, hall_id=hall_id)
-                if not d.revoked
-            ]
-    except GovloopError as exc:
-        _fail(exc)
-    if not fleet:
-        console.print(
-            "[red]没有已登记的设备：先运行 govloop devices register 或 govloop demo[/red]"
-        )
-        raise typer.Exit(1)
-    rng = random.Random(seed)
-    sent = 0
-    done = 0
-    try:
-        while rounds == 0 or done < rounds:
-            batch = [
-                (f"{prefix}/devices/{code}/events", json.dumps(body, ensure_ascii=False))
-                for code, body in simulation_messages(fleet, rng)
-            ]
-            if malformed and done == 0:
-                batch.append((f"{prefix}/devices/{fleet[0][0]}/events", "{broken json"))
-            sent += publish_messages(batch, host=host, port=port)
-            done += 1
-            console.print(f"第 {done} 轮：已发布 {len(batch)} 条（累计 {sent}）")
-            if rounds == 0 or done < rounds:
-                time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    except OSError as exc:
-        console.print(f"[red]无法连接 MQTT 代理 {host}:{port}：{exc}[/red]")
-        raise typer.Exit(1) from exc
-    console.print(f"共发布 {sent} 条消息（{len(fleet)} 台设备）")

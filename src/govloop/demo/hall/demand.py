@@ -1,7 +1,7 @@
 """Demand of the simulated demo hall: its layout, daily and intraday arrivals, bookings.
 
-Pure computation, no database. Used by :mod:`govloop.hall.demo_day` (one day's queue)
-and :mod:`govloop.hall.demo_history` (the whole history).
+Pure computation, no database. Used by :mod:`govloop.demo.hall.day` (one day's queue)
+and :mod:`govloop.demo.hall.history` (the whole history).
 """
 
 from __future__ import annotations

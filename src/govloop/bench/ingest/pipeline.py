@@ -8,7 +8,7 @@
 * ``replay_duplicates`` — the same file loaded again: records stored twice (must be 0).
 * ``http_events_per_s`` — hall events posted in batches to ``/api/ingest/{key}/batch`` of a
   real uvicorn server on loopback, with every posted event checked to be stored once.
-* MQTT figures come from ``govloop.ingest.bench_mqtt`` when it is installed; otherwise the
+* MQTT figures come from ``govloop.bench.ingest.mqtt`` when it is installed; otherwise the
   report says ``"mqtt": "not available"``.
 """
 
@@ -32,9 +32,9 @@ import typer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from govloop.hall.bench import BenchConfig, bench_database, running_server
+from govloop.bench.hall import BenchConfig, bench_database, running_server
+from govloop.demo.ingest import PERSON_MAPPING, person_rows
 from govloop.ingest import service
-from govloop.ingest.demo import PERSON_MAPPING, person_rows
 from govloop.ingest.models import IngestedRecord
 from govloop.ingest.pipeline import create_source, issue_api_key
 
@@ -135,7 +135,7 @@ async def _post_batches(
 
 def _mqtt(quick: bool) -> dict[str, Any]:
     try:
-        module = importlib.import_module("govloop.ingest.bench_mqtt")
+        module = importlib.import_module("govloop.bench.ingest.mqtt")
     except ImportError:
         return {"mqtt": "not available"}
     figures = module.bench_mqtt(quick=quick)

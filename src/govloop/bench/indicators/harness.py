@@ -21,10 +21,10 @@ from typing import Any
 
 import duckdb
 
+from govloop.bench.indicators.generate import START, generate
 from govloop.indicators.baseline import baseline_values, compare
 from govloop.indicators.engine import Engine
 from govloop.indicators.framework import default_framework
-from govloop.indicators.generate import START, generate
 from govloop.indicators.periods import periods_between
 from govloop.indicators.scoring import score
 from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS, data_dir

@@ -304,7 +304,7 @@ def rule_clusters(prepared: pd.DataFrame) -> np.ndarray:
 def household_figures(persons: int) -> dict[str, Any]:
     """The household-structured population (``subjects.households``): the model against the
     exact-ID baseline and the plain rule, on the same records."""
-    from govloop.subjects.households import household_population
+    from govloop.demo.households import household_population
     from govloop.subjects.linkage import link_persons, prepare_persons
 
     records = household_population(persons, seed=SEED % 1000)

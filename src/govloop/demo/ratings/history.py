@@ -3,7 +3,7 @@
 Pure computation, no database: :func:`simulate_ratings` turns finished visits into rating,
 case and event rows whose case states are exactly what replaying the events through
 :mod:`govloop.ratings.service` gives (deadlines as ``open_case`` computes them, transitions
-as ``record_callback`` … ``review_appeal`` apply them). :mod:`govloop.ratings.demo`
+as ``record_callback`` … ``review_appeal`` apply them). :mod:`govloop.demo.ratings.seed`
 writes them.
 
 Every bad rating opens a case that, as a rule, is called back within a working day and
@@ -25,7 +25,7 @@ import numpy as np
 
 from govloop.core import calendar
 from govloop.core.clock import local_tz, to_local
-from govloop.ratings.demo_citizens import (
+from govloop.demo.ratings.citizens import (
     CAUSES,
     RATED_SHARE,
     RATED_SHARE_UNHAPPY,

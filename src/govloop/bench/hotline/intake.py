@@ -21,12 +21,12 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from govloop.bench.hall import BenchConfig, bench_database, running_server
 from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.models import User
-from govloop.hall.bench import BenchConfig, bench_database, running_server
+from govloop.demo.hotline.orders import generate_orders
 from govloop.hotline import open311
 from govloop.hotline.catalogue import seed_catalogue
-from govloop.hotline.demo_orders import generate_orders
 from govloop.hotline.models import WorkOrder
 from govloop.hotline.open311_conformance import check_conformance
 

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Role, hash_password
 from govloop.core.clock import frozen
 from govloop.core.models import User
-from govloop.hall.demo import DEMO_PASSWORD
+from govloop.demo.hall.seed import DEMO_PASSWORD
+from govloop.demo.hotline.orders import GeneratedOrder, Surge, generate_orders
 from govloop.hotline import sla
 from govloop.hotline.catalogue import load_catalogue, seed_catalogue
-from govloop.hotline.demo_orders import GeneratedOrder, Surge, generate_orders
 from govloop.hotline.models import (
     Assignment,
     HotlineCategory,
@@ -505,7 +505,8 @@ def build(
 ) -> HotlineDemoReport:
     """Everything the hotline demo shows: ``days`` of history, then the parts that learn
     from it (fewer days seed the browser tests faster)."""
-    from govloop.hotline import kb_demo, routing, topics
+    from govloop.demo.hotline import kb as kb_demo
+    from govloop.hotline import routing, topics
 
     report = generate_history(session=session, now=now, days=days, seed=seed)
     users = {u.username: u for u in session.scalars(select(User))}

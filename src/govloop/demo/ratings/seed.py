@@ -1,8 +1,8 @@
 """Demo data for 好差评: the demo hall's ratings, rectification cases and events, written
 in bulk, and a published SERVQUAL survey with answers.
 
-Development only; called by the demo hall (:mod:`govloop.hall.demo`) after it wrote its
-history. The data come from :mod:`govloop.ratings.demo_history` (pure computation); this
+Development only; called by the demo hall (:mod:`govloop.demo.hall.seed`) after it wrote its
+history. The data come from :mod:`govloop.demo.ratings.history` (pure computation); this
 module reads the deadline policy, writes the rows with SQLAlchemy Core and sums up.
 """
 
@@ -18,8 +18,8 @@ from sqlalchemy import Table, func, select, text
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, local_tz, now, to_local
+from govloop.demo.ratings.history import Staffing, Visit, simulate_ratings
 from govloop.ratings import service, servqual
-from govloop.ratings.demo_history import Staffing, Visit, simulate_ratings
 from govloop.ratings.models import (
     Rating,
     RatingEvent,

@@ -29,8 +29,8 @@ from govloop.core.clock import local_today
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.core.registry import import_all_models
+from govloop.demo.hotline.kb import bulk_load, caller_queries, generate_articles
 from govloop.hotline import kb
-from govloop.hotline.kb_demo import bulk_load, caller_queries, generate_articles
 from govloop.hotline.models import KbArticle, KbArticleVersion
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

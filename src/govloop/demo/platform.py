@@ -15,19 +15,19 @@ Step = tuple[str, Callable[[Session, int, int], str]]
 
 
 def _ingest(session: Session, seed: int, hall_id: int) -> str:
-    from govloop.ingest import demo
+    from govloop.demo import ingest as demo
 
     return demo.seed_demo(session=session, seed=seed)
 
 
 def _devices(session: Session, seed: int, hall_id: int) -> str:
-    from govloop.ingest import devices_demo
+    from govloop.demo import devices as devices_demo
 
     return devices_demo.seed_demo(session=session, seed=seed)
 
 
 def _catalog(session: Session, seed: int, hall_id: int) -> str:
-    from govloop.catalog import demo
+    from govloop.demo import catalog as demo
 
     return demo.seed_demo(session=session, seed=seed)
 
@@ -118,9 +118,9 @@ def _household_registers(session: Session, seed: int) -> None:
     """Records of a few hundred families as five departments hold them: households sharing
     an address and a phone, twins, popular names, people who moved, hospitals and schools
     without ID numbers — what the person linkage must keep apart."""
+    from govloop.demo.households import household_population
     from govloop.ingest import pipeline
     from govloop.ingest.pipeline import RawRow
-    from govloop.subjects.households import household_population
 
     if _source_exists(session, "ga-household"):
         return
@@ -174,7 +174,7 @@ def _subjects(session: Session, seed: int, hall_id: int) -> str:
 
 
 def _access(session: Session, seed: int, hall_id: int) -> str:
-    from govloop.access import demo
+    from govloop.demo import access as demo
 
     result = demo.seed_demo(session=session, seed=seed, hall_id=hall_id)
     line = result.summary()
@@ -186,7 +186,7 @@ def _access(session: Session, seed: int, hall_id: int) -> str:
 
 def _field(session: Session, seed: int, hall_id: int) -> str:
     try:
-        demo = import_module("govloop.field.demo")
+        demo = import_module("govloop.demo.field")
     except ModuleNotFoundError:
         return "移动工作台：未安装"
     return str(demo.seed_demo(session=session, seed=seed))

@@ -2,7 +2,7 @@
 
 Pure computation, no database: :func:`simulate_history` turns a hall layout, a list of
 working days and a seed into ticket, appointment, counter and event rows, which the demo
-(:mod:`govloop.hall.demo`) writes in bulk.
+(:mod:`govloop.demo.hall.seed`) writes in bulk.
 
 The model, per working day:
 
@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 from scipy.stats import gamma
 
-from govloop.hall.demo_day import CrossDay, DaySim, SimTicket
-from govloop.hall.demo_demand import (
+from govloop.demo.hall.day import CrossDay, DaySim, SimTicket
+from govloop.demo.hall.demand import (
     Booking,
     HallLayout,
     appointment_code,

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from govloop.hall.demo_demand import (
+from govloop.demo.hall.demand import (
     CANCEL_SHARE,
     DAY_NOISE_SIGMA,
     MOBILE_SHARE,

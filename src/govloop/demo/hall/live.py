@@ -31,8 +31,9 @@ from govloop.core.clock import now
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.core.models import User
+from govloop.demo.hall.demand import PRIORITY_MIX as HISTORY_PRIORITY_MIX
+from govloop.demo.ratings.citizens import Experience, rating_delay_seconds, rating_input
 from govloop.hall import service
-from govloop.hall.demo_demand import PRIORITY_MIX as HISTORY_PRIORITY_MIX
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     CITIZEN_PRIORITY,
@@ -41,7 +42,6 @@ from govloop.hall.models import (
     TicketStatus,
 )
 from govloop.org import service as org_service
-from govloop.ratings.demo_citizens import Experience, rating_delay_seconds, rating_input
 from govloop.ratings.models import BAD_LEVELS, LEVEL_LABELS, RatingLevel
 
 API = "/api/v1/halls"

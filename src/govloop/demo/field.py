@@ -14,9 +14,9 @@ from govloop.access import cases
 from govloop.core.auth import Role, create_user
 from govloop.core.clock import now
 from govloop.core.models import User
+from govloop.demo.hall.seed import DEMO_PASSWORD
 from govloop.field import service
 from govloop.field.models import FieldTask
-from govloop.hall.demo import DEMO_PASSWORD
 from govloop.subjects.identifiers import id_check_char, uscc_check_char
 from govloop.subjects.models import SubjectMaster
 

@@ -2,7 +2,7 @@
 
 A rating turns worse after a long wait, when the citizen was told to bring more documents
 (一次性告知) or was referred elsewhere; the same model rates the history's visits
-(:mod:`govloop.ratings.demo_history`) and the live day's (:mod:`govloop.hall.demo_live`).
+(:mod:`govloop.demo.ratings.history`) and the live day's (:mod:`govloop.demo.hall.live`).
 Pure computation, no database.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from govloop.hall.demo_demand import GIVEN, MOBILE_PREFIXES, SURNAMES
+from govloop.demo.hall.demand import GIVEN, MOBILE_PREFIXES, SURNAMES
 from govloop.ratings.models import Dimension, RatingChannel
 
 # --- model parameters ----------------------------------------------------------------
@@ -44,7 +44,7 @@ VERY_SATISFIED_SHARE = 0.74  # of the satisfied (4–5) ratings after a smooth v
 VERY_DISSATISFIED_SHARE = 0.35  # of the bad ratings
 
 # What went wrong: the citizen's tags and comments, and the unit's rectification
-# (evidence and result) that :mod:`govloop.ratings.demo_history` records for it.
+# (evidence and result) that :mod:`govloop.demo.ratings.history` records for it.
 GOOD_TAGS = ("热情周到", "高效快捷", "一次办好", "耐心细致", "指引清晰", "环境整洁")
 CAUSES: dict[str, dict[str, Any]] = {
     "wait": {

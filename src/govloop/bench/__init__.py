@@ -1,0 +1,3 @@
+"""Benchmark harnesses behind `govloop bench …` (each prints JSON).
+
+No domain imports this package."""

@@ -1,0 +1,203 @@
+"""`govloop bench …`: every benchmark, each printing one JSON object."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from govloop.bench.ingest.pipeline import bench_ingest
+from govloop.bench.linkage import bench_linkage_command
+
+console = Console()
+status_console = Console(stderr=True)
+
+
+bench_app = typer.Typer(help="Benchmarks (print JSON).", no_args_is_help=True)
+
+
+@bench_app.command("hall")
+def bench_hall(
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    windows: int = typer.Option(50, min=1, help="Windows, each driven by one client"),
+    kiosks: int = typer.Option(10, min=1, help="Concurrent kiosks issuing tickets"),
+    tickets: int = typer.Option(20000, min=1, help="Tickets to issue"),
+    workers: int = typer.Option(
+        0, min=0, help="uvicorn worker processes (0: 1 on SQLite, one per CPU on PostgreSQL)"
+    ),
+    items: int = typer.Option(8, min=2, max=24, help="Service items"),
+    service_ms: float = typer.Option(300.0, min=1, help="Mean handling time per ticket (ms)"),
+    load: float = typer.Option(1.0, min=0.05, help="Arrival rate / nominal window capacity"),
+    patience_s: float = typer.Option(30.0, min=0.1, help="Mean citizen patience (s)"),
+    seed: int = typer.Option(1, help="Random seed of the load"),
+    client: str = typer.Option("lean", help="HTTP client of kiosks and windows: lean or httpx"),
+    postgres_url: str | None = typer.Option(
+        None, help="Server for --backend postgresql (default: GOVLOOP_TEST_POSTGRES_URL)"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout"),
+) -> None:
+    """Drive a real server with concurrent kiosks, windows and a display; print the figures."""
+    import json
+
+    from rich.table import Table
+
+    from govloop.bench.hall import BenchConfig, run_bench
+
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("--backend must be sqlite or postgresql")
+    if client not in ("lean", "httpx"):
+        raise typer.BadParameter("--client must be lean or httpx")
+    config = BenchConfig(
+        backend=backend,
+        windows=windows,
+        kiosks=kiosks,
+        tickets=tickets,
+        workers=workers,
+        items=items,
+        service_ms=service_ms,
+        load=load,
+        patience_s=patience_s,
+        seed=seed,
+        client=client,
+    )
+    if postgres_url:
+        config.postgres_url = postgres_url
+    result = run_bench(config, Console(stderr=True))
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    table = Table(title=f"bench hall — {backend}")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(
+            key, json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+        )
+    console.print(table)
+
+
+@bench_app.command("hotline")
+def bench_hotline(
+    quick: bool = typer.Option(False, "--quick", help="Small sizes (for tests)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+) -> None:
+    """Intake through the API, knowledge-base search over 50,000 articles, routing accuracy
+    on held-out generated orders and Open311 schema conformance."""
+    from govloop.bench.hotline.intake import bench_intake
+    from govloop.bench.hotline.kb import bench_kb_search
+    from govloop.bench.hotline.routing import bench_routing
+
+    result: dict[str, object] = {}
+    with console.status("intake through the API and Open311 conformance…"):
+        intake = bench_intake(orders=300 if quick else 2000)
+    with console.status("knowledge-base search…"):
+        kb = bench_kb_search(articles=2000 if quick else 50_000, queries=50 if quick else 500)
+    with console.status("routing…"):
+        routing_figures = bench_routing(seed=1, n_orders=1500 if quick else 6000)
+    result.update(
+        intake_per_s=intake["intake_per_s"],
+        kb_search_p99_ms=kb["kb_search_p99_ms"],
+        routing_accuracy=routing_figures["routing_accuracy"],
+        open311_schema_failures=intake["open311_schema_failures"],
+    )
+    result["goals_met"] = {
+        "intake_per_s": intake["intake_per_s"] >= 200,
+        "kb_search_p99_ms": kb["kb_search_p99_ms"] <= 50,
+        "routing_accuracy": routing_figures["routing_accuracy"] >= 0.9,
+        "open311_schema_failures": intake["open311_schema_failures"] == 0,
+    }
+    result.update(intake=intake, kb=kb, routing=routing_figures)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False, default=str))
+
+
+@bench_app.command("access")
+def bench_access(
+    quick: bool = typer.Option(False, "--quick", help="Small sizes, for tests"),
+    as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON object"),
+) -> None:
+    """Field-filter overhead, audit appends, verifying a million entries, tamper detection."""
+    from govloop.bench import access as bench
+
+    with status_console.status("bench access…") as status:
+        result = bench.run(quick=quick, progress=lambda msg: status.update(msg))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))
+
+
+@bench_app.command("indicators")
+def bench_indicators(
+    halls: int = typer.Option(30, help="Halls to generate"),
+    days: int = typer.Option(365, help="Calendar days from 2025-01-01"),
+    seed: int = typer.Option(7, help="Random seed of the generator"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
+    baseline: bool = typer.Option(True, help="Also run the pandas baseline and compare."),
+    regenerate: bool = typer.Option(False, help="Generate the data again even if cached."),
+    data_dir: Path | None = typer.Option(
+        None, help="Where the generated store is cached (default: GOVLOOP_DATA_DIR/bench)."
+    ),
+) -> None:
+    """Compute the default framework for every object and month of a generated year."""
+    from govloop.bench.indicators.harness import run_bench
+
+    result = run_bench(
+        halls=halls,
+        days=days,
+        seed=seed,
+        baseline=baseline,
+        regenerate=regenerate,
+        root=data_dir,
+        progress=None if as_json else console,
+    )
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False))
+
+
+@bench_app.command("insight")
+def bench_insight(
+    quick: bool = typer.Option(False, "--quick", help="Small sizes (for tests)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+) -> None:
+    """Staffing speed, Erlang A against simulation, forecast accuracy on bank_calls and
+    anomaly detection on injected anomalies."""
+    from govloop.bench.insight.anomalies import anomaly_figures
+    from govloop.bench.insight.forecast import forecast_figures
+    from govloop.bench.insight.queueing import queueing_figures
+
+    result: dict[str, Any] = {}
+    with console.status("staffing and queueing…"):
+        result.update(queueing_figures(quick=quick))
+    # headline figures at the top level, each part in full under its own key
+    with console.status("forecasting bank_calls…"):
+        forecast = forecast_figures(origins=5 if quick else None)
+    result.update({k: v for k, v in forecast.items() if k.startswith("forecast_")})
+    result["forecast"] = forecast
+    with console.status("anomalies on generated history…"):
+        anomalies = anomaly_figures(series=6, days=200) if quick else anomaly_figures()
+    result.update({k: v for k, v in anomalies.items() if k.startswith("anomaly_")})
+    result["anomalies"] = anomalies
+    goals = {
+        "staffing_seconds": result.get("staffing_seconds", float("inf")) <= 1.0,
+        "erlang_a_agree": result.get("erlang_a_agree", float("inf")) <= 0.02,
+        "sim_target_met": result.get("sim_target_met", 0.0) >= 0.95,
+        "forecast_mase_ratio": result.get("forecast_mase_ratio", float("inf")) <= 0.9,
+        "forecast_mape": result.get("forecast_mape", float("inf")) <= 11.0,
+        "anomaly_recall": result.get("anomaly_recall", 0.0) >= 0.9,
+        "anomaly_false_per_1000": result.get("anomaly_false_per_1000", float("inf")) <= 1.0,
+    }
+    result["goals_met"] = goals
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False, default=str))
+    else:
+        for key, met in goals.items():
+            console.print(f"{key}: {result.get(key)} {'met' if met else 'MISSED'}")
+
+
+bench_app.command("linkage")(bench_linkage_command)
+bench_app.command("ingest")(bench_ingest)

@@ -1,0 +1,3 @@
+"""Demo data: generators and scenarios that fill a database the way a real center would.
+
+No domain imports this package."""
