@@ -18,8 +18,8 @@ from sqlalchemy import Engine, create_engine, text
 from govloop.core import auth, ratelimit
 from govloop.core.db import Base, make_engine, set_engine
 from govloop.core.migrate import upgrade
-from govloop.core.registry import import_all_models
 from govloop.hall.service import clear_stats_cache
+from govloop.registry import import_all_models
 
 POSTGRES_URL = os.environ.get(
     "GOVLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -21,104 +21,55 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
-from govloop.access import api as access_api
 from govloop.access import audit_keys
-from govloop.access import pages as access_pages
-from govloop.access import service as access_service
-from govloop.actions import api as actions_api
-from govloop.actions import pages as actions_pages
-from govloop.catalog import api as catalog_api
-from govloop.catalog import pages as catalog_pages
+from govloop.access import web as access_web
+from govloop.actions import web as actions_web
+from govloop.catalog import web as catalog_web
 from govloop.core import access_rules, health
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
-from govloop.core.clock import local_today
-from govloop.core.db import get_engine, try_job_lock, unit_of_work
+from govloop.core.db import get_engine
 from govloop.core.deps import public
 from govloop.core.errors import GovloopError, NotAuthenticated
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
+from govloop.core.jobs import Job
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
-from govloop.field import api as field_api
-from govloop.field import pages as field_pages
-from govloop.hall import api as hall_api
-from govloop.hall import jobs as hall_jobs
-from govloop.hall import pages as hall_pages
-from govloop.hotline import api as hotline_api
-from govloop.hotline import citizen_pages as hotline_citizen_pages
-from govloop.hotline import dashboard_api as hotline_dashboard_api
-from govloop.hotline import dashboard_pages as hotline_dashboard_pages
-from govloop.hotline import kb_api as hotline_kb_api
-from govloop.hotline import kb_pages as hotline_kb_pages
-from govloop.hotline import open311_api
-from govloop.hotline import pages as hotline_pages
-from govloop.hotline import topics as hotline_topics
-from govloop.hotline import topics_api as hotline_topics_api
-from govloop.hotline import topics_pages as hotline_topics_pages
-from govloop.hotline import workflow as hotline_workflow
-from govloop.indicators import api as indicators_api
-from govloop.indicators import pages as indicators_pages
-from govloop.indicators import service as indicator_service
-from govloop.ingest import api as ingest_api
-from govloop.ingest import devices_api, devices_pages
-from govloop.ingest import pages as ingest_pages
-from govloop.insight import api as insight_api
-from govloop.insight import pages as insight_pages
-from govloop.insight import planning_api as insight_planning_api
-from govloop.insight import planning_pages as insight_planning_pages
-from govloop.insight import recommend_pages
-from govloop.insight import watch as insight_watch
-from govloop.ratings import api as ratings_api
-from govloop.ratings import pages as ratings_pages
-from govloop.ratings import survey_api
-from govloop.subjects import api as subjects_api
-from govloop.subjects import pages as subjects_pages
-from govloop.web import admin_pages
-from govloop.web import pages as web_pages
+from govloop.field import web as field_web
+from govloop.hall import web as hall_web
+from govloop.hotline import web as hotline_web
+from govloop.indicators import web as indicators_web
+from govloop.ingest import web as ingest_web
+from govloop.insight import web as insight_web
+from govloop.ratings import web as ratings_web
+from govloop.subjects import web as subjects_web
+from govloop.web import routes as web_routes
 from govloop.web.templating import STATIC_DIR, render
 
 API_PREFIXES = ("/api/", "/open311/")
 log = logging.getLogger(__name__)
 
 
-def _run_jobs_once() -> None:
-    with unit_of_work() as session:
-        if try_job_lock(session, "hall-jobs"):
-            hall_jobs.run_all_halls(session=session)
+# In the order their routes are mounted: an earlier router wins a path both could match.
+DOMAINS = (
+    web_routes,
+    hall_web,
+    ratings_web,
+    indicators_web,
+    insight_web,
+    actions_web,
+    hotline_web,
+    ingest_web,
+    catalog_web,
+    subjects_web,
+    field_web,
+    access_web,
+)
 
 
-def _hotline_jobs_once() -> None:
-    """Flag orders whose time limit is close or past (the supervision list reads them)."""
-    with unit_of_work() as session:
-        if try_job_lock(session, "hotline-jobs"):
-            hotline_workflow.sweep_deadlines(session=session)
-
-
-def _end_grants_once() -> None:
-    """End data grants whose case closed or whose time limit passed."""
-    with unit_of_work() as session:
-        if try_job_lock(session, "access-sweep"):
-            access_service.sweep(session=session)
-
-
-def _scan_hot_topics_once() -> None:
-    with unit_of_work() as session:
-        if try_job_lock(session, "hotline-topics"):
-            hotline_topics.run_daily(session=session, today=local_today())
-
-
-def _refresh_indicators_once() -> None:
-    with unit_of_work() as session:
-        if try_job_lock(session, "indicator-refresh"):
-            indicator_service.refresh(session=session, settle_seconds=5)
-    # new figures may hold anomalies: watch them as soon as they are stored
-    with unit_of_work(readonly=True) as reader:
-        found = insight_watch.find_all(session=reader)
-    with unit_of_work() as session:
-        if try_job_lock(session, "anomaly-scan"):
-            for hall in found:
-                insight_watch.store(session=session, found=hall)
+def all_jobs() -> list[Job]:
+    return [job for domain in DOMAINS for job in domain.JOBS]
 
 
 async def _job_loop(
@@ -138,33 +89,9 @@ async def _job_loop(
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = []
     if app.state.run_jobs:
-        interval = get_settings().indicator_refresh_seconds
-        tasks.append(
-            asyncio.create_task(
-                _job_loop(_run_jobs_once, hall_jobs.JOB_INTERVAL_S, "hall jobs", first_delay=0)
-            )
-        )
-        tasks.append(
-            asyncio.create_task(
-                _job_loop(_hotline_jobs_once, hall_jobs.JOB_INTERVAL_S, "hotline jobs", 5)
-            )
-        )
-        tasks.append(
-            asyncio.create_task(
-                _job_loop(_end_grants_once, hall_jobs.JOB_INTERVAL_S, "access sweep", 10)
-            )
-        )
-        tasks.append(
-            asyncio.create_task(
-                _job_loop(_scan_hot_topics_once, hotline_topics.JOB_INTERVAL_S, "hot topics", 60)
-            )
-        )
-        tasks.append(
-            # The first refresh waits one interval: a restart is not a reason to recompute.
-            asyncio.create_task(
-                _job_loop(_refresh_indicators_once, interval, "indicator refresh", interval)
-            )
-        )
+        for job in all_jobs():
+            loop = _job_loop(job.run, job.interval_s(), job.name, job.first_delay_s())
+            tasks.append(asyncio.create_task(loop))
     yield
     for task in tasks:
         task.cancel()
@@ -340,46 +267,9 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.include_router(web_pages.router)
-    app.include_router(admin_pages.router)
-    app.include_router(hall_api.router)
-    app.include_router(hall_api.citizen_router)
-    app.include_router(hall_pages.router)
-    app.include_router(ratings_api.router)
-    app.include_router(survey_api.router)
-    app.include_router(ratings_pages.router)
-    app.include_router(indicators_api.router)
-    app.include_router(indicators_pages.router)
-    app.include_router(insight_api.router)
-    app.include_router(insight_pages.router)
-    app.include_router(insight_planning_api.router)
-    app.include_router(insight_planning_pages.router)
-    app.include_router(recommend_pages.api_router)
-    app.include_router(recommend_pages.router)
-    app.include_router(actions_api.router)
-    app.include_router(actions_pages.router)
-    app.include_router(hotline_api.router)
-    app.include_router(hotline_pages.router)
-    app.include_router(hotline_citizen_pages.router)
-    app.include_router(hotline_kb_api.router)
-    app.include_router(hotline_kb_pages.router)
-    app.include_router(hotline_topics_api.router)
-    app.include_router(hotline_topics_pages.router)
-    app.include_router(hotline_dashboard_api.router)
-    app.include_router(hotline_dashboard_pages.router)
-    app.include_router(open311_api.router)
-    app.include_router(ingest_api.router)
-    app.include_router(ingest_pages.router)
-    app.include_router(devices_api.router)
-    app.include_router(devices_pages.router)
-    app.include_router(catalog_api.router)
-    app.include_router(catalog_pages.router)
-    app.include_router(subjects_api.router)
-    app.include_router(subjects_pages.router)
-    app.include_router(field_api.router)
-    app.include_router(field_pages.router)
-    app.include_router(access_api.router)
-    app.include_router(access_pages.router)
+    for domain in DOMAINS:
+        for router in domain.ROUTERS:
+            app.include_router(router)
 
     openapi_doc.install(app)
 

@@ -14,7 +14,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine
 
 from govloop.core.db import Base
-from govloop.core.registry import import_all_models
+from govloop.registry import import_all_models
 
 COMPARED = {"add_table", "remove_table", "add_column", "remove_column", "modify_nullable"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from govloop.core.db import Base, make_engine
-from govloop.core.registry import import_all_models
+from govloop.registry import import_all_models
 
 import_all_models()
 config = context.config

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import local_today
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
-from govloop.core.registry import import_all_models
 from govloop.demo.hotline.kb import bulk_load, caller_queries, generate_articles
 from govloop.hotline import kb
 from govloop.hotline.models import KbArticle, KbArticleVersion
+from govloop.registry import import_all_models
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BASELINE_MAX_QUERIES = 100  # the scan is slow; a sample of the same queries is enough

@@ -1,0 +1,11 @@
+"""The closed loop's routers, for the application to mount."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govloop.actions import api, pages
+from govloop.core.jobs import Job
+
+ROUTERS: list[APIRouter] = [api.router, pages.router]
+JOBS: list[Job] = []

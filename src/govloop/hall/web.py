@@ -1,0 +1,20 @@
+"""The hall's routers and timed duties, for the application to mount."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govloop.core.db import try_job_lock, unit_of_work
+from govloop.core.jobs import Job, every
+from govloop.hall import api, pages
+from govloop.hall import jobs as hall_jobs
+
+
+def _run_hall_jobs() -> None:
+    with unit_of_work() as session:
+        if try_job_lock(session, "hall-jobs"):
+            hall_jobs.run_all_halls(session=session)
+
+
+ROUTERS: list[APIRouter] = [api.router, api.citizen_router, pages.router]
+JOBS: list[Job] = [Job("hall jobs", _run_hall_jobs, every(hall_jobs.JOB_INTERVAL_S), every(0))]

@@ -1,0 +1,11 @@
+"""The ingest and device routers, for the application to mount."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from govloop.core.jobs import Job
+from govloop.ingest import api, devices_api, devices_pages, pages
+
+ROUTERS: list[APIRouter] = [api.router, pages.router, devices_api.router, devices_pages.router]
+JOBS: list[Job] = []
