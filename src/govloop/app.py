@@ -38,13 +38,13 @@ from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_
 from govloop.core.settings import get_settings
 from govloop.field import web as field_web
 from govloop.hall import web as hall_web
+from govloop.home import web as home_web
 from govloop.hotline import web as hotline_web
 from govloop.indicators import web as indicators_web
 from govloop.ingest import web as ingest_web
 from govloop.insight import web as insight_web
 from govloop.ratings import web as ratings_web
 from govloop.subjects import web as subjects_web
-from govloop.web import routes as web_routes
 from govloop.web.templating import STATIC_DIR, render
 
 API_PREFIXES = ("/api/", "/open311/")
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 # In the order their routes are mounted: an earlier router wins a path both could match.
 DOMAINS = (
-    web_routes,
+    home_web,
     hall_web,
     ratings_web,
     indicators_web,

@@ -28,8 +28,7 @@ from govloop.core.ratelimit import client_ip
 from govloop.org import service as org_service
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, page_user
 
 # page_user puts the viewer in the header
 router = APIRouter(
@@ -81,21 +80,17 @@ def request_state(grant: Grant) -> str:
     return "ended"
 
 
-def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return render(
-        request,
-        name,
-        {
-            "field_labels": FIELD_LABELS,
-            "case_labels": CASE_LABELS,
-            "flag_labels": FLAG_LABELS,
-            "kind_labels": KIND_LABELS,
-            "alert_labels": ALERT_LABELS,
-            "role_labels": ROLE_LABELS,
-            "request_state": request_state,
-            **context,
-        },
-    )
+page = page_renderer(
+    {
+        "field_labels": FIELD_LABELS,
+        "case_labels": CASE_LABELS,
+        "flag_labels": FLAG_LABELS,
+        "kind_labels": KIND_LABELS,
+        "alert_labels": ALERT_LABELS,
+        "role_labels": ROLE_LABELS,
+        "request_state": request_state,
+    }
+)
 
 
 @router.get("/access/policy", response_class=HTMLResponse, dependencies=[Depends(public)])

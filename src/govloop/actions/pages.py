@@ -39,7 +39,7 @@ from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
 from govloop.org import service as org_service
 from govloop.org.models import Hall
-from govloop.ratings.pages import staff_page
+from govloop.web.kit import refuse, staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -437,17 +437,19 @@ def assess(
             hall_id=hall.id,
         )
     except GovloopError as exc:
-        session.rollback()
-        return _loop_page(
-            request,
+        return refuse(
             session,
-            hall,
-            user,
-            draft=_draft(session, hall, user, None, {}),
-            error=exc.message,
-            failed=f"assess-{anomaly_id}",
-            assess_form={"verdict": verdict, "comment": comment},
-            status_code=exc.status_code,
+            exc,
+            lambda **refusal: _loop_page(
+                request,
+                session,
+                hall,
+                user,
+                draft=_draft(session, hall, user, None, {}),
+                failed=f"assess-{anomaly_id}",
+                assess_form={"verdict": verdict, "comment": comment},
+                **refusal,
+            ),
         )
     if verdict == AnomalyStatus.UNREASONABLE:
         query = urlencode({"anomaly": anomaly_id, "done": "assessed"})
@@ -526,16 +528,18 @@ def create(
         )
         action = service.create_action(session=session, hall=hall, data=data, actor=user)
     except GovloopError as exc:
-        session.rollback()
-        return _loop_page(
-            request,
+        return refuse(
             session,
-            hall,
-            user,
-            draft=form,
-            error=exc.message,
-            failed="create",
-            status_code=exc.status_code,
+            exc,
+            lambda **refusal: _loop_page(
+                request,
+                session,
+                hall,
+                user,
+                draft=form,
+                failed="create",
+                **refusal,
+            ),
         )
     return RedirectResponse(
         f"/insight/{hall.code}/actions/{action.id}?done=created", status_code=303

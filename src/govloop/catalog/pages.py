@@ -21,19 +21,17 @@ from govloop.catalog.api import view_out
 from govloop.catalog.entities import ENTITY_TYPES
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.errors import GovloopError
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
-from govloop.web.pages import page_user
+from govloop.web.kit import Pagination, staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_check = require(Permission.DATA_STEWARD)
 
 
-def steward_page(viewer: User | None = Depends(page_user), user: User = Depends(_check)) -> User:
-    return user
+steward_page = staff_page(Permission.DATA_STEWARD)
 
 
 def age_text(age: timedelta | None) -> str:
@@ -162,9 +160,9 @@ def tag_page(
     user: User = Depends(steward_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> HTMLResponse:
-    per_page = 50
+    shown = Pagination(page=page, per_page=50)
     rule, total, rows = tags.subjects_with_tag(
-        session=session, code=code, limit=per_page, offset=(page - 1) * per_page
+        session=session, code=code, limit=shown.per_page, offset=shown.offset
     )
     return render(
         request,
@@ -174,7 +172,7 @@ def tag_page(
             "total": total,
             "rows": rows,
             "page": page,
-            "pages": max((total + per_page - 1) // per_page, 1),
+            "pages": shown.pages(total),
         },
     )
 

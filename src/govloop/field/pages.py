@@ -11,28 +11,24 @@ from govloop import __version__
 from govloop.access import service as access
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
-from govloop.core.deps import csrf_protect, end_session, optional_user, public, require
+from govloop.core.deps import csrf_protect, end_session, optional_user, public
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.field import service
-from govloop.web.pages import page_user
+from govloop.web import kit
 from govloop.web.templating import STATIC_DIR, render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_staff = require(Permission.FIELD_WORK)
-_manager = require(Permission.HALL_MANAGE)
 ASSETS = STATIC_DIR / "field"
 # wipes the HTTP cache, the service worker's caches, IndexedDB, local storage and the
 # service worker registration of this origin (the app also wipes its stores itself first)
 CLEAR_SITE_DATA = '"cache", "storage"'
 
 
-def staff_page(viewer: User | None = Depends(page_user), user: User = Depends(_staff)) -> User:
-    return user
+staff_page = kit.staff_page(Permission.FIELD_WORK)
 
 
-def manager_page(viewer: User | None = Depends(page_user), user: User = Depends(_manager)) -> User:
-    return user
+manager_page = kit.staff_page(Permission.HALL_MANAGE)
 
 
 @router.get("/field", dependencies=[Depends(public)])

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Callable
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -26,7 +25,7 @@ from govloop.core import calendar
 from govloop.core.auth import Permission
 from govloop.core.clock import local_tz, now
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, public, require, secret_link
+from govloop.core.deps import csrf_protect, public, secret_link
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
@@ -39,8 +38,7 @@ from govloop.hall.models import CITIZEN_PRIORITY, Outcome, ServiceItem
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 from govloop.ratings import service as ratings_service
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import is_htmx, page_renderer, page_user, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -111,26 +109,11 @@ WINDOW_ACTIONS = (
 OUTCOMES = [o.value for o in Outcome]
 
 
-def staff_page(permission: Permission) -> Callable[..., User]:
-    """Page dependency: the signed-in user holding ``permission``.
-
-    The viewer is resolved first, so a refusal is rendered with the header of the
-    person who is signed in.
-    """
-    check = require(permission)
-
-    def dependency(viewer: User | None = Depends(page_user), user: User = Depends(check)) -> User:
-        return user
-
-    return dependency
-
-
 operator_page = staff_page(Permission.WINDOW_OPERATE)
 manager_page = staff_page(Permission.HALL_MANAGE)
 
 
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+_render = page_renderer({"labels": LABELS}, lambda request: {"timezone": get_settings().timezone})
 
 
 def page(
@@ -141,12 +124,7 @@ def page(
     status_code: int = 200,
     **context: Any,
 ) -> HTMLResponse:
-    return render(
-        request,
-        name,
-        {"hall": hall, "labels": LABELS, "timezone": get_settings().timezone, **context},
-        status_code=status_code,
-    )
+    return _render(request, name, hall=hall, status_code=status_code, **context)
 
 
 def _hall(session: Session, code: str) -> Hall:

@@ -22,7 +22,7 @@ from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.hotline import intake, journal, workflow
 from govloop.hotline.models import DONE_STATUSES, Channel, OrderStatus, WorkOrder, WorkOrderEvent
-from govloop.web.pages import page_user
+from govloop.web.kit import page_user
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect), Depends(public)])

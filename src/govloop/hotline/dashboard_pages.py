@@ -18,16 +18,15 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today
 from govloop.core.db import get_readonly_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hotline import dashboard
-from govloop.web.pages import page_user
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_check = require(Permission.HOTLINE_HANDLE)
 
 LABELS: dict[str, dict[str, str]] = {
     "channel": {
@@ -59,8 +58,7 @@ def _quick_ranges() -> list[tuple[str, str, str]]:
     ]
 
 
-def dashboard_page(viewer: User | None = Depends(page_user), user: User = Depends(_check)) -> User:
-    return user
+dashboard_page = staff_page(Permission.HOTLINE_HANDLE)
 
 
 def _label(group: str, value: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import date
-from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -19,15 +18,14 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission, has_permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, public, require
+from govloop.core.deps import csrf_protect, public
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hotline import kb
 from govloop.org import service as org_service
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, page_user, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -55,21 +53,11 @@ NOTICES = {
 }
 
 
-def _editor(
-    viewer: User | None = Depends(page_user),
-    user: User = Depends(require(Permission.HOTLINE_HANDLE)),
-) -> User:
-    """Page dependency: a signed-in agent or editor (the header shows the viewer)."""
-    return user
+# a signed-in agent or editor (the header shows the viewer)
+_editor = staff_page(Permission.HOTLINE_HANDLE)
 
 
-def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return render(
-        request,
-        name,
-        {"status_labels": STATUS_LABELS, "expiring_days": EXPIRING_DAYS, **context},
-        status_code=status_code,
-    )
+page = page_renderer({"status_labels": STATUS_LABELS, "expiring_days": EXPIRING_DAYS})
 
 
 def _date(value: str) -> date | None:
@@ -262,15 +250,17 @@ def _act(
     try:
         run()
     except GovloopError as exc:
-        session.rollback()
-        return _article_page(
-            request,
+        return refuse(
             session,
-            article_id,
-            user,
-            error=exc.message,
-            form=form,
-            status_code=exc.status_code,
+            exc,
+            lambda **refusal: _article_page(
+                request,
+                session,
+                article_id,
+                user,
+                form=form,
+                **refusal,
+            ),
         )
     return RedirectResponse(f"/hotline/kb/{article_id}?done={done}", status_code=303)
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_tz, now
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
@@ -39,15 +39,12 @@ from govloop.hotline.models import (
     WorkOrder,
 )
 from govloop.org.models import Department
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_check = require(Permission.HOTLINE_HANDLE)
 
 
-def hotline_page(viewer: User | None = Depends(page_user), user: User = Depends(_check)) -> User:
-    return user
+hotline_page = staff_page(Permission.HOTLINE_HANDLE)
 
 
 LABELS: dict[str, dict[str, str]] = {
@@ -135,8 +132,7 @@ NOTICES = {
 }
 
 
-def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return render(request, name, {"labels": LABELS, **context}, status_code=status_code)
+page = page_renderer({"labels": LABELS})
 
 
 def _choices(session: Session) -> dict[str, Any]:
@@ -289,14 +285,16 @@ async def create_order(
         journal.require_center(user)
         order = intake.create_order(session=session, data=_order_input(form), actor=user)
     except GovloopError as exc:
-        session.rollback()
-        return page(
-            request,
-            "hotline/new_order.html",
-            form=form,
-            error=exc.message,
-            status_code=exc.status_code,
-            **_choices(session),
+        return refuse(
+            session,
+            exc,
+            lambda **refusal: page(
+                request,
+                "hotline/new_order.html",
+                form=form,
+                **_choices(session),
+                **refusal,
+            ),
         )
     return RedirectResponse(f"/hotline/orders/{order.id}?done=created", status_code=303)
 
@@ -541,15 +539,17 @@ async def order_action(
     try:
         _action(action, session, order_id, user, form)
     except GovloopError as exc:
-        session.rollback()
-        return _order_page(
-            request,
+        return refuse(
             session,
-            order_id,
-            user,
-            error=exc.message,
-            failed=action,
-            form={k: v for k, v in form.items() if isinstance(v, str)},
-            status_code=exc.status_code,
+            exc,
+            lambda **refusal: _order_page(
+                request,
+                session,
+                order_id,
+                user,
+                failed=action,
+                form={k: v for k, v in form.items() if isinstance(v, str)},
+                **refusal,
+            ),
         )
     return RedirectResponse(f"/hotline/orders/{order_id}?done={action}", status_code=303)

@@ -19,18 +19,17 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hotline import journal, topics, topics_queries
 from govloop.hotline.models import TopicAlert
 from govloop.org import service as org_service
-from govloop.web.pages import page_user
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_check = require(Permission.HOTLINE_HANDLE)
 
 RECENT_DAYS = 7  # the page says "Last 7 days"
 ORDERS_SHOWN = 20
@@ -41,8 +40,7 @@ KINDS = {
 }
 
 
-def topics_page(viewer: User | None = Depends(page_user), user: User = Depends(_check)) -> User:
-    return user
+topics_page = staff_page(Permission.HOTLINE_HANDLE)
 
 
 def p_text(p: float | None) -> str:

@@ -20,7 +20,7 @@ from govloop.core.i18n import N_, get_locale
 from govloop.core.models import User
 from govloop.hall import overview
 from govloop.indicators import export_reports, results, scorecards
-from govloop.ratings.pages import staff_page
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])

@@ -3,24 +3,19 @@ the fleet's daily uptime over 30 days, revoke, and one device's event timeline."
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.ingest import devices as service
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_view = require(Permission.HALL_VIEW)
-_manage = require(Permission.HALL_MANAGE)
 
 KIND_LABELS = {
     "ticket_machine": N_("Ticket machine"),
@@ -37,18 +32,13 @@ EVENT_LABELS = {
 }
 
 
-def viewer_page(viewer: User | None = Depends(page_user), user: User = Depends(_view)) -> User:
-    return user
+viewer_page = staff_page(Permission.HALL_VIEW)
 
 
-def manager_page(viewer: User | None = Depends(page_user), user: User = Depends(_manage)) -> User:
-    return user
+manager_page = staff_page(Permission.HALL_MANAGE)
 
 
-def _page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return render(
-        request, name, {"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS, **context}
-    )
+_page = page_renderer({"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS})
 
 
 @router.get("/devices", response_class=HTMLResponse)

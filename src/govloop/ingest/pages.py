@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.errors import BadRequest
 from govloop.core.i18n import N_
 from govloop.core.input_guard import InputRefused, loads_json
@@ -24,17 +24,14 @@ from govloop.ingest import adapters, service
 from govloop.ingest.api import save_upload, upload_limit
 from govloop.ingest.models import DeadLetterStatus
 from govloop.ingest.pipeline import get_source
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, staff_page
 
 router = APIRouter(
     include_in_schema=False, dependencies=[Depends(csrf_protect)], route_class=LimitedRoute
 )
-_check = require(Permission.DATA_STEWARD)
 
 
-def steward_page(viewer: User | None = Depends(page_user), user: User = Depends(_check)) -> User:
-    return user
+steward_page = staff_page(Permission.DATA_STEWARD)
 
 
 LABELS: dict[str, dict[str, str]] = {
@@ -58,8 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return render(request, name, {"labels": LABELS, **context})
+page = page_renderer({"labels": LABELS})
 
 
 @router.get("/ingest", response_class=HTMLResponse)

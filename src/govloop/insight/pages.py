@@ -40,7 +40,7 @@ from govloop.insight.api import (
 from govloop.insight.models import AnomalyStatus
 from govloop.org import service as org_service
 from govloop.org.models import Hall
-from govloop.ratings.pages import staff_page
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])

@@ -33,8 +33,7 @@ from govloop.insight.planning_api import (
 from govloop.insight.staffing import RECURRING
 from govloop.org import service as org_service
 from govloop.org.models import Hall
-from govloop.ratings.pages import staff_page
-from govloop.web.pages import page_user
+from govloop.web.kit import page_user, staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])

@@ -14,7 +14,7 @@ from govloop.core.db import get_readonly_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
 from govloop.insight import recommend
-from govloop.ratings.pages import staff_page
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])

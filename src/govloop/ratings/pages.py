@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today, local_tz
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, public, require, secret_link
+from govloop.core.deps import csrf_protect, public, secret_link
 from govloop.core.errors import BadRequest, Conflict, GovloopError, NotFound
 from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import digits_int
@@ -36,8 +36,7 @@ from govloop.ratings import pad_pairing, service, servqual
 from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
 from govloop.ratings.pad_pairing import paired_pad
 from govloop.ratings.service import RatingInput
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import is_htmx, page_renderer, page_user, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -127,41 +126,22 @@ SURVEY_NOTICES = {
 }
 
 
-def staff_page(permission: Permission) -> Callable[..., User]:
-    """Page dependency: the signed-in user holding ``permission`` (header shows the viewer)."""
-    check = require(permission)
-
-    def dependency(viewer: User | None = Depends(page_user), user: User = Depends(check)) -> User:
-        return user
-
-    return dependency
-
-
 viewer_page = staff_page(Permission.HALL_VIEW)
 # acting on a case (callback, rectification, appeal) is never the auditor's, who only views
 operator_page = staff_page(Permission.WINDOW_OPERATE)
 manager_page = staff_page(Permission.HALL_MANAGE)
 
 
-def is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
-def page(request: Request, name: str, *, status_code: int = 200, **context: Any) -> HTMLResponse:
-    return render(
-        request,
-        name,
-        {
-            "labels": LABELS,
-            "tags": TAGS,
-            "levels": LEVELS,
-            "dimensions": DIMENSIONS,
-            "bad_levels": [int(level) for level in BAD_LEVELS],
-            "timezone": get_settings().timezone,
-            **context,
-        },
-        status_code=status_code,
-    )
+page = page_renderer(
+    {
+        "labels": LABELS,
+        "tags": TAGS,
+        "levels": LEVELS,
+        "dimensions": DIMENSIONS,
+        "bad_levels": [int(level) for level in BAD_LEVELS],
+    },
+    lambda request: {"timezone": get_settings().timezone},
+)
 
 
 def _rating_input(
@@ -533,16 +513,18 @@ def _case_action(
     try:
         run()
     except GovloopError as exc:
-        session.rollback()
-        return _case_page(
-            request,
+        return refuse(
             session,
-            case_id,
-            user,
-            error=exc.message,
-            failed=action,
-            form=form,
-            status_code=exc.status_code,
+            exc,
+            lambda **refusal: _case_page(
+                request,
+                session,
+                case_id,
+                user,
+                failed=action,
+                form=form,
+                **refusal,
+            ),
         )
     return RedirectResponse(f"/ratings/cases/{case_id}?done={action}", status_code=303)
 

@@ -21,8 +21,7 @@ from govloop.core.models import User
 from govloop.subjects import feedback, linking, quality, service, stewardship
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.quality import DIMENSIONS
-from govloop.web.pages import page_user
-from govloop.web.templating import render
+from govloop.web.kit import page_renderer, page_user
 
 # page_user puts the viewer in the header
 router = APIRouter(
@@ -74,24 +73,22 @@ SUSPICION_LABELS = {
 }
 
 
-def page(request: Request, name: str, **context: Any) -> HTMLResponse:
-    return render(
-        request,
-        name,
-        {
-            "kind_labels": KIND_LABELS,
-            "method_labels": METHOD_LABELS,
-            "rule_labels": RULE_LABELS,
-            "field_labels": FIELD_LABELS,
-            "dimensions": DIMENSIONS,
-            "decision_labels": DECISION_LABELS,
-            "suspicion_labels": SUSPICION_LABELS,
-            "sex_labels": SEX_LABELS,
-            "notice": NOTICES.get(request.query_params.get("done", "")),
-            "other_master": digits_int(request.query_params.get("other", "")),
-            **context,
-        },
-    )
+page = page_renderer(
+    {
+        "kind_labels": KIND_LABELS,
+        "method_labels": METHOD_LABELS,
+        "rule_labels": RULE_LABELS,
+        "field_labels": FIELD_LABELS,
+        "dimensions": DIMENSIONS,
+        "decision_labels": DECISION_LABELS,
+        "suspicion_labels": SUSPICION_LABELS,
+        "sex_labels": SEX_LABELS,
+    },
+    lambda request: {
+        "notice": NOTICES.get(request.query_params.get("done", "")),
+        "other_master": digits_int(request.query_params.get("other", "")),
+    },
+)
 
 
 @router.get("/subjects", response_class=HTMLResponse)

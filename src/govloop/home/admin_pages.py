@@ -13,16 +13,15 @@ from sqlalchemy.orm import Session
 from govloop.core import accounts
 from govloop.core.auth import Permission, Role
 from govloop.core.db import get_readonly_session, get_session
-from govloop.core.deps import csrf_protect, require
+from govloop.core.deps import csrf_protect
 from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
-from govloop.web.pages import page_user
+from govloop.web.kit import staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
-_admin = require(Permission.USERS_MANAGE)
 
 ROLE_LABELS = {
     Role.ADMIN: N_("System administrator"),
@@ -44,8 +43,7 @@ NOTICES = {
 }
 
 
-def admin_page(viewer: User | None = Depends(page_user), user: User = Depends(_admin)) -> User:
-    return user
+admin_page = staff_page(Permission.USERS_MANAGE)
 
 
 def _back(user_id: int, done: str) -> RedirectResponse:

@@ -15,13 +15,14 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import authenticate
 from govloop.core.db import get_session
-from govloop.core.deps import begin_session, csrf_protect, end_session, optional_user, public
+from govloop.core.deps import begin_session, csrf_protect, end_session, public
 from govloop.core.errors import GovloopError
 from govloop.core.i18n import SUPPORTED
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
 from govloop.core.settings import get_settings
 from govloop.hall.overview import hall_directory
+from govloop.web.kit import page_user
 from govloop.web.templating import render
 
 # sign-in, sign-out, language and the home page are for everyone
@@ -75,19 +76,6 @@ def _remember_device(response: Response, device: tuple[str, list[str]] | None, u
         samesite="lax",
         secure=get_settings().environment == "production",
     )
-
-
-def page_user(
-    request: Request,
-    user: User | None = Depends(optional_user),
-    session: Session = Depends(get_session, scope="function"),
-) -> User | None:
-    if user is not None and user in session:
-        # Detached with its attributes loaded: a rollback (a refused action) must not
-        # expire the viewer that the error page's header still shows.
-        session.expunge(user)
-    request.state.user = user
-    return user
 
 
 def _safe_next(target: str | None) -> str:
