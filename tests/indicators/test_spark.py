@@ -18,6 +18,7 @@ import duckdb
 import pytest
 from pyspark.sql import SparkSession
 
+from govloop.analytics.store import CITY, Store
 from govloop.bench.indicators.generate import START, generate
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
@@ -26,7 +27,6 @@ from govloop.indicators.engine import Engine, Values
 from govloop.indicators.framework import default_framework
 from govloop.indicators.periods import Period, periods_between
 from govloop.indicators.spark_engine import SparkEngine, to_spark_sql
-from govloop.indicators.store import CITY, Store
 from govloop.org import service as org_service
 from tests.hotline.dashboard_scenario import FRIDAY_DEC_11, build_week
 

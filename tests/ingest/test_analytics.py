@@ -7,9 +7,10 @@ from collections import Counter
 
 from sqlalchemy import select
 
+from govloop.analytics import records as analytics
 from govloop.core.clock import to_local
 from govloop.core.db import unit_of_work
-from govloop.ingest import analytics, pipeline
+from govloop.ingest import pipeline
 from govloop.ingest.models import IngestedRecord, Source
 from govloop.ingest.pipeline import RawRow
 

@@ -87,6 +87,24 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
 
+class AnalyticsSettings(BaseSettings):
+    """Where the analytics store lives and what DuckDB may use. Read at call time (not
+    cached like ``get_settings``) so a command, a benchmark or a test can point the store
+    elsewhere; ``.env`` is honoured like every other setting."""
+
+    model_config = SettingsConfigDict(env_prefix="GOVLOOP_", env_file=".env", extra="ignore")
+
+    # The analytics store (Parquet files read by DuckDB or Spark).
+    data_dir: Path = Path("var") / "data"
+    # DuckDB resources: the machine is shared, so stay within two threads and a few GB.
+    duckdb_threads: int = 2
+    duckdb_memory_limit: str = "3GB"
+
+
+def analytics_settings() -> AnalyticsSettings:
+    return AnalyticsSettings()
+
+
 @lru_cache
 def get_settings() -> Settings:
     return Settings()

@@ -15,12 +15,12 @@ from typing import Literal
 import pandas as pd
 from sqlalchemy.orm import Session
 
+from govloop.analytics.store import Store
 from govloop.indicators import formula as fml
 from govloop.indicators.engine import Engine, column
 from govloop.indicators.framework import Framework, Node
 from govloop.indicators.periods import Period
 from govloop.indicators.service import default_store, framework_in_force
-from govloop.indicators.store import Store
 
 VISIT_COLUMNS = [
     "day",

@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from govloop.analytics.store import RATING_KIND_CODES, K, Store, months_between
 from govloop.indicators import formula as fml
 from govloop.indicators.engine import KEY_COLUMNS, VOLUME
 from govloop.indicators.framework import Framework
 from govloop.indicators.measures import MEASURES
 from govloop.indicators.periods import Period
-from govloop.indicators.store import RATING_KIND_CODES, K, Store, months_between
 
 R = RATING_KIND_CODES
 KEYS = {

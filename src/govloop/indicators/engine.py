@@ -26,6 +26,8 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
+from govloop.analytics.store import CITY, FACT_RELATIONS, Store, month_key, months_between
+from govloop.core.settings import analytics_settings
 from govloop.indicators import formula as fml
 from govloop.indicators.facts import (
     CITY_READ_SQL,
@@ -40,8 +42,6 @@ from govloop.indicators.facts import (
 from govloop.indicators.framework import Framework
 from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.periods import Period
-from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS
-from govloop.indicators.store import CITY, FACT_RELATIONS, Store, month_key, months_between
 
 KEY_COLUMNS = ["hall_id", "object_kind", "object_id", "period_start", "period_end"]
 VOLUME = fml.MeasureRef("tickets")
@@ -73,10 +73,13 @@ class Engine:
         self,
         store: Store,
         *,
-        threads: int = DUCKDB_THREADS,
-        memory_limit: str = DUCKDB_MEMORY_LIMIT,
+        threads: int | None = None,
+        memory_limit: str | None = None,
     ) -> None:
         self.store = store
+        limits = analytics_settings()
+        threads = limits.duckdb_threads if threads is None else threads
+        memory_limit = limits.duckdb_memory_limit if memory_limit is None else memory_limit
         self.con = duckdb.connect()
         self.con.execute(f"SET threads={int(threads)}")
         self.con.execute(f"SET memory_limit='{memory_limit}'")

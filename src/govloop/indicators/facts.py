@@ -30,8 +30,8 @@ meaning of every measure, so they are spelled out:
 
 from __future__ import annotations
 
+from govloop.analytics.store import RATING_KIND_CODES, WORK_ORDER_KIND_CODES, K
 from govloop.indicators.measures import MEASURES
-from govloop.indicators.store import RATING_KIND_CODES, WORK_ORDER_KIND_CODES, K
 
 _HANDLED = ", ".join(str(K[k]) for k in ("CALLED", "RECALLED", "STARTED", "FINISHED", "NO_SHOW"))
 

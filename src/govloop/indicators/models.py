@@ -95,14 +95,3 @@ class IndicatorResult(Base):
     target: Mapped[float | None] = mapped_column(Float)
     score: Mapped[float | None] = mapped_column(Float)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
-
-
-class ExportWatermark(Base):
-    """The last event id of a source copied into the analytics store."""
-
-    __tablename__ = "indicator_watermarks"
-
-    source: Mapped[str] = mapped_column(String(32), primary_key=True)
-    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
-    store_token: Mapped[str] = mapped_column(String(32), default="")
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from govloop.analytics.store import Store
 from govloop.core.errors import BadRequest, NotFound
 from govloop.core.models import User
 from govloop.hall.models import ServiceItem, Window
@@ -33,7 +34,6 @@ from govloop.indicators.service import (
     list_versions,
     target_rows,
 )
-from govloop.indicators.store import Store
 from govloop.org import service as org_service
 from govloop.org.models import Department, Hall
 

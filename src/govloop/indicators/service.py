@@ -15,12 +15,14 @@ import numpy as np
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from govloop.analytics.export import ExportResult, export_events
+from govloop.analytics.store import CITY, Store
 from govloop.core.clock import local_today, now
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import User
+from govloop.core.settings import analytics_settings
 from govloop.hall import service as hall_service
 from govloop.indicators.engine import Engine
-from govloop.indicators.export import ExportResult, export_events
 from govloop.indicators.framework import (
     DEFAULT_FRAMEWORK_PATH,
     Framework,
@@ -36,8 +38,6 @@ from govloop.indicators.schemas import (
     FrameworkOut,
 )
 from govloop.indicators.scoring import OVERALL, RULES, Scored, TargetRow, score
-from govloop.indicators.settings import data_dir
-from govloop.indicators.store import CITY, Store
 from govloop.org import service as org_service
 from govloop.org.models import Department, Hall
 
@@ -45,7 +45,7 @@ DEFAULT_NAME = "default"
 
 
 def default_store() -> Store:
-    return Store(data_dir())
+    return Store(analytics_settings().data_dir)
 
 
 # --- framework versions ------------------------------------------------------------------

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from govloop.analytics.store import Store
 from govloop.indicators.engine import Engine
-from govloop.indicators.store import Store
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession

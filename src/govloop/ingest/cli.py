@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from govloop.analytics import records as analytics
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
-from govloop.ingest import analytics, service
+from govloop.ingest import service
 from govloop.ingest.pipeline import create_source, get_source, issue_api_key
 
 ingest_app = typer.Typer(no_args_is_help=True)

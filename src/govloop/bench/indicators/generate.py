@@ -23,14 +23,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from govloop.core import calendar
-from govloop.indicators.store import (
+from govloop.analytics.store import (
     HALL_EVENTS_SCHEMA,
     RATING_EVENTS_SCHEMA,
     RATING_KIND_CODES,
     K,
     Store,
 )
+from govloop.core import calendar
 
 START = date(2025, 1, 1)
 UTC_OFFSET_S = 8 * 3600

@@ -21,14 +21,14 @@ from typing import Any
 
 import duckdb
 
+from govloop.analytics.store import Store
 from govloop.bench.indicators.generate import START, generate
+from govloop.core.settings import analytics_settings
 from govloop.indicators.baseline import baseline_values, compare
 from govloop.indicators.engine import Engine
 from govloop.indicators.framework import default_framework
 from govloop.indicators.periods import periods_between
 from govloop.indicators.scoring import score
-from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS, data_dir
-from govloop.indicators.store import Store
 
 GENERATOR_VERSION = 2
 
@@ -68,7 +68,7 @@ def run_bench(
 ) -> dict[str, Any]:
     if halls < 1 or days < 1:
         raise ValueError("halls and days must be positive")
-    base = Path(root) if root else data_dir() / "bench"
+    base = Path(root) if root else analytics_settings().data_dir / "bench"
     store_root = base / f"halls{halls}-days{days}-seed{seed}-v{GENERATOR_VERSION}"
     meta_path = store_root / "bench.json"
     generated = False
@@ -131,11 +131,11 @@ def run_bench(
         "seconds_by_step": {k: round(v, 3) for k, v in timings.items()},
         "peak_rss_mb": round(peak, 1),
         "facts_peak_rss_mb": round(facts_peak, 1),
-        "threads": DUCKDB_THREADS,
+        "threads": analytics_settings().duckdb_threads,
         "cores": os.cpu_count(),
         # other work on the machine slows the 2-thread engine more than 1-thread pandas
         "load_average_before": round(load_before, 2),
-        "duckdb_memory_limit": DUCKDB_MEMORY_LIMIT,
+        "duckdb_memory_limit": analytics_settings().duckdb_memory_limit,
         "duckdb": duckdb.__version__,
         "generated_now": generated,
         "generate_seconds": meta["generate_seconds"],

@@ -16,21 +16,16 @@ from __future__ import annotations
 
 import secrets
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
-from govloop.core.clock import local_today, local_tz, now
-from govloop.hall.models import Appointment, HallEvent, ServiceItem, Ticket, Window, window_items
-from govloop.hotline.models import WorkOrder, WorkOrderEvent
-from govloop.indicators.models import ExportWatermark
-from govloop.indicators.store import (
+from govloop.analytics.models import ExportWatermark
+from govloop.analytics.store import (
     CITY,
     DEVICE_FACTS_SCHEMA,
     HALL_EVENTS_SCHEMA,
@@ -45,10 +40,12 @@ from govloop.indicators.store import (
     Store,
     month_key,
 )
+from govloop.core.clock import local_today, local_tz, now
+from govloop.hall import feed as hall_feed
+from govloop.hotline import feed as hotline_feed
 from govloop.ingest import devices as device_service
-from govloop.ingest.models import DeviceEvent
-from govloop.org.models import Hall
-from govloop.ratings.models import Rating, RatingEvent
+from govloop.ingest import feed as device_feed
+from govloop.ratings import feed as rating_feed
 
 CHUNK = 20_000
 
@@ -105,7 +102,7 @@ def _ensure_store(session: Session, store: Store) -> bool:
 
 
 def export_dims(session: Session, store: Store) -> None:
-    halls = session.execute(select(Hall.id, Hall.code, Hall.opens_at, Hall.closes_at)).all()
+    halls = hall_feed.halls(session)
     store.write_dim(
         "halls",
         pa.table(
@@ -117,9 +114,7 @@ def export_dims(session: Session, store: Store) -> None:
             }
         ),
     )
-    items = session.execute(
-        select(ServiceItem.id, ServiceItem.department_id, ServiceItem.promised_minutes)
-    ).all()
+    items = hall_feed.items(session)
     store.write_dim(
         "items",
         pa.table(
@@ -130,8 +125,12 @@ def export_dims(session: Session, store: Store) -> None:
             }
         ),
     )
-    _export_hall_departments(session, store)
-    windows = session.execute(select(Window.id, Window.hall_id, Window.number)).all()
+    pairs = hall_feed.hall_departments(session)
+    store.write_dim(
+        "hall_departments",
+        pa.table({"hall_id": [h for h, _d in pairs], "department_id": [d for _h, d in pairs]}),
+    )
+    windows = hall_feed.windows(session)
     store.write_dim(
         "windows",
         pa.table(
@@ -142,51 +141,6 @@ def export_dims(session: Session, store: Store) -> None:
             }
         ),
     )
-
-
-def _export_hall_departments(session: Session, store: Store) -> None:
-    """Which departments offer items at each hall's windows (general windows: all active
-    items), so a hall sees the city-wide hotline figures of its own departments only."""
-    active = dict(
-        session.execute(
-            select(ServiceItem.id, ServiceItem.department_id).where(ServiceItem.active)
-        ).all()
-    )
-    served = defaultdict(set)
-    for window_id, item_id in session.execute(
-        select(window_items.c.window_id, window_items.c.item_id)
-    ):
-        served[window_id].add(item_id)
-    pairs: set[tuple[int, int]] = set()
-    for window_id, hall_id, general in session.execute(
-        select(Window.id, Window.hall_id, Window.is_general)
-    ):
-        items = active.keys() if general else served[window_id] & active.keys()
-        pairs.update((hall_id, active[i]) for i in items)
-    ordered = sorted(pairs)
-    store.write_dim(
-        "hall_departments",
-        pa.table(
-            {
-                "hall_id": [h for h, _d in ordered],
-                "department_id": [d for _h, d in ordered],
-            }
-        ),
-    )
-
-
-def _chunks(
-    session: Session, stmt: Any, id_column: Any, after: int, upto: int
-) -> Iterator[list[Any]]:
-    last = after
-    while last < upto:
-        rows = session.execute(
-            stmt.where(id_column > last, id_column <= upto).order_by(id_column).limit(CHUNK)
-        ).all()
-        if not rows:
-            return
-        yield list(rows)
-        last = rows[-1][0]
 
 
 def _write(
@@ -208,39 +162,12 @@ def _write(
         store.write_part(source, hall_id, month, table)
 
 
-def _upper(session: Session, column: Any, at_column: Any, settle_seconds: float) -> int:
-    stmt = select(func.max(column))
-    if settle_seconds > 0:
-        stmt = stmt.where(at_column <= now() - timedelta(seconds=settle_seconds))
-    return int(session.scalar(stmt) or 0)
-
-
 def _export_hall_events(
     session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
 ) -> None:
-    upto = _upper(session, HallEvent.id, HallEvent.at, settle)
-    stmt = (
-        select(
-            HallEvent.id,
-            HallEvent.hall_id,
-            HallEvent.kind,
-            HallEvent.at,
-            HallEvent.ticket_id,
-            HallEvent.appointment_id,
-            HallEvent.item_id,
-            HallEvent.window_id,
-            HallEvent.staff_id,
-            HallEvent.detail,
-            Ticket.service_date,
-            Ticket.arrived_at,
-            Ticket.priority,
-            Appointment.service_date.label("appointment_day"),
-        )
-        .outerjoin(Ticket, Ticket.id == HallEvent.ticket_id)
-        .outerjoin(Appointment, Appointment.id == HallEvent.appointment_id)
-    )
+    upto = hall_feed.EVENTS.newest_id(session, settle)
     count = 0
-    for rows in _chunks(session, stmt, HallEvent.id, mark.last_id, upto):
+    for rows in hall_feed.EVENTS.chunks(session, mark.last_id, upto, CHUNK):
         records = []
         for r in rows:
             kind = HALL_KIND_CODES.get(r.kind, 0)
@@ -278,37 +205,27 @@ def _export_hall_events(
 def _export_rating_events(
     session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
 ) -> None:
-    upto = _upper(session, RatingEvent.id, RatingEvent.at, settle)
-    stmt = select(
-        RatingEvent.id,
-        RatingEvent.kind,
-        RatingEvent.at,
-        RatingEvent.rating_id,
-        RatingEvent.detail,
-        Rating.hall_id,
-        Rating.level,
-        Rating.real_name,
-        Rating.item_id,
-        Rating.window_id,
-        Rating.staff_id,
-        Rating.department_id,
-        Rating.rated_at,
-        WorkOrder.created_at.label("order_created_at"),
-    ).join(Rating, Rating.id == RatingEvent.rating_id)
-    # a hotline rating changes the figures of the day its order was accepted
-    stmt = stmt.outerjoin(
-        WorkOrder, and_(Rating.matter_source == "hotline", WorkOrder.number == Rating.matter_ref)
-    )
+    upto = rating_feed.EVENTS.newest_id(session, settle)
     count = 0
-    for rows in _chunks(session, stmt, RatingEvent.id, mark.last_id, upto):
+    for rows in rating_feed.EVENTS.chunks(session, mark.last_id, upto, CHUNK):
         records = []
+        # a hotline rating changes the figures of the day its order was accepted
+        accepted = hotline_feed.accepted_at(
+            session,
+            (r.matter_ref for r in rows if r.matter_source == hotline_feed.RATED_MATTER_SOURCE),
+        )
         for r in rows:
             kind = RATING_KIND_CODES.get(r.kind, 0)
             rated_local = _local(r.rated_at)
             detail = r.detail or {}
             opened = r.kind == "case.opened"
-            if r.order_created_at is not None:
-                result.city_dirty.add(_local(r.order_created_at).date())
+            order_accepted = (
+                accepted.get(r.matter_ref)
+                if r.matter_source == hotline_feed.RATED_MATTER_SOURCE
+                else None
+            )
+            if order_accepted is not None:
+                result.city_dirty.add(_local(order_accepted).date())
             records.append(
                 {
                     "id": r.id,
@@ -342,19 +259,9 @@ def _export_rating_events(
 def _export_work_order_events(
     session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
 ) -> None:
-    upto = _upper(session, WorkOrderEvent.id, WorkOrderEvent.at, settle)
-    stmt = select(
-        WorkOrderEvent.id,
-        WorkOrderEvent.kind,
-        WorkOrderEvent.at,
-        WorkOrderEvent.order_id,
-        WorkOrderEvent.department_id,
-        WorkOrderEvent.detail,
-        WorkOrder.created_at,
-        WorkOrder.sign_due_at,
-    ).join(WorkOrder, WorkOrder.id == WorkOrderEvent.order_id)
+    upto = hotline_feed.EVENTS.newest_id(session, settle)
     count = 0
-    for rows in _chunks(session, stmt, WorkOrderEvent.id, mark.last_id, upto):
+    for rows in hotline_feed.EVENTS.chunks(session, mark.last_id, upto, CHUNK):
         records = []
         for r in rows:
             detail = r.detail or {}
@@ -390,12 +297,8 @@ def _export_devices(
     """Recompute the ``devices`` facts (uptime per hall, device and day, from the device
     registry) from the month of the oldest new device event through today. Today's row
     always changes (an online device keeps adding up time), so today is always dirty."""
-    upto = _upper(session, DeviceEvent.id, DeviceEvent.at, settle)
-    first_at, count = session.execute(
-        select(func.min(DeviceEvent.at), func.count(DeviceEvent.id)).where(
-            DeviceEvent.id > mark.last_id, DeviceEvent.id <= upto
-        )
-    ).one()
+    upto = device_feed.EVENTS.newest_id(session, settle)
+    first_at, count = device_feed.span(session, mark.last_id, upto)
     today = local_today()
     first = min(_local(first_at).date(), today) if first_at is not None else today
     rows = device_service.uptime_days(

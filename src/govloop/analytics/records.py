@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_tz
-from govloop.indicators.settings import DUCKDB_MEMORY_LIMIT, DUCKDB_THREADS, data_dir
+from govloop.core.settings import analytics_settings
 from govloop.ingest.models import IngestedRecord, Source
 
 BATCH = 20_000
@@ -49,7 +49,7 @@ SCHEMA = pa.schema(
 
 
 def store_root(root: Path | None = None) -> Path:
-    return (root or data_dir()) / "ingest"
+    return (root or analytics_settings().data_dir) / "ingest"
 
 
 def _watermark_path(root: Path) -> Path:
@@ -130,8 +130,8 @@ def _connect() -> Any:
     import duckdb
 
     con = duckdb.connect()
-    con.execute(f"SET threads TO {DUCKDB_THREADS}")
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+    con.execute(f"SET threads TO {analytics_settings().duckdb_threads}")
+    con.execute(f"SET memory_limit = '{analytics_settings().duckdb_memory_limit}'")
     return con
 
 
