@@ -11,10 +11,10 @@ from govloop.core.cli import db_app, users_app
 from govloop.demo.cli import demo, simulate_devices
 from govloop.hall.cli import hall_app
 from govloop.hotline.cli import app as hotline_app
-from govloop.hotline.open311_cli import app as open311_app
+from govloop.hotline.open311.cli import app as open311_app
 from govloop.indicators.cli import indicators_app
 from govloop.ingest.cli import ingest_app
-from govloop.ingest.devices_cli import devices_app
+from govloop.ingest.devices.cli import devices_app
 from govloop.insight.cli import insight_app
 from govloop.serve import serve
 from govloop.subjects.cli import subjects_app

@@ -29,8 +29,8 @@ from govloop.core.input_guard import (
     digits_int,
     loads_json,
 )
-from govloop.hotline import open311
 from govloop.hotline.models import WorkOrder, WorkOrderEvent
+from govloop.hotline.open311 import service as open311
 from govloop.ingest.models import DeadLetter
 from govloop.subjects import service as subjects
 from govloop.subjects.models import SubjectMaster

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from govloop.core.db import make_engine, set_engine, unit_of_work
-from govloop.ingest import devices
+from govloop.ingest.devices import service as devices
 from govloop.ingest.models import DeviceKind
 from govloop.org.models import Hall
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server

@@ -1,4 +1,4 @@
-"""govloop's own Open311 schemas (``open311_schema/`` in the package) check every response
+"""govloop's own Open311 schemas (``hotline/open311/schema/`` in the package) check every response
 in every run. The official Open311 schemas are an optional cross-check on top: used when
 the folder beside the repository (``../shared/reference/open311/schema``) or
 ``GOVLOOP_OPEN311_SCHEMA_DIR`` has them, otherwise the tests that need them are skipped
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from govloop.hotline.open311_conformance import SCHEMA_DIR_ENV
+from govloop.hotline.open311.conformance import SCHEMA_DIR_ENV
 
 _BESIDE = Path(__file__).resolve().parents[2].parent / "shared/reference/open311/schema"
 if not os.environ.get(SCHEMA_DIR_ENV) and (_BESIDE / "swagger.json").is_file():

@@ -39,7 +39,7 @@ from govloop.core.clock import FrozenClock, frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall.models import ServiceItem, Window
-from govloop.hotline import intake, workflow
+from govloop.hotline.orders import intake, workflow
 from govloop.org.models import Hall
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RectificationCase

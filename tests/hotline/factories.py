@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Role, create_user
 from govloop.core.models import User
 from govloop.hotline.catalogue import seed_catalogue
-from govloop.hotline.intake import OrderInput, create_order
 from govloop.hotline.models import WorkOrder
+from govloop.hotline.orders.intake import OrderInput, create_order
 from govloop.org.models import Department, DepartmentMember
 
 PASSWORD = "correct-horse-battery"

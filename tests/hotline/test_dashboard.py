@@ -10,7 +10,7 @@ import pytest
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest
-from govloop.hotline import dashboard
+from govloop.hotline.dashboard import service as dashboard
 from tests.hotline.dashboard_scenario import (
     CG_NOVEMBER,
     FRIDAY_DEC_11,

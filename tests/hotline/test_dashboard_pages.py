@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from govloop.app import create_app
 from govloop.core.clock import frozen
-from govloop.hotline import dashboard_api, dashboard_pages
+from govloop.hotline.dashboard import api as dashboard_api
+from govloop.hotline.dashboard import pages as dashboard_pages
 from tests.hotline.dashboard_scenario import FRIDAY_DEC_11, build_week
 from tests.web.helpers import sign_in
 

@@ -17,7 +17,7 @@ from govloop.demo.hotline.orders import (
 )
 from govloop.hotline.catalogue import load_catalogue
 from govloop.hotline.models import Channel, OrderType, Urgency
-from govloop.hotline.routing import holdout_split
+from govloop.hotline.orders.routing import holdout_split
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 END = datetime(2025, 5, 1, tzinfo=UTC)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from govloop.core.db import unit_of_work
-from govloop.hotline.email_import import import_mailbox
 from govloop.hotline.models import WorkOrder
+from govloop.hotline.orders.email_import import import_mailbox
 from tests.hotline.factories import build_world
 
 

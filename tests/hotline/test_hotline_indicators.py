@@ -11,8 +11,9 @@ from sqlalchemy import select
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
-from govloop.hotline import dashboard, workflow
+from govloop.hotline.dashboard import service as dashboard
 from govloop.hotline.models import WorkOrder
+from govloop.hotline.orders import workflow
 from govloop.indicators import results, scorecards, service
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RectificationCase

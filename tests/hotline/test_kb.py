@@ -15,9 +15,9 @@ from govloop.core.clock import local_today
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, RuleViolation
 from govloop.demo.hotline.kb import bulk_load, generate_articles, seed_demo_articles
-from govloop.hotline import kb
 from govloop.hotline.catalogue import seed_catalogue
-from govloop.hotline.kb_search import SNIPPET_CHARS, tokenize
+from govloop.hotline.kb import service as kb
+from govloop.hotline.kb.search import SNIPPET_CHARS, tokenize
 from govloop.hotline.models import ArticleStatus, KbArticle, KbArticleVersion
 from tests.factories import make_user
 

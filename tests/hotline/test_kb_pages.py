@@ -15,8 +15,10 @@ from govloop.app import create_app
 from govloop.core.auth import Role
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
-from govloop.hotline import kb, kb_api, kb_pages
 from govloop.hotline.catalogue import seed_catalogue
+from govloop.hotline.kb import api as kb_api
+from govloop.hotline.kb import pages as kb_pages
+from govloop.hotline.kb import service as kb
 from govloop.hotline.models import ArticleStatus, KbArticle, KbArticleVersion
 from tests.factories import make_user
 from tests.web.helpers import csrf, sign_in

@@ -22,15 +22,18 @@ from typer.testing import CliRunner
 from govloop.app import create_app
 from govloop.core.clock import now, to_local
 from govloop.core.db import unit_of_work
-from govloop.hotline import intake, open311, open311_api, open311_cli, workflow
 from govloop.hotline.models import HotlineCategory, Open311Client, WorkOrder, WorkOrderEvent
-from govloop.hotline.open311_conformance import (
+from govloop.hotline.open311 import api as open311_api
+from govloop.hotline.open311 import cli as open311_cli
+from govloop.hotline.open311 import service as open311
+from govloop.hotline.open311.conformance import (
     OWN_SCHEMAS,
     SCHEMA_DIR_ENV,
     Schemas,
     check_conformance,
     xml_to_json,
 )
+from govloop.hotline.orders import intake, workflow
 from tests.hotline.conftest import OFFICIAL_SCHEMAS, needs_official_schemas
 from tests.hotline.factories import build_world, new_order
 
@@ -744,8 +747,8 @@ def test_own_schemas_reject_what_the_spec_forbids(kind, mutate, expected):
 
 def test_own_schemas_are_package_data():
     assert OWN.official is None and OWN.folder is None
-    assert OWN.sources == ["govloop open311_schema (from the GeoReport v2 text)"]
-    folder = files("govloop.hotline").joinpath("open311_schema")
+    assert OWN.sources == ["govloop Open311 schemas (from the GeoReport v2 text)"]
+    folder = files("govloop.hotline.open311").joinpath("schema")
     names = {entry.name for entry in folder.iterdir() if entry.name.endswith(".json")}
     assert set(OWN_SCHEMAS.values()) <= names
 

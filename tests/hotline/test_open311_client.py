@@ -21,9 +21,11 @@ from sqlalchemy.orm import sessionmaker
 from govloop.app import create_app
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
-from govloop.hotline import open311, open311_api, workflow
 from govloop.hotline.models import WorkOrder
-from govloop.hotline.open311_conformance import check_conformance
+from govloop.hotline.open311 import api as open311_api
+from govloop.hotline.open311 import service as open311
+from govloop.hotline.open311.conformance import check_conformance
+from govloop.hotline.orders import workflow
 from tests.e2e.conftest import free_port
 from tests.hotline.conftest import needs_official_schemas
 from tests.hotline.factories import build_world

@@ -16,8 +16,8 @@ from govloop.app import create_app
 from govloop.core.auth import issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hotline import queries, workflow
 from govloop.hotline.models import WorkOrder
+from govloop.hotline.orders import queries, workflow
 from govloop.subjects.models import SubjectMaster
 from tests.hotline.factories import build_world, new_order
 

@@ -15,10 +15,10 @@ from typer.testing import CliRunner
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest
 from govloop.demo.hotline.orders import GeneratedOrder, generate_orders
-from govloop.hotline import routing
 from govloop.hotline.catalogue import seed_catalogue
 from govloop.hotline.cli import app
 from govloop.hotline.models import HotlineCategory, OrderStatus, RoutingModel, WorkOrder
+from govloop.hotline.orders import routing
 from govloop.org.models import Department
 
 WATER_TEXT = "您好，我们小区从昨天晚上开始停水，到现在还没来水，也没有任何通知，家里没水用。"

@@ -16,8 +16,10 @@ from govloop.core.clock import frozen, local_tz
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied
 from govloop.demo.hotline.orders import GeneratedOrder, Surge, generate_orders
-from govloop.hotline import topics, topics_detect, topics_queries
 from govloop.hotline.models import TopicAlert, TopicAlertKind, WorkOrder
+from govloop.hotline.topics import detect as topics_detect
+from govloop.hotline.topics import queries as topics_queries
+from govloop.hotline.topics import service as topics
 from tests.hotline.factories import HotlineWorld, build_world
 
 CLUSTER_DAY = date(2025, 11, 20)  # a Thursday

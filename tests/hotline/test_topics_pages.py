@@ -13,8 +13,10 @@ from sqlalchemy import func, select
 from govloop.app import create_app
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.hotline import topics, topics_api, topics_pages
 from govloop.hotline.models import TopicAlert, TopicAlertKind
+from govloop.hotline.topics import api as topics_api
+from govloop.hotline.topics import pages as topics_pages
+from govloop.hotline.topics import service as topics
 from tests.hotline.factories import build_world
 from tests.hotline.test_topics import CLUSTER_DAY, after, load_cluster_week
 from tests.web.helpers import htmx, sign_in

@@ -10,7 +10,6 @@ from sqlalchemy import func, select
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, NotFound, PermissionDenied, RuleViolation
-from govloop.hotline import intake, queries, sla, workflow
 from govloop.hotline.models import (
     AssignmentStatus,
     OrderStatus,
@@ -18,6 +17,7 @@ from govloop.hotline.models import (
     WorkOrder,
     WorkOrderEvent,
 )
+from govloop.hotline.orders import intake, queries, sla, workflow
 from govloop.ratings.models import Rating, RectificationCase
 from tests.hotline.factories import build_world, new_order
 

@@ -18,7 +18,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import NotAuthenticated
 from govloop.demo.devices import seed_demo
 from govloop.demo.hall.seed import HALL_CODE
-from govloop.ingest import devices
+from govloop.ingest.devices import service as devices
 from govloop.ingest.models import DeadLetter, Device, DeviceEvent, IngestedRecord, IngestRun
 from tests.factories import make_hall, make_user
 from tests.ingest.helpers import lazy_chunks, post_streamed

@@ -14,7 +14,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
 from govloop.core.db import unit_of_work
-from govloop.ingest import devices
+from govloop.ingest.devices import service as devices
 from govloop.ingest.models import DeadLetter, IngestedRecord
 from govloop.ingest.mqtt import DeviceListener, publish_messages
 

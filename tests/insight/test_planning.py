@@ -10,7 +10,8 @@ import pytest
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, NotFound
-from govloop.insight import planning, recommend
+from govloop.insight import recommend
+from govloop.insight.planning import service as planning
 from govloop.insight.service import Scope
 from tests.insight.history import build_demo_history
 

@@ -17,7 +17,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.demo.hall import seed as demo
 from govloop.insight.models import StaffingTarget
-from govloop.insight.planning_pages import reason_label, short_explanation
+from govloop.insight.planning.pages import reason_label, short_explanation
 from tests.insight.history import build_demo_history
 from tests.web.helpers import csrf, sign_in
 

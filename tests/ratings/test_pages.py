@@ -18,7 +18,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import service as hall
-from govloop.ingest import devices
+from govloop.ingest.devices import service as devices
 from govloop.ingest.models import DeviceKind
 from govloop.org import service as org_service
 from govloop.ratings import service as ratings

@@ -31,7 +31,7 @@ def case_info(*, session: Session, case_type: str, case_id: int, user: User) -> 
         t = hall.ticket_case(session=session, ticket_id=case_id)
         return CaseInfo(case_type, case_id, t.open, t.staff_id == user.id, t.item_code, t.label)
     if case_type == CaseType.WORK_ORDER:
-        from govloop.hotline import workflow
+        from govloop.hotline.orders import workflow
 
         o = workflow.order_case(session=session, order_id=case_id)
         unit = workflow.department_of_user(session=session, user=user)

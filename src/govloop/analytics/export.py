@@ -43,8 +43,8 @@ from govloop.analytics.store import (
 from govloop.core.clock import local_today, local_tz, now
 from govloop.hall import feed as hall_feed
 from govloop.hotline import feed as hotline_feed
-from govloop.ingest import devices as device_service
 from govloop.ingest import feed as device_feed
+from govloop.ingest.devices import service as device_service
 from govloop.ratings import feed as rating_feed
 
 CHUNK = 20_000

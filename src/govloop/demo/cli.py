@@ -15,7 +15,7 @@ from rich.console import Console
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.demo.devices import simulation_messages
-from govloop.ingest import devices as service
+from govloop.ingest.devices import service
 from govloop.ingest.mqtt import TOPIC_PREFIX, publish_messages
 
 console = Console()

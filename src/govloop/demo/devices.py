@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from govloop.core.calendar import is_workday
 from govloop.core.clock import local_tz, now
 from govloop.demo.hall.seed import HALL_CODE, WINDOWS
-from govloop.ingest import devices as registry
+from govloop.ingest.devices import service as registry
 from govloop.ingest.models import Device, DeviceKind
 from govloop.org.models import Hall
 

@@ -33,7 +33,7 @@ def train_routing(
     """Retrain the routing model on closed orders and report held-out accuracy."""
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
-    from govloop.hotline import routing
+    from govloop.hotline.orders import routing
 
     try:
         with status_console.status("正在用已办结工单训练分派模型…"), unit_of_work() as session:
@@ -81,7 +81,7 @@ def import_email(
     from pathlib import Path
 
     from govloop.core.db import unit_of_work
-    from govloop.hotline.email_import import import_mailbox
+    from govloop.hotline.orders.email_import import import_mailbox
 
     path = Path(source)
     if not path.exists():

@@ -7,20 +7,15 @@ from fastapi import APIRouter
 from govloop.core.clock import local_today
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
-from govloop.hotline import (
-    api,
-    citizen_pages,
-    dashboard_api,
-    dashboard_pages,
-    kb_api,
-    kb_pages,
-    open311_api,
-    pages,
-    topics,
-    topics_api,
-    topics_pages,
-    workflow,
-)
+from govloop.hotline.dashboard import api as dashboard_api
+from govloop.hotline.dashboard import pages as dashboard_pages
+from govloop.hotline.kb import api as kb_api
+from govloop.hotline.kb import pages as kb_pages
+from govloop.hotline.open311 import api as open311_api
+from govloop.hotline.orders import api, citizen_pages, pages, workflow
+from govloop.hotline.topics import api as topics_api
+from govloop.hotline.topics import pages as topics_pages
+from govloop.hotline.topics import service as topics
 
 # How often the deadline sweep runs (seconds).
 DEADLINE_SWEEP_S = 30.0

@@ -50,7 +50,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.db import unit_of_work
 from govloop.core.input_guard import loads_json
-from govloop.ingest import devices as registry
+from govloop.ingest.devices import service as registry
 from govloop.ingest.models import IngestedRecord, IngestRun, Source, SourceKind
 from govloop.ingest.pipeline import (
     RawRow,

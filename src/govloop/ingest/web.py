@@ -5,7 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from govloop.core.jobs import Job
-from govloop.ingest import api, devices_api, devices_pages, pages
+from govloop.ingest import api, pages
+from govloop.ingest.devices import api as devices_api
+from govloop.ingest.devices import pages as devices_pages
 
 ROUTERS: list[APIRouter] = [api.router, pages.router, devices_api.router, devices_pages.router]
 JOBS: list[Job] = []

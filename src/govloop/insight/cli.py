@@ -32,7 +32,7 @@ def staffing_plan(
 ) -> None:
     """Plan next week's windows per 30-minute slot from the forecast."""
     from govloop.core.db import unit_of_work
-    from govloop.insight import planning
+    from govloop.insight.planning import service as planning
 
     with unit_of_work(readonly=True) as session:
         report = planning.staffing_report(planning.staffing(session=session, hall_code=hall))

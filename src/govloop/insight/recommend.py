@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from govloop.insight.planning import StaffingResult, staffing
+from govloop.insight.planning.service import StaffingResult, staffing
 from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
 from govloop.insight.simulation import simulate_hall
 from govloop.insight.staffing import RECURRING, classify_gaps

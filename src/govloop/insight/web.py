@@ -9,7 +9,9 @@ from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job
 from govloop.core.settings import get_settings
 from govloop.indicators import service as indicator_service
-from govloop.insight import api, pages, planning_api, planning_pages, recommend_pages, watch
+from govloop.insight import api, pages, recommend_pages, watch
+from govloop.insight.planning import api as planning_api
+from govloop.insight.planning import pages as planning_pages
 
 
 def _refresh_indicators() -> None:

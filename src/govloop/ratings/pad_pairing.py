@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from govloop.core.access_rules import DEVICE_KEY, declares
 from govloop.core.db import get_readonly_session
 from govloop.core.errors import NotFound
-from govloop.ingest import devices
+from govloop.ingest.devices import service as devices
 from govloop.ingest.models import Device, DeviceKind
 from govloop.org import service as org_service
 

@@ -280,7 +280,7 @@ REFUSALS = {
 
 
 def _unit_of(session: Session, user: User) -> int | None:
-    from govloop.hotline import journal  # the unit a handler acts for
+    from govloop.hotline.orders import journal
 
     return journal.department_of(session, user)
 

@@ -25,10 +25,10 @@ from govloop.bench.hall import BenchConfig, bench_database, running_server
 from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.models import User
 from govloop.demo.hotline.orders import generate_orders
-from govloop.hotline import open311
 from govloop.hotline.catalogue import seed_catalogue
 from govloop.hotline.models import WorkOrder
-from govloop.hotline.open311_conformance import check_conformance
+from govloop.hotline.open311 import service as open311
+from govloop.hotline.open311.conformance import check_conformance
 
 
 def _seed(engine: Any) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 A throw-away database (a temporary SQLite file, or a fresh schema on PostgreSQL) is
 migrated and filled with generated district- and street-level articles through the bulk
 loader; about 5 % of them have expired. Then the same mix of queries runs through
-:func:`govloop.hotline.kb.search` and through a naive baseline, a ranked ``LIKE '%…%'``
+:func:`govloop.hotline.kb.service.search` and through a naive baseline, a ranked ``LIKE '%…%'``
 scan of the answer text. Half the queries are typed the way callers speak; the other half
 are written from one known article each, which gives the recall figure: how often that
 article is among the first five hits (``top5_hit_rate``), for the search and the baseline.
@@ -29,7 +29,7 @@ from govloop.core.clock import local_today
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.demo.hotline.kb import bulk_load, caller_queries, generate_articles
-from govloop.hotline import kb
+from govloop.hotline.kb import service as kb
 from govloop.hotline.models import KbArticle, KbArticleVersion
 from govloop.registry import import_all_models
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from govloop.demo.hotline.orders import generate_orders
-from govloop.hotline import routing
 from govloop.hotline.catalogue import load_catalogue
+from govloop.hotline.orders import routing
 
 TEST_SHARE = 0.2
 TIMED_SUGGESTIONS = 300

@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
-from govloop.ingest import devices as registry
+from govloop.ingest.devices import service as registry
 from govloop.ingest.models import IngestedRecord
 from govloop.ingest.mqtt import DeviceListener, publish_messages
 

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, now
 from govloop.core.models import User
-from govloop.hotline import kb
-from govloop.hotline.kb_search import optimize_index, write_index
+from govloop.hotline.kb import service as kb
+from govloop.hotline.kb.search import optimize_index, write_index
 from govloop.hotline.models import ArticleStatus, HotlineCategory, KbArticle, KbArticleVersion
 
 BATCH = 2000

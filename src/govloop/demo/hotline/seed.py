@@ -23,7 +23,6 @@ from govloop.core.clock import frozen
 from govloop.core.models import User
 from govloop.demo.hall.seed import DEMO_PASSWORD
 from govloop.demo.hotline.orders import GeneratedOrder, Surge, generate_orders
-from govloop.hotline import sla
 from govloop.hotline.catalogue import load_catalogue, seed_catalogue
 from govloop.hotline.models import (
     Assignment,
@@ -33,6 +32,7 @@ from govloop.hotline.models import (
     WorkOrder,
     WorkOrderEvent,
 )
+from govloop.hotline.orders import sla
 from govloop.org.models import Department, DepartmentMember
 from govloop.ratings import service as ratings
 from govloop.ratings.models import RatingChannel
@@ -506,7 +506,8 @@ def build(
     """Everything the hotline demo shows: ``days`` of history, then the parts that learn
     from it (fewer days seed the browser tests faster)."""
     from govloop.demo.hotline import kb as kb_demo
-    from govloop.hotline import routing, topics
+    from govloop.hotline.orders import routing
+    from govloop.hotline.topics import service as topics
 
     report = generate_history(session=session, now=now, days=days, seed=seed)
     users = {u.username: u for u in session.scalars(select(User))}

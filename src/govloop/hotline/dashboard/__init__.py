@@ -1,0 +1,1 @@
+"""The hotline dashboard: volumes, time limits and satisfaction per channel and department."""

@@ -1,0 +1,1 @@
+"""Work orders (工单): intake from every channel, routing, dispatch, time limits, callbacks."""

@@ -1,0 +1,1 @@
+"""Hot topics (热点): clusters of similar work orders found each day, and their alerts."""

@@ -1,0 +1,1 @@
+"""The hall's devices: registry, keys, heartbeats and uptime, MQTT traffic."""

@@ -1,0 +1,85 @@
+"""Pages of the device registry: devices per hall with their state and uptime, a chart of
+the fleet's daily uptime over 30 days, revoke, and one device's event timeline."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from govloop.core.auth import Permission
+from govloop.core.db import get_readonly_session, get_session
+from govloop.core.deps import csrf_protect
+from govloop.core.i18n import N_
+from govloop.core.models import User
+from govloop.ingest.devices import service
+from govloop.web.kit import page_renderer, staff_page
+
+router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+KIND_LABELS = {
+    "ticket_machine": N_("Ticket machine"),
+    "rating_pad": N_("Rating pad"),
+    "self_service": N_("Self-service terminal"),
+    "display": N_("Display"),
+}
+EVENT_LABELS = {
+    "registered": N_("Registered"),
+    "online": N_("Online"),
+    "offline": N_("Offline"),
+    "fault": N_("Fault"),
+    "revoked": N_("Revoked"),
+}
+
+
+viewer_page = staff_page(Permission.HALL_VIEW)
+
+
+manager_page = staff_page(Permission.HALL_MANAGE)
+
+
+_page = page_renderer({"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS})
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(
+    request: Request,
+    hall: str | None = None,
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    hall_id = service.hall_id_for_code(session=session, code=hall) if hall else None
+    view = service.overview(session=session, hall_id=hall_id)
+    groups: dict[str, list[service.DeviceRow]] = {}
+    for row in view.rows:
+        groups.setdefault(row.hall_name or "", []).append(row)
+    chart = {
+        "days": [d.strftime("%m-%d") for d, _u, _e in view.daily],
+        "uptime": [round(100 * u / e, 1) if e else None for _d, u, e in view.daily],
+    }
+    return _page(request, "devices/list.html", view=view, groups=groups, chart=chart, hall=hall)
+
+
+@router.get("/devices/{code}", response_class=HTMLResponse)
+def device_page(
+    request: Request,
+    code: str,
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    device = service.get_device(session=session, code=code)
+    view = service.overview(session=session, hall_id=device.hall_id)
+    row = next(r for r in view.rows if r.device.id == device.id)
+    events = service.device_events(session=session, device=device)
+    return _page(request, "devices/detail.html", row=row, device=device, events=events)
+
+
+@router.post("/devices/{code}/revoke")
+def revoke_form(
+    code: str,
+    reason: str = Form(""),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    device = service.revoke_device(session=session, code=code, reason=reason, actor=user.username)
+    return RedirectResponse(f"/devices/{device.code}", status_code=303)

@@ -1,0 +1,1 @@
+"""Planning: forecasts turned into staffing plans, appointment quotas and guidance."""
