@@ -5,6 +5,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck clean
 
+# Both cores; the tests of one file run in one worker (they share module-level fixtures).
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
@@ -15,11 +18,12 @@ demo: $(STAMP)
 	$(BIN)/govloop demo
 
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src

@@ -21,9 +21,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
 from govloop import __version__
-from govloop.access import audit_keys
 from govloop.access import web as access_web
 from govloop.actions import web as actions_web
+from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
 from govloop.core import access_rules, health
 from govloop.core import openapi as openapi_doc

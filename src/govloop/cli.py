@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from govloop.access.cli import audit_app
+from govloop.analytics.cli import export_records
 from govloop.bench.cli import bench_app
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
@@ -35,6 +36,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识图谱")
 app.command("demo")(demo)
 devices_app.command("simulate")(simulate_devices)
+ingest_app.command("export")(export_records)
 app.command("serve")(serve)
 
 if __name__ == "__main__":

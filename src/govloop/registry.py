@@ -7,6 +7,7 @@ def import_all_models() -> None:
     import govloop.access.models
     import govloop.actions.models
     import govloop.analytics.models
+    import govloop.audit.models
     import govloop.catalog.models
     import govloop.core.models
     import govloop.field.models

@@ -14,9 +14,10 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from govloop.access import anchor, audit
-from govloop.access.audit import Entry
-from govloop.access.models import AuditEntry, AuditHead
+from govloop.audit import anchor, anchor_export
+from govloop.audit import log as audit
+from govloop.audit.log import Entry
+from govloop.audit.models import AuditEntry, AuditHead
 from govloop.core.db import unit_of_work
 
 
@@ -48,12 +49,12 @@ def verify(anchor_path: Path | None = None) -> audit.VerifyReport:
         )
 
 
-def export(to: Path) -> anchor.ExportResult:
+def export(to: Path) -> anchor_export.ExportResult:
     """What `govloop audit export --to` does: sign the head, commit, then append."""
     with unit_of_work() as s:
         audit.checkpoint_now(session=s)
     with unit_of_work(readonly=True) as s:
-        return anchor.export(session=s, to=to)
+        return anchor_export.export(session=s, to=to)
 
 
 def kinds(report: audit.VerifyReport) -> list[tuple[str, int]]:

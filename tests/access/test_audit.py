@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select, text, update
 
-from govloop.access import audit
-from govloop.access.audit import Entry
-from govloop.access.models import AuditCheckpoint, AuditEntry
+from govloop.audit import log as audit
+from govloop.audit.log import Entry
+from govloop.audit.models import AuditCheckpoint, AuditEntry
 from govloop.core.db import unit_of_work
 
 

@@ -13,8 +13,10 @@ import rfc8785
 from sqlalchemy import delete, insert, select, text, update
 from typer.testing import CliRunner
 
-from govloop.access import anchor, audit, audit_keys
-from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
+from govloop.audit import anchor
+from govloop.audit import keys as audit_keys
+from govloop.audit import log as audit
+from govloop.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
 from govloop.cli import app as cli
 from govloop.core.clock import now
 from govloop.core.db import unit_of_work

@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from govloop.access import breakglass, service
-from govloop.access.models import AccessAlert, AuditEntry, Grant
+from govloop.access.models import AccessAlert, Grant
 from govloop.access.policy import policy
 from govloop.app import create_app
+from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work

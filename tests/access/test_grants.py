@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from govloop.access import audit, breakglass, cases, service
-from govloop.access.models import AuditEntry, Grant
+from govloop.access import breakglass, cases, service
+from govloop.access.models import Grant
 from govloop.access.policy import MaskRule, policy
+from govloop.audit import log as audit
+from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work

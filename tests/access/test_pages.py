@@ -112,8 +112,9 @@ def test_auditor_console_and_citizen_tracker(client):
 def test_auditor_console_shows_keys_and_checks_the_auditors_anchor(client, tmp_path, monkeypatch):
     from sqlalchemy import delete, update
 
-    from govloop.access import anchor, audit_keys
-    from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead
+    from govloop.audit import anchor
+    from govloop.audit import keys as audit_keys
+    from govloop.audit.models import AuditCheckpoint, AuditEntry, AuditHead
     from tests.access.audit_support import export, fill
 
     fill(25)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
+from govloop.actions import assessments, service
 from govloop.actions import effect as fx
-from govloop.actions import service
 from govloop.actions.models import Action, ActionStatus, LoopEvent
 from govloop.actions.schemas import ActionIn, ScopeIn
 from govloop.core.clock import frozen
@@ -22,7 +22,6 @@ from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.indicators.analytics import DailyMeasures, daily_measures, indicator_shape
 from govloop.indicators.framework import default_framework
-from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
 from govloop.org import service as org_service
 from tests.factories import HallWorld, make_hall

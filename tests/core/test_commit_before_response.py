@@ -20,8 +20,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from govloop.access.models import AuditEntry
 from govloop.app import create_app
+from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work

@@ -21,7 +21,8 @@ from PIL import Image, ImageDraw
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from govloop.access.models import AuditEntry, Grant
+from govloop.access.models import Grant
+from govloop.audit.models import AuditEntry
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.field.forms import MAX_PHOTO_BYTES

@@ -9,8 +9,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from govloop.access.models import AuditEntry, Grant
+from govloop.access.models import Grant
 from govloop.app import create_app
+from govloop.audit.models import AuditEntry
 from govloop.core.auth import issue_api_token
 from govloop.core.db import unit_of_work
 from govloop.field.models import FieldDevice, FieldSubmission

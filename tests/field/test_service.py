@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 
 from govloop.access import service as access
-from govloop.access.models import AuditEntry
 from govloop.access.service import Denial
+from govloop.audit.models import AuditEntry
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import NotFound, RuleViolation

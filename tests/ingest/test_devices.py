@@ -14,8 +14,8 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, RuleViolation
 from govloop.indicators import results, service
 from govloop.ingest.devices import service as devices
+from govloop.ingest.devices.mqtt import Message, ensure_source, ingest_messages
 from govloop.ingest.models import DeadLetter, Device, DeviceEvent, IngestedRecord
-from govloop.ingest.mqtt import Message, ensure_source, ingest_messages
 from govloop.ingest.pipeline import start_run
 from tests.factories import make_hall
 

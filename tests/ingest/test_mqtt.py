@@ -15,8 +15,8 @@ from sqlalchemy import func, select
 
 from govloop.core.db import unit_of_work
 from govloop.ingest.devices import service as devices
+from govloop.ingest.devices.mqtt import DeviceListener, publish_messages
 from govloop.ingest.models import DeadLetter, IngestedRecord
-from govloop.ingest.mqtt import DeviceListener, publish_messages
 
 HOST, PORT = "127.0.0.1", 1883
 

@@ -11,10 +11,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from govloop.access import audit
 from govloop.access.cases import attach_subject
-from govloop.access.models import AuditEntry, CaseSubject, Grant, GrantStatus
+from govloop.access.models import CaseSubject, Grant, GrantStatus
 from govloop.app import create_app
+from govloop.audit import log as audit
+from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role
 from govloop.core.clock import now
 from govloop.core.db import unit_of_work

@@ -10,7 +10,8 @@ from datetime import datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.access.models import AuditEntry, Grant
+from govloop.access.models import Grant
+from govloop.audit.models import AuditEntry
 from govloop.core import calendar, ratelimit
 from govloop.core.clock import now, to_local
 from govloop.core.errors import NotFound

@@ -17,9 +17,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, audit, breakglass, cases, service
+from govloop.access import activity, breakglass, cases, service
 from govloop.access.models import CaseType
 from govloop.access.policy import policy
+from govloop.audit import log as audit
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, current_user, public, require

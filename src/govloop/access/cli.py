@@ -71,8 +71,8 @@ def verify(
 ) -> None:
     """Verify the access log's chain, signed checkpoints, head row and exported heads (exit
     code 1 on tampering)."""
-    from govloop.access import anchor as anchoring
-    from govloop.access import audit
+    from govloop.audit import anchor as anchoring
+    from govloop.audit import log as audit
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
 
@@ -97,8 +97,8 @@ def export(
 ) -> None:
     """Sign the current head and append the new signed heads to DIR/heads.jsonl (refused,
     writing nothing, when the log no longer matches what DIR holds)."""
-    from govloop.access import anchor as anchoring
-    from govloop.access import audit
+    from govloop.audit import anchor_export
+    from govloop.audit import log as audit
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
 
@@ -106,7 +106,7 @@ def export(
         with unit_of_work() as session:
             audit.checkpoint_now(session=session)
         with unit_of_work(readonly=True) as session:
-            result = anchoring.export(session=session, to=to)
+            result = anchor_export.export(session=session, to=to)
     except GovloopError as exc:
         _refuse(exc)
     if not result.ok:
@@ -123,7 +123,7 @@ def export(
 @audit_app.command("checkpoint")
 def checkpoint() -> None:
     """Sign the log's current head now (e.g. from cron at the end of the day)."""
-    from govloop.access import audit
+    from govloop.audit import log as audit
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
 
@@ -139,7 +139,7 @@ def checkpoint() -> None:
 @audit_app.command("keygen")
 def keygen() -> None:
     """Create the first checkpoint signing key in GOVLOOP_AUDIT_KEY_DIR."""
-    from govloop.access import audit_keys
+    from govloop.audit import keys as audit_keys
     from govloop.core.errors import GovloopError
 
     try:
@@ -154,7 +154,8 @@ def keygen() -> None:
 def rotate() -> None:
     """Replace the signing key; the old key endorses the new one, old checkpoints still
     verify (keep the old key's .json; its .pem may be destroyed)."""
-    from govloop.access import audit, audit_keys
+    from govloop.audit import keys as audit_keys
+    from govloop.audit import log as audit
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
 
@@ -175,7 +176,7 @@ def public_key(
     ),
 ) -> None:
     """The current signing key's public key (PEM), or with --all every key's public half."""
-    from govloop.access import audit_keys
+    from govloop.audit import keys as audit_keys
     from govloop.core.errors import GovloopError
 
     if every:
@@ -192,7 +193,7 @@ def public_key(
 def adopt_legacy() -> None:
     """Once after upgrading: re-sign with the current key the checkpoints the old release
     signed with a key derived from the session secret (only if the log verifies otherwise)."""
-    from govloop.access import audit
+    from govloop.audit import log as audit
     from govloop.core.db import unit_of_work
     from govloop.core.errors import GovloopError
     from govloop.core.settings import get_settings

@@ -21,11 +21,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.access import audit
-from govloop.access.audit import Entry
 from govloop.access.cases import CaseInfo, case_info, subjects_of
 from govloop.access.models import CaseType, Grant, GrantStatus
 from govloop.access.policy import FieldSet, policy
+from govloop.audit import log as audit
+from govloop.audit.log import Entry
 from govloop.core.clock import now
 from govloop.core.errors import GovloopError, NotFound, RuleViolation
 from govloop.core.models import User

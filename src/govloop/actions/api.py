@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from govloop.actions import service
+from govloop.actions import assessments, service
 from govloop.actions.models import Action
 from govloop.actions.schemas import (
     ActionIn,
@@ -22,7 +22,6 @@ from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
-from govloop.insight import assessments
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 

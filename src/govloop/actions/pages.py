@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.actions import service
+from govloop.actions import assessments, service
 from govloop.actions.models import Action, ActionStatus
 from govloop.actions.schemas import ActionIn, ScopeIn
 from govloop.core.auth import Permission
@@ -35,7 +35,6 @@ from govloop.core.input_guard import INT_MAX, INT_MIN, digits_int, loads_json
 from govloop.core.models import User
 from govloop.hall.overview import hall_layout
 from govloop.indicators.service import framework_in_force
-from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
 from govloop.org import service as org_service
 from govloop.org.models import Hall

@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from govloop.actions import assessments
 from govloop.actions import effect as fx
 from govloop.actions.models import Action, ActionKind, ActionStatus, LoopEvent, LoopEventKind
 from govloop.actions.schemas import ActionIn, ScopeIn
@@ -36,7 +37,6 @@ from govloop.indicators.facts import FACTS_SQL
 from govloop.indicators.framework import Framework, Node
 from govloop.indicators.measures import MEASURES, RELATIONS
 from govloop.indicators.service import framework_in_force
-from govloop.insight import assessments
 from govloop.insight.models import Anomaly, AnomalyStatus
 from govloop.org import service as org_service
 from govloop.org.models import Hall

@@ -32,10 +32,14 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from govloop.access import anchor, audit, audit_keys, service
-from govloop.access.audit import Entry
-from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey, Grant
+from govloop.access import service
+from govloop.access.models import Grant
 from govloop.access.policy import FieldSet
+from govloop.audit import anchor, anchor_export
+from govloop.audit import keys as audit_keys
+from govloop.audit import log as audit
+from govloop.audit.log import Entry
+from govloop.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
 from govloop.core import auth
 from govloop.core.db import make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
@@ -204,7 +208,7 @@ def _tamper_checks(folder: Path) -> dict[str, bool]:
         with unit_of_work() as s:
             audit.checkpoint_now(session=s)  # and at 2500, exported with the others
         with unit_of_work(readonly=True) as s:
-            assert anchor.export(session=s, to=folder / name).ok
+            assert anchor_export.export(session=s, to=folder / name).ok
         with unit_of_work() as s:
             tamper(s)
         with unit_of_work(readonly=True) as s:

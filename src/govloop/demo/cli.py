@@ -16,7 +16,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.demo.devices import simulation_messages
 from govloop.ingest.devices import service
-from govloop.ingest.mqtt import TOPIC_PREFIX, publish_messages
+from govloop.ingest.devices.mqtt import TOPIC_PREFIX, publish_messages
 
 console = Console()
 

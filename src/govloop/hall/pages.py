@@ -32,12 +32,11 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
-from govloop.hall import appointments, overview, service
+from govloop.hall import appointments, manage_panels, overview, service
 from govloop.hall.api import ticket_limit
 from govloop.hall.models import CITIZEN_PRIORITY, Outcome, ServiceItem
 from govloop.org import service as org_service
 from govloop.org.models import Hall
-from govloop.ratings import service as ratings_service
 from govloop.web.kit import is_htmx, page_renderer, page_user, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -487,12 +486,11 @@ def manage(
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     hall = _hall(session, hall_code)
-    rectification = ratings_service.case_summary(session=session, hall_id=hall.id)
     return page(
         request,
         "hall/manage.html",
         hall,
-        rectification=rectification,
+        **manage_panels.context(session, hall),
         **_manage_context(session, hall),
     )
 

@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from govloop.analytics import records as analytics
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.ingest import service
@@ -233,15 +232,3 @@ def discard(dead_letter_id: int, reason: str = typer.Option(..., "--reason")) ->
     except GovloopError as exc:
         _fail(exc)
     console.print(f"已作废死信 #{dead_letter_id}")
-
-
-@ingest_app.command("export")
-def export(
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Default: GOVLOOP_DATA_DIR"),
-) -> None:
-    """Export newly stored records to partitioned Parquet (incremental)."""
-    with unit_of_work(readonly=True) as s:
-        result = analytics.export_records(session=s, root=data_dir)
-    console.print(
-        f"已导出 {result.exported} 条记录，{len(result.files)} 个文件，水位 {result.watermark}"
-    )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.errors import NotFound
 from govloop.core.models import User
-from govloop.org.models import Department, Hall
+from govloop.org.models import Department, DepartmentMember, Hall
 
 
 def hall_by_code(session: Session, code: str) -> Hall | None:
@@ -47,3 +47,10 @@ def user_names(*, session: Session, ids: Iterable[int | None]) -> dict[int, str]
         select(User.id, User.display_name, User.username).where(User.id.in_(wanted))
     )
     return {uid: display or username for uid, display, username in rows}
+
+
+def department_of(session: Session, user: User) -> int | None:
+    """The department a handler acts for (None: not a member of any)."""
+    return session.scalar(
+        select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)
+    )

@@ -25,6 +25,7 @@ from govloop.core.events import touch
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall.models import Ticket
+from govloop.org import service as org_service
 from govloop.org.models import Hall
 from govloop.ratings.models import (
     BAD_LEVELS,
@@ -280,9 +281,7 @@ REFUSALS = {
 
 
 def _unit_of(session: Session, user: User) -> int | None:
-    from govloop.hotline.orders import journal
-
-    return journal.department_of(session, user)
+    return org_service.department_of(session, user)
 
 
 def _answers_for(session: Session, case: RectificationCase, rating: Rating, actor: User) -> bool:

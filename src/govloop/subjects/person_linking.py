@@ -44,7 +44,8 @@ from govloop.subjects.models import (
     SubjectLink,
     SubjectMaster,
 )
-from govloop.subjects.stewardship import cannot_link_pairs, repoint_references
+from govloop.subjects.references import repoint_references
+from govloop.subjects.stewardship import cannot_link_pairs
 
 # new rows and linked rows (dicts of ``person_row``) → scored pairs (key_a, key_b, p): new
 # against linked, and new against new

@@ -30,9 +30,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from govloop.access import audit
-from govloop.access.audit import Entry
-from govloop.access.models import CaseSubject, Grant, GrantStatus
+from govloop.audit import log as audit
+from govloop.audit.log import Entry
 from govloop.core.auth import Permission, User, has_permission
 from govloop.core.clock import now
 from govloop.core.errors import Conflict, NotFound, PermissionDenied, RuleViolation
@@ -49,6 +48,7 @@ from govloop.subjects.models import (
     SubjectLink,
     SubjectMaster,
 )
+from govloop.subjects.references import repoint_references
 from govloop.subjects.service import refresh_masters
 from govloop.subjects.survivorship import config
 
@@ -268,38 +268,6 @@ def _set_identifiers(
     for m in changed:
         m.identifier = wanted[m.id]
     session.flush()
-
-
-def repoint_references(session: Session, old_id: int, new_id: int) -> tuple[int, int]:
-    """Cases and live grants that refer to master ``old_id`` refer to ``new_id`` instead."""
-    cases = 0
-    already = {
-        (c.case_type, c.case_id)
-        for c in session.scalars(select(CaseSubject).where(CaseSubject.master_id == new_id))
-    }
-    for c in session.scalars(select(CaseSubject).where(CaseSubject.master_id == old_id)):
-        if (c.case_type, c.case_id) in already:
-            session.delete(c)  # the case already concerns the other master
-        else:
-            c.master_id = new_id
-            already.add((c.case_type, c.case_id))
-        cases += 1
-    grants = 0
-    live = session.scalars(
-        select(Grant).where(Grant.status.in_((GrantStatus.ACTIVE, GrantStatus.PENDING)))
-    )
-    for g in live:
-        subject_ids = list(g.subject_ids or [])
-        if old_id in subject_ids:
-            replaced: list[int] = []
-            for s in subject_ids:
-                s = new_id if s == old_id else s
-                if s not in replaced:
-                    replaced.append(s)
-            g.subject_ids = replaced
-            grants += 1
-    session.flush()
-    return cases, grants
 
 
 def _transfer(

@@ -41,8 +41,8 @@ from sqlalchemy.orm import Session
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.ingest.devices import service as registry
+from govloop.ingest.devices.mqtt import DeviceListener, publish_messages
 from govloop.ingest.models import IngestedRecord
-from govloop.ingest.mqtt import DeviceListener, publish_messages
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 PREFIX = "bench"

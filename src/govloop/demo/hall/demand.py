@@ -14,6 +14,7 @@ import numpy as np
 
 from govloop.core import calendar
 from govloop.core.clock import local_tz
+from govloop.demo.people import GIVEN, MOBILE_PREFIXES, SURNAMES
 from govloop.hall.models import AppointmentStatus, PriorityCategory
 from govloop.org.models import DEFAULT_PRIORITY_RULE
 
@@ -62,13 +63,6 @@ CANCEL_SHARE = 0.015  # walk-ins who give up after a while and cancel their tick
 
 APPOINTMENT_FATES = {"show": 0.80, "late": 0.06, "missed": 0.09, "cancelled": 0.05}
 SLOT_POPULARITY = (0.22, 0.22, 0.14, 0.12, 0.16, 0.14)
-
-SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"  # noqa: E501
-GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华建国红梅玉兰志强海燕晓东春雷文斌亮宇浩然子涵欣怡思远雨泽嘉怡一鸣佳琪俊杰梓萱"  # noqa: E501
-MOBILE_PREFIXES = (
-    "130", "131", "132", "135", "136", "137", "138", "139", "150", "151", "152", "155", "156",
-    "157", "158", "159", "176", "177", "180", "181", "186", "187", "188", "189", "198", "199",
-)  # fmt: skip
 
 
 # --- inputs --------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from govloop.demo.hall.demand import GIVEN, MOBILE_PREFIXES, SURNAMES
+from govloop.demo.people import GIVEN, MOBILE_PREFIXES, SURNAMES
 from govloop.ratings.models import Dimension, RatingChannel
 
 # --- model parameters ----------------------------------------------------------------

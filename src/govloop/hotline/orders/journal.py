@@ -14,7 +14,7 @@ from govloop.core.errors import NotFound, PermissionDenied
 from govloop.core.events import touch
 from govloop.core.models import User
 from govloop.hotline.models import WorkOrder, WorkOrderEvent
-from govloop.org.models import DepartmentMember
+from govloop.org import service as org_service
 
 CENTER_ROLES = frozenset({Role.ADMIN, Role.HOTLINE_AGENT})
 TOPIC = "hotline"
@@ -55,9 +55,7 @@ def require_center(user: User) -> None:
 
 
 def department_of(session: Session, user: User) -> int | None:
-    return session.scalar(
-        select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)
-    )
+    return org_service.department_of(session, user)
 
 
 def require_department(session: Session, user: User) -> int:

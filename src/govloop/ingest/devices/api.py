@@ -28,8 +28,8 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
 from govloop.ingest.devices import service
+from govloop.ingest.devices.mqtt import TOPIC_PREFIX, Message, ensure_source, ingest_messages
 from govloop.ingest.models import Device, DeviceEvent
-from govloop.ingest.mqtt import TOPIC_PREFIX, Message, ensure_source, ingest_messages
 from govloop.ingest.pipeline import finish_run, start_run
 
 router = APIRouter(

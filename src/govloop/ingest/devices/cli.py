@@ -14,7 +14,7 @@ from rich.table import Table
 from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.ingest.devices import service
-from govloop.ingest.mqtt import CLIENT_ID, TOPIC_PREFIX, DeviceListener
+from govloop.ingest.devices.mqtt import CLIENT_ID, TOPIC_PREFIX, DeviceListener
 
 devices_app = typer.Typer(no_args_is_help=True)
 console = Console()

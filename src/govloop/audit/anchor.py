@@ -33,11 +33,11 @@ import rfc8785
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from govloop.access.audit_keys import KeyRecord
+from govloop.audit.keys import KeyRecord
 from govloop.core.errors import NotFound
 
 if TYPE_CHECKING:
-    from govloop.access.audit import Problem
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -208,44 +208,7 @@ def _drop_pending(session: Session, _previous: Any) -> None:
 # --- export --------------------------------------------------------------------------------
 
 
-@dataclass
-class ExportResult:
-    file: str
-    ok: bool
-    problems: list[Problem] = field(default_factory=list)
-    keys_written: int = 0
-    heads_written: int = 0
-    last_seq: int = 0
-
-
-def export(*, session: Session, to: Path) -> ExportResult:
-    """Append to the anchor in ``to`` every checkpoint signed since its last head.
-
-    Refuses (writing nothing) when the log no longer matches the anchor or fails its own
-    checks: a head of a tampered log must not be exported. Sign the current head first
-    (``audit.checkpoint_now``, committed) so the export reaches the log's end."""
-    from govloop.access import audit
-
-    existing = read(to) if to.exists() else Anchor(source=str(anchor_file(to)))
-    report = audit.verify(session=session, anchor=existing, use_configured_anchor=False)
-    result = ExportResult(file=str(anchor_file(to)), ok=report.ok, problems=report.problems)
-    if not report.ok:
-        result.last_seq = existing.last_seq
-        return result
-    ring = report.keyring
-    heads = [
-        HeadLine(cp.seq, cp.hash, cp.key_id, audit.canonical_at(cp.at), cp.signature)
-        for cp in audit.checkpoints(session=session, after=existing.last_seq)
-    ]
-    used = {h.key_id for h in heads}
-    keys = [t.record for t in ring.trusted.values() if t.record.key_id in used]
-    keys = _with_endorsers(keys, ring)
-    result.keys_written, result.heads_written = append(to, keys=keys, heads=heads)
-    result.last_seq = max([existing.last_seq, *(h.seq for h in heads)])
-    return result
-
-
-def _with_endorsers(keys: list[KeyRecord], ring: Any) -> list[KeyRecord]:
+def with_endorsers(keys: list[KeyRecord], ring: Any) -> list[KeyRecord]:
     """The keys and, before each, the chain of keys that endorsed it, oldest first."""
     out: dict[str, KeyRecord] = {}
 

@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from operator import itemgetter
 from typing import Any
 
@@ -40,10 +40,11 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from govloop.access import anchor as anchoring
-from govloop.access import audit_keys
-from govloop.access.audit_keys import KeyRecord, KeyRing
-from govloop.access.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
+from govloop.audit import anchor as anchoring
+from govloop.audit import keys as audit_keys
+from govloop.audit.findings import Problem
+from govloop.audit.keys import KeyRecord, KeyRing, canonical_at
+from govloop.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
 from govloop.core.clock import now
 from govloop.core.errors import RuleViolation
 
@@ -90,14 +91,6 @@ FORMAT = 2  # the encoding of new entries
 HEAD_STATEMENT = "govloop-audit-head"
 _MAX_SAFE_INT = 2**53 - 1  # RFC 8785 numbers are IEEE doubles: larger integers lose digits
 _json_str = json.encoder.encode_basestring  # the C encoder: escapes exactly as RFC 8785
-
-
-def canonical_at(value: datetime | str) -> str:
-    """UTC ISO text with microseconds. SQLite hands back its stored text
-    ('2026-01-01 00:00:00.000000', UTC by convention), PostgreSQL a datetime."""
-    if isinstance(value, str):
-        return value.replace(" ", "T", 1) + "+00:00"
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 # --- content encodings ---------------------------------------------------------------------
@@ -353,15 +346,6 @@ def checkpoints(*, session: Session, after: int = 0) -> list[AuditCheckpoint]:
 
 
 # --- verifying -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    # modified / deleted / reordered / broken / rewritten / truncated / bad_signature /
-    # untrusted_key / head_mismatch / anchor_missing / anchor_mismatch / anchor_invalid
-    kind: str
-    seq: int
-    message: str
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -56,10 +56,16 @@ def key_dir() -> Path:
     return Path(os.environ.get("GOVLOOP_AUDIT_KEY_DIR") or DEFAULT_KEY_DIR)
 
 
+def canonical_at(value: datetime | str) -> str:
+    """UTC ISO text with microseconds. SQLite hands back its stored text
+    ('2026-01-01 00:00:00.000000', UTC by convention), PostgreSQL a datetime."""
+    if isinstance(value, str):
+        return value.replace(" ", "T", 1) + "+00:00"
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def iso(value: datetime) -> str:
     """The one text form of a time in signed statements: UTC, microseconds."""
-    from govloop.access.audit import canonical_at
-
     return canonical_at(value)
 
 
