@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from govloop.core.auth import Permission
 from govloop.core.clock import local_today, local_tz
@@ -36,7 +37,7 @@ from govloop.ratings import pad_pairing, service, servqual
 from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
 from govloop.ratings.pad_pairing import paired_pad
 from govloop.ratings.service import RatingInput
-from govloop.web.kit import is_htmx, page_renderer, page_user, refuse, staff_page
+from govloop.web.kit import is_htmx, page_renderer, page_user, posted_form, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -354,13 +355,13 @@ def _dimension_scores(dims: dict[str, str]) -> dict[str, int]:
 
 
 @router.post("/r/{public_id}", response_class=HTMLResponse, dependencies=[Depends(secret_link)])
-async def rate_link_submit(
+def rate_link_submit(
     request: Request,
     public_id: str,
     viewer: User | None = Depends(page_user),
+    form: FormData = Depends(posted_form),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    form = await request.form()
     via = str(form.get("via", ""))[:16]
     level = str(form.get("level", ""))[:2]
     tags = [str(t)[:20] for t in form.getlist("tags")][:20]
@@ -678,13 +679,13 @@ def survey_form(
 
 
 @router.post("/surveys/{code}", response_class=HTMLResponse, dependencies=[Depends(public)])
-async def survey_submit(
+def survey_submit(
     request: Request,
     code: str,
     viewer: User | None = Depends(page_user),
+    form: FormData = Depends(posted_form),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    form = await request.form()
     survey = servqual.get_survey(session=session, code=code[:32])
     raw: dict[str, dict[str, str]] = {}
     answers: dict[str, dict[str, Any]] = {}

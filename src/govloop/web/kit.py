@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
@@ -30,6 +31,12 @@ def page_user(
         session.expunge(user)
     request.state.user = user
     return user
+
+
+async def posted_form(request: Request) -> FormData:
+    """The posted form, read on the event loop, so a handler that works with the database can
+    be a plain function (run in the thread pool) and never block the loop."""
+    return await request.form()
 
 
 def staff_page(permission: Permission) -> Callable[..., User]:

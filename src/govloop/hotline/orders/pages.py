@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from govloop.core.auth import Permission
 from govloop.core.clock import local_tz, now
@@ -39,7 +40,7 @@ from govloop.hotline.models import (
 )
 from govloop.hotline.orders import intake, journal, queries, routing, sla, workflow
 from govloop.org.models import Department
-from govloop.web.kit import page_renderer, refuse, staff_page
+from govloop.web.kit import page_renderer, posted_form, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -275,12 +276,13 @@ def suggest_partial(
 
 
 @router.post("/hotline/orders/new", response_class=HTMLResponse)
-async def create_order(
+def create_order(
     request: Request,
+    posted: FormData = Depends(posted_form),
     user: User = Depends(hotline_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    form = {k: str(v) for k, v in (await request.form()).items()}
+    form = {k: str(v) for k, v in posted.items()}
     try:
         journal.require_center(user)
         order = intake.create_order(session=session, data=_order_input(form), actor=user)
@@ -526,14 +528,14 @@ def _action(
 
 
 @router.post("/hotline/orders/{order_id}/act/{action}", response_class=HTMLResponse)
-async def order_action(
+def order_action(
     request: Request,
     order_id: int,
     action: str,
     user: User = Depends(hotline_page),
+    raw: FormData = Depends(posted_form),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    raw = await request.form()
     form: dict[str, Any] = {k: str(v) for k, v in raw.items()}
     form["assist"] = [str(v) for v in raw.getlist("assist")]
     try:
