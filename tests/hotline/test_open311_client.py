@@ -27,7 +27,6 @@ from govloop.hotline.open311 import service as open311
 from govloop.hotline.open311.conformance import check_conformance
 from govloop.hotline.orders import workflow
 from tests.e2e.conftest import free_port
-from tests.hotline.conftest import needs_official_schemas
 from tests.hotline.factories import build_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,7 +94,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Seed
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
+            # a busy machine (the suite runs on both cores) can take long to start uvicorn
+            deadline = time.monotonic() + 180
             while True:
                 try:
                     if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
@@ -167,8 +167,8 @@ def test_a_posted_request_is_read_back_by_georeport(server):
     assert (read_back["lat"], read_back["long"], read_back["status"]) == (26.08, 119.3, "open")
 
 
-@needs_official_schemas
-def test_live_server_conforms_to_the_official_schemas(server):
+def test_live_server_conforms_to_the_schemas(server):
+    """govloop's own GeoReport v2 schemas always; the official ones too when available."""
     base, seeded = server
     report = check_conformance(base, api_key=seeded.api_key)
     assert report["failures"] == [] and report["open311_schema_failures"] == 0
