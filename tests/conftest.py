@@ -18,7 +18,7 @@ from sqlalchemy import Engine, create_engine, text
 from govloop.core import auth, ratelimit
 from govloop.core.db import Base, make_engine, set_engine
 from govloop.core.migrate import upgrade
-from govloop.hall.service import clear_stats_cache
+from govloop.hall.waits import clear_stats_cache
 from govloop.registry import import_all_models
 
 POSTGRES_URL = os.environ.get(

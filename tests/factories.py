@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Role, create_user
 from govloop.core.models import User
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
 from govloop.org.models import Department, Hall
 
@@ -71,11 +72,9 @@ def make_hall(
         made_windows[number] = window
     world = HallWorld(hall=hall, items=made_items, windows=made_windows)
     if staffed:
-        from govloop.hall import service
-
         for number in windows:
             user = make_user(session, f"staff{number}")
-            service.sign_in(session=session, hall=hall, window_number=number, actor=user)
+            hall_windows.sign_in(session=session, hall=hall, window_number=number, actor=user)
             world.staff[number] = user
     world.manager = make_user(session, "manager", Role.HALL_MANAGER)
     session.flush()

@@ -19,6 +19,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import RuleViolation
 from govloop.hall import service as hall
+from govloop.hall import windows as hall_windows
 from govloop.subjects.models import SubjectMaster
 from tests.factories import make_hall, make_user
 
@@ -52,7 +53,7 @@ def _setup(session):  # type: ignore[no-untyped-def]
     session.flush()
     ticket = hall.issue_ticket(session=session, hall=world.hall, item=world.items["SB01"])
     cases.attach_subject(session=session, case_type="ticket", case_id=ticket.id, master_id=zhang.id)
-    hall.call_next(session=session, hall=world.hall, window_number=1, actor=world.staff[1])
+    hall_windows.call_next(session=session, hall=world.hall, window_number=1, actor=world.staff[1])
     return world, ticket, zhang, other
 
 
@@ -147,8 +148,12 @@ def test_grant_ends_when_the_case_closes(db):
         token = service.open_grant(
             session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id
         ).token
-        hall.start_service(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
-        hall.finish_service(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
+        hall_windows.start_service(
+            session=s, hall=world.hall, window_number=1, actor=world.staff[1]
+        )
+        hall_windows.finish_service(
+            session=s, hall=world.hall, window_number=1, actor=world.staff[1]
+        )
         r = service.fetch(session=s, user=world.staff[1], token=token)
         assert r.denial and r.denial.code == "grant_ended" and r.denial.status == 410
         grant = s.scalars(select(Grant)).one()

@@ -14,6 +14,7 @@ from govloop.core.auth import Role
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import service as hall
+from govloop.hall import windows as hall_windows
 from govloop.subjects.models import SubjectMaster
 from tests.factories import make_hall, make_user
 from tests.web.helpers import sign_in
@@ -39,7 +40,7 @@ def client(db):
         )
         make_user(s, "auditor", Role.AUDITOR)
         hall.issue_ticket(session=s, hall=world.hall, item=world.items["SB01"])
-        hall.call_next(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
+        hall_windows.call_next(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
     with frozen(NOON):
         yield TestClient(create_app(run_jobs=False))
 

@@ -27,6 +27,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import service as hall_service
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import ServiceItem, Ticket
 from govloop.hotline.models import WorkOrder
 from govloop.org.models import Hall
@@ -125,9 +126,9 @@ def test_rating_is_stored_before_201(db, world):
         hall, item = s.get(Hall, world["hall_id"]), s.get(ServiceItem, world["item_id"])
         staff1 = s.get(User, world["staff1_id"])
         ticket = hall_service.issue_ticket(session=s, hall=hall, item=item)
-        hall_service.call_next(session=s, hall=hall, window_number=1, actor=staff1)
-        hall_service.start_service(session=s, hall=hall, window_number=1, actor=staff1)
-        hall_service.finish_service(session=s, hall=hall, window_number=1, actor=staff1)
+        hall_windows.call_next(session=s, hall=hall, window_number=1, actor=staff1)
+        hall_windows.start_service(session=s, hall=hall, window_number=1, actor=staff1)
+        hall_windows.finish_service(session=s, hall=hall, window_number=1, actor=staff1)
         public_id = ticket.public_id
     ratings = select(func.count()).select_from(Rating)
     probe = ProbeAtResponseStart(create_app(run_jobs=False), lambda: _count(db, ratings))
@@ -153,7 +154,7 @@ def test_access_read_is_audited_before_the_data_leaves(db, world):
         hall, item = s.get(Hall, world["hall_id"]), s.get(ServiceItem, world["item_id"])
         staff1 = s.get(User, world["staff1_id"])
         hall_service.issue_ticket(session=s, hall=hall, item=item)
-        ticket = hall_service.call_next(session=s, hall=hall, window_number=1, actor=staff1)
+        ticket = hall_windows.call_next(session=s, hall=hall, window_number=1, actor=staff1)
         ticket_id = ticket.id
     with frozen(NOON):
         client = _client(create_app(run_jobs=False))

@@ -36,7 +36,7 @@ from govloop.core import access_rules, auth, ratelimit
 from govloop.core.access_rules import API_KEY, DEVICE_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, perm
 from govloop.core.auth import ROLE_PERMISSIONS, Permission, Role, issue_api_token
 from govloop.core.db import set_engine, unit_of_work
-from govloop.hall.service import clear_stats_cache
+from govloop.hall.waits import clear_stats_cache
 from govloop.ingest.devices import service as devices
 from govloop.ingest.pipeline import create_source
 from govloop.org.models import Department, DepartmentMember

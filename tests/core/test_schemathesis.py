@@ -33,7 +33,7 @@ from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.db import set_engine, unit_of_work
 from govloop.core.models import User
-from govloop.hall.service import clear_stats_cache
+from govloop.hall.waits import clear_stats_cache
 from tests.conftest import _wipe
 from tests.factories import make_user
 

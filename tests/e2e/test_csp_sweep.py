@@ -36,6 +36,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from govloop.hall import windows as hall_windows
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 
 pytestmark = pytest.mark.browser
@@ -137,8 +138,8 @@ def _seed(url: str) -> Citizen:
         ]
         for number in (1, 2, 3):
             staff = world.staff(number)
-            service.sign_in(session=s, hall=world.hall, window_number=number, actor=staff)
-            service.call_next(session=s, hall=world.hall, window_number=number, actor=staff)
+            hall_windows.sign_in(session=s, hall=world.hall, window_number=number, actor=staff)
+            hall_windows.call_next(session=s, hall=world.hall, window_number=number, actor=staff)
         return waiting[-1].public_id
 
     waiting = unit(today)

@@ -23,6 +23,7 @@ from govloop.core.clock import local_today
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
 from govloop.org.models import Department, Hall
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
@@ -112,7 +113,7 @@ def _seed(url: str) -> str:
         make_user(s, "manager", Role.HALL_MANAGER)
         for number in (2, 3):
             colleague = make_user(s, f"staff{number}")
-            service.sign_in(session=s, hall=hall, window_number=number, actor=colleague)
+            hall_windows.sign_in(session=s, hall=hall, window_number=number, actor=colleague)
         # Some citizens are already waiting for the other windows.
         for code in ("BDC-REG", "BDC-REG", "GJJ-DRAW", "CRJ-PASS"):
             service.issue_ticket(session=s, hall=hall, item=items[code], channel="api")

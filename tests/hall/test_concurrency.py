@@ -13,6 +13,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import RuleViolation
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import HallEvent, Ticket
 from govloop.org import service as org_service
 from tests.factories import make_hall
@@ -92,7 +93,7 @@ def test_concurrent_call_next_never_double_calls_or_skips(busy_hall):
                 try:
                     with unit_of_work() as s:
                         hall = org_service.get_hall(session=s, code="H1")
-                        ticket = service.call_next(
+                        ticket = hall_windows.call_next(
                             session=s, hall=hall, window_number=number, actor=actor
                         )
                         code = ticket.code
@@ -103,8 +104,12 @@ def test_concurrent_call_next_never_double_calls_or_skips(busy_hall):
                     calls.append((number, code))
                 with unit_of_work() as s:
                     hall = org_service.get_hall(session=s, code="H1")
-                    service.start_service(session=s, hall=hall, window_number=number, actor=actor)
-                    service.finish_service(session=s, hall=hall, window_number=number, actor=actor)
+                    hall_windows.start_service(
+                        session=s, hall=hall, window_number=number, actor=actor
+                    )
+                    hall_windows.finish_service(
+                        session=s, hall=hall, window_number=number, actor=actor
+                    )
 
         assert _run_threads(CALLERS, window_loop) == []
 

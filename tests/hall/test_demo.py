@@ -25,6 +25,7 @@ from govloop.demo.hall.demand import HallLayout, ItemProfile, SlotQuota, WindowP
 from govloop.demo.hall.history import simulate_history
 from govloop.demo.hall.live import LiveDay, wrap_up
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -383,10 +384,10 @@ def test_reuse_on_a_later_day_closes_leftovers_and_backfills_missing_days(db, fa
         with unit_of_work() as s:
             world = demo.load_world(session=s)
             hall, staff = world.hall, world.staff(3)
-            service.sign_in(session=s, hall=hall, window_number=3, actor=staff)
+            hall_windows.sign_in(session=s, hall=hall, window_number=3, actor=staff)
             for _ in range(2):
                 service.issue_ticket(session=s, hall=hall, item=world.items["GA01"])
-            called = service.call_next(session=s, hall=hall, window_number=3, actor=staff)
+            called = hall_windows.call_next(session=s, hall=hall, window_number=3, actor=staff)
             called_id = called.id
     thursday = monday + timedelta(days=3)
     with frozen(thursday), unit_of_work() as s:

@@ -9,6 +9,7 @@ from anyio import to_thread
 
 from govloop.core.db import unit_of_work
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.live import LiveHub
 from govloop.org import service as org_service
 from tests.factories import make_hall
@@ -27,7 +28,7 @@ def test_call_reaches_subscriber_within_one_second(db):
             )
         with unit_of_work() as s:
             hall = org_service.get_hall(session=s, code="H1")
-            service.call_next(session=s, hall=hall, window_number=1, actor=world.staff[1])
+            hall_windows.call_next(session=s, hall=hall, window_number=1, actor=world.staff[1])
         return time.monotonic()
 
     async def scenario() -> tuple[float, dict]:

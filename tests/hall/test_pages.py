@@ -15,6 +15,8 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
+from govloop.hall import day_close as hall_day_close
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import Appointment, EventKind, HallEvent, Ticket
 from govloop.org import service as org_service
 from govloop.org.models import Hall
@@ -90,7 +92,7 @@ def test_display_shows_latest_call_and_uses_the_stream(client):
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
         staff = s.scalar(select(User).where(User.username == "staff1"))
-        service.call_next(session=s, hall=hall, window_number=1, actor=staff)
+        hall_windows.call_next(session=s, hall=hall, window_number=1, actor=staff)
     r = client.get(f"{BASE}/display")
     assert "请 A001 号到 1 号窗口" in r.text
     assert "display.js" in r.text and "live.js" in r.text
@@ -137,7 +139,7 @@ def test_slip_estimate_is_a_range_or_says_no_window_is_open(client):
         hall = org_service.get_hall(session=s, code="H1")
         for number in (1, 3):
             w = service.get_window(session=s, hall=hall, number=number)
-            service.sign_out(
+            hall_windows.sign_out(
                 session=s,
                 hall=hall,
                 window_number=number,
@@ -251,7 +253,7 @@ def test_my_ticket_shows_the_window_when_called(client):
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
         staff = s.scalar(select(User).where(User.username == "staff1"))
-        service.call_next(session=s, hall=hall, window_number=1, actor=staff)
+        hall_windows.call_next(session=s, hall=hall, window_number=1, actor=staff)
     r = client.get(f"{BASE}/my-ticket/panel?code={code}")
     assert "轮到您了" in r.text and "请 A001 号到 1 号窗口" in r.text
 
@@ -564,7 +566,7 @@ def test_arrivals_per_slot_are_read_from_the_event_log(client):
     with unit_of_work() as s:
         hall = s.scalar(select(Hall).where(Hall.code == "H1"))
         manager = s.scalar(select(User).where(User.username == "manager"))
-        service.close_day(session=s, hall=hall, actor=manager, carry_over_all=True)
+        hall_day_close.close_day(session=s, hall=hall, actor=manager, carry_over_all=True)
         arrivals = overview.arrivals_by_slot(session=s, hall=hall)
     slots = arrivals["slots"]
     assert slots[0] == "09:00" and slots[-1] == "16:30"

@@ -8,7 +8,10 @@ from sqlalchemy import func, select
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, NotFound, PermissionDenied, RuleViolation
+from govloop.hall import day_close as hall_day_close
 from govloop.hall import service
+from govloop.hall import waits as hall_waits
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import HallEvent, Ticket
 from govloop.org import service as org_service
 from tests.factories import make_hall
@@ -43,7 +46,7 @@ def act(world, action, window=1, **kwargs):
     w, _ = world
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        return getattr(service, ALIASES.get(action, action))(
+        return getattr(hall_windows, ALIASES.get(action, action))(
             session=s, hall=hall, window_number=window, actor=w.staff[window], **kwargs
         )
 
@@ -148,7 +151,7 @@ def test_staff_cannot_act_on_another_window(world):
     issue(world)
     with unit_of_work() as s, pytest.raises(PermissionDenied):
         hall = org_service.get_hall(session=s, code="H1")
-        service.call_next(session=s, hall=hall, window_number=2, actor=w.staff[1])
+        hall_windows.call_next(session=s, hall=hall, window_number=2, actor=w.staff[1])
     with unit_of_work() as s:
         assert s.scalar(select(Ticket.status)) == "waiting"
 
@@ -209,7 +212,7 @@ def test_unknown_lookups_and_malformed_code(world):
 def test_sign_in_conflicts_and_pause(world):
     w, _ = world
     with unit_of_work() as s, pytest.raises(Conflict):
-        service.sign_in(
+        hall_windows.sign_in(
             session=s,
             hall=org_service.get_hall(session=s, code="H1"),
             window_number=2,
@@ -230,7 +233,7 @@ def test_close_day_closes_with_reason_and_carries_over(world):
         issue(world)
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        result = service.close_day(
+        result = hall_day_close.close_day(
             session=s, hall=hall, actor=w.manager, reason="下班", carry_over_codes=["A002"]
         )
     assert result["closed"] == ["A001", "A003"]
@@ -254,7 +257,7 @@ def test_close_day_refuses_unknown_codes(world):
     w, _ = world
     issue(world)
     with unit_of_work() as s, pytest.raises(BadRequest):
-        service.close_day(
+        hall_day_close.close_day(
             session=s,
             hall=org_service.get_hall(session=s, code="H1"),
             actor=w.manager,
@@ -287,7 +290,7 @@ def test_estimate_uses_position_and_open_windows(world):
         t = service.get_ticket(
             session=s, hall=org_service.get_hall(session=s, code="H1"), code="A006"
         )
-        pos = service.estimate_wait(session=s, ticket=t)
+        pos = hall_waits.estimate_wait(session=s, ticket=t)
     assert pos.ahead == 5
     # Windows 1 and 3 serve SB01 and both are idle: 5 ahead, 2 idle → 3 services to wait for.
     assert pos.inputs.servers == 2 and pos.inputs.idle == 2

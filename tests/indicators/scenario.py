@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from govloop.core.clock import FrozenClock, frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from govloop.ratings.service import RatingInput
@@ -35,7 +36,7 @@ def at(clock: FrozenClock, minutes: float) -> None:
 def _do(world: HallWorld, action: str, window: int, **kwargs: object) -> object:
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        return getattr(service, action)(
+        return getattr(hall_windows, action)(
             session=s, hall=hall, window_number=window, actor=world.staff[window], **kwargs
         )
 

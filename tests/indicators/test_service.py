@@ -20,6 +20,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hall import appointments
 from govloop.hall import service as hall_service
+from govloop.hall import windows as hall_windows
 from govloop.indicators import results, service
 from govloop.indicators.engine import Values
 from govloop.indicators.framework import default_framework
@@ -62,11 +63,11 @@ def serve_one(world, at: datetime) -> None:
         )
         s.flush()
         clock.advance(minutes=4)
-        hall_service.sign_in(session=s, hall=hall, window_number=1, actor=world.staff[1])
-        hall_service.call_next(session=s, hall=hall, window_number=1, actor=world.staff[1])
-        hall_service.start_service(session=s, hall=hall, window_number=1, actor=world.staff[1])
+        hall_windows.sign_in(session=s, hall=hall, window_number=1, actor=world.staff[1])
+        hall_windows.call_next(session=s, hall=hall, window_number=1, actor=world.staff[1])
+        hall_windows.start_service(session=s, hall=hall, window_number=1, actor=world.staff[1])
         clock.advance(minutes=6)
-        hall_service.finish_service(session=s, hall=hall, window_number=1, actor=world.staff[1])
+        hall_windows.finish_service(session=s, hall=hall, window_number=1, actor=world.staff[1])
 
 
 def computed_at(kind: str, start: date) -> set[datetime]:

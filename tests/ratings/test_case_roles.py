@@ -19,6 +19,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import PermissionDenied
 from govloop.core.models import User
 from govloop.hall import service as hall
+from govloop.hall import windows as hall_windows
 from govloop.org.models import Department, DepartmentMember
 from govloop.ratings import service
 from govloop.ratings.models import RatingEvent, RectificationCase
@@ -50,7 +51,11 @@ def cases(db):
             user = make_user(s, name, Role.DEPARTMENT_HANDLER)
             s.add(DepartmentMember(user_id=user.id, department_id=unit.id))
         ticket = hall.issue_ticket(session=s, hall=world.hall, item=world.items["SB01"])
-        for step in (hall.call_next, hall.start_service, hall.finish_service):
+        for step in (
+            hall_windows.call_next,
+            hall_windows.start_service,
+            hall_windows.finish_service,
+        ):
             step(session=s, hall=world.hall, window_number=1, actor=world.staff[1])
         visit = service.rate_ticket(
             session=s, ticket=ticket, data=RatingInput(level=2, channel="pad", comment="慢")

@@ -18,6 +18,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
 from govloop.hall import service as hall
+from govloop.hall import windows as hall_windows
 from govloop.ingest.devices import service as devices
 from govloop.ingest.models import DeviceKind
 from govloop.org import service as org_service
@@ -77,9 +78,9 @@ def serve(window: int = 1, item: str = "SB01") -> str:
         h = org_service.get_hall(session=s, code="H1")
         actor = s.get(User, hall.get_window(session=s, hall=h, number=window).staff_id)
         ticket = hall.issue_ticket(session=s, hall=h, item=hall.get_item(session=s, code=item))
-        hall.call_next(session=s, hall=h, window_number=window, actor=actor)
-        hall.start_service(session=s, hall=h, window_number=window, actor=actor)
-        hall.finish_service(session=s, hall=h, window_number=window, actor=actor)
+        hall_windows.call_next(session=s, hall=h, window_number=window, actor=actor)
+        hall_windows.start_service(session=s, hall=h, window_number=window, actor=actor)
+        hall_windows.finish_service(session=s, hall=h, window_number=window, actor=actor)
         return ticket.public_id
 
 

@@ -12,6 +12,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, PermissionDenied, RuleViolation
 from govloop.hall import service as hall
+from govloop.hall import windows as hall_windows
 from govloop.ratings import service
 from govloop.ratings.models import Rating, RatingEvent, RatingPolicy, RectificationCase
 from govloop.ratings.service import RatingInput
@@ -32,9 +33,9 @@ def served(db):
             waiting = hall.issue_ticket(
                 session=s, hall=h, item=hall.get_item(session=s, code="SB01")
             )
-            hall.call_next(session=s, hall=h, window_number=1, actor=world.staff[1])
-            hall.start_service(session=s, hall=h, window_number=1, actor=world.staff[1])
-            hall.finish_service(session=s, hall=h, window_number=1, actor=world.staff[1])
+            hall_windows.call_next(session=s, hall=h, window_number=1, actor=world.staff[1])
+            hall_windows.start_service(session=s, hall=h, window_number=1, actor=world.staff[1])
+            hall_windows.finish_service(session=s, hall=h, window_number=1, actor=world.staff[1])
             ids = (done.public_id, waiting.public_id)
         yield world, ids, clock
 

@@ -49,7 +49,7 @@ from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.core.models import User
-from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.estimates import WaitInputs, naive_estimate, relative_rmse
 from govloop.hall.models import (
     EventKind,
@@ -203,7 +203,7 @@ def seed_hall(engine: Engine, config: BenchConfig) -> Seeded:
                     session.execute(
                         window_items.insert().values(window_id=window.id, item_id=item.id)
                     )
-            service.sign_in(session=session, hall=hall, window_number=number, actor=user)
+            hall_windows.sign_in(session=session, hall=hall, window_number=number, actor=user)
             tokens[number] = issue_api_token(session=session, user=user, name="bench")
     return Seeded(tokens=tokens, item_codes=[i.code for i in items], general_windows=general)
 

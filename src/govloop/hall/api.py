@@ -21,6 +21,9 @@ from govloop.core.deps import csrf_protect, optional_user, public, require, secr
 from govloop.core.errors import NotAuthenticated, PermissionDenied
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
+from govloop.hall import day_close as hall_day_close
+from govloop.hall import waits as hall_waits
+from govloop.hall import windows as hall_windows
 from govloop.hall.live import hub
 from govloop.hall.models import Ticket, TicketStatus
 from govloop.hall.schemas import (
@@ -103,13 +106,13 @@ def issue_ticket(
         session=session, hall=hall, item=item, priority=body.priority, channel="api"
     )
     # The caller took the ticket: the reply carries its secret link.
-    return ticket_out(service.estimate_wait(session=session, ticket=ticket), holder=True)
+    return ticket_out(hall_waits.estimate_wait(session=session, ticket=ticket), holder=True)
 
 
-def _position(session: Session, ticket: Ticket) -> service.TicketPosition | None:
+def _position(session: Session, ticket: Ticket) -> hall_waits.TicketPosition | None:
     if ticket.status != TicketStatus.WAITING:
         return None
-    return service.estimate_wait(session=session, ticket=ticket)
+    return hall_waits.estimate_wait(session=session, ticket=ticket)
 
 
 @router.get("/{hall_code}/tickets/{code}", dependencies=[Depends(public)])
@@ -169,7 +172,7 @@ def close_day(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
-    return service.close_day(
+    return hall_day_close.close_day(
         session=session,
         hall=hall,
         actor=user,
@@ -188,7 +191,7 @@ def carry_over(
 ) -> dict[str, Any]:
     """顺延 tickets of a day (waiting, or closed at closing time) to the next working day."""
     hall = _hall(session, hall_code)
-    carried = service.carry_over(
+    carried = hall_day_close.carry_over(
         session=session, hall=hall, actor=user, day=body.day, codes=body.codes
     )
     return {"carried_over": carried}
@@ -214,7 +217,7 @@ def sign_in(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
-        service.sign_in(
+        hall_windows.sign_in(
             session=session, hall=_hall(session, hall_code), window_number=number, actor=user
         )
     )
@@ -228,7 +231,7 @@ def sign_out(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
-        service.sign_out(
+        hall_windows.sign_out(
             session=session, hall=_hall(session, hall_code), window_number=number, actor=user
         )
     )
@@ -245,7 +248,9 @@ def pause(
     hall = _hall(session, hall_code)
     reason = body.reason if body else ""
     return _window_out(
-        service.pause(session=session, hall=hall, window_number=number, actor=user, reason=reason)
+        hall_windows.pause(
+            session=session, hall=hall, window_number=number, actor=user, reason=reason
+        )
     )
 
 
@@ -257,7 +262,7 @@ def resume(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return _window_out(
-        service.resume(
+        hall_windows.resume(
             session=session, hall=_hall(session, hall_code), window_number=number, actor=user
         )
     )
@@ -270,7 +275,7 @@ def call_next(
     user: User = Depends(operator),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.call_next(
+    ticket = hall_windows.call_next(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
     return ticket_out(ticket=ticket) | {"text": overview.call_text(ticket.code, number)}
@@ -283,7 +288,7 @@ def recall(
     user: User = Depends(operator),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.recall(
+    ticket = hall_windows.recall(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
     return ticket_out(ticket=ticket) | {"recall_count": ticket.recall_count}
@@ -296,7 +301,7 @@ def start(
     user: User = Depends(operator),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.start_service(
+    ticket = hall_windows.start_service(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
     return ticket_out(ticket=ticket)
@@ -311,7 +316,7 @@ def finish(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     outcome = body.outcome if body else FinishIn().outcome
-    ticket = service.finish_service(
+    ticket = hall_windows.finish_service(
         session=session,
         hall=_hall(session, hall_code),
         window_number=number,
@@ -328,7 +333,7 @@ def no_show(
     user: User = Depends(operator),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.mark_no_show(
+    ticket = hall_windows.mark_no_show(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
     return ticket_out(ticket=ticket)
@@ -342,7 +347,7 @@ def transfer(
     user: User = Depends(operator),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    ticket = service.transfer(
+    ticket = hall_windows.transfer(
         session=session,
         hall=_hall(session, hall_code),
         window_number=number,
@@ -414,7 +419,7 @@ def check_in(
 ) -> dict[str, Any]:
     hall = _hall(session, hall_code)
     appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=body.code)
-    position = service.estimate_wait(session=session, ticket=ticket)
+    position = hall_waits.estimate_wait(session=session, ticket=ticket)
     return {
         "appointment": _appointment_out(appointment),
         "late": late,

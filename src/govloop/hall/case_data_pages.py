@@ -17,7 +17,7 @@ from govloop.core.db import get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import GovloopError, PermissionDenied
 from govloop.core.models import User
-from govloop.hall import service as hall_service
+from govloop.hall import windows as hall_windows
 from govloop.org import service as org_service
 from govloop.subjects import identifiers as ids
 from govloop.subjects import service as subjects
@@ -32,7 +32,7 @@ def _case_data(
     hall = org_service.get_hall(session=session, code=hall_code)
     context: dict[str, Any] = {"hall_code": hall.code, "number": number, "ticket_id": None}
     try:
-        ticket_id = hall_service.current_ticket_id(
+        ticket_id = hall_windows.current_ticket_id(
             session=session, hall=hall, window_number=number, actor=user
         )
     except PermissionDenied:  # not signed in to this window (yet): nothing to show
@@ -78,7 +78,7 @@ def window_identify_applicant(
 ) -> Response:
 
     hall = org_service.get_hall(session=session, code=hall_code)
-    ticket_id = hall_service.current_ticket_id(
+    ticket_id = hall_windows.current_ticket_id(
         session=session, hall=hall, window_number=number, actor=user
     )
     error = None

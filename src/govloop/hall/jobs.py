@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import now, to_local
 from govloop.core.models import User
-from govloop.hall import appointments, service
+from govloop.hall import appointments
+from govloop.hall import day_close as hall_day_close
 from govloop.hall.models import Ticket, TicketStatus
 from govloop.org.models import Hall
 
@@ -52,7 +53,7 @@ def run_due_jobs(
         past = day < local.date()
         after_hours = day == local.date() and hall.enforce_hours and local.time() >= hall.closes_at
         if past or after_hours:
-            result = service.close_day(
+            result = hall_day_close.close_day(
                 session=session, hall=hall, actor=system_user, day=day, reason=CLOSING_REASON
             )
             report["closed"][day.isoformat()] = result["closed"]

@@ -14,7 +14,8 @@ from govloop.core.clock import local_tz, now, to_local
 from govloop.core.models import User
 from govloop.hall import repository as repo
 from govloop.hall.models import EventKind, HallEvent, ServiceItem, Ticket, TicketStatus, Window
-from govloop.hall.service import TicketPosition, estimate_wait, service_day
+from govloop.hall.service import service_day
+from govloop.hall.waits import TicketPosition, estimate_wait
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 

@@ -33,6 +33,9 @@ from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, manage_panels, overview, service
+from govloop.hall import day_close as hall_day_close
+from govloop.hall import waits as hall_waits
+from govloop.hall import windows as hall_windows
 from govloop.hall.api import ticket_limit
 from govloop.hall.models import CITIZEN_PRIORITY, Outcome, ServiceItem
 from govloop.org import service as org_service
@@ -196,7 +199,7 @@ def kiosk_issue(
     ticket = service.issue_ticket(
         session=session, hall=hall, item=item, priority=priority or None, channel="kiosk"
     )
-    position = service.estimate_wait(session=session, ticket=ticket)
+    position = hall_waits.estimate_wait(session=session, ticket=ticket)
     card = overview.ticket_card(session=session, ticket=ticket, position=position, holder=True)
     return _slip(request, hall, card)
 
@@ -218,7 +221,7 @@ def kiosk_check_in(
     if not code:
         raise BadRequest(_("Please enter your appointment code"), code="code_missing")
     _appointment, ticket, late = appointments.check_in(session=session, hall=hall, code=code)
-    position = service.estimate_wait(session=session, ticket=ticket)
+    position = hall_waits.estimate_wait(session=session, ticket=ticket)
     card = overview.ticket_card(session=session, ticket=ticket, position=position, holder=True)
     return _slip(request, hall, card, checked_in=True, late=late)
 
@@ -421,32 +424,32 @@ def window_action(
     args: dict[str, Any] = {"session": session, "hall": hall, "window_number": number}
     notice: str
     if action == "sign-in":
-        service.sign_in(**args, actor=user)
+        hall_windows.sign_in(**args, actor=user)
         notice = _("Signed in to window %(n)s") % {"n": number}
     elif action == "sign-out":
-        service.sign_out(**args, actor=user)
+        hall_windows.sign_out(**args, actor=user)
         notice = _("Signed out of window %(n)s") % {"n": number}
     elif action == "call-next":
-        ticket = service.call_next(**args, actor=user)
+        ticket = hall_windows.call_next(**args, actor=user)
         notice = _("Called %(code)s") % {"code": ticket.code}
     elif action == "recall":
-        ticket = service.recall(**args, actor=user)
+        ticket = hall_windows.recall(**args, actor=user)
         notice = _("Recalled %(code)s") % {"code": ticket.code}
     elif action == "start":
-        ticket = service.start_service(**args, actor=user)
+        ticket = hall_windows.start_service(**args, actor=user)
         notice = _("Started serving %(code)s") % {"code": ticket.code}
     elif action == "finish":
-        ticket = service.finish_service(**args, actor=user, outcome=outcome)
+        ticket = hall_windows.finish_service(**args, actor=user, outcome=outcome)
         notice = _("%(code)s finished") % {"code": ticket.code}
     elif action == "no-show":
-        ticket = service.mark_no_show(**args, actor=user)
+        ticket = hall_windows.mark_no_show(**args, actor=user)
         notice = (
             _("%(code)s did not come; put back in the queue")
             if ticket.status == "waiting"
             else _("%(code)s marked as no-show")
         ) % {"code": ticket.code}
     elif action == "transfer":
-        ticket = service.transfer(
+        ticket = hall_windows.transfer(
             **args,
             actor=user,
             to_item_code=to_item_code.strip() or None,
@@ -454,10 +457,10 @@ def window_action(
         )
         notice = _("%(code)s transferred") % {"code": ticket.code}
     elif action == "pause":
-        service.pause(**args, actor=user, reason=reason.strip())
+        hall_windows.pause(**args, actor=user, reason=reason.strip())
         notice = _("Window paused")
     else:
-        service.resume(**args, actor=user)
+        hall_windows.resume(**args, actor=user)
         notice = _("Window resumed")
     if not is_htmx(request):
         return RedirectResponse(f"/halls/{hall.code}/windows/{number}", status_code=303)
@@ -519,7 +522,7 @@ def manage_close_day(
     hall = _hall(session, hall_code)
     if not reason.strip():
         raise BadRequest(_("Please give a reason for closing"), code="reason_missing")
-    result = service.close_day(
+    result = hall_day_close.close_day(
         session=session,
         hall=hall,
         actor=user,

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from govloop.core.clock import to_local
 from govloop.hall.models import Outcome, PriorityCategory
-from govloop.hall.service import TicketPosition
+from govloop.hall.waits import TicketPosition
 
 
 class IssueTicketIn(BaseModel):

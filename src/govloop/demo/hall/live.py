@@ -34,6 +34,7 @@ from govloop.core.models import User
 from govloop.demo.hall.demand import PRIORITY_MIX as HISTORY_PRIORITY_MIX
 from govloop.demo.ratings.citizens import Experience, rating_delay_seconds, rating_input
 from govloop.hall import service
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     CITIZEN_PRIORITY,
@@ -384,16 +385,18 @@ def wrap_up(*, hall_code: str, windows: tuple[LiveWindow, ...]) -> int:
                 )
                 number = live.number
                 if current is not None and current.status == TicketStatus.CALLED:
-                    service.start_service(
+                    hall_windows.start_service(
                         session=session, hall=hall, window_number=number, actor=actor
                     )
                 if current is not None:
-                    service.finish_service(
+                    hall_windows.finish_service(
                         session=session, hall=hall, window_number=number, actor=actor
                     )
                 if window.state == "paused":
-                    service.resume(session=session, hall=hall, window_number=number, actor=actor)
-                service.sign_out(session=session, hall=hall, window_number=number, actor=actor)
+                    hall_windows.resume(
+                        session=session, hall=hall, window_number=number, actor=actor
+                    )
+                hall_windows.sign_out(session=session, hall=hall, window_number=number, actor=actor)
                 signed_out += 1
         except GovloopError:
             continue  # a human changed the window meanwhile; leave it as it is

@@ -38,7 +38,8 @@ from govloop.demo.hall.demand import (
 from govloop.demo.hall.history import History, simulate_history
 from govloop.demo.hall.live import LiveItem, LivePlan, LiveWindow
 from govloop.demo.ratings import seed as ratings_demo
-from govloop.hall import service
+from govloop.hall import day_close as hall_day_close
+from govloop.hall import windows as hall_windows
 from govloop.hall.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -553,12 +554,14 @@ def close_stale_days(*, session: Session, world: DemoWorld, today: date) -> int:
         if window is None or actor is None:
             continue
         if ticket.status == TicketStatus.CALLED:
-            service.start_service(
+            hall_windows.start_service(
                 session=session, hall=hall, window_number=window.number, actor=actor
             )
-        service.finish_service(session=session, hall=hall, window_number=window.number, actor=actor)
+        hall_windows.finish_service(
+            session=session, hall=hall, window_number=window.number, actor=actor
+        )
     for day in sorted({t.service_date for t in stale if t.status == TicketStatus.WAITING}):
-        service.close_day(
+        hall_day_close.close_day(
             session=session, hall=hall, actor=world.manager, day=day, reason="演示日结束"
         )
     return len(stale)
