@@ -41,7 +41,7 @@ from govloop.core.models import User
 from govloop.hall.models import ServiceItem, Window
 from govloop.hotline.orders import intake, workflow
 from govloop.org.models import Hall
-from govloop.ratings import service as ratings
+from govloop.ratings import rectification
 from govloop.ratings.models import RectificationCase
 from tests.hotline.factories import PASSWORD, HotlineWorld, build_world, new_order
 
@@ -185,9 +185,9 @@ def build_week() -> Week:
                 select(RectificationCase.id).where(RectificationCase.department_id == d["CG"])
                 .order_by(RectificationCase.id)
             )  # fmt: skip
-        _step(clock, local(27, 9), ratings.appeal, case_id=case_id, actor=cg,
+        _step(clock, local(27, 9), rectification.appeal, case_id=case_id, actor=cg,
               reason="市民误评，已电话确认")  # fmt: skip
-        _step(clock, local(27, 10), ratings.review_appeal, case_id=case_id, actor=manager,
+        _step(clock, local(27, 10), rectification.review_appeal, case_id=case_id, actor=manager,
               uphold=True, note="情况属实")  # fmt: skip
         # o9: December
         clock.current = local(1, 9, month=12)

@@ -15,7 +15,7 @@ from govloop.hotline.dashboard import service as dashboard
 from govloop.hotline.models import WorkOrder
 from govloop.hotline.orders import workflow
 from govloop.indicators import results, scorecards, service
-from govloop.ratings import service as ratings
+from govloop.ratings import rectification
 from govloop.ratings.models import RectificationCase
 from tests.hotline.dashboard_scenario import (
     CG_NOVEMBER,
@@ -125,9 +125,11 @@ def test_late_events_update_the_stored_month(week):
         rating_id = s.get(WorkOrder, week.orders["o8"]).rating_id
         case = s.scalar(select(RectificationCase).where(RectificationCase.rating_id == rating_id))
         cg = world.handlers["CG"]
-        ratings.appeal(session=s, case_id=case.id, actor=cg, reason="恶意差评，有录音")
+        rectification.appeal(session=s, case_id=case.id, actor=cg, reason="恶意差评，有录音")
         manager = s.scalar(select(User).where(User.username == "manager"))
-        ratings.review_appeal(session=s, case_id=case.id, actor=manager, uphold=True, note="属实")
+        rectification.review_appeal(
+            session=s, case_id=case.id, actor=manager, uphold=True, note="属实"
+        )
     report = refresh(later + timedelta(minutes=5))
     assert "work_order_events" not in report.exported and report.exported["rating_events"] == 2
     assert report.periods["month"] == 1  # November (the order's month), for the one hall

@@ -15,6 +15,7 @@ from govloop.core.db import unit_of_work
 from govloop.hall import service
 from govloop.hall import windows as hall_windows
 from govloop.org import service as org_service
+from govloop.ratings import rectification
 from govloop.ratings import service as ratings
 from govloop.ratings.service import RatingInput
 from tests.factories import HallWorld, make_hall
@@ -60,7 +61,7 @@ def _rate(code: str, level: int, phone: str | None = None) -> int | None:
             data=RatingInput(level=level, channel="pad", citizen_phone=phone),
         )
         s.flush()
-        case = ratings.list_cases(session=s)
+        case = rectification.list_cases(session=s)
         return next((c.id for c, r in case if r.id == rating.id), None)
 
 
@@ -141,23 +142,23 @@ def build_monday() -> Day:
         # Tuesday: callback of B001 (due Tuesday: on time); appeal of B003.
         clock.current = MONDAY_0900 + timedelta(days=1, hours=1)
         with unit_of_work() as s:
-            ratings.record_callback(
+            rectification.record_callback(
                 session=s, case_id=case_b001, actor=world.manager, note="已电话回访"
             )
-            ratings.appeal(
+            rectification.appeal(
                 session=s, case_id=case_b003, actor=world.staff[3], reason="误评，群众已确认"
             )
         # Wednesday: B001 rectified (due the 5th working day: on time); appeal upheld.
         clock.current = MONDAY_0900 + timedelta(days=2, hours=1)
         with unit_of_work() as s:
-            ratings.record_rectification(
+            rectification.record_rectification(
                 session=s,
                 case_id=case_b001,
                 actor=world.manager,
                 evidence="补正清单",
                 result="已整改",
             )
-            ratings.review_appeal(
+            rectification.review_appeal(
                 session=s, case_id=case_b003, actor=world.manager, uphold=True, note="情况属实"
             )
     return Day(world, clock, {"B001": case_b001, "B003": case_b003})

@@ -10,7 +10,7 @@ from govloop.core.db import unit_of_work
 from govloop.indicators import results, service
 from govloop.indicators.periods import parse_period
 from govloop.org import service as org_service
-from govloop.ratings import service as ratings
+from govloop.ratings import figures as rating_figures
 from tests.indicators.scenario import HALL_MONDAY, WINDOWS_MONDAY, build_monday
 
 
@@ -61,7 +61,7 @@ def test_hall_figures_for_the_day_week_and_month(monday):
 def test_rating_figures_agree_with_the_ratings_service(monday):
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        figures = ratings.figures(
+        figures = rating_figures.figures(
             session=s,
             hall_id=hall.id,
             start=datetime(2026, 11, 22, 16, 0, tzinfo=UTC),

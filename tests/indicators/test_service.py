@@ -27,7 +27,7 @@ from govloop.indicators.framework import default_framework
 from govloop.indicators.models import IndicatorResult
 from govloop.indicators.scoring import TargetRow, resolve_targets
 from govloop.org import service as org_service
-from govloop.ratings import service as ratings
+from govloop.ratings import rectification
 from tests.factories import add_quota, make_hall
 from tests.indicators.scenario import MONDAY_0900, build_monday
 from tests.indicators.test_engine import values
@@ -102,7 +102,9 @@ def test_refresh_recomputes_only_what_changed(monday):
 
     # A late event about Monday (closing B001's case on Friday) dirties Monday's periods.
     with frozen(MONDAY_0900 + timedelta(days=4)), unit_of_work() as s:
-        ratings.close_case(session=s, case_id=monday.case_ids["B001"], actor=monday.world.manager)
+        rectification.close_case(
+            session=s, case_id=monday.case_ids["B001"], actor=monday.world.manager
+        )
     report = refresh(MONDAY_0900 + timedelta(days=4, hours=1))
     assert report.exported == {"hall_events": 0, "rating_events": 1}
     assert report.periods == {"day": 1, "week": 1, "month": 1}

@@ -21,7 +21,7 @@ from govloop.core.models import User
 from govloop.hall import service as hall
 from govloop.hall import windows as hall_windows
 from govloop.org.models import Department, DepartmentMember
-from govloop.ratings import service
+from govloop.ratings import rectification, service
 from govloop.ratings.models import RatingEvent, RectificationCase
 from govloop.ratings.service import RatingInput
 from tests.factories import make_hall, make_user
@@ -70,7 +70,9 @@ def cases(db):
             data=RatingInput(level=1, channel="hotline", comment="没解决"),
         )
         ids = {
-            r.id: c.id for c, r in service.list_cases(session=s) if r.id in (visit.id, matter.id)
+            r.id: c.id
+            for c, r in rectification.list_cases(session=s)
+            if r.id in (visit.id, matter.id)
         }
         return Cases(ids[visit.id], ids[matter.id])
 
@@ -96,18 +98,20 @@ def events() -> int:
 def act(action: str, case_id: int, actor: User):  # type: ignore[no-untyped-def]
     with frozen(MONDAY_10), unit_of_work() as s:
         if action == "callback":
-            return service.record_callback(session=s, case_id=case_id, actor=actor, note="已回访")
+            return rectification.record_callback(
+                session=s, case_id=case_id, actor=actor, note="已回访"
+            )
         if action == "rectify":
-            return service.record_rectification(
+            return rectification.record_rectification(
                 session=s, case_id=case_id, actor=actor, evidence="培训记录", result="已整改"
             )
         if action == "appeal":
-            return service.appeal(
+            return rectification.appeal(
                 session=s, case_id=case_id, actor=actor, reason="恶意差评，有录音"
             )
         if action == "close":
-            return service.close_case(session=s, case_id=case_id, actor=actor)
-        return service.review_appeal(
+            return rectification.close_case(session=s, case_id=case_id, actor=actor)
+        return rectification.review_appeal(
             session=s, case_id=case_id, actor=actor, uphold=True, note="属实"
         )
 
@@ -155,11 +159,17 @@ def test_a_hotline_matter_is_appealed_only_by_its_unit(cases):
 
 def test_allowed_actions_follow_role_and_state(cases):
     with unit_of_work(readonly=True) as s:
-        hall_case, hall_rating = service.get_case(session=s, case_id=cases.hall_case, lock=False)
-        line, line_rating = service.get_case(session=s, case_id=cases.hotline_case, lock=False)
+        hall_case, hall_rating = rectification.get_case(
+            session=s, case_id=cases.hall_case, lock=False
+        )
+        line, line_rating = rectification.get_case(
+            session=s, case_id=cases.hotline_case, lock=False
+        )
 
         def allowed(case, rating, name):  # type: ignore[no-untyped-def]
-            return service.allowed_actions(session=s, case=case, rating=rating, actor=user(name))
+            return rectification.allowed_actions(
+                session=s, case=case, rating=rating, actor=user(name)
+            )
 
         assert allowed(hall_case, hall_rating, "auditor") == set()
         assert allowed(hall_case, hall_rating, "staff1") == {"callback", "appeal"}

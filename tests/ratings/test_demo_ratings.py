@@ -19,7 +19,8 @@ from govloop.demo.hall import seed as demo
 from govloop.demo.ratings import history as demo_history
 from govloop.demo.ratings import seed as ratings_demo
 from govloop.hall.models import Ticket
-from govloop.ratings import service, servqual
+from govloop.ratings import figures as rating_figures
+from govloop.ratings import rectification, servqual
 from govloop.ratings.models import (
     BAD_LEVELS,
     Rating,
@@ -139,7 +140,7 @@ def test_history_ratings_cases_and_events_follow_the_rules(history):
     # Every bad rating has exactly one case, with deadlines as open_case computes them
     # under the default policy the demo created.
     with unit_of_work(readonly=True) as s:
-        policy = service.policy_for(session=s, hall_id=ratings[0].hall_id)
+        policy = rectification.policy_for(session=s, hall_id=ratings[0].hall_id)
         assert policy.hall_id is None and s.scalar(select(func.count(RatingPolicy.id))) == 1
     by_rating = {c.rating_id: c for c in cases}
     assert len(by_rating) == len(cases) and set(by_rating) == {r.id for r in bad}
@@ -191,7 +192,7 @@ def test_history_ratings_cases_and_events_follow_the_rules(history):
         >= 0.7
     )
     assert 1 <= Counter(c.status for c in cases)["appealed"] <= demo_history.PENDING_APPEALS
-    overdue = [c for c in cases if any(service.is_overdue(c, TODAY).values())]
+    overdue = [c for c in cases if any(rectification.is_overdue(c, TODAY).values())]
     assert 1 <= len(overdue) <= 10 and report.ratings.overdue_cases == len(overdue)
     older = [c for c in cases if calendar.add_workdays(c.rectification_due, 2) < TODAY]
     assert Counter(c.status for c in older)["closed"] > len(older) / 2
@@ -201,8 +202,8 @@ def test_figures_tell_a_believable_story_and_cases_work_with_the_service(history
     report, manager_id = history
     week_ago = datetime.combine(TODAY - timedelta(days=7), time(0), tzinfo=local_tz())
     with unit_of_work(readonly=True) as s:
-        f = service.figures(session=s)
-        settled = service.figures(session=s, end=week_ago)  # cases had time to finish
+        f = rating_figures.figures(session=s)
+        settled = rating_figures.figures(session=s, end=week_ago)  # cases had time to finish
     assert f == report.ratings.totals
     assert 0.93 <= f.satisfaction_rate <= 0.99
     assert 0.01 <= f.bad_rate <= 0.06
@@ -229,7 +230,7 @@ def test_figures_tell_a_believable_story_and_cases_work_with_the_service(history
         case = s.scalar(select(RectificationCase).where(RectificationCase.status == "open"))
         assert case is not None
         manager = s.get(User, manager_id)
-        service.record_callback(session=s, case_id=case.id, actor=manager, note="已回访")
+        rectification.record_callback(session=s, case_id=case.id, actor=manager, note="已回访")
     with unit_of_work(readonly=True) as s:
         last = s.scalar(select(RatingEvent).order_by(RatingEvent.id.desc()).limit(1))
         assert last.kind == "case.called_back" and last.case_id == case.id

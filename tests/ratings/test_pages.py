@@ -24,6 +24,7 @@ from govloop.ingest.models import DeviceKind
 from govloop.org import service as org_service
 from govloop.ratings import service as ratings
 from govloop.ratings import servqual
+from govloop.ratings import views as rating_views
 from govloop.ratings.models import (
     Rating,
     RatingEvent,
@@ -268,7 +269,7 @@ def test_pad_refuses_a_visit_of_another_window(client):
 
 def test_pad_forgets_a_visit_after_a_while(client):
     serve()
-    client.clock.advance(minutes=ratings.PAD_PROMPT_MINUTES + 1)
+    client.clock.advance(minutes=rating_views.PAD_PROMPT_MINUTES + 1)
     assert 'data-pad-state="idle"' in client.get(PAD).text
 
 

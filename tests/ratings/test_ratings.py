@@ -13,7 +13,8 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import BadRequest, Conflict, PermissionDenied, RuleViolation
 from govloop.hall import service as hall
 from govloop.hall import windows as hall_windows
-from govloop.ratings import service
+from govloop.ratings import figures as rating_figures
+from govloop.ratings import rectification, service
 from govloop.ratings.models import Rating, RatingEvent, RatingPolicy, RectificationCase
 from govloop.ratings.service import RatingInput
 from tests.factories import make_hall, make_user
@@ -113,16 +114,18 @@ def test_rectification_workflow_and_figures(served):
     with unit_of_work() as s:
         case_id = s.scalar(select(RectificationCase.id))
     with unit_of_work() as s, pytest.raises(RuleViolation):
-        service.close_case(session=s, case_id=case_id, actor=world.manager)
+        rectification.close_case(session=s, case_id=case_id, actor=world.manager)
     with unit_of_work() as s:
-        service.record_callback(session=s, case_id=case_id, actor=world.manager, note="已电话回访")
+        rectification.record_callback(
+            session=s, case_id=case_id, actor=world.manager, note="已电话回访"
+        )
     with unit_of_work() as s:
-        service.record_rectification(
+        rectification.record_rectification(
             session=s, case_id=case_id, actor=world.staff[1], evidence="培训记录", result="已整改"
         )
     with unit_of_work() as s:
-        service.close_case(session=s, case_id=case_id, actor=world.manager)
-        figures = service.figures(session=s)
+        rectification.close_case(session=s, case_id=case_id, actor=world.manager)
+        figures = rating_figures.figures(session=s)
     assert figures.total == 1 and figures.bad == 1 and figures.satisfaction_rate == 0.0
     assert figures.real_name_callback_rate == 1.0
     assert figures.rectification_rate == 1.0 and figures.on_time_rectification_rate == 1.0
@@ -144,21 +147,21 @@ def test_upheld_appeal_excludes_but_never_deletes(served):
         case_id = s.scalar(select(RectificationCase.id))
         reviewer = make_user(s, "reviewer", Role.HALL_MANAGER)
     with unit_of_work() as s:
-        service.appeal(
+        rectification.appeal(
             session=s, case_id=case_id, actor=world.manager, reason="评价人误操作，已核实"
         )
     with unit_of_work() as s, pytest.raises(PermissionDenied):
-        service.review_appeal(
+        rectification.review_appeal(
             session=s, case_id=case_id, actor=world.manager, uphold=True, note="同意"
         )
     with unit_of_work() as s:
-        service.review_appeal(
+        rectification.review_appeal(
             session=s, case_id=case_id, actor=reviewer, uphold=True, note="同意剔除"
         )
     with unit_of_work() as s:
         rating = s.scalars(select(Rating)).one()
         assert rating.excluded and rating.excluded_by == reviewer.id
-        assert service.figures(session=s).total == 0
+        assert rating_figures.figures(session=s).total == 0
 
 
 def test_rejected_appeal_returns_to_previous_state(served):
@@ -167,11 +170,15 @@ def test_rejected_appeal_returns_to_previous_state(served):
     with unit_of_work() as s:
         case_id = s.scalar(select(RectificationCase.id))
         reviewer = make_user(s, "reviewer", Role.HALL_MANAGER)
-        service.record_callback(session=s, case_id=case_id, actor=world.manager, note="已回访")
+        rectification.record_callback(
+            session=s, case_id=case_id, actor=world.manager, note="已回访"
+        )
     with unit_of_work() as s:
-        service.appeal(session=s, case_id=case_id, actor=world.manager, reason="理由充分的申诉")
+        rectification.appeal(
+            session=s, case_id=case_id, actor=world.manager, reason="理由充分的申诉"
+        )
     with unit_of_work() as s:
-        case = service.review_appeal(
+        case = rectification.review_appeal(
             session=s, case_id=case_id, actor=reviewer, uphold=False, note="驳回"
         )
         assert case.status == "called_back"
@@ -189,11 +196,11 @@ def test_overdue_flags_and_region_policy(served):
     with unit_of_work() as s:
         case = s.scalars(select(RectificationCase)).one()
         assert case.rectification_due == date(2026, 9, 29)
-        assert service.is_overdue(case, today=date(2026, 9, 28)) == {
+        assert rectification.is_overdue(case, today=date(2026, 9, 28)) == {
             "callback": False,
             "rectification": False,
         }
-        assert service.is_overdue(case, today=date(2026, 9, 30)) == {
+        assert rectification.is_overdue(case, today=date(2026, 9, 30)) == {
             "callback": True,
             "rectification": True,
         }

@@ -15,7 +15,8 @@ from govloop.core.deps import csrf_protect, require, secret_link
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.org import service as org_service
-from govloop.ratings import service
+from govloop.ratings import figures as ratings_figures
+from govloop.ratings import rectification, service
 from govloop.ratings.schemas import (
     AppealIn,
     MatterRatingIn,
@@ -90,7 +91,7 @@ def rating_figures(
 ) -> dict[str, Any]:
     hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     lo, hi = _range(start, end)
-    return figures_out(service.figures(session=session, hall_id=hall_id, start=lo, end=hi))
+    return figures_out(ratings_figures.figures(session=session, hall_id=hall_id, start=lo, end=hi))
 
 
 @router.get("/cases")
@@ -103,7 +104,7 @@ def list_cases(
     hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     return [
         case_out(c) | {"rating": rating_out(r)}
-        for c, r in service.list_cases(session=session, hall_id=hall_id, open_only=open_only)
+        for c, r in rectification.list_cases(session=session, hall_id=hall_id, open_only=open_only)
     ]
 
 
@@ -113,7 +114,7 @@ def get_case(
     user: User = Depends(viewer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> dict[str, Any]:
-    case, rating = service.get_case(session=session, case_id=case_id, lock=False)
+    case, rating = rectification.get_case(session=session, case_id=case_id, lock=False)
     return case_out(case) | {"rating": rating_out(rating)}
 
 
@@ -125,7 +126,7 @@ def callback(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
-        service.record_callback(session=session, case_id=case_id, actor=user, note=body.note)
+        rectification.record_callback(session=session, case_id=case_id, actor=user, note=body.note)
     )
 
 
@@ -137,7 +138,7 @@ def rectify(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
-        service.record_rectification(
+        rectification.record_rectification(
             session=session, case_id=case_id, actor=user, evidence=body.evidence, result=body.result
         )
     )
@@ -149,7 +150,7 @@ def close(
     user: User = Depends(manager),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    return case_out(service.close_case(session=session, case_id=case_id, actor=user))
+    return case_out(rectification.close_case(session=session, case_id=case_id, actor=user))
 
 
 @router.post("/cases/{case_id}/appeal")
@@ -160,7 +161,7 @@ def appeal(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
-        service.appeal(session=session, case_id=case_id, actor=user, reason=body.reason)
+        rectification.appeal(session=session, case_id=case_id, actor=user, reason=body.reason)
     )
 
 
@@ -172,7 +173,7 @@ def review(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     return case_out(
-        service.review_appeal(
+        rectification.review_appeal(
             session=session, case_id=case_id, actor=user, uphold=body.uphold, note=body.note
         )
     )

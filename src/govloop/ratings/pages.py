@@ -33,7 +33,9 @@ from govloop.hall.models import Ticket
 from govloop.ingest.models import Device
 from govloop.org import service as org_service
 from govloop.org.models import Hall
-from govloop.ratings import pad_pairing, service, servqual
+from govloop.ratings import figures as rating_figures
+from govloop.ratings import pad_pairing, rectification, service, servqual
+from govloop.ratings import views as rating_views
 from govloop.ratings.models import BAD_LEVELS, CaseStatus, Dimension, RatingChannel
 from govloop.ratings.pad_pairing import paired_pad
 from govloop.ratings.service import RatingInput
@@ -181,13 +183,13 @@ def _form_state(
 
 def _pad_context(session: Session, hall: Hall, number: int) -> dict[str, Any]:
     window = hall_service.get_window(session=session, hall=hall, number=number)
-    ticket = service.pad_ticket(session=session, hall=hall, window_number=number)
+    ticket = rating_views.pad_ticket(session=session, hall=hall, window_number=number)
     return {
         "hall": hall,
         "window": window,
-        "window_staff": service.staff_name(session=session, user_id=window.staff_id),
+        "window_staff": rating_views.staff_name(session=session, user_id=window.staff_id),
         "ticket": overview.ticket_card(session=session, ticket=ticket) if ticket else None,
-        "ticket_staff": service.staff_name(session=session, user_id=ticket.staff_id)
+        "ticket_staff": rating_views.staff_name(session=session, user_id=ticket.staff_id)
         if ticket
         else None,
         "state": "form" if ticket else "idle",
@@ -322,7 +324,7 @@ def _link_context(session: Session, ticket: Ticket, via: str) -> dict[str, Any]:
         # The page its link opened: the citizen holds the link, the form posts back to it.
         "ticket": overview.ticket_card(session=session, ticket=ticket, holder=True),
         "via": "my_ticket" if via == "my_ticket" else "",
-        "state": service.ticket_rating_state(session=session, ticket=ticket),
+        "state": rating_views.ticket_rating_state(session=session, ticket=ticket),
         "form": {"dims": {}},
         "error": None,
         "message": None,
@@ -445,9 +447,11 @@ def cases(
             "open_only": open_only,
             "overdue_only": overdue_only,
         },
-        figures=service.figures(session=session, hall_id=hall_id, start=lo, end=hi),
-        levels_count=service.level_counts(session=session, hall_id=hall_id, start=lo, end=hi),
-        cases=service.case_views(
+        figures=rating_figures.figures(session=session, hall_id=hall_id, start=lo, end=hi),
+        levels_count=rating_figures.level_counts(
+            session=session, hall_id=hall_id, start=lo, end=hi
+        ),
+        cases=rating_views.case_views(
             session=session,
             hall_id=hall_id,
             open_only=open_only,
@@ -455,7 +459,7 @@ def cases(
             start=lo,
             end=hi,
         ),
-        summary=service.case_summary(session=session, hall_id=hall_id),
+        summary=rating_views.case_summary(session=session, hall_id=hall_id),
     )
 
 
@@ -471,19 +475,19 @@ def _case_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    view = service.case_view(session=session, case_id=case_id)
+    view = rating_views.case_view(session=session, case_id=case_id)
     return page(
         request,
         "ratings/case.html",
         status_code=status_code,
         view=view,
-        timeline=service.case_timeline(session=session, case=view.case),
+        timeline=rating_views.case_timeline(session=session, case=view.case),
         notice=notice,
         error=error,
         failed=failed,
         form=form or {},
         own_appeal=view.case.appealed_by == user.id,
-        allowed=service.allowed_actions(
+        allowed=rectification.allowed_actions(
             session=session, case=view.case, rating=view.rating, actor=user
         ),
         statuses=CaseStatus,
@@ -545,7 +549,9 @@ def case_callback(
         user,
         "callback",
         {"note": note},
-        lambda: service.record_callback(session=session, case_id=case_id, actor=user, note=note),
+        lambda: rectification.record_callback(
+            session=session, case_id=case_id, actor=user, note=note
+        ),
     )
 
 
@@ -565,7 +571,7 @@ def case_rectify(
         user,
         "rectify",
         {"evidence": evidence, "result": result},
-        lambda: service.record_rectification(
+        lambda: rectification.record_rectification(
             session=session, case_id=case_id, actor=user, evidence=evidence, result=result
         ),
     )
@@ -585,7 +591,7 @@ def case_close(
         user,
         "close",
         {},
-        lambda: service.close_case(session=session, case_id=case_id, actor=user),
+        lambda: rectification.close_case(session=session, case_id=case_id, actor=user),
     )
 
 
@@ -604,7 +610,7 @@ def case_appeal(
         user,
         "appeal",
         {"reason": reason},
-        lambda: service.appeal(session=session, case_id=case_id, actor=user, reason=reason),
+        lambda: rectification.appeal(session=session, case_id=case_id, actor=user, reason=reason),
     )
 
 
@@ -620,7 +626,7 @@ def case_review(
     def run() -> object:
         if decision not in ("uphold", "reject"):
             raise BadRequest(_("Please choose to uphold or reject the appeal"), code="decision")
-        return service.review_appeal(
+        return rectification.review_appeal(
             session=session, case_id=case_id, actor=user, uphold=decision == "uphold", note=note
         )
 
@@ -724,7 +730,7 @@ def _surveys_page(
     form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    surveys = service.list_surveys(session=session)
+    surveys = rating_views.list_surveys(session=session)
     hall_id = org_service.get_hall(session=session, code=hall).id if hall else None
     selected = servqual.get_survey(session=session, code=survey_code) if survey_code else None
     gaps = servqual.gap_scores(

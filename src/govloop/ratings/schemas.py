@@ -7,8 +7,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from govloop.core.clock import to_local
+from govloop.ratings.figures import RatingFigures
 from govloop.ratings.models import LEVEL_LABELS, Rating, RatingLevel, RectificationCase
-from govloop.ratings.service import RatingFigures, RatingInput, is_overdue
+from govloop.ratings.rectification import is_overdue
+from govloop.ratings.service import RatingInput
 
 
 class RatingIn(BaseModel):

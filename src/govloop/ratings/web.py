@@ -10,13 +10,14 @@ from sqlalchemy.orm import Session
 from govloop.core.jobs import Job
 from govloop.hall import manage_panels
 from govloop.org.models import Hall
-from govloop.ratings import api, pages, service, survey_api
+from govloop.ratings import api, pages, survey_api
+from govloop.ratings import views as rating_views
 
 
 @manage_panels.register
 def _rectification_panel(session: Session, hall: Hall) -> dict[str, Any]:
     """The hall's open rectification cases, on the manager's page."""
-    return {"rectification": service.case_summary(session=session, hall_id=hall.id)}
+    return {"rectification": rating_views.case_summary(session=session, hall_id=hall.id)}
 
 
 ROUTERS: list[APIRouter] = [api.router, survey_api.router, pages.router]

@@ -35,7 +35,7 @@ from govloop.demo.ratings.citizens import (
     rating_input,
 )
 from govloop.ratings.models import BAD_LEVELS, CaseStatus
-from govloop.ratings.service import deadline
+from govloop.ratings.rectification import deadline
 
 # --- parameters and texts of the cases ------------------------------------------------
 

@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, local_tz, now, to_local
 from govloop.demo.ratings.history import Staffing, Visit, simulate_ratings
-from govloop.ratings import service, servqual
+from govloop.ratings import figures as rating_figures
+from govloop.ratings import rectification, servqual
 from govloop.ratings.models import (
     Rating,
     RatingEvent,
@@ -44,7 +45,7 @@ class RatingReport:
     cases: int = 0
     events: int = 0
     survey_responses: int = 0
-    totals: service.RatingFigures | None = None  # … and the hall's, as of today
+    totals: rating_figures.RatingFigures | None = None  # … and the hall's, as of today
     all_ratings: int = 0  # excluded ones included
     excluded: int = 0
     open_cases: int = 0
@@ -88,7 +89,7 @@ def generate_ratings(
 ) -> RatingReport:
     """Rate ``visits`` (finished visits the history just wrote), write cases and events."""
     ensure_default_policy(session=session)
-    policy = service.policy_for(session=session, hall_id=hall_id)
+    policy = rectification.policy_for(session=session, hall_id=hall_id)
     staffing = Staffing(
         manager_id=manager_id,
         callback_working_days=policy.callback_working_days,
@@ -137,12 +138,12 @@ def _move_sequences(session: Session, tables: Sequence[str]) -> None:
 
 def summarize(*, session: Session, hall_id: int, report: RatingReport) -> RatingReport:
     """Fill in the hall's rating figures and case counts as of today."""
-    report.totals = service.figures(session=session, hall_id=hall_id)
+    report.totals = rating_figures.figures(session=session, hall_id=hall_id)
     today = local_today()
-    open_cases = service.list_cases(session=session, hall_id=hall_id, open_only=True)
+    open_cases = rectification.list_cases(session=session, hall_id=hall_id, open_only=True)
     report.open_cases = len(open_cases)
     report.overdue_cases = sum(
-        1 for c, _ in open_cases if any(service.is_overdue(c, today).values())
+        1 for c, _ in open_cases if any(rectification.is_overdue(c, today).values())
     )
     excluded = select(Rating.excluded, func.count()).where(Rating.hall_id == hall_id)
     counts = {bool(flag): int(n) for flag, n in session.execute(excluded.group_by(Rating.excluded))}
