@@ -12,8 +12,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from govloop.actions import api as actions_api
+from govloop.actions import measurement
 from govloop.actions import pages as actions_pages
-from govloop.actions import service
 from govloop.app import create_app
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
@@ -118,7 +118,9 @@ def test_api_create_read_and_life_cycle(api, monkeypatch):
     r = api.post(f"{url}/start", headers=auth(api))
     assert r.status_code == 409 and r.json()["error"] == "invalid_transition"
 
-    monkeypatch.setattr(service, "daily_measures", synthetic_measures(api.world, effect_minutes=-5))
+    monkeypatch.setattr(
+        measurement, "daily_measures", synthetic_measures(api.world, effect_minutes=-5)
+    )
     r = api.post(f"{url}/effect", headers=auth(api))
     assert r.status_code == 200, r.text
     effect = r.json()["effect"]
@@ -353,7 +355,7 @@ def test_action_page_steps_and_measured_effect(client, monkeypatch):
     r = form_page(client, f"{url}/start", {"on": START.isoformat(), "note": "已上线"})
     assert r.status_code == 303 and r.headers["location"].endswith("?done=start")
 
-    monkeypatch.setattr(service, "daily_measures", synthetic_measures(world, effect_minutes=-5))
+    monkeypatch.setattr(measurement, "daily_measures", synthetic_measures(world, effect_minutes=-5))
     r = form_page(client, f"{url}/measure", {})
     assert r.status_code == 303
     page = client.get(r.headers["location"])

@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from govloop.actions import assessments, service
+from govloop.actions import assessments, measurement, service
 from govloop.actions import effect as fx
+from govloop.actions import scope as action_scope
+from govloop.actions import views as action_views
 from govloop.actions.models import Action, ActionStatus, LoopEvent
 from govloop.actions.schemas import ActionIn, ScopeIn
 from govloop.core.clock import frozen
@@ -78,7 +80,8 @@ def run(world: HallWorld, step: str, action_id: int, **kwargs: object) -> Action
         hall = org_service.get_hall(session=s, code=world.hall.code)
         action = service.get_action(session=s, hall=hall, action_id=action_id)
         actor = s.get(User, world.manager.id)  # type: ignore[union-attr]
-        getattr(service, step)(session=s, action=action, actor=actor, **kwargs)
+        module = measurement if step == "measure_effect" else service
+        getattr(module, step)(session=s, action=action, actor=actor, **kwargs)
         return action
 
 
@@ -213,8 +216,8 @@ def test_an_action_keeps_its_unmeasurable_indicators_when_one_can_be_measured(wo
 def test_scope_by_windows_compares_with_the_other_windows(world):
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        scope = service.resolve_scope(session=s, hall=hall, scope=ScopeIn(windows=[3, 1]))
-        lenient = service.resolve_scope(
+        scope = action_scope.resolve_scope(session=s, hall=hall, scope=ScopeIn(windows=[3, 1]))
+        lenient = action_scope.resolve_scope(
             session=s, hall=hall, scope={"items": ["SB01", "GONE"]}, strict=False
         )
     assert scope.unit == "window" and scope.windows == [1, 3]
@@ -326,7 +329,7 @@ def test_unreasonable_anomalies_wait_for_an_action_until_one_answers_them(world)
     def waiting() -> list[int]:
         with unit_of_work() as s:
             hall = org_service.get_hall(session=s, code="H1")
-            overview = service.loop_overview(session=s, hall=hall)
+            overview = action_views.loop_overview(session=s, hall=hall)
             return [a.id for a in overview["needing_action"]]
 
     assert waiting() == [open_id]
@@ -338,7 +341,7 @@ def test_unreasonable_anomalies_wait_for_an_action_until_one_answers_them(world)
     with unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
         action = service.get_action(session=s, hall=hall, action_id=action_id)
-        kinds = [e["kind"] for e in service.timeline(session=s, action=action)]
+        kinds = [e["kind"] for e in action_views.timeline(session=s, action=action)]
     assert kinds == ["anomaly.assessed", "action.created", "action.cancelled"]
 
 
@@ -349,8 +352,8 @@ def test_draft_from_an_anomaly_targets_its_indicator(world):
     )
     with frozen(MONDAY), unit_of_work() as s:
         hall = org_service.get_hall(session=s, code="H1")
-        draft = service.draft_from_anomaly(session=s, hall=hall, anomaly_id=anomaly_id)
-        other = service.draft_from_anomaly(session=s, hall=hall, anomaly_id=arrivals_id)
+        draft = action_views.draft_from_anomaly(session=s, hall=hall, anomaly_id=anomaly_id)
+        other = action_views.draft_from_anomaly(session=s, hall=hall, anomaly_id=arrivals_id)
     assert draft["indicators"] == ["wait_mean"] and draft["anomaly_id"] == anomaly_id
     assert "平均等候时长" in draft["title"] and draft["decision"] == "周一排队过长"
     assert draft["starts_on"] == "2026-11-23" and draft["due_date"] == "2026-12-07"
@@ -408,7 +411,7 @@ def synthetic_measures(
 
 
 def test_measure_effect_recovers_a_known_effect_against_the_other_items(world, monkeypatch):
-    monkeypatch.setattr(service, "daily_measures", synthetic_measures(world, effect_minutes=-5))
+    monkeypatch.setattr(measurement, "daily_measures", synthetic_measures(world, effect_minutes=-5))
     action_id = create(world, starts_on=START, indicators=["wait_mean", "device_uptime"])
     run(world, "start_action", action_id, on=START)
     action = run(world, "measure_effect", action_id)
@@ -432,7 +435,7 @@ def test_measure_effect_recovers_a_known_effect_against_the_other_items(world, m
 def test_no_effect_closed_days_and_weekdays(world, monkeypatch):
     holiday = date(2026, 10, 21)
     monkeypatch.setattr(
-        service, "daily_measures", synthetic_measures(world, effect_minutes=0, closed={holiday})
+        measurement, "daily_measures", synthetic_measures(world, effect_minutes=0, closed={holiday})
     )
     action_id = create(world, starts_on=START)
     run(world, "start_action", action_id, on=START)
@@ -449,7 +452,7 @@ def test_no_effect_closed_days_and_weekdays(world, monkeypatch):
 
 
 def test_hall_wide_actions_use_the_seasonal_expectation(world, monkeypatch):
-    monkeypatch.setattr(service, "daily_measures", synthetic_measures(world, effect_minutes=0))
+    monkeypatch.setattr(measurement, "daily_measures", synthetic_measures(world, effect_minutes=0))
     action_id = create(world, starts_on=START, scope=ScopeIn())
     run(world, "start_action", action_id, on=START)
     effect = run(world, "measure_effect", action_id).effect
@@ -520,7 +523,7 @@ def test_effect_on_a_simulated_history_matches_a_hand_computation(history):
             )
             action = service.create_action(session=s, hall=hall, data=data, actor=actor)
             service.start_action(session=s, action=action, actor=actor, on=start)
-            return service.measure_effect(session=s, action=action, actor=actor)
+            return measurement.measure_effect(session=s, action=action, actor=actor)
 
     report = act(ScopeIn(items=["GA01"]), START, ["wait_mean", "on_time_completion"])
     wait, on_time = report["indicators"]

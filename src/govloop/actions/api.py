@@ -8,7 +8,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
-from govloop.actions import assessments, service
+from govloop.actions import assessments, measurement, service
+from govloop.actions import views as action_views
 from govloop.actions.models import Action
 from govloop.actions.schemas import (
     ActionIn,
@@ -35,11 +36,11 @@ def _hall(session: Session, code: str) -> Hall:
 
 def _out(session: Session, action: Action, *, events: bool = False) -> dict[str, Any]:
     names = org_service.user_names(session=session, ids={action.owner_id})
-    body = service.action_out(action, names=names)
+    body = action_views.action_out(action, names=names)
     if events:
         body["events"] = [
             {**e, "at": e["at"].isoformat()}
-            for e in service.timeline(session=session, action=action)
+            for e in action_views.timeline(session=session, action=action)
         ]
     return body
 
@@ -54,7 +55,7 @@ def list_actions(
     hall = _hall(session, hall_code)
     actions = service.list_actions(session=session, hall=hall, status=status)
     names = org_service.user_names(session=session, ids={a.owner_id for a in actions})
-    return [service.action_out(a, names=names) for a in actions]
+    return [action_views.action_out(a, names=names) for a in actions]
 
 
 @router.post("/{hall_code}/actions", status_code=201)
@@ -138,7 +139,7 @@ def measure_effect(
     body = body or MeasureIn()
     hall = _hall(session, hall_code)
     action = service.get_action(session=session, hall=hall, action_id=action_id, lock=True)
-    service.measure_effect(session=session, action=action, today=body.today, actor=user)
+    measurement.measure_effect(session=session, action=action, today=body.today, actor=user)
     return _out(session, action)
 
 
@@ -159,4 +160,4 @@ def assess_anomaly(
         actor=user,
         hall_id=hall.id,
     )
-    return service.assessment_out(session=session, anomaly=anomaly)
+    return action_views.assessment_out(session=session, anomaly=anomaly)

@@ -20,7 +20,9 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.actions import assessments, service
+from govloop.actions import assessments, measurement, service
+from govloop.actions import scope as action_scope
+from govloop.actions import views as action_views
 from govloop.actions.models import Action, ActionStatus
 from govloop.actions.schemas import ActionIn, ScopeIn
 from govloop.core.auth import Permission
@@ -117,7 +119,7 @@ def _english() -> bool:
 
 
 def _indicator_meta(session: Session) -> dict[str, dict[str, Any]]:
-    meta = {c["code"]: c for c in service.indicator_catalogue(session=session)}
+    meta = {c["code"]: c for c in action_scope.indicator_catalogue(session=session)}
     meta["arrivals"] = {
         "code": "arrivals",
         "name_zh": "到达量",
@@ -295,10 +297,12 @@ def _draft(
         "indicators": [],
         "anomaly_id": "",
         "recommendation": "",
-        **service.default_dates(),
+        **action_views.default_dates(),
     }
     if anomaly is not None:
-        draft.update(service.draft_from_anomaly(session=session, hall=hall, anomaly_id=anomaly))
+        draft.update(
+            action_views.draft_from_anomaly(session=session, hall=hall, anomaly_id=anomaly)
+        )
     given = {k: v for k, v in params.items() if k in RECOMMENDATION_KEYS and _split(v)}
     if given:
         kind = _split(given.get("kind", []))
@@ -333,7 +337,7 @@ def _loop_page(
     assess_form: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    overview = service.loop_overview(session=session, hall=hall)
+    overview = action_views.loop_overview(session=session, hall=hall)
     meta = _indicator_meta(session)
     names = overview["names"]
     layout = hall_layout(session=session, hall=hall)
@@ -381,7 +385,7 @@ def _loop_page(
             "owners": service.owner_choices(session=session),
             "items": sorted(layout.items.values(), key=lambda i: i.code),
             "windows": sorted((w for w in layout.windows if w.active), key=lambda w: w.number),
-            "slots": service.hall_slots(hall),
+            "slots": action_scope.hall_slots(hall),
             "indicator_groups": [(d, [c for c in catalogue if c["dimension"] == d]) for d in dims],
             "dimension_names": {
                 d.code: (d.name.en if _english() else d.name.zh) for d in framework.spec.dimensions
@@ -588,7 +592,7 @@ def _action_page(
             "effect": effect,
             "effect_rows": _effect_rows(effect),
             "charts": _charts(effect),
-            "timeline": service.timeline(session=session, action=action),
+            "timeline": action_views.timeline(session=session, action=action),
             "today": local_today().isoformat(),
             "statuses": ActionStatus,
             "notice": notice,
@@ -735,5 +739,5 @@ def measure(
         action_id,
         "measure",
         {},
-        lambda a: service.measure_effect(session=session, action=a, actor=user),
+        lambda a: measurement.measure_effect(session=session, action=a, actor=user),
     )
