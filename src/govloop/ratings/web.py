@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from govloop.core.jobs import Job
 from govloop.hall import manage_panels
 from govloop.org.models import Hall
-from govloop.ratings import api, pages, survey_api
+from govloop.ratings import api, case_pages, pages, survey_api, survey_pages
 from govloop.ratings import views as rating_views
 
 
@@ -20,5 +20,11 @@ def _rectification_panel(session: Session, hall: Hall) -> dict[str, Any]:
     return {"rectification": rating_views.case_summary(session=session, hall_id=hall.id)}
 
 
-ROUTERS: list[APIRouter] = [api.router, survey_api.router, pages.router]
+ROUTERS: list[APIRouter] = [
+    api.router,
+    survey_api.router,
+    pages.router,
+    case_pages.router,
+    survey_pages.router,
+]
 JOBS: list[Job] = []
