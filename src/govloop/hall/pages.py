@@ -10,9 +10,7 @@ rolling back.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import segno
@@ -21,9 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 
-from govloop.core import calendar
 from govloop.core.auth import Permission
-from govloop.core.clock import local_tz, now
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, public, secret_link
 from govloop.core.errors import BadRequest, GovloopError
@@ -32,12 +28,11 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
-from govloop.hall import appointments, manage_panels, overview, service
-from govloop.hall import day_close as hall_day_close
+from govloop.hall import appointments, overview, service
 from govloop.hall import waits as hall_waits
 from govloop.hall import windows as hall_windows
 from govloop.hall.api import ticket_limit
-from govloop.hall.models import CITIZEN_PRIORITY, Outcome, ServiceItem
+from govloop.hall.models import CITIZEN_PRIORITY, Outcome
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 from govloop.web.kit import is_htmx, page_renderer, page_user, staff_page
@@ -129,7 +124,7 @@ def page(
     return _render(request, name, hall=hall, status_code=status_code, **context)
 
 
-def _hall(session: Session, code: str) -> Hall:
+def hall_by_code(session: Session, code: str) -> Hall:
     return org_service.get_hall(session=session, code=code)
 
 
@@ -166,7 +161,7 @@ def kiosk(
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     snapshot = overview.display_snapshot(session=session, hall=hall)
     return page(
         request,
@@ -190,7 +185,7 @@ def kiosk_issue(
     _limit: None = Depends(ticket_limit),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     if not item_code.strip():
         raise BadRequest(_("Please choose a service item"), code="item_missing")
     if priority and priority not in {p.value for p in CITIZEN_PRIORITY}:
@@ -216,7 +211,7 @@ def kiosk_check_in(
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     code = re.sub(r"\s", "", code)
     if not code:
         raise BadRequest(_("Please enter your appointment code"), code="code_missing")
@@ -238,7 +233,7 @@ def display(
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     return page(
         request,
         "hall/display.html",
@@ -275,7 +270,7 @@ def my_ticket(
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     context, status = _my_ticket_context(session, hall, code)
     panel_url = f"/halls/{hall.code}/my-ticket/panel?code={context['code']}"
     return page(
@@ -294,7 +289,7 @@ def my_ticket_panel(
     code: str = Query(max_length=16),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     ticket = service.get_ticket(session=session, hall=hall, code=code)
     card = overview.public_ticket_card(session=session, ticket=ticket)
     return page(request, "hall/_ticket_panel.html", hall, ticket=card)
@@ -373,7 +368,7 @@ def window_page(
     user: User = Depends(operator_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     window = service.get_window(session=session, hall=hall, number=number)
     panel = overview.window_panel(session=session, hall=hall, window=window, viewer=user)
     return page(request, "hall/window.html", hall, panel=panel, outcomes=OUTCOMES, notice=None)
@@ -387,7 +382,9 @@ def window_panel(
     user: User = Depends(operator_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    return _window_panel(request, session, _hall(session, hall_code), number, user, notice=None)
+    return _window_panel(
+        request, session, hall_by_code(session, hall_code), number, user, notice=None
+    )
 
 
 def _optional_window_number(value: str) -> int | None:
@@ -420,7 +417,7 @@ def window_action(
 ) -> Response:
     if action not in WINDOW_ACTIONS:
         raise BadRequest(_("Unknown window action"), code="unknown_action")
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     args: dict[str, Any] = {"session": session, "hall": hall, "window_number": number}
     notice: str
     if action == "sign-in":
@@ -473,273 +470,4 @@ def window_action(
 # --- manager console 大厅管理 -----------------------------------------------------------
 
 
-def _manage_context(session: Session, hall: Hall) -> dict[str, Any]:
-    return {
-        "view": overview.manager_view(session=session, hall=hall),
-        "snapshot": overview.display_snapshot(session=session, hall=hall),
-        "arrivals": overview.arrivals_by_slot(session=session, hall=hall),
-    }
-
-
-@router.get("/halls/{hall_code}/manage", response_class=HTMLResponse)
-def manage(
-    request: Request,
-    hall_code: str,
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    return page(
-        request,
-        "hall/manage.html",
-        hall,
-        **manage_panels.context(session, hall),
-        **_manage_context(session, hall),
-    )
-
-
-@router.get("/halls/{hall_code}/manage/live", response_class=HTMLResponse)
-def manage_live(
-    request: Request,
-    hall_code: str,
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    return page(request, "hall/_manage_live.html", hall, **_manage_context(session, hall))
-
-
-@router.post("/halls/{hall_code}/manage/close-day", response_class=HTMLResponse)
-def manage_close_day(
-    request: Request,
-    hall_code: str,
-    reason: str = Form("", max_length=200),
-    carry_over: list[str] = Form(default_factory=list),
-    carry_over_all: bool = Form(False),
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    if not reason.strip():
-        raise BadRequest(_("Please give a reason for closing"), code="reason_missing")
-    result = hall_day_close.close_day(
-        session=session,
-        hall=hall,
-        actor=user,
-        reason=reason.strip(),
-        carry_over_codes=[c for c in carry_over if c.strip()],
-        carry_over_all=carry_over_all,
-    )
-    if not is_htmx(request):
-        return RedirectResponse(f"/halls/{hall.code}/manage", status_code=303)
-    return page(request, "hall/_close_day_result.html", hall, result=result)
-
-
-@router.post("/halls/{hall_code}/manage/sweep-appointments", response_class=HTMLResponse)
-def manage_sweep(
-    request: Request,
-    hall_code: str,
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    missed = appointments.sweep_missed(session=session, hall=hall)
-    if not is_htmx(request):
-        return RedirectResponse(f"/halls/{hall.code}/manage", status_code=303)
-    return page(request, "hall/_sweep_result.html", hall, missed=missed)
-
-
 # --- appointments 预约 -----------------------------------------------------------------
-
-
-def _booking_days(hall: Hall) -> list[dict[str, Any]]:
-    today = service.service_day(hall)
-    days = []
-    for offset in range(appointments.BOOKING_HORIZON_DAYS + 1):
-        day = today + timedelta(days=offset)
-        days.append(
-            {
-                "date": day,
-                "value": day.isoformat(),
-                "weekday": str(day.weekday()),
-                "workday": calendar.is_workday(day),
-                "today": offset == 0,
-            }
-        )
-    return days
-
-
-def _slots(session: Session, hall: Hall, item: ServiceItem, day: date) -> list[dict[str, Any]]:
-    moment = now()
-    return [
-        {
-            "start": f"{s.slot_start:%H:%M}",
-            "end": f"{s.slot_end:%H:%M}",
-            "capacity": s.capacity,
-            "remaining": s.remaining,
-            "passed": datetime.combine(day, s.slot_end, tzinfo=local_tz()) <= moment,
-        }
-        for s in appointments.available_slots(session=session, hall=hall, item=item, day=day)
-    ]
-
-
-def _appointments_page(
-    request: Request,
-    session: Session,
-    hall: Hall,
-    *,
-    item_code: str | None,
-    day: date | None,
-    error: str | None = None,
-    cancel_error: str | None = None,
-    cancelled: Any = None,
-    form: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    days = _booking_days(hall)
-    item = None
-    slots: list[dict[str, Any]] | None = None
-    if item_code:
-        try:
-            item = service.get_item(session=session, code=item_code)
-        except GovloopError as exc:
-            error, status_code = error or exc.message, max(status_code, exc.status_code)
-    if day is not None and not days[0]["date"] <= day <= days[-1]["date"]:
-        error = error or _("Appointments can be booked for the next %(n)s days only") % {
-            "n": appointments.BOOKING_HORIZON_DAYS
-        }
-        status_code = max(status_code, 422)
-        day = None
-    if item is not None and day is not None:
-        slots = _slots(session, hall, item, day)
-    return page(
-        request,
-        "hall/appointments.html",
-        hall,
-        status_code=status_code,
-        catalogue=overview.item_catalogue(session=session, hall=hall),
-        days=days,
-        item=overview.item_out(item) if item else None,
-        day=day,
-        slots=slots,
-        error=error,
-        cancel_error=cancel_error,
-        cancelled=cancelled,
-        form=form or {},
-    )
-
-
-@router.get(
-    "/halls/{hall_code}/appointments", response_class=HTMLResponse, dependencies=[Depends(public)]
-)
-def appointments_page(
-    request: Request,
-    hall_code: str,
-    item: str | None = Query(None, max_length=32),
-    day: date | None = Query(None),
-    viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_readonly_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    return _appointments_page(request, session, hall, item_code=item, day=day)
-
-
-def _parse_day(value: str) -> date:
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise BadRequest(_("Please choose a date"), code="bad_date") from None
-
-
-def _parse_slot(value: str) -> time:
-    try:
-        return time.fromisoformat(value.strip())
-    except ValueError:
-        raise BadRequest(_("Please choose a time slot"), code="bad_slot") from None
-
-
-@router.post(
-    "/halls/{hall_code}/appointments", response_class=HTMLResponse, dependencies=[Depends(public)]
-)
-def book_appointment(
-    request: Request,
-    hall_code: str,
-    item_code: str = Form("", max_length=32),
-    day: str = Form("", max_length=10),
-    slot_start: str = Form("", max_length=8),
-    name: str = Form("", max_length=100),
-    phone: str = Form("", max_length=32),
-    viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    form = {"name": name, "phone": phone, "slot_start": slot_start}
-    try:
-        booking_day = _parse_day(day)
-        item = service.get_item(session=session, code=item_code.strip())
-        appointment = appointments.book(
-            session=session,
-            hall=hall,
-            item=item,
-            day=booking_day,
-            slot_start=_parse_slot(slot_start),
-            citizen_name=name,
-            citizen_phone=phone,
-        )
-    except GovloopError as exc:
-        session.rollback()  # the form is shown again; nothing of the attempt is kept
-        parsed_day = None
-        with contextlib.suppress(ValueError):
-            parsed_day = date.fromisoformat(day.strip())
-        return _appointments_page(
-            request,
-            session,
-            hall,
-            item_code=item_code.strip() or None,
-            day=parsed_day,
-            error=exc.message,
-            form=form,
-            status_code=exc.status_code,
-        )
-    return page(
-        request,
-        "hall/appointment_booked.html",
-        hall,
-        appointment=appointment,
-        item=overview.item_out(item),
-        weekday=str(appointment.service_date.weekday()),
-    )
-
-
-@router.post(
-    "/halls/{hall_code}/appointments/cancel",
-    response_class=HTMLResponse,
-    dependencies=[Depends(secret_link)],
-)
-def cancel_appointment(
-    request: Request,
-    hall_code: str,
-    code: str = Form("", max_length=32),
-    viewer: User | None = Depends(page_user),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    try:
-        if not code.strip():
-            raise BadRequest(_("Please enter your appointment code"), code="code_missing")
-        found = appointments.get_appointment(session=session, code=code)
-        if found.hall_id != hall.id:
-            raise BadRequest(_("This appointment is for another hall"), code="other_hall")
-        cancelled = appointments.cancel(session=session, code=code)
-    except GovloopError as exc:
-        session.rollback()
-        return _appointments_page(
-            request,
-            session,
-            hall,
-            item_code=None,
-            day=None,
-            cancel_error=exc.message,
-            status_code=exc.status_code,
-        )
-    return _appointments_page(request, session, hall, item_code=None, day=None, cancelled=cancelled)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
-from govloop.hall import api, case_data_pages, pages
+from govloop.hall import api, appointment_pages, case_data_pages, manage_pages, pages
 from govloop.hall import jobs as hall_jobs
 
 
@@ -16,5 +16,12 @@ def _run_hall_jobs() -> None:
             hall_jobs.run_all_halls(session=session)
 
 
-ROUTERS: list[APIRouter] = [api.router, api.citizen_router, pages.router, case_data_pages.router]
+ROUTERS: list[APIRouter] = [
+    api.router,
+    api.citizen_router,
+    pages.router,
+    manage_pages.router,
+    appointment_pages.router,
+    case_data_pages.router,
+]
 JOBS: list[Job] = [Job("hall jobs", _run_hall_jobs, every(hall_jobs.JOB_INTERVAL_S), every(0))]
