@@ -11,7 +11,6 @@ first, so a refusal never writes anything.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import date
 from typing import Any
 from urllib.parse import urlencode
@@ -20,13 +19,11 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.actions import assessments, measurement, service
+from govloop.actions import assessments, service
 from govloop.actions import scope as action_scope
 from govloop.actions import views as action_views
-from govloop.actions.models import Action, ActionStatus
 from govloop.actions.schemas import ActionIn, ScopeIn
 from govloop.core.auth import Permission
-from govloop.core.clock import local_today
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect
 from govloop.core.errors import BadRequest, GovloopError
@@ -110,15 +107,15 @@ RECOMMENDATION_KEYS = ("kind", "title", "items", "windows", "slots", "weekdays",
 # --- helpers -----------------------------------------------------------------------------
 
 
-def _hall(session: Session, code: str) -> Hall:
+def hall_by_code(session: Session, code: str) -> Hall:
     return org_service.get_hall(session=session, code=code)
 
 
-def _english() -> bool:
+def english() -> bool:
     return get_locale() == "en"
 
 
-def _indicator_meta(session: Session) -> dict[str, dict[str, Any]]:
+def indicator_meta(session: Session) -> dict[str, dict[str, Any]]:
     meta = {c["code"]: c for c in action_scope.indicator_catalogue(session=session)}
     meta["arrivals"] = {
         "code": "arrivals",
@@ -130,10 +127,10 @@ def _indicator_meta(session: Session) -> dict[str, dict[str, Any]]:
     return meta
 
 
-def _name(meta: dict[str, Any] | None, code: str) -> str:
+def indicator_label(meta: dict[str, Any] | None, code: str) -> str:
     if not meta:
         return code
-    return str(meta["name_en"] if _english() else meta["name_zh"])
+    return str(meta["name_en"] if english() else meta["name_zh"])
 
 
 def fmt_value(value: float | None, unit: str) -> str:
@@ -179,7 +176,7 @@ def _ints(values: list[str], what: str) -> list[int]:
         ) from None
 
 
-def _date(value: str, label: str, *, required: bool) -> date | None:
+def parse_form_date(value: str, label: str, *, required: bool) -> date | None:
     value = value.strip()
     if not value:
         if required:
@@ -193,7 +190,7 @@ def _date(value: str, label: str, *, required: bool) -> date | None:
         raise BadRequest(_("Please enter dates as YYYY-MM-DD"), code="bad_date") from None
 
 
-def _anomaly_row(
+def anomaly_row(
     anomaly: Anomaly, meta: dict[str, dict[str, Any]], names: dict[int, str]
 ) -> dict[str, Any]:
     info = meta.get(anomaly.indicator_code)
@@ -203,7 +200,7 @@ def _anomaly_row(
         "day": anomaly.day.isoformat(),
         "weekday": _(WEEKDAYS[anomaly.day.weekday()]),
         "indicator": anomaly.indicator_code,
-        "name": _name(info, anomaly.indicator_code),
+        "name": indicator_label(info, anomaly.indicator_code),
         "direction": anomaly.direction,
         "worse": anomaly.worse,
         "method": anomaly.method,
@@ -214,63 +211,6 @@ def _anomaly_row(
         "assessed_by": names.get(anomaly.assessed_by) if anomaly.assessed_by else None,
         "assessed_at": anomaly.assessed_at,
     }
-
-
-def _effect_rows(effect: dict[str, Any] | None) -> list[dict[str, Any]]:
-    if not effect:
-        return []
-    rows = []
-    for r in effect.get("indicators", []):
-        unit = r.get("unit") or ""
-        rows.append(
-            {
-                **r,
-                "name": r["name_en"] if _english() else r["name_zh"],
-                "effect_text": fmt_change(r.get("effect"), unit),
-                "ci_text": (
-                    f"{fmt_change(r['ci_low'], unit)} … {fmt_change(r['ci_high'], unit)}"
-                    if r.get("ci_low") is not None
-                    else "–"
-                ),
-                "before_text": fmt_value(r.get("before_mean"), unit),
-                "after_text": fmt_value(r.get("after_mean"), unit),
-                "expected_text": fmt_value(r.get("expected_after"), unit),
-            }
-        )
-    return rows
-
-
-def _charts(effect: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """Per measured indicator: daily values, the expectation and its band (ratios as
-    percentages, the band kept inside 0–100 %)."""
-    charts = []
-    for r in (effect or {}).get("indicators", []):
-        series = r.get("series")
-        if r.get("status") != "measured" or not series or not effect:
-            continue
-        ratio = r.get("unit") == "ratio"
-        scale = 100.0 if ratio else 1.0
-
-        def scaled(values: list[float | None], k: float = scale, clamp: bool = ratio) -> list:
-            out = [None if v is None else round(v * k, 4) for v in values]
-            return [None if v is None else min(max(v, 0.0), 100.0) for v in out] if clamp else out
-
-        start = effect["after"]["start"]
-        charts.append(
-            {
-                "code": r["code"],
-                "name": r["name_en"] if _english() else r["name_zh"],
-                "unit": "%" if ratio else (_("min") if r.get("unit") == "min" else ""),
-                "days": series["days"],
-                "observed": scaled(series["observed"], clamp=False),
-                "expected": scaled(series["expected"]),
-                "low": scaled(series["low"]),
-                "high": scaled(series["high"]),
-                # the first day with data on or after the start (the start may be closed)
-                "start": next((d for d in series["days"] if d >= start), start),
-            }
-        )
-    return charts
 
 
 # --- the loop page -------------------------------------------------------------------------
@@ -338,7 +278,7 @@ def _loop_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     overview = action_views.loop_overview(session=session, hall=hall)
-    meta = _indicator_meta(session)
+    meta = indicator_meta(session)
     names = overview["names"]
     layout = hall_layout(session=session, hall=hall)
     _version, framework = framework_in_force(session=session)
@@ -346,7 +286,7 @@ def _loop_page(
     dims = [d.code for d in framework.dimensions]
     anomaly_ids = {a.anomaly_id for a in overview["actions"] if a.anomaly_id}
     linked = {
-        a.id: _anomaly_row(a, meta, names)
+        a.id: anomaly_row(a, meta, names)
         for a in assessments.anomalies_of_hall(
             session=session, hall_id=hall.id, ids=list(anomaly_ids), limit=500
         )
@@ -360,22 +300,22 @@ def _loop_page(
             "labels": LABELS,
             "weekdays": [_(w) for w in WEEKDAYS],
             "counts": overview["counts"],
-            "to_assess": [_anomaly_row(a, meta, names) for a in overview["to_assess"]],
-            "needing_action": [_anomaly_row(a, meta, names) for a in overview["needing_action"]],
+            "to_assess": [anomaly_row(a, meta, names) for a in overview["to_assess"]],
+            "needing_action": [anomaly_row(a, meta, names) for a in overview["needing_action"]],
             "acted_on": [
                 {
-                    **_anomaly_row(a, meta, names),
+                    **anomaly_row(a, meta, names),
                     "actions": overview["actions_by_anomaly"].get(a.id, []),
                 }
                 for a in overview["acted_on"]
             ],
-            "reasonable": [_anomaly_row(a, meta, names) for a in overview["reasonable"]],
+            "reasonable": [anomaly_row(a, meta, names) for a in overview["reasonable"]],
             "actions": [
                 {
                     "action": a,
                     "owner": names.get(a.owner_id) if a.owner_id else None,
                     "anomaly": linked.get(a.anomaly_id) if a.anomaly_id else None,
-                    "indicator_names": [_name(meta.get(c), c) for c in a.indicators],
+                    "indicator_names": [indicator_label(meta.get(c), c) for c in a.indicators],
                     "summary": (a.effect or {}).get("summary"),
                 }
                 for a in overview["actions"]
@@ -388,7 +328,7 @@ def _loop_page(
             "slots": action_scope.hall_slots(hall),
             "indicator_groups": [(d, [c for c in catalogue if c["dimension"] == d]) for d in dims],
             "dimension_names": {
-                d.code: (d.name.en if _english() else d.name.zh) for d in framework.spec.dimensions
+                d.code: (d.name.en if english() else d.name.zh) for d in framework.spec.dimensions
             },
             "notice": notice,
             "error": error,
@@ -408,7 +348,7 @@ def loop_page(
     user: User = Depends(manager_page),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     params = {k: request.query_params.getlist(k) for k in RECOMMENDATION_KEYS}
     draft = _draft(session, hall, user, anomaly, params)
     notice = _(NOTICES[done]) if done in NOTICES else None
@@ -425,7 +365,7 @@ def assess(
     user: User = Depends(manager_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     try:
         if verdict not in (AnomalyStatus.REASONABLE, AnomalyStatus.UNREASONABLE):
             raise BadRequest(
@@ -483,7 +423,7 @@ def create(
     user: User = Depends(manager_page),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
-    hall = _hall(session, hall_code)
+    hall = hall_by_code(session, hall_code)
     form = {
         "title": title,
         "kind": kind,
@@ -516,9 +456,9 @@ def create(
             kind=kind,
             decision=decision,
             owner_id=form["owner_id"],
-            starts_on=_date(starts_on, _("Start date"), required=True),
-            due_date=_date(due_date, _("Due date"), required=True),
-            ends_on=_date(ends_on, _("End date"), required=False),
+            starts_on=parse_form_date(starts_on, _("Start date"), required=True),
+            due_date=parse_form_date(due_date, _("Due date"), required=True),
+            ends_on=parse_form_date(ends_on, _("End date"), required=False),
             scope=ScopeIn(
                 items=form["items"],
                 windows=_ints(windows, _("Windows")),
@@ -550,194 +490,3 @@ def create(
 
 
 # --- one action -------------------------------------------------------------------------------
-
-
-def _action_page(
-    request: Request,
-    session: Session,
-    hall: Hall,
-    action: Action,
-    *,
-    notice: str | None = None,
-    error: str | None = None,
-    failed: str | None = None,
-    form: dict[str, str] | None = None,
-    status_code: int = 200,
-) -> HTMLResponse:
-    meta = _indicator_meta(session)
-    names = org_service.user_names(session=session, ids={action.owner_id, action.created_by})
-    anomaly = None
-    if action.anomaly_id is not None:
-        found = assessments.get_anomaly(session=session, anomaly_id=action.anomaly_id)
-        anomaly = _anomaly_row(
-            found, meta, org_service.user_names(session=session, ids={found.assessed_by})
-        )
-    layout = hall_layout(session=session, hall=hall)
-    items = {i.code: i.name for i in layout.items.values()}
-    effect = action.effect
-    return render(
-        request,
-        "actions/action.html",
-        {
-            "hall": hall,
-            "section": "loop",
-            "labels": LABELS,
-            "weekdays": [_(w) for w in WEEKDAYS],
-            "action": action,
-            "owner": names.get(action.owner_id) if action.owner_id else None,
-            "creator": names.get(action.created_by) if action.created_by else None,
-            "anomaly": anomaly,
-            "item_names": items,
-            "indicators": [{"code": c, "name": _name(meta.get(c), c)} for c in action.indicators],
-            "effect": effect,
-            "effect_rows": _effect_rows(effect),
-            "charts": _charts(effect),
-            "timeline": action_views.timeline(session=session, action=action),
-            "today": local_today().isoformat(),
-            "statuses": ActionStatus,
-            "notice": notice,
-            "error": error,
-            "failed": failed,
-            "form": form or {},
-        },
-        status_code=status_code,
-    )
-
-
-@router.get("/insight/{hall_code}/actions/{action_id}", response_class=HTMLResponse)
-def action_page(
-    request: Request,
-    hall_code: str,
-    action_id: int,
-    done: str = Query("", max_length=16),
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_readonly_session, scope="function"),
-) -> Response:
-    hall = _hall(session, hall_code)
-    action = service.get_action(session=session, hall=hall, action_id=action_id)
-    notice = _(NOTICES[done]) if done in NOTICES else None
-    return _action_page(request, session, hall, action, notice=notice)
-
-
-def _step(
-    request: Request,
-    session: Session,
-    hall_code: str,
-    action_id: int,
-    step: str,
-    form: dict[str, str],
-    run: Callable[[Action], object],
-) -> Response:
-    hall = _hall(session, hall_code)
-    action = service.get_action(session=session, hall=hall, action_id=action_id, lock=True)
-    try:
-        run(action)
-    except GovloopError as exc:
-        session.rollback()
-        action = service.get_action(session=session, hall=hall, action_id=action_id)
-        return _action_page(
-            request,
-            session,
-            hall,
-            action,
-            error=exc.message,
-            failed=step,
-            form=form,
-            status_code=exc.status_code,
-        )
-    return RedirectResponse(
-        f"/insight/{hall.code}/actions/{action_id}?done={step}", status_code=303
-    )
-
-
-@router.post("/insight/{hall_code}/actions/{action_id}/start", response_class=HTMLResponse)
-def start(
-    request: Request,
-    hall_code: str,
-    action_id: int,
-    on: str = Form("", max_length=10),
-    note: str = Form("", max_length=2000),
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    return _step(
-        request,
-        session,
-        hall_code,
-        action_id,
-        "start",
-        {"on": on, "note": note},
-        lambda a: service.start_action(
-            session=session,
-            action=a,
-            actor=user,
-            on=_date(on, _("Start date"), required=False),
-            note=note,
-        ),
-    )
-
-
-@router.post("/insight/{hall_code}/actions/{action_id}/complete", response_class=HTMLResponse)
-def complete(
-    request: Request,
-    hall_code: str,
-    action_id: int,
-    on: str = Form("", max_length=10),
-    note: str = Form("", max_length=2000),
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    return _step(
-        request,
-        session,
-        hall_code,
-        action_id,
-        "complete",
-        {"on": on, "note": note},
-        lambda a: service.complete_action(
-            session=session,
-            action=a,
-            actor=user,
-            on=_date(on, _("Completion date"), required=False),
-            note=note,
-        ),
-    )
-
-
-@router.post("/insight/{hall_code}/actions/{action_id}/cancel", response_class=HTMLResponse)
-def cancel(
-    request: Request,
-    hall_code: str,
-    action_id: int,
-    reason: str = Form("", max_length=2000),
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    return _step(
-        request,
-        session,
-        hall_code,
-        action_id,
-        "cancel",
-        {"reason": reason},
-        lambda a: service.cancel_action(session=session, action=a, actor=user, reason=reason),
-    )
-
-
-@router.post("/insight/{hall_code}/actions/{action_id}/measure", response_class=HTMLResponse)
-def measure(
-    request: Request,
-    hall_code: str,
-    action_id: int,
-    user: User = Depends(manager_page),
-    session: Session = Depends(get_session, scope="function"),
-) -> Response:
-    return _step(
-        request,
-        session,
-        hall_code,
-        action_id,
-        "measure",
-        {},
-        lambda a: measurement.measure_effect(session=session, action=a, actor=user),
-    )

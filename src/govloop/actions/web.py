@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from govloop.actions import api, pages
+from govloop.actions import action_pages, api, pages
 from govloop.core.jobs import Job
 
-ROUTERS: list[APIRouter] = [api.router, pages.router]
+ROUTERS: list[APIRouter] = [api.router, pages.router, action_pages.router]
 JOBS: list[Job] = []
