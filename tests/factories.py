@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
+from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Role, create_user
+from govloop.core.errors import RecordedRefusal
 from govloop.core.models import User
 from govloop.hall import windows as hall_windows
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
@@ -95,3 +99,10 @@ def add_quota(
     session.add(quota)
     session.flush()
     return quota
+
+
+def refusal(call: Callable[..., object], **kwargs: Any) -> RecordedRefusal:
+    """The recorded refusal ``call(**kwargs)`` raises; the test fails if it returns."""
+    with pytest.raises(RecordedRefusal) as caught:
+        call(**kwargs)
+    return caught.value

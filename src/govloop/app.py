@@ -116,7 +116,9 @@ def _error_page(request: Request, status: int, message: str) -> Response:
 async def handle_govloop_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GovloopError)
     if wants_json(request):
-        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=exc.headers)
+        # a refusal is about this caller at this moment: no cache may keep and replay it
+        headers = {"Cache-Control": "no-store"} | exc.headers
+        return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
     if isinstance(exc, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
     response = _error_page(request, exc.status_code, exc.message)

@@ -19,10 +19,10 @@ from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
-from govloop.core.errors import BadRequest, Conflict, PermissionDenied
+from govloop.core.errors import BadRequest, Conflict, PermissionDenied, RecordedRefusal
 from govloop.core.models import User
 from govloop.subjects.models import SubjectMaster
-from tests.factories import make_hall, make_user
+from tests.factories import make_hall, make_user, refusal
 
 NOON = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Beijing
 REASON = "群众在大厅突发疾病，需要联系其家属"
@@ -84,10 +84,11 @@ def test_roles_the_policy_does_not_name_are_refused_recorded_and_alerted(db, rol
         people = _people(s)
         user = make_user(s, "someone", role)
         for master_id in people[:2]:
-            result = breakglass.request(session=s, user=user, master_id=master_id, reason=REASON)
-            assert result.grant is None and result.token is None
-            assert result.denial and result.denial.code == "break_glass_not_allowed"
-            assert "居民" not in result.denial.message
+            result = refusal(
+                breakglass.request, session=s, user=user, master_id=master_id, reason=REASON
+            )
+            assert result.code == "break_glass_not_allowed"
+            assert "居民" not in result.message
         assert s.scalar(select(func.count(Grant.id))) == 0
         assert _denied_codes(s) == ["break_glass_not_allowed"] * 2
         # one open alert that counts the attempts, not one per attempt
@@ -103,18 +104,22 @@ def test_hourly_limit_and_second_person_threshold(db):
         statuses = []
         for master_id in people[: RULES.max_per_hour]:
             result = breakglass.request(session=s, user=clerk, master_id=master_id, reason=REASON)
-            assert result.denial is None and result.grant is not None
+            assert result.grant is not None
             statuses.append(result.grant.status)
             clock.advance(seconds=1)
         assert statuses == ["active"] * RULES.approval_after + ["pending"] * (
             RULES.max_per_hour - RULES.approval_after
         )
         # the next one within the hour is refused outright, recorded, and alerted
-        refused = breakglass.request(session=s, user=clerk, master_id=people[-1], reason=REASON)
-        assert refused.denial and refused.denial.code == "break_glass_limit"
-        assert refused.denial.status == 429 and refused.grant is None
-        again = breakglass.request(session=s, user=clerk, master_id=people[-2], reason=REASON)
-        assert again.denial and again.denial.code == "break_glass_limit"
+        refused = refusal(
+            breakglass.request, session=s, user=clerk, master_id=people[-1], reason=REASON
+        )
+        assert refused.code == "break_glass_limit"
+        assert refused.status_code == 429
+        again = refusal(
+            breakglass.request, session=s, user=clerk, master_id=people[-2], reason=REASON
+        )
+        assert again.code == "break_glass_limit"
         assert _denied_codes(s) == ["break_glass_limit", "break_glass_limit"]
         (limit_alert,) = _alerts(s, "limit_reached")
         assert limit_alert.count == 2
@@ -150,21 +155,30 @@ def test_a_waiting_request_serves_nothing_until_another_person_approves(db):
         assert waiting.grant is not None and waiting.grant.status == "pending"
         grant_id = waiting.grant.id
         # no data while waiting; the refusal says why and is recorded
-        r = service.fetch(session=s, user=requester, token=waiting.token)
-        assert r.denial and r.denial.code == "awaiting_approval" and r.subjects == []
-        assert "居民5" not in r.denial.message
-        assert service.device_key(session=s, user=requester, token=waiting.token).code == (
-            "awaiting_approval"
-        )
+        r = refusal(service.fetch, session=s, user=requester, token=waiting.token)
+        assert r.code == "awaiting_approval"
+        assert "居民5" not in r.message
+        key = refusal(service.device_key, session=s, user=requester, token=waiting.token)
+        assert key.code == "awaiting_approval"
         # neither the requester nor a role that is not an approver can approve it
-        own = breakglass.decide(
-            session=s, grant_id=grant_id, approver=requester, approve=True, note=""
+        own = refusal(
+            breakglass.decide,
+            session=s,
+            grant_id=grant_id,
+            approver=requester,
+            approve=True,
+            note="",
         )
-        assert isinstance(own, service.Denial) and own.code == "self_approval"
-        clerk = breakglass.decide(
-            session=s, grant_id=grant_id, approver=world.staff[1], approve=True, note=""
+        assert own.code == "self_approval"
+        clerk = refusal(
+            breakglass.decide,
+            session=s,
+            grant_id=grant_id,
+            approver=world.staff[1],
+            approve=True,
+            note="",
         )
-        assert isinstance(clerk, service.Denial) and clerk.code == "not_an_approver"
+        assert clerk.code == "not_an_approver"
         assert s.get(Grant, grant_id).status == "pending"
         assert [a.grant_id for a in _alerts(s, "approval_requested")] == [grant_id]
         # a second person approves: the same token now serves the data, for the time limit
@@ -177,7 +191,7 @@ def test_a_waiting_request_serves_nothing_until_another_person_approves(db):
         assert approved.expires_at == NOON + timedelta(
             minutes=10 + policy().grant_minutes["break_glass"]
         )
-        view = service.fetch(session=s, user=requester, token=waiting.token).subjects[0]
+        view = service.fetch(session=s, user=requester, token=waiting.token)[0]
         assert view.values["name"] == "居民5"
         with pytest.raises(Conflict):  # decided once
             breakglass.decide(
@@ -208,8 +222,8 @@ def test_a_refused_or_lapsed_request_never_serves_data(db):
             note="理由不足，请联系家属所在社区",
         )
         assert isinstance(refused, Grant) and refused.status == "ended"
-        r = service.fetch(session=s, user=clerk, token=first.token)
-        assert r.denial and r.denial.code == "grant_ended"
+        r = refusal(service.fetch, session=s, user=clerk, token=first.token)
+        assert r.code == "grant_ended"
         # an undecided request lapses: the sweep ends it, and it can no longer be approved
         clock.advance(hours=1, minutes=1)  # out of the rolling hour
         second = breakglass.request(session=s, user=clerk, master_id=people[5], reason=REASON)
@@ -221,8 +235,8 @@ def test_a_refused_or_lapsed_request_never_serves_data(db):
             breakglass.decide(
                 session=s, grant_id=second.grant.id, approver=world.manager, approve=True, note=""
             )
-        r = service.fetch(session=s, user=clerk, token=second.token)
-        assert r.denial and r.denial.code == "grant_ended"
+        r = refusal(service.fetch, session=s, user=clerk, token=second.token)
+        assert r.code == "grant_ended"
 
 
 def test_every_break_glass_alerts_auditors_who_acknowledge_it(db):
@@ -266,6 +280,8 @@ def test_parallel_requests_cannot_pass_the_hourly_limit(db):
                     clerk = s.get(User, clerk_id)
                     assert clerk is not None
                     breakglass.request(session=s, user=clerk, master_id=master_id, reason=REASON)
+            except RecordedRefusal:
+                pass  # over the limit: refused, and the unit of work stored the refusal
             except BaseException as exc:
                 errors.append(exc)
 

@@ -21,7 +21,7 @@ from govloop.core.errors import RuleViolation
 from govloop.hall import service as hall
 from govloop.hall import windows as hall_windows
 from govloop.subjects.models import SubjectMaster
-from tests.factories import make_hall, make_user
+from tests.factories import make_hall, make_user, refusal
 
 NOON = datetime(2026, 11, 24, 4, 0, tzinfo=UTC)  # a Tuesday, 12:00 in Beijing
 ATTRS = {
@@ -93,10 +93,9 @@ def test_grant_serves_only_granted_fields_masked_as_declared(db):
             case_id=ticket.id,
             purpose="社保业务办理",
         )
-        assert result.denial is None and result.token
+        assert result.token
         fetched = service.fetch(session=s, user=world.staff[1], token=result.token)
-        assert fetched.denial is None
-        view = fetched.subjects[0]
+        view = fetched[0]
         assert view.id == zhang.id
         # ungranted fields are absent, not null
         assert view.values == {
@@ -115,25 +114,29 @@ def test_refusals_are_recorded_and_leak_nothing(db):
     with frozen(NOON), unit_of_work() as s:
         world, ticket, _zhang, other = _setup(s)
         # another staff member's case
-        denied = service.open_grant(
-            session=s, user=world.staff[2], case_type="ticket", case_id=ticket.id
+        denied = refusal(
+            service.open_grant,
+            session=s,
+            user=world.staff[2],
+            case_type="ticket",
+            case_id=ticket.id,
         )
-        assert denied.denial and denied.denial.code == "not_your_case"
+        assert denied.code == "not_your_case"
         token = service.open_grant(
             session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id
         ).token
         # a field outside the grant
-        r = service.fetch(session=s, user=world.staff[1], token=token, fields=["address"])
-        assert r.denial and r.denial.code == "field_not_granted"
-        assert "address" in r.denial.message and "建国路" not in r.denial.message
+        r = refusal(service.fetch, session=s, user=world.staff[1], token=token, fields=["address"])
+        assert r.code == "field_not_granted"
+        assert "address" in r.message and "建国路" not in r.message
         # a subject outside the case
-        r = service.fetch(session=s, user=world.staff[1], token=token, subject_id=other.id)
-        assert r.denial and r.denial.code == "subject_not_in_case"
+        r = refusal(service.fetch, session=s, user=world.staff[1], token=token, subject_id=other.id)
+        assert r.code == "subject_not_in_case"
         # someone else's grant token, and a forged one
-        r = service.fetch(session=s, user=world.staff[2], token=token)
-        assert r.denial and r.denial.code == "not_your_grant"
-        r = service.fetch(session=s, user=world.staff[1], token="forged-token")
-        assert r.denial and r.denial.code == "bad_grant_token"
+        r = refusal(service.fetch, session=s, user=world.staff[2], token=token)
+        assert r.code == "not_your_grant"
+        r = refusal(service.fetch, session=s, user=world.staff[1], token="forged-token")
+        assert r.code == "bad_grant_token"
         actions = _audit_actions(s)
         assert actions.count(("denied", "denied")) == 5
         assert all(
@@ -154,18 +157,22 @@ def test_grant_ends_when_the_case_closes(db):
         hall_windows.finish_service(
             session=s, hall=world.hall, window_number=1, actor=world.staff[1]
         )
-        r = service.fetch(session=s, user=world.staff[1], token=token)
-        assert r.denial and r.denial.code == "grant_ended" and r.denial.status == 410
+        r = refusal(service.fetch, session=s, user=world.staff[1], token=token)
+        assert r.code == "grant_ended" and r.status_code == 410
         grant = s.scalars(select(Grant)).one()
         assert (grant.status, grant.end_reason) == ("ended", "case_closed")
         # a replayed token of the ended grant stays refused; the key is no longer issued
-        again = service.device_key(session=s, user=world.staff[1], token=token)
-        assert isinstance(again, service.Denial) and again.code == "grant_ended"
+        again = refusal(service.device_key, session=s, user=world.staff[1], token=token)
+        assert again.code == "grant_ended"
         # the closed case cannot be reopened for data
-        reopened = service.open_grant(
-            session=s, user=world.staff[1], case_type="ticket", case_id=ticket.id
+        reopened = refusal(
+            service.open_grant,
+            session=s,
+            user=world.staff[1],
+            case_type="ticket",
+            case_id=ticket.id,
         )
-        assert reopened.denial and reopened.denial.code == "case_closed"
+        assert reopened.code == "case_closed"
 
 
 def test_grant_expires_and_the_sweep_ends_it(db):
@@ -177,8 +184,8 @@ def test_grant_expires_and_the_sweep_ends_it(db):
         assert isinstance(service.device_key(session=s, user=world.staff[1], token=token), str)
         clock.advance(minutes=policy().grant_minutes["ticket"] + 1)
         assert service.sweep(session=s) == {"expired": 1, "case_closed": 0}
-        r = service.fetch(session=s, user=world.staff[1], token=token)
-        assert r.denial and r.denial.code == "grant_ended"
+        r = refusal(service.fetch, session=s, user=world.staff[1], token=token)
+        assert r.code == "grant_ended"
         assert audit.verify(session=s).ok
 
 
@@ -194,7 +201,7 @@ def test_break_glass_needs_a_reason_and_is_flagged(db):
             reason="群众突发疾病，需要联系其家属",
         )
         assert result.grant and result.grant.review_status == "pending"
-        view = service.fetch(session=s, user=world.staff[2], token=result.token).subjects[0]
+        view = service.fetch(session=s, user=world.staff[2], token=result.token)[0]
         assert view.values == {"name": "李四"}
         auditor = make_user(s, "auditor", Role.AUDITOR)
         service.review_break_glass(

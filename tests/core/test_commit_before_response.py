@@ -25,6 +25,7 @@ from govloop.audit.models import AuditEntry
 from govloop.core.auth import Role, issue_api_token
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
+from govloop.core.errors import PermissionDenied, RecordedRefusal
 from govloop.core.models import User
 from govloop.hall import service as hall_service
 from govloop.hall import windows as hall_windows
@@ -181,6 +182,31 @@ def test_access_read_is_audited_before_the_data_leaves(db, world):
     assert r.status_code == 200, r.text
     assert "张三" in r.text
     assert probe.seen == [1]
+
+
+def test_a_refusal_is_audited_before_the_403_leaves(db, world):
+    denied = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "denied")
+    probe = ProbeAtResponseStart(create_app(run_jobs=False), lambda: _count(db, denied))
+    r = _client(probe).get(
+        "/api/v1/access/data",
+        headers=_bearer(world["staff1"]) | {"X-Grant-Token": "a-guessed-token"},
+    )
+    assert r.status_code == 403
+    assert r.json() == {"error": "bad_grant_token", "message": "授权凭证无效"}
+    assert probe.seen == [1]
+
+
+def test_the_unit_of_work_keeps_a_recorded_refusal_and_drops_other_errors(db, world):
+    def attempt(error: Exception, name: str) -> None:
+        with pytest.raises(type(error)), unit_of_work() as s:
+            s.add(User(username=name, display_name=name, role="window_staff", password_hash="x"))
+            raise error
+
+    attempt(RecordedRefusal("不允许", code="refused"), "kept")
+    attempt(PermissionDenied("不允许", code="refused"), "dropped")
+    names = select(User.username).where(User.username.in_(["kept", "dropped"]))
+    with Session(db) as s:
+        assert list(s.scalars(names)) == ["kept"]
 
 
 def _failing_commit(self: Session) -> None:

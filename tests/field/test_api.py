@@ -148,7 +148,7 @@ def test_revoked_device_is_refused_everywhere(api):
         ("get", "/case"),
     ]:
         resp = getattr(api, method)(f"{API}{path}", headers=h(api, grant="x"))
-        assert resp.status_code == 403
+        assert resp.status_code == 403 and resp.headers["cache-control"] == "no-store"
         assert resp.json() == {
             "error": "device_revoked",
             "message": "本设备已被管理员停用，不能再访问任务和办件数据",

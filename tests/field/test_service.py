@@ -9,13 +9,13 @@ import pytest
 from sqlalchemy import func, select
 
 from govloop.access import service as access
-from govloop.access.service import Denial
 from govloop.audit.models import AuditEntry
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import NotFound, RuleViolation
 from govloop.field import forms, service
 from govloop.field.models import FieldPhoto, FieldSubmission, TaskStatus
+from tests.factories import refusal
 from tests.field.helpers import (
     ENTERPRISE,
     PERSON,
@@ -66,8 +66,8 @@ def test_grant_serves_only_the_task_types_fields(db):
         visit = access.open_grant(
             session=s, user=w.staff, case_type="field_task", case_id=w.visit.id, purpose="走访"
         )
-        assert visit.denial is None and visit.grant is not None
-        view = access.fetch(session=s, user=w.staff, token=visit.token).subjects[0]
+        assert visit.grant is not None
+        view = access.fetch(session=s, user=w.staff, token=visit.token)[0]
         # visit: full name/address/phone/birth/sex, masked id number, never the bank card
         assert view.values["phone"] == PERSON["phone"]
         assert view.values["id_number"] == "330106********002X"
@@ -75,7 +75,7 @@ def test_grant_serves_only_the_task_types_fields(db):
         insp = access.open_grant(
             session=s, user=w.staff, case_type="field_task", case_id=w.inspection.id
         )
-        ent = access.fetch(session=s, user=w.staff, token=insp.token).subjects[0]
+        ent = access.fetch(session=s, user=w.staff, token=insp.token)[0]
         assert ent.kind == "enterprise" and ent.values["credit_code"] == ENTERPRISE["credit_code"]
         assert ent.values["legal_rep_id_number"] != ENTERPRISE["legal_rep_id_number"]
         key = access.device_key(session=s, user=w.staff, token=visit.token)
@@ -85,11 +85,16 @@ def test_grant_serves_only_the_task_types_fields(db):
 def test_another_staff_members_task_is_refused_and_recorded(db):
     with unit_of_work() as s:
         w = make_world(s)
-        result = access.open_grant(
-            session=s, user=w.staff, case_type="field_task", case_id=w.others_task.id
+        result = refusal(
+            access.open_grant,
+            session=s,
+            user=w.staff,
+            case_type="field_task",
+            case_id=w.others_task.id,
         )
-        assert result.denial is not None and result.denial.code == "not_your_case"
-        refused = service.submit(
+        assert result.code == "not_your_case"
+        refused = refusal(
+            service.submit,
             session=s,
             user=w.staff,
             device=w.device,
@@ -98,7 +103,7 @@ def test_another_staff_members_task_is_refused_and_recorded(db):
             base_version=1,
             values={"household_size": 3},
         )
-        assert isinstance(refused, Denial) and refused.code == "not_your_case"
+        assert refused.code == "not_your_case"
         assert PERSON["name"] not in refused.message
         assert s.scalar(select(func.count()).select_from(FieldSubmission)) == 0
         assert sum("not_your_case" in d for d in _denials(s)) == 2
@@ -202,20 +207,20 @@ def test_submit_stores_photos_completes_task_and_is_idempotent(db):
             captured_at="2026-11-24T03:55:00Z",
         )
         first = service.submit(**kwargs)  # type: ignore[arg-type]
-        assert not isinstance(first, Denial) and first.created
+        assert first.created
         assert first.submission.status == "stored"
         assert first.submission.location == {
             "location": {"source": "gps", "lat": 30.2741, "lng": 120.1551, "accuracy": 12.0}
         }
         assert w.visit.status == TaskStatus.DONE and w.visit.version == 2
         again = service.submit(**kwargs)  # type: ignore[arg-type]
-        assert not isinstance(again, Denial) and not again.created
+        assert not again.created
         assert again.submission.id == first.submission.id
         assert s.scalar(select(func.count()).select_from(FieldSubmission)) == 1
         assert s.scalar(select(func.count()).select_from(FieldPhoto)) == 1
         # the task is closed: its grant ends and the device key is refused with 410
-        key = access.device_key(session=s, user=w.staff, token=grant.token)
-        assert isinstance(key, Denial) and key.status == 410
+        key = refusal(access.device_key, session=s, user=w.staff, token=grant.token)
+        assert key.status_code == 410
 
 
 def test_submission_on_a_changed_task_is_stored_as_conflict(db):
@@ -231,7 +236,6 @@ def test_submission_on_a_changed_task_is_stored_as_conflict(db):
             base_version=1,
             values=visit_values(),
         )
-        assert not isinstance(result, Denial)
         assert result.submission.status == "conflict"
         assert result.submission.conflict_detail == (
             "任务在您离线期间被修改（当前版本 2，您的版本 1）"
@@ -253,7 +257,7 @@ def test_submission_on_a_changed_task_is_stored_as_conflict(db):
                 "location": {"source": "manual", "text": "门口"},
             },
         )
-        assert not isinstance(closed, Denial) and closed.submission.status == "conflict"
+        assert closed.submission.status == "conflict"
         assert "已撤销" in (closed.submission.conflict_detail or "")
         with pytest.raises(RuleViolation):
             service.submit(
@@ -273,24 +277,35 @@ def test_devices_revoked_unknown_and_foreign_are_refused_and_recorded(db):
         assert service.check_device(session=s, user=w.staff, device_id=w.device.device_id) == (
             w.device
         )
-        unknown = service.check_device(session=s, user=w.other, device_id="nope-0000-0000-0000")
-        assert isinstance(unknown, Denial) and unknown.code == "device_unregistered"
+        unknown = refusal(
+            service.check_device, session=s, user=w.other, device_id="nope-0000-0000-0000"
+        )
+        assert unknown.code == "device_unregistered"
         # another person's device: the very same answer as an unknown one
-        foreign = service.check_device(session=s, user=w.other, device_id=w.device.device_id)
-        assert foreign == unknown
+        foreign = refusal(
+            service.check_device, session=s, user=w.other, device_id=w.device.device_id
+        )
+        assert (foreign.code, foreign.message) == (unknown.code, unknown.message)
         grant = access.open_grant(
             session=s, user=w.staff, case_type="field_task", case_id=w.visit.id
         )
         service.revoke_device(session=s, device_pk=w.device.id, manager=w.manager)
-        revoked = service.check_device(session=s, user=w.staff, device_id=w.device.device_id)
-        assert isinstance(revoked, Denial) and revoked.code == "device_revoked"
-        assert revoked.status == 403
-        again = service.register_device(
-            session=s, user=w.staff, device_id=w.device.device_id, name="x", user_agent=None
+        revoked = refusal(
+            service.check_device, session=s, user=w.staff, device_id=w.device.device_id
         )
-        assert isinstance(again, Denial) and again.code == "device_revoked"
+        assert revoked.code == "device_revoked"
+        assert revoked.status_code == 403
+        again = refusal(
+            service.register_device,
+            session=s,
+            user=w.staff,
+            device_id=w.device.device_id,
+            name="x",
+            user_agent=None,
+        )
+        assert again.code == "device_revoked"
         # revoking ends the user's grants: keys for the device copy stop
-        assert isinstance(access.device_key(session=s, user=w.staff, token=grant.token), Denial)
+        refusal(access.device_key, session=s, user=w.staff, token=grant.token)
         with pytest.raises(RuleViolation):
             service.revoke_device(session=s, device_pk=w.device.id, manager=w.manager)
         actions = [e.action for e in s.scalars(select(AuditEntry).order_by(AuditEntry.seq))]

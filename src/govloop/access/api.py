@@ -70,13 +70,8 @@ class ReviewIn(BaseModel):
     note: str = Field(default="", max_length=500)
 
 
-def _refused(denial: service.Denial) -> JSONResponse:
-    return JSONResponse(denial.to_dict(), status_code=denial.status)
-
-
 def _grant_out(result: service.GrantResult) -> dict[str, Any]:
     grant = result.grant
-    assert grant is not None
     return {
         "grant_id": grant.id,
         "token": result.token,
@@ -145,7 +140,7 @@ def open_grant(
         case_id=body.case_id,
         purpose=body.purpose,
     )
-    return _refused(result.denial) if result.denial else _grant_out(result)
+    return _grant_out(result)
 
 
 @router.get("/data", response_model=None)
@@ -161,9 +156,7 @@ def case_data(
     result = service.fetch(
         session=session, user=user, token=grant_token, subject_id=subject_id, fields=wanted
     )
-    if result.denial:
-        return _refused(result.denial)
-    return {"subjects": [asdict(v) for v in result.subjects]}
+    return {"subjects": [asdict(v) for v in result]}
 
 
 @router.get("/key", response_model=None)
@@ -172,8 +165,7 @@ def device_key(
     user: User = Depends(current_user),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
-    key = service.device_key(session=session, user=user, token=grant_token)
-    return _refused(key) if isinstance(key, service.Denial) else {"key": key}
+    return {"key": service.device_key(session=session, user=user, token=grant_token)}
 
 
 @router.post("/cases/{case_type}/{case_id}/applicant", response_model=None)
@@ -185,13 +177,7 @@ def identify_applicant(
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     """The handler identifies the applicant by resident ID: the case then covers them."""
-    info = cases.case_info(session=session, case_type=case_type, case_id=case_id, user=user)
-    if not (info.open and info.held_by_user):
-        denied = service.open_grant(
-            session=session, user=user, case_type=case_type, case_id=case_id
-        )
-        assert denied.denial is not None
-        return _refused(denied.denial)
+    info = service.held_case(session=session, user=user, case_type=case_type, case_id=case_id)
     check = ids.check_resident_id(body.id_number)
     if not check.valid:
         raise RuleViolation(check.reason or "身份证号码无效", code=check.reason_code or "bad_id")
@@ -216,8 +202,6 @@ def break_glass(
     result = breakglass.request(
         session=session, user=user, master_id=body.master_id, reason=body.reason
     )
-    if result.denial:
-        return _refused(result.denial)
     out = _grant_out(result)
     return JSONResponse(out, status_code=202) if out["status"] == "pending" else out
 
@@ -269,7 +253,7 @@ def decide(
     body: DecisionIn,
     user: User = Depends(approver),
     session: Session = Depends(get_session, scope="function"),
-) -> dict[str, Any] | JSONResponse:
+) -> dict[str, Any]:
     decided = breakglass.decide(
         session=session,
         grant_id=grant_id,
@@ -277,8 +261,6 @@ def decide(
         approve=body.decision == "approve",
         note=body.note,
     )
-    if isinstance(decided, service.Denial):
-        return _refused(decided)
     return {
         "grant_id": decided.id,
         "status": decided.status,

@@ -6,7 +6,7 @@ requests in the rolling approval window, a request waits for a second person's a
 role the policy names, never the requester) and no data is served until it is approved.
 Every request raises an alert auditors see at once, and so do refused requests (repeated
 refusals add to one open alert rather than flooding the list). Refusals are recorded in the
-access log like every other refusal and returned as a ``Denial``.
+access log like every other refusal and raised as a ``RecordedRefusal``.
 
 A request counts towards the limits whatever became of it (served, waiting, refused by the
 approver, lapsed): asking again does not reset anything.
@@ -26,9 +26,8 @@ from sqlalchemy.orm import Session
 from govloop.access.models import AccessAlert, AlertKind, ApprovalStatus, Grant, GrantStatus
 from govloop.access.policy import BreakGlassRules, policy
 from govloop.access.service import (
-    Denial,
-    FetchResult,
     GrantResult,
+    SubjectView,
     _token_hash,
     deny,
     end_grant,
@@ -199,14 +198,12 @@ def request(*, session: Session, user: User, master_id: int, reason: str) -> Gra
             f"{ROLE_LABELS.get(user.role, user.role)}尝试紧急查看，已拒绝",
             subject_id=master_id,
         )
-        return GrantResult(
-            denial=deny(
-                session,
-                user,
-                "break_glass_not_allowed",
-                f"紧急查看仅限{_labels(limits.roles)}使用，您的岗位不能使用",
-                **where,
-            )
+        raise deny(
+            session,
+            user,
+            "break_glass_not_allowed",
+            f"紧急查看仅限{_labels(limits.roles)}使用，您的岗位不能使用",
+            **where,
         )
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
@@ -223,16 +220,14 @@ def request(*, session: Session, user: User, master_id: int, reason: str) -> Gra
             f"一小时内紧急查看已达 {limits.max_per_hour} 次上限，继续申请被拒绝",
             subject_id=master_id,
         )
-        return GrantResult(
-            denial=deny(
-                session,
-                user,
-                "break_glass_limit",
-                f"每人每小时最多紧急查看 {limits.max_per_hour} 次，已达上限，请稍后再试"
-                "或请大厅管理员处理",
-                status=429,
-                **where,
-            )
+        raise deny(
+            session,
+            user,
+            "break_glass_limit",
+            f"每人每小时最多紧急查看 {limits.max_per_hour} 次，已达上限，请稍后再试"
+            "或请大厅管理员处理",
+            status=429,
+            **where,
         )
     if master_id not in subjects.subject_values(session=session, master_ids=[master_id]):
         raise NotFound(f"未找到主题记录 {master_id}", code="unknown_master")
@@ -305,9 +300,7 @@ def request(*, session: Session, user: User, master_id: int, reason: str) -> Gra
 # --- second-person approval ----------------------------------------------------------------
 
 
-def decide(
-    *, session: Session, grant_id: int, approver: User, approve: bool, note: str
-) -> Grant | Denial:
+def decide(*, session: Session, grant_id: int, approver: User, approve: bool, note: str) -> Grant:
     """Approve (data is then served to the requester for the break-glass time limit) or
     refuse (with a reason) a request waiting for approval. Never the requester's own."""
     grant = session.scalar(select(Grant).where(Grant.id == grant_id).with_for_update())
@@ -319,7 +312,7 @@ def decide(
         "subject_id": grant.subject_ids[0] if grant.subject_ids else None,
     }
     if not may_approve(approver):
-        return deny(
+        raise deny(
             session,
             approver,
             "not_an_approver",
@@ -327,13 +320,13 @@ def decide(
             **where,
         )
     if grant.staff_id == approver.id:
-        return deny(session, approver, "self_approval", "不能审批本人提出的紧急查看申请", **where)
+        raise deny(session, approver, "self_approval", "不能审批本人提出的紧急查看申请", **where)
     if grant.status != GrantStatus.PENDING or grant.approval_status != ApprovalStatus.PENDING:
         raise Conflict("该申请已处理或已失效", code="not_pending")
     stamp = now()
     if grant.expires_at <= stamp:
         end_grant(session=session, grant=grant, reason="expired")
-        return deny(
+        raise deny(
             session,
             approver,
             "request_lapsed",
@@ -442,7 +435,7 @@ def my_requests(*, session: Session, user: User) -> list[Grant]:
     )
 
 
-def view(*, session: Session, user: User, grant_id: int) -> FetchResult:
+def view(*, session: Session, user: User, grant_id: int) -> list[SubjectView]:
     """The requester's view of the subject under their own break-glass grant. Each view is
     logged as a read; a request still waiting for approval, or an ended one, is refused
     with the reason (recorded). The page holds no token: a fresh one is drawn each time."""

@@ -28,7 +28,7 @@ from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS
-from govloop.web.kit import page_renderer, page_user
+from govloop.web.kit import page_renderer, page_user, refuse
 
 # page_user puts the viewer in the header
 router = APIRouter(
@@ -228,7 +228,7 @@ def decide_form(
             request, session, user, error=_("Choose approve or refuse."), status_code=400
         )
     try:
-        decided = breakglass.decide(
+        breakglass.decide(
             session=session,
             grant_id=grant_id,
             approver=user,
@@ -236,13 +236,8 @@ def decide_form(
             note=note,
         )
     except GovloopError as exc:
-        session.rollback()
-        return _approvals_page(
-            request, session, user, error=exc.message, status_code=exc.status_code
-        )
-    if isinstance(decided, service.Denial):  # recorded: the refusal's entry commits
-        return _approvals_page(
-            request, session, user, error=decided.message, status_code=decided.status
+        return refuse(
+            session, exc, lambda **shown: _approvals_page(request, session, user, **shown)
         )
     done = "approved" if decision == "approve" else "refused"
     return RedirectResponse(f"/access/break-glass/approvals?done={done}", status_code=303)

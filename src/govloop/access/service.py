@@ -5,9 +5,9 @@ and the fields the policy names for its item (最小必要); it ends when the ca
 its time limit passes, or when the staff member signs out. Every opening, read, refusal and
 end is appended to the tamper-evident log.
 
-Refusals do not raise: they are recorded in the same transaction and returned as a
-``Denial``, so the route can commit the audit entry and then answer 403 — a refused request
-must leave its trace. A denial names the refused field names, never values.
+A refusal is recorded in the same transaction and raised as a ``RecordedRefusal``; the unit
+of work commits the audit entry before the 403 is answered — a refused request must leave
+its trace. A refusal names the refused field names, never values.
 """
 
 from __future__ import annotations
@@ -27,26 +27,15 @@ from govloop.access.policy import FieldSet, policy
 from govloop.audit import log as audit
 from govloop.audit.log import Entry
 from govloop.core.clock import now
-from govloop.core.errors import GovloopError, NotFound, RuleViolation
+from govloop.core.errors import GovloopError, NotFound, RecordedRefusal, RuleViolation
 from govloop.core.models import User
 from govloop.subjects import service as subjects
 
 
-@dataclass(frozen=True)
-class Denial:
-    code: str
-    message: str
-    status: int = 403
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"error": self.code, "message": self.message}
-
-
 @dataclass
 class GrantResult:
-    grant: Grant | None = None
-    token: str | None = None
-    denial: Denial | None = None
+    grant: Grant
+    token: str
 
 
 @dataclass
@@ -56,12 +45,6 @@ class SubjectView:
     # only granted fields are present; masked fields carry masked values
     values: dict[str, Any]
     masked: list[str] = field(default_factory=list)
-
-
-@dataclass
-class FetchResult:
-    subjects: list[SubjectView] = field(default_factory=list)
-    denial: Denial | None = None
 
 
 def _token_hash(token: str) -> str:
@@ -89,30 +72,35 @@ def record(session: Session, user: User | None, action: str, **entry: Any) -> No
 
 def deny(
     session: Session, user: User, code: str, message: str, *, status: int = 403, **entry: Any
-) -> Denial:
-    """Record a refusal in the access log and return it (other domains' refusals too)."""
+) -> RecordedRefusal:
+    """Record a refusal in the access log and return it for the caller to raise (other
+    domains' refusals too)."""
     record(session, user, "denied", outcome="denied", detail=f"{code}: {message}"[:500], **entry)
-    return Denial(code, message, status)
+    return RecordedRefusal(message, code=code, status=status)
 
 
 # --- opening and ending grants -------------------------------------------------------------
+
+
+def held_case(*, session: Session, user: User, case_type: str, case_id: int) -> CaseInfo:
+    """The case, when it is open and ``user`` holds it; else the reason, recorded and raised."""
+    where: dict[str, Any] = {"case_type": case_type, "case_id": case_id}
+    try:
+        info = case_info(session=session, case_type=case_type, case_id=case_id, user=user)
+    except GovloopError as exc:
+        raise deny(session, user, exc.code, exc.message, **where) from exc
+    if not info.open:
+        raise deny(session, user, "case_closed", "办件已结束，不能再查看其数据", **where)
+    if not info.held_by_user:
+        raise deny(session, user, "not_your_case", "该办件不由您办理", **where)
+    return info
 
 
 def open_grant(
     *, session: Session, user: User, case_type: str, case_id: int, purpose: str = ""
 ) -> GrantResult:
     """Open (or return the live) grant for a case the user holds."""
-    where: dict[str, Any] = {"case_type": case_type, "case_id": case_id}
-    try:
-        info = case_info(session=session, case_type=case_type, case_id=case_id, user=user)
-    except GovloopError as exc:
-        return GrantResult(denial=deny(session, user, exc.code, exc.message, **where))
-    if not info.open:
-        return GrantResult(
-            denial=deny(session, user, "case_closed", "办件已结束，不能再查看其数据", **where)
-        )
-    if not info.held_by_user:
-        return GrantResult(denial=deny(session, user, "not_your_case", "该办件不由您办理", **where))
+    info = held_case(session=session, user=user, case_type=case_type, case_id=case_id)
     live = session.scalar(
         select(Grant).where(
             Grant.staff_id == user.id,
@@ -278,29 +266,29 @@ def _end_reason(session: Session, grant: Grant, stamp: datetime) -> str | None:
 # --- using a grant -------------------------------------------------------------------------
 
 
-def check_grant(*, session: Session, user: User, token: str | None) -> Grant | Denial:
-    """The live grant behind a token, or the reason it cannot be used (recorded)."""
+def check_grant(*, session: Session, user: User, token: str | None) -> Grant:
+    """The live grant behind a token; else the reason it cannot be used, recorded and raised."""
     grant = (
         session.scalar(select(Grant).where(Grant.token_hash == _token_hash(token)))
         if token
         else None
     )
     if grant is None:
-        return deny(session, user, "bad_grant_token", "授权凭证无效")
+        raise deny(session, user, "bad_grant_token", "授权凭证无效")
     where: dict[str, Any] = {
         "case_type": grant.case_type,
         "case_id": grant.case_id,
         "grant_id": grant.id,
     }
     if grant.staff_id != user.id:
-        return deny(session, user, "not_your_grant", "该授权不属于您", **where)
+        raise deny(session, user, "not_your_grant", "该授权不属于您", **where)
     if grant.status == GrantStatus.PENDING:
         if grant.expires_at <= now():
             end_grant(session=session, grant=grant, reason="expired")
-            return deny(
+            raise deny(
                 session, user, "grant_ended", "紧急查看申请无人审批，已失效", status=410, **where
             )
-        return deny(
+        raise deny(
             session,
             user,
             "awaiting_approval",
@@ -308,12 +296,12 @@ def check_grant(*, session: Session, user: User, token: str | None) -> Grant | D
             **where,
         )
     if grant.status != GrantStatus.ACTIVE:
-        return deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
+        raise deny(session, user, "grant_ended", "授权已结束，数据不再提供", status=410, **where)
     reason = _end_reason(session, grant, now())
     if reason:
         end_grant(session=session, grant=grant, reason=reason)
         message = "授权已过期" if reason == "expired" else "办件已结束，授权随之终止"
-        return deny(session, user, "grant_ended", message, status=410, **where)
+        raise deny(session, user, "grant_ended", message, status=410, **where)
     return grant
 
 
@@ -339,12 +327,10 @@ def fetch(
     token: str | None,
     subject_id: int | None = None,
     fields: list[str] | None = None,
-) -> FetchResult:
+) -> list[SubjectView]:
     """The granted view of the case's subjects (or one of them)."""
-    checked = check_grant(session=session, user=user, token=token)
-    if isinstance(checked, Denial):
-        return FetchResult(denial=checked)
-    return _read(session, user, checked, subject_id, fields)
+    grant = check_grant(session=session, user=user, token=token)
+    return _read(session, user, grant, subject_id, fields)
 
 
 def _read(
@@ -353,7 +339,7 @@ def _read(
     grant: Grant,
     subject_id: int | None,
     fields: list[str] | None,
-) -> FetchResult:
+) -> list[SubjectView]:
     """Serve and log a read under a grant already checked to be usable."""
     where: dict[str, Any] = {
         "case_type": grant.case_type,
@@ -363,15 +349,13 @@ def _read(
     }
     wanted = grant.subject_ids if subject_id is None else [subject_id]
     if subject_id is not None and subject_id not in grant.subject_ids:
-        return FetchResult(
-            denial=deny(
-                session,
-                user,
-                "subject_not_in_case",
-                "该主体不属于当前办件",
-                subject_id=subject_id,
-                **where,
-            )
+        raise deny(
+            session,
+            user,
+            "subject_not_in_case",
+            "该主体不属于当前办件",
+            subject_id=subject_id,
+            **where,
         )
     values = subjects.subject_values(session=session, master_ids=list(wanted))
     views = []
@@ -385,16 +369,14 @@ def _read(
         if fields is not None:
             refused = sorted(set(fields) - field_set.all)
             if refused:
-                return FetchResult(
-                    denial=deny(
-                        session,
-                        user,
-                        "field_not_granted",
-                        f"以下字段不在本办件的授权范围内：{'、'.join(refused)}",
-                        subject_id=master_id,
-                        fields=refused,
-                        **where,
-                    )
+                raise deny(
+                    session,
+                    user,
+                    "field_not_granted",
+                    f"以下字段不在本办件的授权范围内：{'、'.join(refused)}",
+                    subject_id=master_id,
+                    fields=refused,
+                    **where,
                 )
             field_set = FieldSet(
                 field_set.full & frozenset(fields), field_set.masked & frozenset(fields)
@@ -413,14 +395,12 @@ def _read(
             )
         )
     audit.append(session=session, entries=entries)
-    return FetchResult(views)
+    return views
 
 
-def device_key(*, session: Session, user: User, token: str | None) -> str | Denial:
+def device_key(*, session: Session, user: User, token: str | None) -> str:
     """The key that encrypts the device's copy of the case data, while the grant lives."""
     checked = check_grant(session=session, user=user, token=token)
-    if isinstance(checked, Denial):
-        return checked
     record(
         session,
         user,

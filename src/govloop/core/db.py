@@ -22,6 +22,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from govloop.core.errors import RecordedRefusal
 from govloop.core.settings import get_settings
 
 NAMING_CONVENTION = {
@@ -141,7 +142,8 @@ def session_factory(readonly: bool = False) -> sessionmaker[Session]:
 
 @contextmanager
 def unit_of_work(readonly: bool = False) -> Iterator[Session]:
-    """One transaction: commit on success, roll back on any error.
+    """One transaction: commit on success (and on a recorded refusal), roll back on any
+    other error.
 
     ``readonly`` work on SQLite starts a deferred transaction that does not take the
     write lock; it must not write.
@@ -150,6 +152,10 @@ def unit_of_work(readonly: bool = False) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+    except RecordedRefusal:
+        # a refused request must leave its trace: store the refusal, then answer it
+        session.commit()
+        raise
     except BaseException:
         session.rollback()
         raise

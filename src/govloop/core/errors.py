@@ -42,6 +42,19 @@ class PermissionDenied(GovloopError):
     code = "permission_denied"
 
 
+class RecordedRefusal(PermissionDenied):
+    """A refusal whose audit entry is already written in the current unit of work.
+
+    The unit of work commits before the error travels on, so the trace of a refused request
+    (and what the refusal itself changed, e.g. an expired grant it ended) is stored before
+    the error response is sent.
+    """
+
+    def __init__(self, message: str, *, code: str, status: int = 403) -> None:
+        super().__init__(message, code=code)
+        self.status_code = status
+
+
 class NotFound(GovloopError):
     status_code = 404
     code = "not_found"

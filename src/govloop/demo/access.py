@@ -5,6 +5,7 @@ a late-evening access). Returns a citizen whose data tracker has entries."""
 
 from __future__ import annotations
 
+import contextlib
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,6 +17,7 @@ from govloop.access import breakglass, cases, service
 from govloop.access.cases import CaseInfo
 from govloop.access.models import Grant
 from govloop.core.clock import frozen
+from govloop.core.errors import RecordedRefusal
 from govloop.core.models import User
 from govloop.hall import service as hall
 from govloop.hall.models import Ticket, TicketStatus
@@ -90,22 +92,25 @@ def seed_demo(*, session: Session, seed: int, hall_id: int, days: int = 30) -> A
             item = hall.ticket_case(session=session, ticket_id=ticket.id)
             info = CaseInfo("ticket", ticket.id, True, True, item.item_code, item.label)
             result = service._issue_grant(session, user, info, "")
-            assert result.grant is not None
             grants += 1
-            reads += len(service._read(session, user, result.grant, None, None).subjects)
+            reads += len(service._read(session, user, result.grant, None, None))
             clock.current = (ticket.finished_at or clock.current) + timedelta(seconds=5)
             service.end_grant(session=session, grant=result.grant, reason="case_closed")
         # what an auditor should see
         someone = staff[picked[-1].staff_id or 0]
         clock.current = (picked[-1].finished_at or newest) + timedelta(hours=6)  # late evening
-        breakglass.request(
-            session=session,
-            user=someone,
-            master_id=rng.choice(persons).id,
-            reason="群众来电反映证件遗失，需要核对其登记的联系电话",
-        )
+        with contextlib.suppress(RecordedRefusal):  # served or refused, both are logged
+            breakglass.request(
+                session=session,
+                user=someone,
+                master_id=rng.choice(persons).id,
+                reason="群众来电反映证件遗失，需要核对其登记的联系电话",
+            )
         other = rng.choice(picked[:-1])
-        service.fetch(session=session, user=someone, token="a-guessed-token")
-        service.open_grant(session=session, user=someone, case_type="ticket", case_id=other.id)
+        # two refusals, recorded in the access log as they would be in service
+        with contextlib.suppress(RecordedRefusal):
+            service.fetch(session=session, user=someone, token="a-guessed-token")
+        with contextlib.suppress(RecordedRefusal):
+            service.open_grant(session=session, user=someone, case_type="ticket", case_id=other.id)
     attrs = tracked.attributes
     return AccessDemo(grants, reads, (tracked.identifier or "", attrs["name"], attrs["phone"]))

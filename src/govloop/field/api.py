@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govloop.access import service as access
-from govloop.access.service import Denial
 from govloop.core.auth import Permission
 from govloop.core.clock import to_local
 from govloop.core.db import get_session
@@ -47,10 +46,6 @@ class PurgedIn(BaseModel):
     reason: str = Field(max_length=40)
 
 
-def _denied(denial: Denial) -> JSONResponse:
-    return JSONResponse(denial.to_dict(), status_code=denial.status, headers=NO_STORE)
-
-
 def _task_dict(task: FieldTask) -> dict[str, Any]:
     return {
         "id": task.id,
@@ -77,7 +72,8 @@ def _submission_dict(sub: FieldSubmission, created: bool) -> dict[str, Any]:
     }
 
 
-def _device(session: Session, user: User, device_id: str | None) -> FieldDevice | Denial:
+def _device(session: Session, user: User, device_id: str | None) -> FieldDevice:
+    """The caller's registered device; an unknown or revoked one is refused (recorded)."""
     return service.check_device(session=session, user=user, device_id=device_id)
 
 
@@ -95,8 +91,6 @@ def register_device(
         name=body.name,
         user_agent=request.headers.get("user-agent"),
     )
-    if isinstance(device, Denial):
-        return _denied(device)
     return JSONResponse({"device_id": device.device_id, "name": device.name, "id": device.id})
 
 
@@ -106,9 +100,7 @@ def list_tasks(
     session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
+    _device(session, user, x_device_id)
     tasks = service.tasks_for(session=session, user=user)
     return JSONResponse(
         {
@@ -127,12 +119,8 @@ def task_detail(
     session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
+    _device(session, user, x_device_id)
     task = service.task_for_user(session=session, user=user, task_id=task_id)
-    if isinstance(task, Denial):
-        return _denied(task)
     return JSONResponse(_task_dict(task), headers=NO_STORE)
 
 
@@ -144,9 +132,7 @@ def open_grant(
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     """Open (or renew the token of) the grant that lets this device see the task's case."""
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
+    _device(session, user, x_device_id)
     task = service.get_task(session=session, task_id=task_id)
     result = access.open_grant(
         session=session,
@@ -155,9 +141,6 @@ def open_grant(
         case_id=task.id,
         purpose=f"{service.TYPE_LABELS.get(task.task_type, task.task_type)}现场办理",
     )
-    if result.denial is not None:
-        return _denied(result.denial)
-    assert result.grant is not None
     return JSONResponse(
         {
             "token": result.token,
@@ -176,17 +159,12 @@ def case_data(
     x_device_id: str | None = Header(default=None),
     x_grant_token: str | None = Header(default=None),
 ) -> Response:
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
-    result = access.fetch(session=session, user=user, token=x_grant_token)
-    if result.denial is not None:
-        return _denied(result.denial)
+    _device(session, user, x_device_id)
+    views = access.fetch(session=session, user=user, token=x_grant_token)
     return JSONResponse(
         {
             "subjects": [
-                {"id": v.id, "kind": v.kind, "values": v.values, "masked": v.masked}
-                for v in result.subjects
+                {"id": v.id, "kind": v.kind, "values": v.values, "masked": v.masked} for v in views
             ]
         },
         headers=NO_STORE,
@@ -201,12 +179,8 @@ def device_key(
     x_grant_token: str | None = Header(default=None),
 ) -> Response:
     """The AES-256 key for the device copy of the case; 410 once the grant has ended."""
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
+    _device(session, user, x_device_id)
     key = access.device_key(session=session, user=user, token=x_grant_token)
-    if isinstance(key, Denial):
-        return _denied(key)
     return JSONResponse({"key": key}, headers=NO_STORE)
 
 
@@ -217,9 +191,7 @@ def grants_status(
     session: Session = Depends(get_session, scope="function"),
     x_device_id: str | None = Header(default=None),
 ) -> Response:
-    device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
+    _device(session, user, x_device_id)
     live = service.live_grants(session=session, user=user, grant_ids=body.grant_ids)
     return JSONResponse({"live": {str(k): v for k, v in live.items()}}, headers=NO_STORE)
 
@@ -233,8 +205,6 @@ def submit(
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
     result = service.submit(
         session=session,
         user=user,
@@ -245,8 +215,6 @@ def submit(
         values=body.values,
         captured_at=body.captured_at,
     )
-    if isinstance(result, Denial):
-        return _denied(result)
     return JSONResponse(
         _submission_dict(result.submission, result.created),
         status_code=201 if result.created else 200,
@@ -261,8 +229,6 @@ def purged(
     x_device_id: str | None = Header(default=None),
 ) -> Response:
     device = _device(session, user, x_device_id)
-    if isinstance(device, Denial):
-        return _denied(device)
     service.confirm_purge(
         session=session, user=user, device=device, task_id=body.task_id, reason=body.reason
     )

@@ -4,7 +4,8 @@ A device is registered by its user and refused on every call once a manager revo
 (the refusal is recorded in the access log). A submission is idempotent by the id the
 device gave it; one based on an older version of its task than the current one (the task
 changed or was closed meanwhile) is stored as a conflict and reported back, never applied.
-Refusals are returned as ``Denial`` (like access.service) so the audit entry commits.
+Refusals are recorded in the access log and raised as ``RecordedRefusal`` (like
+access.service); the unit of work commits the entry before the refusal is answered.
 """
 
 from __future__ import annotations
@@ -18,9 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govloop.access import service as access
-from govloop.access.service import Denial
 from govloop.core.clock import now
-from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.errors import NotFound, RecordedRefusal, RuleViolation
 from govloop.core.models import User
 from govloop.field import forms
 from govloop.field.models import (
@@ -134,11 +134,11 @@ def tasks_for(*, session: Session, user: User, include_closed: bool = False) -> 
     )
 
 
-def task_for_user(*, session: Session, user: User, task_id: int) -> FieldTask | Denial:
+def task_for_user(*, session: Session, user: User, task_id: int) -> FieldTask:
     """The user's own task; another staff member's task is refused and recorded."""
     task = get_task(session=session, task_id=task_id)
     if task.assignee_id != user.id:
-        return _deny(session, user, "not_your_case", "该任务不由您办理", **_where(task))
+        raise _deny(session, user, "not_your_case", "该任务不由您办理", **_where(task))
     return task
 
 
@@ -204,7 +204,7 @@ def _own_device(session: Session, user: User, device_id: str | None) -> FieldDev
 
 def register_device(
     *, session: Session, user: User, device_id: str, name: str, user_agent: str | None
-) -> FieldDevice | Denial:
+) -> FieldDevice:
     if not DEVICE_ID.match(device_id or ""):
         raise RuleViolation("设备标识格式不正确", code="invalid_device_id")
     name = (name or "").strip()[:100] or "未命名设备"
@@ -212,7 +212,7 @@ def register_device(
     stamp = now()
     if device is not None:
         if device.revoked:
-            return _revoked(session, user)
+            raise _revoked(session, user)
         device.last_seen = stamp
         return device
     device = FieldDevice(
@@ -235,17 +235,17 @@ def register_device(
     return device
 
 
-def _revoked(session: Session, user: User) -> Denial:
+def _revoked(session: Session, user: User) -> RecordedRefusal:
     return _deny(session, user, "device_revoked", "本设备已被管理员停用，不能再访问任务和办件数据")
 
 
-def check_device(*, session: Session, user: User, device_id: str | None) -> FieldDevice | Denial:
+def check_device(*, session: Session, user: User, device_id: str | None) -> FieldDevice:
     """The user's registered, not revoked device; any other is refused and recorded."""
     device = _own_device(session, user, device_id)
     if device is None:
-        return _deny(session, user, "device_unregistered", "本设备尚未登记，请重新打开工作台")
+        raise _deny(session, user, "device_unregistered", "本设备尚未登记，请重新打开工作台")
     if device.revoked:
-        return _revoked(session, user)
+        raise _revoked(session, user)
     device.last_seen = now()
     return device
 
@@ -338,7 +338,7 @@ def submit(
     base_version: int,
     values: Any,
     captured_at: str | None = None,
-) -> SubmitResult | Denial:
+) -> SubmitResult:
     """Store what the device collected; complete the task unless it changed meanwhile."""
     if not CLIENT_ID.match(client_id or ""):
         raise RuleViolation("提交编号格式不正确", code="invalid_client_id")
@@ -352,8 +352,6 @@ def submit(
             raise RuleViolation("提交编号已用于其他任务", code="client_id_reused")
         return SubmitResult(previous, created=False)
     task = task_for_user(session=session, user=user, task_id=task_id)
-    if isinstance(task, Denial):
-        return task
     clean = forms.validate(forms.form_for(task.task_type), values)
     stamp = now()
     conflict = None

@@ -15,7 +15,7 @@ from govloop.access.pages import break_glass_context, page
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
 from govloop.core.deps import csrf_protect, require
-from govloop.core.errors import GovloopError, PermissionDenied
+from govloop.core.errors import GovloopError, PermissionDenied, RecordedRefusal
 from govloop.core.models import User
 from govloop.hall import windows as hall_windows
 from govloop.org import service as org_service
@@ -40,17 +40,14 @@ def _case_data(
         return page(request, "access/_case_data.html", **context, signed_out=True, **extra)
     context["ticket_id"] = ticket_id
     if ticket_id is not None:
-        result = service.open_grant(
-            session=session, user=user, case_type="ticket", case_id=ticket_id
-        )
-        if result.denial:
-            context["denial"] = result.denial
-        else:
-            assert result.grant is not None
+        try:
+            result = service.open_grant(
+                session=session, user=user, case_type="ticket", case_id=ticket_id
+            )
             context["grant"] = result.grant
-            fetched = service.fetch(session=session, user=user, token=result.token)
-            context["views"] = fetched.subjects
-            context["denial"] = fetched.denial
+            context["views"] = service.fetch(session=session, user=user, token=result.token)
+        except RecordedRefusal as refusal:  # recorded; its entry commits with the page
+            context["denial"] = refusal
     context |= break_glass_context(session, user)
     return page(request, "access/_case_data.html", **context, **extra)
 
@@ -124,19 +121,18 @@ def window_break_glass(
             result = breakglass.request(
                 session=session, user=user, master_id=person.id, reason=reason
             )
+        except RecordedRefusal as refusal:  # recorded; its entry commits with the page
+            extra["bg_error"] = refusal.message
         except GovloopError as exc:  # bad input (no reason, unknown record): nothing kept
             session.rollback()
             extra["bg_error"] = exc.message
         else:
-            if result.denial:
-                extra["bg_error"] = result.denial.message
-            elif result.grant is not None and result.grant.status == GrantStatus.PENDING:
+            if result.grant.status == GrantStatus.PENDING:
                 extra["bg_pending"] = result.grant
                 extra["bg_form"] = {}
             else:
-                assert result.grant is not None
-                fetched = service.fetch(session=session, user=user, token=result.token)
-                extra |= {"bg_grant": result.grant, "bg_views": fetched.subjects, "bg_form": {}}
+                views = service.fetch(session=session, user=user, token=result.token)
+                extra |= {"bg_grant": result.grant, "bg_views": views, "bg_form": {}}
     return _case_data(request, session, hall_code, number, user, **extra)
 
 
@@ -154,10 +150,11 @@ def window_break_glass_view(
 ) -> Response:
     """The subject of one's own open (or approved) break-glass request; each view is
     logged, and a waiting or ended one is refused with the reason."""
-    fetched = breakglass.view(session=session, user=user, grant_id=grant_id)
     extra: dict[str, Any]
-    if fetched.denial:
-        extra = {"bg_error": fetched.denial.message}
+    try:
+        views = breakglass.view(session=session, user=user, grant_id=grant_id)
+    except RecordedRefusal as refusal:  # recorded; its entry commits with the page
+        extra = {"bg_error": refusal.message}
     else:
-        extra = {"bg_grant": session.get(Grant, grant_id), "bg_views": fetched.subjects}
+        extra = {"bg_grant": session.get(Grant, grant_id), "bg_views": views}
     return _case_data(request, session, hall_code, number, user, **extra)

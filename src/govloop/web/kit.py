@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from govloop.core.auth import Permission
 from govloop.core.db import get_session
 from govloop.core.deps import optional_user, require
-from govloop.core.errors import GovloopError
+from govloop.core.errors import GovloopError, RecordedRefusal
 from govloop.core.models import User
 from govloop.web.templating import render
 
@@ -80,8 +80,10 @@ def page_renderer(
 def refuse(session: Session, exc: GovloopError, show: Callable[..., Response]) -> Response:
     """A refused form action: roll the attempt back (nothing of it is kept), then show the
     form again with the reason and the refusal's status. ``show`` renders after the rollback,
-    so what it reads is the stored state."""
-    session.rollback()
+    so what it reads is the stored state. A recorded refusal is kept instead: its audit
+    entry commits with the page."""
+    if not isinstance(exc, RecordedRefusal):
+        session.rollback()
     return show(error=exc.message, status_code=exc.status_code)
 
 
