@@ -18,7 +18,7 @@ from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
-from govloop.web.kit import staff_page
+from govloop.web.kit import refuse, staff_page
 from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -129,8 +129,7 @@ def set_password(
             raise BadRequest(_("The two passwords differ"), code="passwords_differ")
         accounts.set_password(session=session, user=user, password=password, actor=admin)
     except GovloopError as exc:
-        session.rollback()
-        return _detail(request, session, user, error=exc.message, status_code=exc.status_code)
+        return refuse(session, exc, lambda **shown: _detail(request, session, user, **shown))
     return _back(user_id, "password")
 
 

@@ -22,7 +22,7 @@ from govloop.org.models import Hall
 from govloop.ratings import servqual
 from govloop.ratings import views as rating_views
 from govloop.ratings.pages import DIMENSIONS, manager_page, page
-from govloop.web.kit import page_user, posted_form
+from govloop.web.kit import page_user, posted_form, refuse
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -172,10 +172,9 @@ def survey_create(
             session=session, code=code.strip(), title=title, hall_id=hall_id
         )
     except GovloopError as exc:
-        session.rollback()
         form = {"code": code, "title": title, "hall": hall}
-        return _surveys_page(
-            request, session, error=exc.message, form=form, status_code=exc.status_code
+        return refuse(
+            session, exc, lambda **shown: _surveys_page(request, session, form=form, **shown)
         )
     return RedirectResponse(f"/surveys?done=created&survey={created.code}", status_code=303)
 
@@ -188,8 +187,7 @@ def _survey_transition(request: Request, session: Session, code: str, action: st
         else:
             servqual.close(session=session, survey=survey)
     except GovloopError as exc:
-        session.rollback()
-        return _surveys_page(request, session, error=exc.message, status_code=exc.status_code)
+        return refuse(session, exc, lambda **shown: _surveys_page(request, session, **shown))
     return RedirectResponse(f"/surveys?done={action}&survey={code}", status_code=303)
 
 

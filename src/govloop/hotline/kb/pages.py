@@ -187,9 +187,8 @@ def create(
             expires_on=_date(expires_on),
         )
     except GovloopError as exc:
-        session.rollback()  # nothing of the attempt is kept
-        return _form_page(
-            request, session, form=form, error=exc.message, status_code=exc.status_code
+        return refuse(
+            session, exc, lambda **shown: _form_page(request, session, form=form, **shown)
         )
     return RedirectResponse(f"/hotline/kb/{version.article_id}?done=created", status_code=303)
 
@@ -306,10 +305,16 @@ def edit(
             keywords=kb.split_keywords(keywords),
         )
     except GovloopError as exc:
-        session.rollback()
-        view = kb.article_view(session=session, article_id=article_id)
-        return _form_page(
-            request, session, form=form, view=view, error=exc.message, status_code=exc.status_code
+        return refuse(
+            session,
+            exc,
+            lambda **shown: _form_page(
+                request,
+                session,
+                form=form,
+                view=kb.article_view(session=session, article_id=article_id),
+                **shown,
+            ),
         )
     return RedirectResponse(f"/hotline/kb/{article_id}?done=version", status_code=303)
 
