@@ -18,11 +18,14 @@ from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices.cli import devices_app
 from govloop.insight.cli import insight_app
 from govloop.serve import serve
+from govloop.setup.cli import init, org_app
 from govloop.subjects.cli import subjects_app
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(org_app, name="org")
+app.command("init")(init)
 app.add_typer(hall_app, name="hall")
 app.add_typer(bench_app, name="bench")
 app.add_typer(indicators_app, name="indicators")

@@ -18,4 +18,5 @@ def import_all_models() -> None:
     import govloop.insight.models
     import govloop.org.models
     import govloop.ratings.models
+    import govloop.setup.models
     import govloop.subjects.models  # noqa: F401

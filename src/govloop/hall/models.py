@@ -110,8 +110,17 @@ class ServiceItem(Base):
     name: Mapped[str] = mapped_column(String(200))
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
     ticket_prefix: Mapped[str] = mapped_column(String(2))
+    # average handling minutes at the window (平均办理时长): the wait estimates use it
     promised_minutes: Mapped[int] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # time limits in working days: the law's (法定) and the centre's promise (承诺)
+    statutory_days: Mapped[int | None] = mapped_column(Integer)
+    promised_days: Mapped[int | None] = mapped_column(Integer)
+    fee: Mapped[str | None] = mapped_column(String(200))
+    materials: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    online: Mapped[bool] = mapped_column(Boolean, default=False)  # 可网办
+    self_service: Mapped[bool] = mapped_column(Boolean, default=False)  # 可自助
+    by_post: Mapped[bool] = mapped_column(Boolean, default=False)  # 可邮寄
 
 
 window_items = Table(

@@ -16,7 +16,6 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from govloop.core import calendar
 from govloop.core.clock import now, to_local
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.events import touch
@@ -35,6 +34,7 @@ from govloop.hall.models import (
     TicketStatus,
     Window,
 )
+from govloop.org import hours
 from govloop.org.models import DEFAULT_PRIORITY_RULE, Department, Hall
 
 TICKET_CODE_RE = re.compile(r"^[A-Z]{1,2}\d{3,4}$")
@@ -151,19 +151,23 @@ def next_number(session: Session, *, hall_id: int, day: date, prefix: str) -> in
 
 
 def check_open(hall: Hall, at: datetime) -> None:
+    """Refuse a ticket on a day the hall does not serve, or outside its opening periods."""
     if not hall.enforce_hours:
         return
     local = to_local(at)
-    info = calendar.day_info(local.date())
-    if not info.is_workday:
+    if not hours.serves_on(hall, local.date()):
         raise RuleViolation(
             f"今天（{local.date().isoformat()}）不办公，请在工作日前来", code="hall_closed_day"
         )
-    if not (hall.opens_at <= local.time() < hall.closes_at):
-        raise RuleViolation(
-            f"不在办公时间（{hall.opens_at:%H:%M}–{hall.closes_at:%H:%M}）",
-            code="hall_closed_hours",
-        )
+    if hours.period_at(hall, local.time()) is None:
+        periods = hours.periods_of(hall)
+        later = [p for p in periods if p.start > local.time()]
+        if later and local.time() >= periods[0].end:
+            raise RuleViolation(
+                f"午间休息，{later[0].start:%H:%M} 开始取号（办公时间 {hours.describe(hall)}）",
+                code="hall_closed_break",
+            )
+        raise RuleViolation(f"不在办公时间（{hours.describe(hall)}）", code="hall_closed_hours")
 
 
 def issue_ticket(

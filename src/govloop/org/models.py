@@ -1,11 +1,11 @@
-"""Organisation tables: departments, halls and department memberships."""
+"""Organisation tables: departments, halls and memberships (department and hall)."""
 
 from __future__ import annotations
 
 from datetime import time
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Time
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govloop.core.db import Base, JSONType
@@ -31,6 +31,8 @@ class Department(Base):
     name: Mapped[str] = mapped_column(String(100))
     # The department above this one in the organisation tree (None: a top-level department).
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id"), index=True)
+    # Nothing with history is deleted: an archived department keeps its items and orders.
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Hall(Base):
@@ -39,8 +41,21 @@ class Hall(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(300))
+    # "lat,lng" (WGS-84) for the map of nearby halls
+    location: Mapped[str | None] = mapped_column(String(60))
+    # First opening and last closing of a working day; ``sessions`` holds the periods in
+    # between (a lunch break splits the day). Kept in step by org.hours.
     opens_at: Mapped[time] = mapped_column(Time, default=time(9, 0))
     closes_at: Mapped[time] = mapped_column(Time, default=time(17, 0))
+    # [["09:00", "12:00"], ["13:30", "17:00"]]; None: one period, opens_at to closes_at
+    sessions: Mapped[list[list[str]] | None] = mapped_column(JSONType)
+    # ISO weekdays (6 Saturday, 7 Sunday) the hall serves beyond the working days
+    weekend_days: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    # ISO dates closed beyond the holiday calendar, and extra working days
+    closed_days: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    extra_days: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    archived: Mapped[bool] = mapped_column(Boolean, default=False)
     # Refuse tickets outside opening hours and on non-working days.
     enforce_hours: Mapped[bool] = mapped_column(Boolean, default=True)
     priority_rule: Mapped[dict[str, Any]] = mapped_column(
@@ -60,3 +75,14 @@ class DepartmentMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), unique=True)
     department_id: Mapped[int] = mapped_column(ForeignKey("departments.id"), index=True)
+
+
+class HallMember(Base):
+    """Which halls a staff member works in (a manager may run several)."""
+
+    __tablename__ = "hall_members"
+    __table_args__ = (UniqueConstraint("user_id", "hall_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
