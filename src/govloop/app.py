@@ -44,6 +44,7 @@ from govloop.indicators import web as indicators_web
 from govloop.ingest import web as ingest_web
 from govloop.insight import web as insight_web
 from govloop.ratings import web as ratings_web
+from govloop.setup import web as setup_web
 from govloop.subjects import web as subjects_web
 from govloop.web.templating import STATIC_DIR, render
 
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 # In the order their routes are mounted: an earlier router wins a path both could match.
 DOMAINS = (
     home_web,
+    setup_web,
     hall_web,
     ratings_web,
     indicators_web,

@@ -39,6 +39,7 @@ class Role(enum.StrEnum):
 
 class Permission(enum.StrEnum):
     USERS_MANAGE = "users.manage"
+    CONFIG_MANAGE = "config.manage"
     HALL_MANAGE = "hall.manage"
     HALL_VIEW = "hall.view"
     WINDOW_OPERATE = "hall.window.operate"

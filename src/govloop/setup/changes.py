@@ -57,5 +57,22 @@ def history(session: Session, *, kind: str, key: str, limit: int = 100) -> list[
     )
 
 
-def recent(session: Session, *, limit: int = 50) -> list[ConfigChange]:
-    return list(session.scalars(select(ConfigChange).order_by(ConfigChange.id.desc()).limit(limit)))
+def recent(session: Session, *, limit: int = 50, kind: str | None = None) -> list[ConfigChange]:
+    stmt = select(ConfigChange)
+    if kind:
+        stmt = stmt.where(ConfigChange.kind == kind)
+    return list(session.scalars(stmt.order_by(ConfigChange.id.desc()).limit(limit)))
+
+
+def as_dict(change: ConfigChange) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        "at": change.at.isoformat(),
+        "actor_id": change.actor_id,
+        "source": change.source,
+        "kind": change.kind,
+        "key": change.key,
+        "action": change.action,
+        "before": change.before,
+        "after": change.after,
+    }
