@@ -44,6 +44,7 @@ from tests.conftest import _wipe
 from tests.factories import make_user
 
 USERS = perm(Permission.USERS_MANAGE)
+CONFIG = perm(Permission.CONFIG_MANAGE)
 MANAGE = perm(Permission.HALL_MANAGE)
 VIEW = perm(Permission.HALL_VIEW)
 OPERATE = perm(Permission.WINDOW_OPERATE)
@@ -79,6 +80,7 @@ WHO: dict[str, frozenset[str]] = {
     API_KEY: frozenset(),
     DEVICE_KEY: frozenset(),
     USERS: frozenset({ADMIN}),
+    CONFIG: frozenset({ADMIN}),
     MANAGE: frozenset({ADMIN, HALL_MANAGER}),
     OPERATE: frozenset({ADMIN, HALL_MANAGER, WINDOW_STAFF}),
     VIEW: frozenset({ADMIN, HALL_MANAGER, WINDOW_STAFF, AUDITOR}),
@@ -421,7 +423,18 @@ TABLE: dict[str, str] = {
     "POST /my-data": PUBLIC,
     "GET /halls/{hall_code}/windows/{number}/case-data": OPERATE,
     "POST /halls/{hall_code}/windows/{number}/case-data/applicant": OPERATE,
-    # probes and administration
+    # the configuration console
+    "GET /admin": CONFIG,
+    "GET /admin/catalogue": CONFIG,
+    "POST /admin/catalogue": CONFIG,
+    "GET /admin/catalogue/template": CONFIG,
+    "GET /admin/catalogue/export": CONFIG,
+    "GET /admin/changes": CONFIG,
+    "GET /api/v1/admin/catalogue/template": CONFIG,
+    "GET /api/v1/admin/catalogue/export": CONFIG,
+    "POST /api/v1/admin/catalogue/import": CONFIG,
+    "GET /api/v1/admin/changes": CONFIG,
+    # probes and administration (last: the account rows may deactivate the admin)
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
     "GET /admin/users": USERS,
