@@ -30,7 +30,7 @@ from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.db import get_engine
 from govloop.core.deps import public
-from govloop.core.errors import GovloopError, NotAuthenticated
+from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRequired
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job
@@ -123,6 +123,9 @@ async def handle_govloop_error(request: Request, exc: Exception) -> Response:
         return JSONResponse(exc.to_dict(), status_code=exc.status_code, headers=headers)
     if isinstance(exc, NotAuthenticated) and request.method == "GET":
         return RedirectResponse(f"/login?next={quote(str(request.url.path))}", status_code=303)
+    if isinstance(exc, PasswordChangeRequired) and request.method == "GET":
+        target = f"/account/password?next={quote(str(request.url.path))}"
+        return RedirectResponse(target, status_code=303)
     response = _error_page(request, exc.status_code, exc.message)
     response.headers.update(exc.headers)
     return response

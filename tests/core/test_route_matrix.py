@@ -423,6 +423,9 @@ TABLE: dict[str, str] = {
     "POST /my-data": PUBLIC,
     "GET /halls/{hall_code}/windows/{number}/case-data": OPERATE,
     "POST /halls/{hall_code}/windows/{number}/case-data/applicant": OPERATE,
+    # one's own account
+    "GET /account/password": SIGNED_IN,
+    "POST /account/password": SIGNED_IN,
     # the configuration console
     "GET /admin": CONFIG,
     "GET /admin/catalogue": CONFIG,

@@ -22,9 +22,10 @@ from govloop.core.auth import (
     check_password_strength,
     hash_password,
     token_digest,
+    verify_password,
     wall_now,
 )
-from govloop.core.errors import NotFound, RuleViolation
+from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import ApiToken, User, UserSession
 from govloop.core.settings import get_settings
 
@@ -94,10 +95,20 @@ def activate(*, session: Session, user: User, actor: User | None = None) -> None
     log.info("user %s activated by %s", user.username, actor.username if actor else "cli")
 
 
-def set_password(*, session: Session, user: User, password: str, actor: User | None = None) -> int:
-    """Set a new password and end every session of the user; returns how many ended."""
-    check_password_strength(password)
+def set_password(
+    *,
+    session: Session,
+    user: User,
+    password: str,
+    actor: User | None = None,
+    one_time: bool = False,
+) -> int:
+    """Set a new password and end every session of the user; returns how many ended. An
+    administrator's reset is a one-time password (``one_time``): the user must replace it at
+    the next sign-in."""
+    check_password_strength(password, username=user.username)
     user.password_hash = hash_password(password)
+    user.must_change_password = one_time
     ended = revoke_sessions(session=session, user=user, reason="password_changed")
     log.info("password of %s set by %s", user.username, actor.username if actor else "cli")
     return ended
@@ -222,5 +233,33 @@ def revoke_tokens(*, session: Session, user: User) -> int:
         .where(ApiToken.user_id == user.id, ~ApiToken.revoked)
         .values(revoked=True, revoked_at=wall_now())
         .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def change_own_password(
+    *, session: Session, user: User, current: str, new: str, repeat: str, keep_session: int | None
+) -> int:
+    """The user replaces their password (a one-time one, or their own): the current one must
+    be right, the new one must differ and meet the policy. Every other session ends; the
+    one in use (``keep_session``) stays signed in. Returns how many ended."""
+    if not verify_password(user.password_hash, current):
+        raise BadRequest("当前密码不正确", code="wrong_password")
+    if new != repeat:
+        raise BadRequest("两次输入的新密码不一致", code="passwords_differ")
+    if new == current:
+        raise BadRequest("新密码不能与当前密码相同", code="same_password")
+    check_password_strength(new, username=user.username)
+    user.password_hash = hash_password(new)
+    user.must_change_password = False
+    stmt = update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
+    )
+    if keep_session is not None:
+        stmt = stmt.where(UserSession.id != keep_session)
+    result = session.execute(
+        stmt.values(revoked_at=wall_now(), revoked_reason="password_changed").execution_options(
+            synchronize_session="fetch"
+        )
     )
     return int(getattr(result, "rowcount", 0) or 0)

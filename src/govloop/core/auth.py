@@ -87,9 +87,48 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def check_password_strength(password: str) -> None:
+COMMON_PASSWORDS = frozenset(
+    {
+        "12345678",
+        "123456789",
+        "1234567890",
+        "password",
+        "password1",
+        "qwerty123",
+        "11111111",
+        "88888888",
+        "abc12345",
+        "a1234567",
+        "admin123",
+        "admin@123",
+        "iloveyou",
+        "woaini1314",
+        "1qaz2wsx",
+        "qwertyuiop",
+        "00000000",
+        "66666666",
+        "p@ssw0rd",
+        "passw0rd",
+    }
+)
+
+
+def check_password_strength(password: str, *, username: str | None = None) -> None:
+    """The password policy: at least 8 characters of at least two kinds (letters, digits,
+    other), not one of the passwords everyone tries first, and not the user name."""
     if len(password) < 8:
         raise BadRequest("密码至少 8 个字符", code="weak_password")
+    kinds = (
+        any(c.isalpha() for c in password),
+        any(c.isdigit() for c in password),
+        any(not c.isalnum() for c in password),
+    )
+    if sum(kinds) < 2:
+        raise BadRequest("密码须包含字母、数字、符号中的至少两类", code="weak_password")
+    if password.casefold() in COMMON_PASSWORDS:
+        raise BadRequest("该密码过于常见，请换一个", code="weak_password")
+    if username and username.casefold() in password.casefold():
+        raise BadRequest("密码不能包含用户名", code="weak_password")
 
 
 def create_user(
@@ -98,7 +137,7 @@ def create_user(
     username = username.strip()
     if not username or len(username) > 64:
         raise BadRequest("用户名不能为空且不超过 64 个字符", code="invalid_username")
-    check_password_strength(password)
+    check_password_strength(password, username=username)
     try:
         Role(role)
     except ValueError:
@@ -157,6 +196,7 @@ def authenticate(
     ratelimit.clear(ratelimit.LOGIN_USER, name_key)
     if device:
         ratelimit.clear(ratelimit.LOGIN_DEVICE, device)
+    user.last_login_at = wall_now()
     return user
 
 

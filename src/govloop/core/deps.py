@@ -12,7 +12,7 @@ from govloop.core import accounts
 from govloop.core.access_rules import API_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, declares, perm
 from govloop.core.auth import Permission, has_permission, user_for_token
 from govloop.core.db import get_session
-from govloop.core.errors import NotAuthenticated, PermissionDenied
+from govloop.core.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
 
@@ -56,6 +56,18 @@ async def csrf_protect(request: Request) -> None:
         raise PermissionDenied("页面已过期，请刷新后重试（CSRF 校验失败）", code="csrf_failed")
 
 
+# what a user who still holds a one-time password may reach: the page that replaces it
+PASSWORD_CHANGE_PATHS = ("/account/password", "/logout", "/lang/")
+
+
+def _one_time_password_checked(request: Request, user: User) -> User:
+    if user.must_change_password and not request.url.path.startswith(PASSWORD_CHANGE_PATHS):
+        raise PasswordChangeRequired(
+            "请先修改一次性密码，再使用系统", code="password_change_required"
+        )
+    return user
+
+
 def optional_user(
     request: Request, session: Session = Depends(get_session, scope="function")
 ) -> User | None:
@@ -64,7 +76,7 @@ def optional_user(
         user = user_for_token(session=session, token=token)
         if user is None:
             raise NotAuthenticated("API 令牌无效或已吊销", code="invalid_token")
-        return user
+        return _one_time_password_checked(request, user)
     raw = request.session.get(SESSION_KEY)
     if not raw:
         return None
@@ -74,7 +86,7 @@ def optional_user(
         return None
     user, row = found
     request.state.session_id = row.id
-    return user
+    return _one_time_password_checked(request, user)
 
 
 def begin_session(request: Request, session: Session, user: User) -> None:

@@ -55,6 +55,12 @@ class RecordedRefusal(PermissionDenied):
         self.status_code = status
 
 
+class PasswordChangeRequired(PermissionDenied):
+    """The user signed in with a one-time password and must choose their own first."""
+
+    code = "password_change_required"
+
+
 class NotFound(GovloopError):
     status_code = 404
     code = "not_found"

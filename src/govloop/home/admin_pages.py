@@ -36,7 +36,10 @@ ROLE_LABELS = {
 NOTICES = {
     "deactivated": N_("The account was deactivated; its sessions and API tokens have ended."),
     "activated": N_("The account can sign in again."),
-    "password": N_("The new password is set; every session of the account has ended."),
+    "password": N_(
+        "The one-time password is set; every session of the account has ended. The user must"
+        " choose their own password at the next sign-in."
+    ),
     "session": N_("The session has ended."),
     "sessions": N_("Every session of the account has ended."),
     "token": N_("The API token was revoked."),
@@ -127,7 +130,9 @@ def set_password(
     try:
         if password != repeat:
             raise BadRequest(_("The two passwords differ"), code="passwords_differ")
-        accounts.set_password(session=session, user=user, password=password, actor=admin)
+        accounts.set_password(
+            session=session, user=user, password=password, actor=admin, one_time=True
+        )
     except GovloopError as exc:
         return refuse(session, exc, lambda **shown: _detail(request, session, user, **shown))
     return _back(user_id, "password")

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -78,7 +78,7 @@ def _remember_device(response: Response, device: tuple[str, list[str]] | None, u
     )
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     # Only same-site relative paths, so the login form cannot become an open redirect.
     if (
         not target
@@ -103,7 +103,7 @@ def home(
 def login_form(
     request: Request, next: str = "/", user: User | None = Depends(page_user)
 ) -> Response:
-    return render(request, "login.html", {"next": _safe_next(next), "error": None})
+    return render(request, "login.html", {"next": safe_next(next), "error": None})
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -129,13 +129,16 @@ def login(
         page = render(
             request,
             "login.html",
-            {"next": _safe_next(next), "error": exc.message, "username": username},
+            {"next": safe_next(next), "error": exc.message, "username": username},
             status_code=exc.status_code,
         )
         page.headers.update(exc.headers)
         return page
     begin_session(request, session, user)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    target = safe_next(next)
+    if user.must_change_password:  # a one-time password: the user chooses their own first
+        target = f"/account/password?next={quote(target)}"
+    response = RedirectResponse(target, status_code=303)
     _remember_device(response, device, user)
     return response
 
@@ -148,7 +151,7 @@ def logout(request: Request, session: Session = Depends(get_session, scope="func
 
 @router.get("/lang/{locale}")
 def switch_language(locale: str, request: Request, next: str = "/") -> Response:
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     if locale in SUPPORTED:
         response.set_cookie("lang", locale, max_age=365 * 24 * 3600, samesite="lax")
     return response
