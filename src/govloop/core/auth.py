@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core import ratelimit
 from govloop.core.errors import BadRequest, Conflict, NotAuthenticated
+from govloop.core.i18n import N_
 from govloop.core.models import ApiToken, User
 
 # Last-seen and last-used times are written at most this often (not on every request).
@@ -47,6 +48,19 @@ class Permission(enum.StrEnum):
     DATA_STEWARD = "data.steward"
     AUDIT_READ = "audit.read"
     FIELD_WORK = "field.work"
+
+
+# what pages call each role (English msgids, translated where shown)
+ROLE_LABELS: dict[str, str] = {
+    Role.ADMIN: N_("System administrator"),
+    Role.HALL_MANAGER: N_("Hall manager"),
+    Role.WINDOW_STAFF: N_("Window staff member"),
+    Role.HOTLINE_AGENT: N_("Hotline agent"),
+    Role.DEPARTMENT_HANDLER: N_("Department handler"),
+    Role.DATA_STEWARD: N_("Data steward"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.FIELD_STAFF: N_("Field staff member"),
+}
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

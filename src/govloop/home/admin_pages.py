@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from govloop.core import accounts
-from govloop.core.auth import Permission, Role
+from govloop.core.auth import ROLE_LABELS, Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect
 from govloop.core.errors import BadRequest, GovloopError
@@ -23,16 +23,6 @@ from govloop.web.templating import render
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
-ROLE_LABELS = {
-    Role.ADMIN: N_("System administrator"),
-    Role.HALL_MANAGER: N_("Hall manager"),
-    Role.WINDOW_STAFF: N_("Window staff member"),
-    Role.HOTLINE_AGENT: N_("Hotline agent"),
-    Role.DEPARTMENT_HANDLER: N_("Department handler"),
-    Role.DATA_STEWARD: N_("Data steward"),
-    Role.AUDITOR: N_("Auditor"),
-    Role.FIELD_STAFF: N_("Field staff member"),
-}
 NOTICES = {
     "deactivated": N_("The account was deactivated; its sessions and API tokens have ended."),
     "activated": N_("The account can sign in again."),

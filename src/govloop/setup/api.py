@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission
@@ -15,6 +16,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
 from govloop.setup import changes, service, sheets
+from govloop.setup.kinds import kind_of
 from govloop.setup.uploads import read_uploads, workbook_limit
 
 router = APIRouter(
@@ -85,3 +87,59 @@ def change_log(
         else changes.recent(session, limit=limit, kind=kind)
     )
     return [changes.as_dict(c) for c in rows]
+
+
+class RowsIn(BaseModel):
+    """Rows of one sheet, keyed by the template's column names (the 事项清单's)."""
+
+    rows: list[dict[str, str | int | None]] = Field(min_length=1, max_length=500)
+
+
+class ArchiveIn(BaseModel):
+    key: list[str] = Field(min_length=1, max_length=4)
+
+
+@router.put("/config/{kind}", response_model=None)
+def put_rows(
+    kind: str,
+    body: RowsIn,
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any] | JSONResponse:
+    """Create or change objects of one kind, row by row, with the import's rules; 422 with
+    the problems (nothing changed) when a row breaks one."""
+    found = kind_of(kind)
+    result = service.apply_rows(
+        session=session, sheet=found.sheet, rows=body.rows, actor=user, source="api"
+    )
+    if not result.ok:
+        body_out = {"error": "invalid_rows", "message": "有错误，未做任何修改"}
+        return JSONResponse(body_out | result.as_dict(), status_code=422)
+    return result.as_dict()
+
+
+@router.get("/config/{kind}")
+def get_rows(
+    kind: str,
+    user: User = Depends(configurer),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> list[dict[str, Any]]:
+    """The objects of one kind as the template's rows (archived ones left out)."""
+    found = kind_of(kind)
+    columns = sheets.COLUMNS[found.sheet]
+    return [
+        dict(zip(columns, row, strict=True)) for row in service.current_rows(session)[found.sheet]
+    ]
+
+
+@router.post("/config/{kind}/archive")
+def archive_row(
+    kind: str,
+    body: ArchiveIn,
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """Archive one object (nothing with history is deleted); refused with the reason while
+    tickets wait for it or are served at it."""
+    kind_of(kind).archive(session, body.key, user, "api")
+    return {"archived": body.key}

@@ -4,33 +4,39 @@ Administrators only (``config.manage``)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
-from govloop.core.auth import Permission
+from govloop.core.auth import ROLE_LABELS, Permission
 from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect
-from govloop.core.errors import GovloopError
+from govloop.core.errors import BadRequest, GovloopError
 from govloop.core.i18n import N_
+from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window
 from govloop.org.models import Department, Hall
-from govloop.setup import changes, service, sheets
+from govloop.setup import archive, changes, service, sheets
 from govloop.setup.api import xlsx
+from govloop.setup.kinds import KINDS, kind_of
+from govloop.setup.labels import CHOICES, COLUMN_LABELS, HINTS
 from govloop.setup.uploads import read_uploads, workbook_limit
-from govloop.web.kit import staff_page
+from govloop.web.kit import posted_form, refuse, staff_page
 from govloop.web.templating import render
 
 router = APIRouter(
     include_in_schema=False, dependencies=[Depends(csrf_protect)], route_class=LimitedRoute
 )
 configurer = staff_page(Permission.CONFIG_MANAGE)
-KINDS = ("department", "hall", "item", "window", "quota", "user")
+CHANGE_KINDS = ("department", "hall", "item", "window", "quota", "user")
 LABELS: dict[str, dict[str, str]] = {
     "kind_labels": {
         "department": N_("Department"),
@@ -61,6 +67,27 @@ LABELS: dict[str, dict[str, str]] = {
         "archived": N_("Archived"),
     },
 }
+
+
+KIND_LIST = list(KINDS.values())
+DONE = {
+    "saved": N_("Saved."),
+    "unchanged": N_("Nothing changed: the values were already these."),
+    "archived": N_("Archived. It stays in the history and the figures."),
+}
+
+
+def parse_dates(text: str) -> list[date]:
+    """Dates typed one per line or separated by commas, as ISO dates (2026-10-08)."""
+    out = []
+    for part in re.split(r"[\s,，、;；]+", text.strip()):
+        if not part:
+            continue
+        try:
+            out.append(date.fromisoformat(part))
+        except ValueError:
+            raise BadRequest(f"日期“{part}”格式不正确，应为 2026-10-08", code="bad_date") from None
+    return out
 
 
 def _render(
@@ -155,12 +182,128 @@ def change_log(
     user: User = Depends(configurer),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    kind = kind if kind in KINDS else ""
+    kind = kind if kind in CHANGE_KINDS else ""
     rows = (
         changes.history(session, kind=kind, key=key, limit=200)
         if kind and key
         else changes.recent(session, limit=200, kind=kind or None)
     )
     names = dict(session.execute(select(User.id, User.display_name)).all())
-    context = {"rows": rows, "kind": kind, "key": key, "kinds": KINDS, "names": names}
+    context = {"rows": rows, "kind": kind, "key": key, "kinds": CHANGE_KINDS, "names": names}
     return _render(request, "setup/changes.html", context)
+
+
+# --- one kind of object at a time -------------------------------------------------------------
+
+
+def _kind_page(
+    request: Request,
+    session: Session,
+    slug: str,
+    *,
+    result: service.ImportResult | None = None,
+    form: dict[str, str] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    kind = kind_of(slug)
+    done = request.query_params.get("done")
+    rows = service.current_rows(session)[kind.sheet]
+    columns = sheets.COLUMNS[kind.sheet]
+    edit = request.query_params.get("edit", "")
+    if form is None and edit.isdigit() and int(edit) < len(rows):
+        form = {
+            c: "" if v is None else str(v) for c, v in zip(columns, rows[int(edit)], strict=True)
+        }
+    context = {
+        "kind": kind,
+        "kinds": KIND_LIST,
+        "columns": columns,
+        "rows": rows,
+        "editing": bool(form),
+        "result": result,
+        "form": form or {},
+        "error": error,
+        "notice": _(DONE[done]) if done in DONE else None,
+        "column_labels": COLUMN_LABELS,
+        "choices": CHOICES,
+        "hints": HINTS,
+        "role_labels": ROLE_LABELS,
+        "halls": list(session.scalars(select(Hall).where(Hall.archived.is_(False)))),
+    }
+    return _render(request, "setup/kind.html", context, status_code=status_code)
+
+
+@router.get("/admin/config/{kind}", response_class=HTMLResponse)
+def kind_page(
+    request: Request,
+    kind: str,
+    user: User = Depends(configurer),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    return _kind_page(request, session, kind)
+
+
+@router.post("/admin/config/{kind}", response_class=HTMLResponse)
+def kind_save(
+    request: Request,
+    kind: str,
+    form: FormData = Depends(posted_form),
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """Add or change one row (its key columns say which), checked like an imported one."""
+    found = kind_of(kind)
+    columns = sheets.COLUMNS[found.sheet]
+    row = {c: str(form.get(f"col{i}", ""))[:500] for i, c in enumerate(columns)}
+    result = service.apply_rows(
+        session=session, sheet=found.sheet, rows=[row], actor=user, source="console"
+    )
+    if not result.ok:
+        session.rollback()
+        return _kind_page(request, session, kind, result=result, form=row, status_code=422)
+    if result.applied and result.applied.passwords:  # shown once, on this answer only
+        return _kind_page(request, session, kind, result=result)
+    changed = result.applied is not None and result.applied.changed > 0
+    return RedirectResponse(
+        f"/admin/config/{kind}?done={'saved' if changed else 'unchanged'}", status_code=303
+    )
+
+
+@router.post("/admin/config/{kind}/archive", response_class=HTMLResponse)
+def kind_archive(
+    request: Request,
+    kind: str,
+    key: list[str] = Form(default_factory=list),
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    try:
+        kind_of(kind).archive(session, key, user, "console")
+    except GovloopError as exc:
+        return refuse(session, exc, lambda **shown: _kind_page(request, session, kind, **shown))
+    return RedirectResponse(f"/admin/config/{kind}?done=archived", status_code=303)
+
+
+@router.post("/admin/config/halls/calendar", response_class=HTMLResponse)
+def hall_calendar(
+    request: Request,
+    hall: str = Form(..., max_length=32),
+    closed: str = Form("", max_length=2000),
+    extra: str = Form("", max_length=2000),
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """A hall's closures and extra working days (dates, one per line or comma-separated)."""
+    try:
+        archive.set_calendar(
+            session=session,
+            hall_code=hall,
+            closed=parse_dates(closed),
+            extra=parse_dates(extra),
+            actor=user,
+            source="console",
+        )
+    except GovloopError as exc:
+        return refuse(session, exc, lambda **shown: _kind_page(request, session, "halls", **shown))
+    return RedirectResponse("/admin/config/halls?done=saved", status_code=303)

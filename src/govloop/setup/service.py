@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import Role
+from govloop.core.errors import BadRequest
 from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
 from govloop.org import hours
@@ -78,8 +79,39 @@ def import_files(
     return result
 
 
+def apply_rows(
+    *,
+    session: Session,
+    sheet: str,
+    rows: Sequence[dict[str, Any]],
+    actor: User | None,
+    source: str,
+) -> ImportResult:
+    """Rows of one sheet entered by hand (a console form, an API call), checked and applied
+    exactly as an imported workbook's: the same rules, the same change log."""
+    columns = sheets.COLUMNS[sheet]
+    unknown = sorted({k for row in rows for k in row} - set(columns))
+    if unknown:
+        raise BadRequest(f"未知的字段：{'、'.join(unknown)}", code="unknown_columns")
+    typed = sheets.Sheet(
+        sheet,
+        rows=[{c: sheets.cell_text(row.get(c)) for c in columns} for row in rows],
+        numbers=list(range(2, len(rows) + 2)),
+    )
+    plan = check(session, {sheet: typed})
+    result = ImportResult(problems=plan.problems, rows={sheet: len(rows)})
+    if not plan.problems:
+        result.applied = apply(session, plan, actor=actor, source=source)
+    return result
+
+
 def export(session: Session) -> bytes:
     """The current configuration in the template's layout (archived objects left out)."""
+    return sheets.write(current_rows(session))
+
+
+def current_rows(session: Session) -> dict[str, list[tuple[Any, ...]]]:
+    """The configuration as the workbook's rows, sheet by sheet (archived objects left out)."""
     departments = {d.id: d for d in session.scalars(select(Department).order_by(Department.code))}
     halls = list(session.scalars(select(Hall).where(Hall.archived.is_(False)).order_by(Hall.code)))
     hall_codes = {h.id: h.code for h in halls}
@@ -167,4 +199,4 @@ def export(session: Session) -> bytes:
             if u.role in {r.value for r in Role}
         ],
     }
-    return sheets.write(rows)
+    return rows

@@ -85,7 +85,7 @@ class Sheet:
         return list(zip(self.numbers, self.rows, strict=True))
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
     """A cell as text: whole numbers without ``.0``, times as HH:MM, the rest stripped."""
     if value is None:
         return ""
@@ -102,7 +102,7 @@ def _text(value: Any) -> str:
 
 def _sheet(name: str, lines: Iterable[Sequence[Any]]) -> Sheet:
     rows = iter(lines)
-    header = [_text(h) for h in next(rows, [])]
+    header = [cell_text(h) for h in next(rows, [])]
     expected = COLUMNS[name]
     missing = [c for c in expected if c not in header]
     if missing:
@@ -116,7 +116,7 @@ def _sheet(name: str, lines: Iterable[Sequence[Any]]) -> Sheet:
     sheet = Sheet(name)
     for number, line in enumerate(rows, start=2):
         cells = list(line)
-        values = {c: _text(cells[i]) if i < len(cells) else "" for c, i in index.items()}
+        values = {c: cell_text(cells[i]) if i < len(cells) else "" for c, i in index.items()}
         if any(values.values()):  # blank lines in a spreadsheet are not rows
             sheet.rows.append(values)
             sheet.numbers.append(number)
