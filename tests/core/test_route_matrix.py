@@ -437,6 +437,13 @@ TABLE: dict[str, str] = {
     "GET /api/v1/admin/catalogue/export": CONFIG,
     "POST /api/v1/admin/catalogue/import": CONFIG,
     "GET /api/v1/admin/changes": CONFIG,
+    "GET /admin/config/{kind}": CONFIG,
+    "POST /admin/config/{kind}": CONFIG,
+    "POST /admin/config/{kind}/archive": CONFIG,
+    "POST /admin/config/halls/calendar": CONFIG,
+    "GET /api/v1/admin/config/{kind}": CONFIG,
+    "PUT /api/v1/admin/config/{kind}": CONFIG,
+    "POST /api/v1/admin/config/{kind}/archive": CONFIG,
     # probes and administration (last: the account rows may deactivate the admin)
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,

@@ -288,8 +288,11 @@ class _Applier:
 
 def one_time_password() -> str:
     """Twelve characters people can read out and type: no 0/O, 1/l/I."""
-    alphabet = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-    return "".join(secrets.choice(alphabet) for _ in range(12))
+    letters, digits = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ", "23456789"
+    while True:  # the password policy wants letters and digits
+        password = "".join(secrets.choice(letters + digits) for _ in range(12))
+        if any(c in digits for c in password) and any(c in letters for c in password):
+            return password
 
 
 def _set_membership(
