@@ -15,6 +15,7 @@ from govloop.core.auth import create_user
 from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
 from govloop.org import hours
+from govloop.org.hours import WEEKDAY_NAMES
 from govloop.org.models import Department, DepartmentMember, Hall, HallMember
 from govloop.setup import changes
 from govloop.setup.sheets import DEPARTMENTS, HALLS, ITEMS, QUOTAS, USERS, WINDOWS
@@ -51,32 +52,6 @@ class _Applier:
         self.actor = actor
         self.source = source
         self.done = Applied()
-
-    def _save(
-        self,
-        sheet: str,
-        kind: str,
-        key: str,
-        obj: Any,
-        before: dict[str, Any] | None,
-        after: dict[str, Any],
-    ) -> None:
-        """Write ``after`` onto ``obj`` when it differs, and log it."""
-        if before == after:
-            self.done.count(sheet, "unchanged")
-            return
-        for name, value in after.items():
-            setattr(obj, name, value)
-        changes.record(
-            self.session,
-            actor=self.actor,
-            source=self.source,
-            kind=kind,
-            key=key,
-            before=before,
-            after=after,
-        )
-        self.done.count(sheet, "created" if before is None else "updated")
 
     def departments(self, rows: list[DepartmentRow]) -> None:
         existing = {d.code: d for d in self.session.scalars(select(Department))}
@@ -144,15 +119,16 @@ class _Applier:
     def items(self, rows: list[ItemRow]) -> None:
         existing = {i.code: i for i in self.session.scalars(select(ServiceItem))}
         departments = dict(self.session.execute(select(Department.code, Department.id)).all())
+        codes = {id_: code for code, id_ in departments.items()}
         for row in rows:
             item = existing.get(row.code)
-            before = _item(item) if item else None
+            before = _item(item, codes) if item else None
             if item is None:
                 item = ServiceItem(code=row.code)
                 self.session.add(item)
             after = {
                 "name": row.name,
-                "department_id": departments[row.department],
+                "department": row.department,
                 "ticket_prefix": row.prefix,
                 "statutory_days": row.statutory_days,
                 "promised_days": row.promised_days,
@@ -164,7 +140,24 @@ class _Applier:
                 "by_post": row.by_post,
                 "active": True,
             }
-            self._save(ITEMS, "item", row.code, item, before, after)
+            if before == after:
+                self.done.count(ITEMS, "unchanged")
+                continue
+            for name, value in after.items():
+                if name == "department":
+                    item.department_id = departments[row.department]
+                else:
+                    setattr(item, name, value)
+            changes.record(
+                self.session,
+                actor=self.actor,
+                source=self.source,
+                kind="item",
+                key=row.code,
+                before=before,
+                after=after,
+            )
+            self.done.count(ITEMS, "created" if before is None else "updated")
         self.session.flush()
 
     def windows(self, rows: list[WindowRow]) -> None:
@@ -227,12 +220,13 @@ class _Applier:
                 self.done.count(QUOTAS, "unchanged")
                 continue
             quota.slot_end, quota.capacity = row.period.end, row.capacity
+            day = WEEKDAY_NAMES.get(row.weekday or 0, "每天")
             changes.record(
                 self.session,
                 actor=self.actor,
                 source=self.source,
                 kind="quota",
-                key=f"{row.hall}/{row.item}/{row.weekday or '每天'}/{row.period}",
+                key=f"{row.hall}/{row.item}/{day}/{row.period}",
                 before=before,
                 after=after,
             )
@@ -328,10 +322,10 @@ def _hall(hall: Hall) -> dict[str, Any]:
     }
 
 
-def _item(item: ServiceItem) -> dict[str, Any]:
+def _item(item: ServiceItem, departments: dict[int, str]) -> dict[str, Any]:
     return {
         "name": item.name,
-        "department_id": item.department_id,
+        "department": departments.get(item.department_id),
         "ticket_prefix": item.ticket_prefix,
         "statutory_days": item.statutory_days,
         "promised_days": item.promised_days,

@@ -54,3 +54,32 @@ HINTS: dict[str, str] = {
     "申请材料": "身份证原件；申请表",
     "可办事项": "SB01,SB02 或 全部",
 }
+
+# the fields of the change log's snapshots (English msgids)
+FIELD_LABELS: dict[str, str] = {
+    "name": N_("Name shown"),
+    "parent": N_("Parent department code"),
+    "archived": N_("Archived"),
+    "address": N_("Address"),
+    "hours": N_("Opening hours on working days"),
+    "weekend_days": N_("Open at weekends"),
+    "closed_days": N_("Closed on"),
+    "extra_days": N_("Extra working days"),
+    "department": N_("Department code"),
+    "ticket_prefix": N_("Ticket prefix"),
+    "statutory_days": N_("Statutory time limit (working days)"),
+    "promised_days": N_("Promised time limit (working days)"),
+    "promised_minutes": N_("Average handling minutes"),
+    "fee": N_("Fee"),
+    "materials": N_("Required materials"),
+    "online": N_("Can be done online"),
+    "self_service": N_("Can be done at a self-service terminal"),
+    "by_post": N_("Results by post"),
+    "active": N_("In use"),
+    "is_general": N_("Serves every item"),
+    "items": N_("Items served"),
+    "slot_end": N_("Slot ends"),
+    "capacity": N_("Places"),
+    "role": N_("Role"),
+    "hall": N_("Hall code"),
+}

@@ -23,11 +23,13 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window
+from govloop.org.hours import WEEKDAY_NAMES
 from govloop.org.models import Department, Hall
 from govloop.setup import archive, changes, service, sheets
 from govloop.setup.api import xlsx
 from govloop.setup.kinds import KINDS, kind_of
-from govloop.setup.labels import CHOICES, COLUMN_LABELS, HINTS
+from govloop.setup.labels import CHOICES, COLUMN_LABELS, FIELD_LABELS, HINTS
+from govloop.setup.models import ConfigChange
 from govloop.setup.uploads import read_uploads, workbook_limit
 from govloop.web.kit import posted_form, refuse, staff_page
 from govloop.web.templating import render
@@ -90,10 +92,40 @@ def parse_dates(text: str) -> list[date]:
     return out
 
 
+def _shown(field: str, value: Any) -> str:
+    """A snapshot value as a person reads it."""
+    if value is None or value == []:
+        return "–"
+    if isinstance(value, bool):
+        return _("Yes") if value else _("No")
+    if field == "weekend_days":
+        return "、".join(WEEKDAY_NAMES.get(d, str(d)) for d in value)
+    if field == "role" and value in ROLE_LABELS:
+        return _(ROLE_LABELS[value])
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return str(value)
+
+
+def change_lines(change: ConfigChange) -> list[tuple[str, str, str]]:
+    """(field, before, after) for each field the change touched, labelled for the reader."""
+    before, after = change.before or {}, change.after or {}
+    fields = [f for f in dict.fromkeys([*before, *after]) if before.get(f) != after.get(f)]
+    return [
+        (
+            _(FIELD_LABELS[f]) if f in FIELD_LABELS else f,
+            _shown(f, before.get(f)) if change.before is not None else "–",
+            _shown(f, after.get(f)) if change.after is not None else "–",
+        )
+        for f in fields
+    ]
+
+
 def _render(
     request: Request, template: str, context: dict[str, Any], status_code: int = 200
 ) -> HTMLResponse:
-    return render(request, template, LABELS | context, status_code=status_code)
+    context = LABELS | {"change_lines": change_lines} | context
+    return render(request, template, context, status_code=status_code)
 
 
 def _counts(session: Session) -> dict[str, int]:
