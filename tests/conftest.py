@@ -8,6 +8,7 @@ server answers they are skipped with the reason, never passed.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 from collections.abc import Iterator
 
@@ -26,6 +27,12 @@ POSTGRES_URL = os.environ.get(
 )
 
 import_all_models()
+
+# Each test process keeps its analytics files (Parquet exports) apart: two tests that build
+# the demo may run at once on different workers.
+os.environ.setdefault(
+    "GOVLOOP_DATA_DIR", os.path.join(tempfile.gettempdir(), f"govloop-test-data-{os.getpid()}")
+)
 
 # Cheap argon2 parameters for tests: hashing strength is argon2's business, not ours.
 auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

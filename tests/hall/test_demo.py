@@ -458,7 +458,7 @@ def test_demo_command_refuses_to_mix_with_other_data(tmp_path, fast_passwords):
     try:
         upgrade(engine)
         with unit_of_work() as s:
-            auth.create_user(session=s, username="admin", password="x" * 12, role="admin")
+            auth.create_user(session=s, username="admin", password="other-Root-99", role="admin")
         result = CliRunner().invoke(cli_app, ["demo", "--no-serve", "--days", "3"])
         assert result.exit_code == 1
         output = result.output.replace("\n", "")  # rich wraps long lines

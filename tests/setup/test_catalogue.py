@@ -287,3 +287,12 @@ def test_hours_refuse_tickets_in_the_lunch_break_and_serve_saturdays(db):
         city.closed_days = ["2026-11-24"]
         with pytest.raises(RuleViolation):
             hall_service.check_open(city, datetime(2026, 11, 24, 2, 0, tzinfo=UTC))
+
+
+def test_items_of_one_department_may_share_its_letter(db):
+    items = [
+        *GOOD[sheets.ITEMS],
+        ("SB02", "失业保险金申领", "RSJ", "A", 15, 5, 20, "", "", "否", "否", "否"),
+    ]
+    result = _import(workbook(with_rows(ITEMS=items)))
+    assert result.ok, result.problems

@@ -136,7 +136,7 @@ def test_conflicts_are_queued_and_decisions_remembered(db):
         assert master.attributes["name"] == "张三"
         assert master.provenance["name"]["rule"] == "priority"
         steward = auth.create_user(
-            session=s, username="steward", password="x" * 12, role="data_steward"
+            session=s, username="steward", password="other-Key-99", role="data_steward"
         )
         service.resolve_conflict(
             session=s,

@@ -79,7 +79,7 @@ def _filter_overhead(samples: int) -> dict[str, float]:
         ]
         s.add_all(masters)
         staff = auth.create_user(
-            session=s, username="bench", password="bench-password-1", role="window_staff"
+            session=s, username="bench", password="access-Key-2026", role="window_staff"
         )
         s.flush()
         ids = [m.id for m in masters]

@@ -283,12 +283,15 @@ class _Checker:
                     )
                 )
                 self.plan.rows[(ITEMS, code)] = row
-        stored = dict(
-            self.session.execute(
-                select(ServiceItem.code, ServiceItem.ticket_prefix).where(ServiceItem.active)
-            ).all()
-        )
-        self.item_prefixes = stored | {i.code: i.prefix for i in self.plan.items}
+        stored = self.session.execute(
+            select(ServiceItem.code, ServiceItem.ticket_prefix, Department.code)
+            .join(Department, Department.id == ServiceItem.department_id)
+            .where(ServiceItem.active)
+        ).all()
+        self.item_prefixes = {code: prefix for code, prefix, _ in stored}
+        self.item_prefixes |= {i.code: i.prefix for i in self.plan.items}
+        self.item_departments = {code: dept for code, _, dept in stored}
+        self.item_departments |= {i.code: i.department for i in self.plan.items}
 
     def windows(self) -> None:
         seen: dict[str, int] = {}
@@ -325,7 +328,9 @@ class _Checker:
 
     def _served_after(self) -> None:
         """What each hall will serve once the workbook is in; refuse a ticket prefix shared
-        by two items of one hall, and an item left without a window while tickets wait."""
+        by two departments in one hall (a department's items may share its letter, as
+        halls commonly give each department one), and an item left without a window while
+        tickets wait for it."""
         every = set(self.item_prefixes)
         served: dict[str, dict[int, set[str]]] = defaultdict(dict)
         rows = self.session.execute(
@@ -347,11 +352,12 @@ class _Checker:
             for code in sorted(codes):
                 by_prefix[self.item_prefixes[code]].append(code)
             for prefix, shared in by_prefix.items():
-                if len(shared) > 1:
+                if len({self.item_departments[code] for code in shared}) > 1:
                     self._place_hall_problem(
                         hall,
                         shared,
-                        f"大厅“{hall}”中事项 {'、'.join(shared)} 使用了同一取号前缀“{prefix}”",
+                        f"大厅“{hall}”中不同部门的事项 {'、'.join(shared)} "
+                        f"使用了同一取号前缀“{prefix}”",
                     )
         self._waiting_left_without_window()
 

@@ -23,7 +23,7 @@ from sqlalchemy import Engine, MetaData, Table, func, select, text, update
 from sqlalchemy.orm import Session
 
 from govloop.core import calendar
-from govloop.core.auth import Role, create_user, issue_api_token
+from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.clock import local_today, local_tz, now
 from govloop.core.errors import Conflict, RuleViolation
 from govloop.core.models import ApiToken, User
@@ -54,6 +54,8 @@ from govloop.hall.models import (
     window_items,
 )
 from govloop.org.models import Department, Hall
+from govloop.setup import service as setup
+from govloop.setup import sheets
 
 HALL_CODE = "DEMO"
 HALL_NAME = "临江区政务服务中心"
@@ -176,8 +178,44 @@ def quota_capacity(daily_volume: float) -> int:
     return max(2, math.ceil(busiest * 2.5))
 
 
+def catalogue_rows() -> dict[str, list[tuple[Any, ...]]]:
+    """The demo centre as a 事项清单 workbook's rows: it is set up the way a real centre is."""
+    prefixes = {code: prefix for code, _name, prefix in DEPARTMENTS}
+    users = [(u, display, role.value, "", "") for u, role, display, _note in OFFICE_USERS]
+    users += [
+        (staff_username(number), staff_name, Role.WINDOW_STAFF.value, "", HALL_CODE)
+        for number, _name, _serves, staff_name in WINDOWS
+    ]
+    users[1] = (*users[1][:4], HALL_CODE)  # the hall manager runs the demo hall
+    return {
+        sheets.DEPARTMENTS: [(code, name, "") for code, name, _prefix in DEPARTMENTS],
+        sheets.HALLS: [(HALL_CODE, HALL_NAME, "临江区江滨大道 100 号", "09:00-17:00", "否")],
+        sheets.ITEMS: [
+            (code, name, dept, prefixes[dept], "", "", promised, "", "", "否", "否", "否")
+            for code, name, dept, promised, *_rest in ITEMS
+        ],
+        sheets.WINDOWS: [
+            (
+                HALL_CODE,
+                number,
+                name,
+                "综合" if serves is None or len(_expand(serves)) > 1 else "专窗",
+                "全部" if serves is None else ",".join(_expand(serves)),
+            )
+            for number, name, serves, _staff in WINDOWS
+        ],
+        sheets.QUOTAS: [
+            (HALL_CODE, code, "每天", f"{start:%H:%M}-{end:%H:%M}", quota_capacity(daily))
+            for code, *_head, daily in ITEMS
+            for start, end in SLOTS
+        ],
+        sheets.USERS: users,
+    }
+
+
 def seed_catalogue(*, session: Session) -> DemoWorld:
-    """Departments, items, the hall, its windows, users and appointment quotas."""
+    """Departments, items, the hall, its windows, users and appointment quotas, loaded
+    through the same 事项清单 import a real centre uses."""
     clash = _clashing_names(session)
     if clash:
         raise Conflict(
@@ -185,71 +223,26 @@ def seed_catalogue(*, session: Session) -> DemoWorld:
             "请为演示使用单独的数据库（GOVLOOP_DATABASE_URL），或用 --reset 清空重建",
             code="demo_clash",
         )
-    departments = {}
-    for code, name, _prefix in DEPARTMENTS:
-        dept = Department(code=code, name=name)
-        session.add(dept)
-        departments[code] = dept
-    session.flush()
-    prefixes = {code: prefix for code, _name, prefix in DEPARTMENTS}
-    items: dict[str, ServiceItem] = {}
-    for code, name, dept_code, promised, *_rest in ITEMS:
-        item = ServiceItem(
-            code=code,
-            name=name,
-            department_id=departments[dept_code].id,
-            ticket_prefix=prefixes[dept_code],
-            promised_minutes=promised,
-            active=True,
+    workbook = sheets.write(catalogue_rows())
+    result = setup.import_files(
+        session=session, files=[("演示事项清单.xlsx", workbook)], actor=None, source="demo"
+    )
+    if not result.ok:  # the demo's own workbook must be valid: say which row is not
+        first = result.problems[0]
+        raise RuleViolation(
+            f"演示事项清单有误：{first.sheet} 第 {first.row} 行 {first.column}：{first.message}",
+            code="demo_catalogue",
         )
-        session.add(item)
-        items[code] = item
-    # enforce_hours stays off so the demo can be tried at any time of day.
-    hall = Hall(code=HALL_CODE, name=HALL_NAME, enforce_hours=False)
-    session.add(hall)
+    world = load_world(session=session)
+    assert world is not None
+    # enforce_hours stays off so the demo can be tried at any time of day; the demo's
+    # people have the fixed, printed password instead of one-time ones
+    world.hall.enforce_hours = False
+    for user in world.users.values():
+        user.password_hash = hash_password(DEMO_PASSWORD)
+        user.must_change_password = False
     session.flush()
-
-    users: dict[str, User] = {}
-    for username, role, display, _note in OFFICE_USERS:
-        users[username] = create_user(
-            session=session,
-            username=username,
-            password=DEMO_PASSWORD,
-            role=role.value,
-            display_name=display,
-        )
-    windows: dict[int, Window] = {}
-    for number, name, serves, staff_name in WINDOWS:
-        username = staff_username(number)
-        users[username] = create_user(
-            session=session,
-            username=username,
-            password=DEMO_PASSWORD,
-            role=Role.WINDOW_STAFF.value,
-            display_name=staff_name,
-        )
-        window = Window(hall_id=hall.id, number=number, name=name, is_general=serves is None)
-        session.add(window)
-        session.flush()
-        for item_code in _expand(serves or ()):
-            session.execute(
-                window_items.insert().values(window_id=window.id, item_id=items[item_code].id)
-            )
-        windows[number] = window
-    for code, *_head, daily in ITEMS:
-        for start, end in SLOTS:
-            session.add(
-                AppointmentQuota(
-                    hall_id=hall.id,
-                    item_id=items[code].id,
-                    weekday=None,
-                    slot_start=start,
-                    slot_end=end,
-                    capacity=quota_capacity(daily),
-                )
-            )
-    session.flush()
-    return DemoWorld(hall=hall, items=items, windows=windows, users=users)
+    return world
 
 
 def _clashing_names(session: Session) -> list[str]:
