@@ -437,6 +437,8 @@ TABLE: dict[str, str] = {
     "GET /api/v1/admin/catalogue/export": CONFIG,
     "POST /api/v1/admin/catalogue/import": CONFIG,
     "GET /api/v1/admin/changes": CONFIG,
+    "GET /insight/{hall_code}/actions/{action_id}/apply": MANAGE,
+    "POST /insight/{hall_code}/actions/{action_id}/apply": MANAGE,
     "GET /admin/config/{kind}": CONFIG,
     "POST /admin/config/{kind}": CONFIG,
     "POST /admin/config/{kind}/archive": CONFIG,

@@ -36,6 +36,7 @@ class LoopEventKind(enum.StrEnum):
     ACTION_COMPLETED = "action.completed"
     ACTION_CANCELLED = "action.cancelled"
     EFFECT_MEASURED = "action.effect_measured"
+    CONFIG_APPLIED = "action.config_applied"
 
 
 class Action(Base):

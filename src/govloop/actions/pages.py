@@ -91,6 +91,7 @@ LABELS: dict[str, dict[str, str]] = {
         "action.completed": N_("Action carried out"),
         "action.cancelled": N_("Action cancelled"),
         "action.effect_measured": N_("Effect measured"),
+        "action.config_applied": N_("Carried out in the configuration"),
     },
 }
 NOTICES = {
@@ -100,8 +101,20 @@ NOTICES = {
     "complete": N_("Action marked as carried out"),
     "cancel": N_("Action cancelled"),
     "measure": N_("Effect measured"),
+    "applied": N_("Carried out in the configuration; the change is in the change log."),
 }
-RECOMMENDATION_KEYS = ("kind", "title", "items", "windows", "slots", "weekdays", "indicators")
+RECOMMENDATION_KEYS = (
+    "kind",
+    "title",
+    "items",
+    "windows",
+    "slots",
+    "weekdays",
+    "indicators",
+    "extra_windows",
+    "quota",
+    "periods",
+)
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -315,6 +315,28 @@ def complete_action(
     return action
 
 
+APPLICABLE = {ActionKind.OPEN_WINDOWS, ActionKind.APPOINTMENT_QUOTA}
+
+
+def config_applied(
+    *, session: Session, action: Action, actor: User, summary: str, changes: int
+) -> LoopEvent:
+    """The loop records that a decision was carried out in the configuration (windows
+    opened, quotas set); the change log holds what exactly changed."""
+    if action.kind not in APPLICABLE:
+        raise RuleViolation("这类措施不在配置中执行", code="not_applicable")
+    _require_status(action, {ActionStatus.PLANNED, ActionStatus.ACTIVE}, "在配置中执行")
+    event = log(
+        session,
+        action,
+        LoopEventKind.CONFIG_APPLIED,
+        actor,
+        {"summary": summary[:500], "changes": changes},
+    )
+    session.flush()
+    return event
+
+
 def cancel_action(*, session: Session, action: Action, actor: User, reason: str) -> Action:
     """planned or active → cancelled, with the reason."""
     _require_status(action, {ActionStatus.PLANNED, ActionStatus.ACTIVE}, "取消")

@@ -42,6 +42,12 @@ def adopt_link(hall_code: str, rec: dict[str, Any]) -> str:
         "slots": ",".join(rec.get("slots", [])),
         "indicators": ",".join(rec.get("indicators", [])),
     }
+    # the figures the action can later be carried out with in the configuration
+    if rec["kind"] == "open_windows":
+        query["extra_windows"] = str(rec.get("windows", ""))
+    if rec["kind"] == "appointment_quota":
+        query["quota"] = str(rec.get("quota_per_period", ""))
+        query["periods"] = ",".join(rec.get("quiet_periods", []))
     return f"/insight/{hall_code}/loop?{urlencode(query)}#new-action"
 
 

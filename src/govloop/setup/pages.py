@@ -62,6 +62,7 @@ LABELS: dict[str, dict[str, str]] = {
         "cli": N_("Command line"),
         "import": N_("Workbook import"),
         "demo": N_("Demo set-up"),
+        "action": N_("Action loop"),
     },
     "action_labels": {
         "created": N_("Added"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from govloop.core.jobs import Job
-from govloop.setup import api, pages
+from govloop.setup import action_pages, api, pages
 
-ROUTERS: list[APIRouter] = [api.router, pages.router]
+ROUTERS: list[APIRouter] = [api.router, pages.router, action_pages.router]
 JOBS: list[Job] = []
