@@ -82,4 +82,11 @@ FIELD_LABELS: dict[str, str] = {
     "capacity": N_("Places"),
     "role": N_("Role"),
     "hall": N_("Hall code"),
+    "group": N_("Group"),
+    "default_type": N_("Order type"),
+    "keywords": N_("Keywords (comma-separated)"),
+    "public": N_("Open to citizens (web, H5, Open311)"),
+    "sign_days": N_("Sign within (working days)"),
+    "handle_days": N_("Handle within (working days)"),
+    "warn_hours": N_("Warn before (hours)"),
 }

@@ -38,7 +38,7 @@ router = APIRouter(
     include_in_schema=False, dependencies=[Depends(csrf_protect)], route_class=LimitedRoute
 )
 configurer = staff_page(Permission.CONFIG_MANAGE)
-CHANGE_KINDS = ("department", "hall", "item", "window", "quota", "user")
+CHANGE_KINDS = ("department", "hall", "item", "window", "quota", "user", "category", "time_limit")
 LABELS: dict[str, dict[str, str]] = {
     "kind_labels": {
         "department": N_("Department"),
@@ -47,6 +47,8 @@ LABELS: dict[str, dict[str, str]] = {
         "window": N_("Window"),
         "quota": N_("Appointment quota"),
         "user": N_("User"),
+        "category": N_("Hotline category"),
+        "time_limit": N_("Hotline time limit"),
     },
     "count_labels": {
         "department": N_("Departments"),
