@@ -447,6 +447,7 @@ TABLE: dict[str, str] = {
     "PUT /api/v1/admin/hotline/categories/{code}": CONFIG,
     "GET /api/v1/admin/hotline/time-limits": CONFIG,
     "PUT /api/v1/admin/hotline/time-limits": CONFIG,
+    "POST /admin/config/scheduled/{change_id}/cancel": CONFIG,
     "GET /admin/config/{kind}": CONFIG,
     "POST /admin/config/{kind}": CONFIG,
     "POST /admin/config/{kind}/archive": CONFIG,

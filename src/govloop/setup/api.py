@@ -3,6 +3,7 @@ change log. Administrators only (``config.manage``)."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, File, Query, UploadFile
@@ -15,7 +16,7 @@ from govloop.core.bodies import LimitedRoute, body_limit
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect, require
 from govloop.core.models import User
-from govloop.setup import changes, service, sheets
+from govloop.setup import changes, schedule, service, sheets
 from govloop.setup.kinds import kind_of
 from govloop.setup.uploads import read_uploads, workbook_limit
 
@@ -103,18 +104,30 @@ class ArchiveIn(BaseModel):
 def put_rows(
     kind: str,
     body: RowsIn,
+    effective_on: date | None = Query(None),
     user: User = Depends(configurer),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
     """Create or change objects of one kind, row by row, with the import's rules; 422 with
-    the problems (nothing changed) when a row breaks one."""
+    the problems (nothing changed) when a row breaks one. With a future ``effective_on`` the
+    rows are checked now and applied on that day (hours, windows, items, quotas)."""
     found = kind_of(kind)
-    result = service.apply_rows(
-        session=session, sheet=found.sheet, rows=body.rows, actor=user, source="api"
+    result, scheduled = schedule.save_rows(
+        session=session,
+        sheet=found.sheet,
+        rows=body.rows,
+        effective_on=effective_on,
+        actor=user,
+        source="api",
     )
     if not result.ok:
         body_out = {"error": "invalid_rows", "message": "有错误，未做任何修改"}
         return JSONResponse(body_out | result.as_dict(), status_code=422)
+    if scheduled is not None:
+        return JSONResponse(
+            {"scheduled": scheduled.id, "effective_on": scheduled.effective_on.isoformat()},
+            status_code=202,
+        )
     return result.as_dict()
 
 

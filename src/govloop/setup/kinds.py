@@ -23,6 +23,11 @@ class Kind:
     key_columns: tuple[str, ...]
     archiver: Callable[..., Any] | None = None
 
+    @property
+    def change_kind(self) -> str:
+        """The object kind the change log files this kind's rows under."""
+        return self.slug.removesuffix("s")
+
     def archive(self, session: Session, key: list[str], actor: User, source: str) -> None:
         if self.archiver is None:
             raise BadRequest("这类配置不能归档", code="not_archivable")

@@ -25,7 +25,7 @@ from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window
 from govloop.org.hours import WEEKDAY_NAMES
 from govloop.org.models import Department, Hall
-from govloop.setup import archive, changes, service, sheets
+from govloop.setup import archive, changes, schedule, service, sheets
 from govloop.setup.api import xlsx
 from govloop.setup.kinds import KINDS, kind_of
 from govloop.setup.labels import CHOICES, COLUMN_LABELS, FIELD_LABELS, HINTS
@@ -79,6 +79,8 @@ DONE = {
     "saved": N_("Saved."),
     "unchanged": N_("Nothing changed: the values were already these."),
     "archived": N_("Archived. It stays in the history and the figures."),
+    "scheduled": N_("Saved; it takes effect on the day you chose."),
+    "cancelled": N_("The scheduled change was cancelled."),
 }
 
 
@@ -265,6 +267,9 @@ def _kind_page(
         "hints": HINTS,
         "role_labels": ROLE_LABELS,
         "halls": list(session.scalars(select(Hall).where(Hall.archived.is_(False)))),
+        "schedulable": kind.sheet in schedule.SCHEDULABLE,
+        "change_kinds": {k.slug: k.change_kind for k in KIND_LIST},
+        "scheduled": schedule.pending(session, sheet=kind.sheet),
     }
     return _render(request, "setup/kind.html", context, status_code=status_code)
 
@@ -291,12 +296,26 @@ def kind_save(
     found = kind_of(kind)
     columns = sheets.COLUMNS[found.sheet]
     row = {c: str(form.get(f"col{i}", ""))[:500] for i, c in enumerate(columns)}
-    result = service.apply_rows(
-        session=session, sheet=found.sheet, rows=[row], actor=user, source="console"
-    )
+    try:
+        effective_on = parse_dates(str(form.get("effective_on", "")))[:1]
+        result, scheduled = schedule.save_rows(
+            session=session,
+            sheet=found.sheet,
+            rows=[row],
+            effective_on=effective_on[0] if effective_on else None,
+            actor=user,
+            source="console",
+        )
+    except GovloopError as exc:
+        session.rollback()
+        return _kind_page(
+            request, session, kind, form=row, error=exc.message, status_code=exc.status_code
+        )
     if not result.ok:
         session.rollback()
         return _kind_page(request, session, kind, result=result, form=row, status_code=422)
+    if scheduled is not None:
+        return RedirectResponse(f"/admin/config/{kind}?done=scheduled", status_code=303)
     if result.applied and result.applied.passwords:  # shown once, on this answer only
         return _kind_page(request, session, kind, result=result)
     changed = result.applied is not None and result.applied.changed > 0
@@ -318,6 +337,18 @@ def kind_archive(
     except GovloopError as exc:
         return refuse(session, exc, lambda **shown: _kind_page(request, session, kind, **shown))
     return RedirectResponse(f"/admin/config/{kind}?done=archived", status_code=303)
+
+
+@router.post("/admin/config/scheduled/{change_id}/cancel", response_class=HTMLResponse)
+def scheduled_cancel(
+    request: Request,
+    change_id: int,
+    user: User = Depends(configurer),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    change = schedule.cancel(session=session, change_id=change_id)
+    slug = next((k.slug for k in KIND_LIST if k.sheet == change.sheet), "items")
+    return RedirectResponse(f"/admin/config/{slug}?done=cancelled", status_code=303)
 
 
 @router.post("/admin/config/halls/calendar", response_class=HTMLResponse)

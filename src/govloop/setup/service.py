@@ -79,6 +79,19 @@ def import_files(
     return result
 
 
+def typed_sheet(sheet: str, rows: Sequence[dict[str, Any]]) -> sheets.Sheet:
+    """Rows entered by hand as a sheet of the workbook (row 2 is the first)."""
+    columns = sheets.COLUMNS[sheet]
+    unknown = sorted({k for row in rows for k in row} - set(columns))
+    if unknown:
+        raise BadRequest(f"未知的字段：{'、'.join(unknown)}", code="unknown_columns")
+    return sheets.Sheet(
+        sheet,
+        rows=[{c: sheets.cell_text(row.get(c)) for c in columns} for row in rows],
+        numbers=list(range(2, len(rows) + 2)),
+    )
+
+
 def apply_rows(
     *,
     session: Session,
@@ -89,15 +102,7 @@ def apply_rows(
 ) -> ImportResult:
     """Rows of one sheet entered by hand (a console form, an API call), checked and applied
     exactly as an imported workbook's: the same rules, the same change log."""
-    columns = sheets.COLUMNS[sheet]
-    unknown = sorted({k for row in rows for k in row} - set(columns))
-    if unknown:
-        raise BadRequest(f"未知的字段：{'、'.join(unknown)}", code="unknown_columns")
-    typed = sheets.Sheet(
-        sheet,
-        rows=[{c: sheets.cell_text(row.get(c)) for c in columns} for row in rows],
-        numbers=list(range(2, len(rows) + 2)),
-    )
+    typed = typed_sheet(sheet, rows)
     plan = check(session, {sheet: typed})
     result = ImportResult(problems=plan.problems, rows={sheet: len(rows)})
     if not plan.problems:
