@@ -37,6 +37,7 @@ def test_a_one_time_password_must_be_replaced_first(db):
         alice = make_user(s, "alice", Role.WINDOW_STAFF)
         make_user(s, "boss", Role.ADMIN)
         accounts.set_password(session=s, user=alice, password="temp-Pass-123", one_time=True)
+        assert "m=8192,t=1" in alice.password_hash
         token = issue_api_token(session=s, user=alice, name="script")
     client = TestClient(create_app(run_jobs=False))
     page_csrf = csrf(client)
@@ -93,6 +94,8 @@ def test_a_one_time_password_must_be_replaced_first(db):
     with unit_of_work() as s:
         user = s.scalars(select(User).where(User.username == "alice")).one()
         assert not user.must_change_password and user.last_login_at is not None
+        # the one-time password had the light parameters; the own one has the full ones
+        assert "m=8192,t=1" not in user.password_hash
     # the administrator sees the last sign-in
     admin = TestClient(create_app(run_jobs=False))
     sign_in(admin, "boss")

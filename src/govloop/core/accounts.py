@@ -107,7 +107,7 @@ def set_password(
     administrator's reset is a one-time password (``one_time``): the user must replace it at
     the next sign-in."""
     check_password_strength(password, username=user.username)
-    user.password_hash = hash_password(password)
+    user.password_hash = hash_password(password, one_time=one_time)
     user.must_change_password = one_time
     ended = revoke_sessions(session=session, user=user, reason="password_changed")
     log.info("password of %s set by %s", user.username, actor.username if actor else "cli")

@@ -86,12 +86,17 @@ def has_permission(user: User, permission: Permission) -> bool:
 
 
 _hasher = PasswordHasher()
+# One-time passwords (a new account, an administrator's reset) are 12 random characters,
+# about 69 bits, and must be replaced at the first sign-in: key stretching adds little to
+# that, and an import may create hundreds of accounts at once (400 full hashes cost ~45 s
+# of CPU on two cores). The person's own password gets the full parameters.
+_one_time_hasher = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1)
 # Verified against when the username is unknown, so timing does not reveal which users exist.
 _DUMMY_HASH = _hasher.hash("dummy-password-for-timing")
 
 
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+def hash_password(password: str, *, one_time: bool = False) -> str:
+    return (_one_time_hasher if one_time else _hasher).hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -146,7 +151,13 @@ def check_password_strength(password: str, *, username: str | None = None) -> No
 
 
 def create_user(
-    *, session: Session, username: str, password: str, role: str, display_name: str | None = None
+    *,
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    one_time: bool = False,
 ) -> User:
     username = username.strip()
     if not username or len(username) > 64:
@@ -163,8 +174,9 @@ def create_user(
     user = User(
         username=username,
         display_name=display_name or username,
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, one_time=one_time),
         role=role,
+        must_change_password=one_time,
     )
     session.add(user)
     session.flush()
@@ -203,6 +215,10 @@ def authenticate(
         ratelimit.check(rule, key)
     user = session.scalar(select(User).where(User.username == username))
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if user is not None and user.must_change_password:
+        # a one-time password's hash is light: take the usual time, so the answer's timing
+        # does not tell that this account has never been signed in to
+        verify_password(_DUMMY_HASH, password)
     if not user or not ok or not user.active:
         for rule, key in counted:
             ratelimit.hit(rule, key)

@@ -47,10 +47,11 @@ class Applied:
 
 
 class _Applier:
-    def __init__(self, session: Session, actor: User | None, source: str) -> None:
+    def __init__(self, session: Session, actor: User | None, source: str, dry_run: bool) -> None:
         self.session = session
         self.actor = actor
         self.source = source
+        self.dry_run = dry_run
         self.done = Applied()
 
     def departments(self, rows: list[DepartmentRow]) -> None:
@@ -240,7 +241,16 @@ class _Applier:
         for row in rows:
             user = existing.get(row.username)
             before = _user(self.session, user) if user else None
-            if user is None:
+            if user is None and self.dry_run:  # rolled back: nobody to hash a password for
+                user = User(
+                    username=row.username,
+                    display_name=row.name,
+                    role=row.role.value,
+                    password_hash="!",
+                )
+                self.session.add(user)
+                self.session.flush()
+            elif user is None:
                 password = one_time_password()
                 user = create_user(
                     session=self.session,
@@ -248,8 +258,8 @@ class _Applier:
                     password=password,
                     role=row.role,
                     display_name=row.name,
+                    one_time=True,
                 )
-                user.must_change_password = True
                 self.done.passwords[row.username] = password
             after = {
                 "name": row.name,
@@ -373,10 +383,13 @@ def _user(session: Session, user: User) -> dict[str, Any]:
     return {"name": user.display_name, "role": user.role, "department": department, "hall": hall}
 
 
-def apply(session: Session, plan: Plan, *, actor: User | None, source: str) -> Applied:
-    """Write a plan that has no problems, sheet by sheet in reference order."""
+def apply(
+    session: Session, plan: Plan, *, actor: User | None, source: str, dry_run: bool = False
+) -> Applied:
+    """Write a plan that has no problems, sheet by sheet in reference order. A ``dry_run``
+    is rolled back by the caller; it writes everything but hashes no password."""
     assert not plan.problems, "a workbook with problems is never applied"
-    applier = _Applier(session, actor, source)
+    applier = _Applier(session, actor, source, dry_run)
     applier.departments(plan.departments)
     applier.halls(plan.halls)
     applier.items(plan.items)

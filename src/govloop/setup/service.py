@@ -71,8 +71,7 @@ def import_files(
         return result
     if dry_run:
         savepoint = session.begin_nested()
-        result.applied = apply(session, plan, actor=actor, source=source)
-        result.applied.passwords = {}  # nobody was created: no password to show
+        result.applied = apply(session, plan, actor=actor, source=source, dry_run=True)
         savepoint.rollback()
     else:
         result.applied = apply(session, plan, actor=actor, source=source)
