@@ -54,6 +54,26 @@ class _Applier:
         self.dry_run = dry_run
         self.done = Applied()
 
+    def _logged(
+        self,
+        sheet: str,
+        kind: str,
+        key: str,
+        before: dict[str, Any] | None,
+        after: dict[str, Any],
+    ) -> None:
+        """Log a change that was written, and count it for the sheet."""
+        changes.record(
+            self.session,
+            actor=self.actor,
+            source=self.source,
+            kind=kind,
+            key=key,
+            before=before,
+            after=after,
+        )
+        self.done.count(sheet, "created" if before is None else "updated")
+
     def departments(self, rows: list[DepartmentRow]) -> None:
         existing = {d.code: d for d in self.session.scalars(select(Department))}
         created = set()
@@ -73,16 +93,7 @@ class _Applier:
                 continue
             dept.name, dept.archived = row.name, False
             dept.parent_id = existing[row.parent].id if row.parent else None
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="department",
-                key=row.code,
-                before=before,
-                after=after,
-            )
-            self.done.count(DEPARTMENTS, "created" if before is None else "updated")
+            self._logged(DEPARTMENTS, "department", row.code, before, after)
         self.session.flush()
 
     def halls(self, rows: list[HallRow]) -> None:
@@ -105,16 +116,7 @@ class _Applier:
                 continue
             hall.name, hall.address, hall.archived = row.name, row.address, False
             hours.set_hours(hall, list(row.periods), list(row.weekend))
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="hall",
-                key=row.code,
-                before=before,
-                after=after,
-            )
-            self.done.count(HALLS, "created" if before is None else "updated")
+            self._logged(HALLS, "hall", row.code, before, after)
         self.session.flush()
 
     def items(self, rows: list[ItemRow]) -> None:
@@ -149,16 +151,7 @@ class _Applier:
                     item.department_id = departments[row.department]
                 else:
                     setattr(item, name, value)
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="item",
-                key=row.code,
-                before=before,
-                after=after,
-            )
-            self.done.count(ITEMS, "created" if before is None else "updated")
+            self._logged(ITEMS, "item", row.code, before, after)
         self.session.flush()
 
     def windows(self, rows: list[WindowRow]) -> None:
@@ -189,16 +182,7 @@ class _Applier:
                     insert(window_items),
                     [{"window_id": window.id, "item_id": items[c]} for c in sorted(set(row.items))],
                 )
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="window",
-                key=f"{row.hall}/{row.number}",
-                before=before,
-                after=after,
-            )
-            self.done.count(WINDOWS, "created" if before is None else "updated")
+            self._logged(WINDOWS, "window", f"{row.hall}/{row.number}", before, after)
 
     def quotas(self, rows: list[QuotaRow]) -> None:
         halls = dict(self.session.execute(select(Hall.code, Hall.id)).all())
@@ -222,16 +206,9 @@ class _Applier:
                 continue
             quota.slot_end, quota.capacity = row.period.end, row.capacity
             day = WEEKDAY_NAMES.get(row.weekday or 0, "每天")
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="quota",
-                key=f"{row.hall}/{row.item}/{day}/{row.period}",
-                before=before,
-                after=after,
+            self._logged(
+                QUOTAS, "quota", f"{row.hall}/{row.item}/{day}/{row.period}", before, after
             )
-            self.done.count(QUOTAS, "created" if before is None else "updated")
         self.session.flush()
 
     def users(self, rows: list[UserRow]) -> None:
@@ -277,16 +254,7 @@ class _Applier:
                 departments.get(row.department) if row.department else None,
                 halls.get(row.hall) if row.hall else None,
             )
-            changes.record(
-                self.session,
-                actor=self.actor,
-                source=self.source,
-                kind="user",
-                key=row.username,
-                before=before,
-                after=after,
-            )
-            self.done.count(USERS, "created" if before is None else "updated")
+            self._logged(USERS, "user", row.username, before, after)
         self.session.flush()
 
 
