@@ -493,7 +493,7 @@ def small_demo(monkeypatch):
         ),
     )
     digest = auth.hash_password(demo.DEMO_PASSWORD)
-    monkeypatch.setattr(auth, "hash_password", lambda _password: digest)
+    monkeypatch.setattr(auth, "hash_password", lambda _password, **_: digest)
     return demo
 
 

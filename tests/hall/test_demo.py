@@ -53,7 +53,7 @@ def _demo_hash() -> str:
 def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hash the one demo password once instead of fifteen times (argon2 is slow on purpose)."""
     digest = _demo_hash()
-    monkeypatch.setattr(auth, "hash_password", lambda _password: digest)
+    monkeypatch.setattr(auth, "hash_password", lambda _password, **_: digest)
 
 
 @pytest.fixture

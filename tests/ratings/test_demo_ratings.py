@@ -47,7 +47,7 @@ def _demo_hash() -> str:
 @pytest.fixture
 def history(db, monkeypatch):
     digest = _demo_hash()
-    monkeypatch.setattr(auth, "hash_password", lambda _password: digest)
+    monkeypatch.setattr(auth, "hash_password", lambda _password, **_: digest)
     with frozen(TODAY_NOON), unit_of_work() as s:
         world = demo.seed_catalogue(session=s)
         report = demo.generate_history(session=s, world=world, days=DAYS, seed=SEED)

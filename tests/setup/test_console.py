@@ -103,5 +103,5 @@ def test_console_pages_in_chinese(db):
     log = client.get("/admin/changes?kind=item&key=GA01")
     assert log.status_code == 200 and "居民身份证申领" in log.text and "工作簿导入" not in log.text
     assert "控制台" in log.text
-    template = client.get("/admin/catalogue/template")
+    template = client.get("/admin/catalogue/template.xlsx")
     assert template.status_code == 200 and template.headers["content-type"] == XLSX

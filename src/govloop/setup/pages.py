@@ -198,12 +198,12 @@ def catalogue_import(
     return _catalogue_page(request, result, status_code=200 if result.ok else 422)
 
 
-@router.get("/admin/catalogue/template", response_class=Response)
+@router.get("/admin/catalogue/template.xlsx", response_class=Response)
 def catalogue_template(user: User = Depends(configurer)) -> Response:
     return xlsx(sheets.template(), "govloop-catalogue-template.xlsx")
 
 
-@router.get("/admin/catalogue/export", response_class=Response)
+@router.get("/admin/catalogue/export.xlsx", response_class=Response)
 def catalogue_export(
     user: User = Depends(configurer),
     session: Session = Depends(get_readonly_session, scope="function"),
