@@ -30,6 +30,7 @@ from govloop.analytics.store import (
     DEVICE_FACTS_SCHEMA,
     HALL_EVENTS_SCHEMA,
     HALL_KIND_CODES,
+    HALL_PERIODS_SCHEMA,
     OUTCOME_CODES,
     PRIORITY_CODES,
     RATING_EVENTS_SCHEMA,
@@ -112,6 +113,13 @@ def export_dims(session: Session, store: Store) -> None:
                 "opens_s": [h.opens_at.hour * 3600 + h.opens_at.minute * 60 for h in halls],
                 "closes_s": [h.closes_at.hour * 3600 + h.closes_at.minute * 60 for h in halls],
             }
+        ),
+    )
+    periods = hall_feed.hall_periods(session)
+    store.write_dim(
+        "hall_periods",
+        pa.table(
+            {name: [row[n] for row in periods] for n, name in enumerate(HALL_PERIODS_SCHEMA.names)}
         ),
     )
     items = hall_feed.items(session)

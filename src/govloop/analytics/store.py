@@ -193,6 +193,16 @@ FACT_RELATIONS = {
 HALLS_SCHEMA = pa.schema(
     [("id", pa.int32()), ("code", pa.string()), ("opens_s", pa.int32()), ("closes_s", pa.int32())]
 )
+# a hall's opening periods with the days they were in force (valid_to exclusive)
+HALL_PERIODS_SCHEMA = pa.schema(
+    [
+        ("hall_id", pa.int32()),
+        ("valid_from", pa.date32()),
+        ("valid_to", pa.date32()),
+        ("start_s", pa.int32()),
+        ("end_s", pa.int32()),
+    ]
+)
 ITEMS_SCHEMA = pa.schema(
     [("id", pa.int32()), ("department_id", pa.int32()), ("promised_s", pa.float64())]
 )
@@ -202,6 +212,7 @@ HALL_DEPARTMENTS_SCHEMA = pa.schema([("hall_id", pa.int32()), ("department_id", 
 CORE_DIMS = ("halls", "items", "windows")
 DIM_SCHEMAS = {
     "halls": HALLS_SCHEMA,
+    "hall_periods": HALL_PERIODS_SCHEMA,
     "items": ITEMS_SCHEMA,
     "windows": WINDOWS_SCHEMA,
     "hall_departments": HALL_DEPARTMENTS_SCHEMA,

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.feeds import EventFeed
 from govloop.hall.models import Appointment, HallEvent, ServiceItem, Ticket, Window, window_items
+from govloop.org import in_force
 from govloop.org.models import Hall
 
 
@@ -41,6 +42,25 @@ EVENTS = EventFeed("hall_events", HallEvent.id, HallEvent.at, _events)
 
 def halls(session: Session) -> list[Any]:
     return list(session.execute(select(Hall.id, Hall.code, Hall.opens_at, Hall.closes_at)))
+
+
+def hall_periods(session: Session) -> list[tuple[int, Any, Any, int, int]]:
+    """Opening periods of every hall with the days they were in force:
+    (hall id, valid from, valid to (exclusive), start second, end second)."""
+    out = []
+    for hall in session.scalars(select(Hall)):
+        for span in in_force.hours_spans(session, hall):
+            for p in span.periods:
+                out.append(
+                    (
+                        hall.id,
+                        span.valid_from,
+                        span.valid_to,
+                        p.start.hour * 3600 + p.start.minute * 60,
+                        p.end.hour * 3600 + p.end.minute * 60,
+                    )
+                )
+    return out
 
 
 def items(session: Session) -> list[Any]:

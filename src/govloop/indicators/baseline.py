@@ -98,23 +98,30 @@ def visits(ev: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
-def sessions(ev: pd.DataFrame, halls: pd.DataFrame) -> pd.DataFrame:
+def sessions(ev: pd.DataFrame, periods: pd.DataFrame) -> pd.DataFrame:
     kinds = [
         K[k] for k in ("WINDOW_SIGNED_IN", "WINDOW_SIGNED_OUT", "WINDOW_PAUSED", "WINDOW_RESUMED")
     ]
     w = ev[ev["kind"].isin(kinds) & ev["window_id"].notna()].copy()
     w["next_at"] = w.groupby(["window_id", "day"])["local_at"].shift(-1)
     w = w[w["kind"].isin([K["WINDOW_SIGNED_IN"], K["WINDOW_RESUMED"]])]
-    h = halls.set_index("id")
-    day0 = pd.to_datetime(w["day"])
-    opens = day0 + pd.to_timedelta(w["hall_id"].map(h["opens_s"]), unit="s")
-    closes = day0 + pd.to_timedelta(w["hall_id"].map(h["closes_s"]), unit="s")
-    start = np.maximum(w["local_at"], opens)
-    end = np.minimum(w["next_at"].fillna(closes), closes)
-    w["signed_s"] = (end - start).dt.total_seconds().clip(lower=0)
-    w["open_s"] = (w["hall_id"].map(h["closes_s"]) - w["hall_id"].map(h["opens_s"])).astype(float)
+    p = periods.copy()
+    p["open_s"] = (
+        (p["end_s"] - p["start_s"]).groupby([p["hall_id"], p["valid_from"]]).transform("sum")
+    )
+    # every interval against every period of its hall, kept where the period held that day
+    x = w.reset_index(drop=True).merge(p, on="hall_id")
+    # plain dates: the open end (9999-12-31) is beyond pandas' timestamps
+    x = x[(x["day"] >= x["valid_from"]) & (x["day"] < x["valid_to"])]
+    day0 = pd.to_datetime(x["day"])
+    opens = day0 + pd.to_timedelta(x["start_s"], unit="s")
+    closes = day0 + pd.to_timedelta(x["end_s"], unit="s")
+    start = np.maximum(x["local_at"], opens)
+    end = np.minimum(x["next_at"].fillna(closes), closes)
+    x = x.assign(signed_s=(end - start).dt.total_seconds().clip(lower=0))
+    x["open_s"] = x["open_s"].astype(float)
     return (
-        w.groupby(["hall_id", "day", "window_id", "staff_id"])
+        x.groupby(["hall_id", "day", "window_id", "staff_id"])
         .agg(signed_s=("signed_s", "sum"), open_s=("open_s", "first"))
         .reset_index()
     )
@@ -302,7 +309,7 @@ def baseline_values(
     for ref in refs:
         if MEASURES[ref.name].relation in OBJECTS:
             by_relation.setdefault(MEASURES[ref.name].relation, []).append(ref)
-    halls = pq.read_table(store.dim_path("halls")).to_pandas()
+    opening = pq.read_table(store.dim_path("hall_periods")).to_pandas()
     items = pq.read_table(store.dim_path("items")).to_pandas()
     frames = []
     for hall_id, hall_periods in periods.items():
@@ -315,7 +322,7 @@ def baseline_values(
         facts = {}
         if len(ev):
             facts["visits"] = visits(ev, items)
-            facts["sessions"] = sessions(ev, halls)
+            facts["sessions"] = sessions(ev, opening)
             facts["appointments"] = appointments(ev, items)
         if len(rev):
             facts["ratings"] = ratings(rev)

@@ -133,7 +133,7 @@ class Engine:
     # --- inputs ---------------------------------------------------------------------------
 
     def _load_dims(self) -> None:
-        for name in ("halls", "items", "windows", "hall_departments"):
+        for name in ("halls", "hall_periods", "items", "windows", "hall_departments"):
             path = self.store.dim_path(name)
             if path.exists():
                 self._table(name, f"SELECT * FROM {self._parquet([str(path)])}")
@@ -147,6 +147,14 @@ class Engine:
                 "items",
                 "SELECT CAST(NULL AS INTEGER) AS id, CAST(NULL AS INTEGER) AS department_id,"
                 " CAST(NULL AS DOUBLE) AS promised_s LIMIT 0",
+            )
+        if not self.store.dim_path("hall_periods").exists():
+            # a store exported before hours had versions: today's hours on every day
+            self._table(
+                "hall_periods",
+                "SELECT id AS hall_id, DATE '2000-01-01' AS valid_from,"
+                " DATE '9999-12-31' AS valid_to, opens_s AS start_s, closes_s AS end_s"
+                " FROM halls",
             )
         if not self.store.dim_path("hall_departments").exists():
             self._table(

@@ -11,8 +11,9 @@ meaning of every measure, so they are spelled out:
   to the item it ended with and that item's department, and to its service day;
 * no-show — a ``no_show`` event that did not put the ticket back in the queue;
 * on-post time — from ``signed_in``/``resumed`` to the next ``paused``/``signed_out`` of
-  the window that day (or closing time), clipped to opening hours; the day's opening hours
-  count as duty time for each window and staff member who signed in that day;
+  the window that day (or closing time), clipped to each opening period in force that day
+  (a lunch break is not on-post time); the day's opening periods count as duty time for
+  each window and staff member who signed in that day;
 * appointments — the last outcome event of each appointment (on time, late, missed …);
 * ratings — excluded when an appeal was upheld; a callback or rectification is on time
   when it happened (local day) no later than its due working day;
@@ -94,13 +95,17 @@ WITH w AS (
   SELECT hall_id, day, window_id, staff_id, kind, local_at,
     lead(local_at) OVER (PARTITION BY window_id, day ORDER BY id) AS next_at
   FROM ev WHERE kind IN ({_WINDOW_KINDS}) AND window_id IS NOT NULL
+), p AS (
+  SELECT hall_id, valid_from, valid_to, start_s, end_s,
+    sum(end_s - start_s) OVER (PARTITION BY hall_id, valid_from) AS open_s
+  FROM hall_periods
 ), iv AS (
   SELECT w.hall_id, w.day, w.window_id, w.staff_id,
-    greatest(w.local_at, w.day + to_seconds(h.opens_s)) AS s,
-    least(coalesce(w.next_at, w.day + to_seconds(h.closes_s)),
-          w.day + to_seconds(h.closes_s)) AS e,
-    CAST(h.closes_s - h.opens_s AS DOUBLE) AS open_s
-  FROM w JOIN halls h ON h.id = w.hall_id
+    greatest(w.local_at, w.day + to_seconds(p.start_s)) AS s,
+    least(coalesce(w.next_at, w.day + to_seconds(p.end_s)),
+          w.day + to_seconds(p.end_s)) AS e,
+    CAST(p.open_s AS DOUBLE) AS open_s
+  FROM w JOIN p ON p.hall_id = w.hall_id AND w.day >= p.valid_from AND w.day < p.valid_to
   WHERE w.kind IN ({K["WINDOW_SIGNED_IN"]}, {K["WINDOW_RESUMED"]})
 )
 SELECT hall_id, day, window_id, staff_id,

@@ -190,7 +190,9 @@ class SparkEngine(Engine):
     """
 
     # small inputs (dimension files, the wanted periods): read where used, not materialised
-    LAZY_TABLES = frozenset({"halls", "items", "windows", "hall_departments", "wanted"})
+    LAZY_TABLES = frozenset(
+        {"halls", "hall_periods", "items", "windows", "hall_departments", "wanted"}
+    )
 
     def __init__(self, store: Store, spark: SparkSession) -> None:
         # no DuckDB connection: every statement goes through the overrides below

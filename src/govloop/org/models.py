@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Time, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Time, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govloop.core.db import Base, JSONType
@@ -86,3 +86,22 @@ class HallMember(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id"), index=True)
+
+
+class ConfigVersion(Base):
+    """The state of one configured object that figures depend on (a hall's opening hours, a
+    window's items), in force from a day until the next version. A version for a future day
+    is a scheduled change (``scheduled_id``): plans for that day already see it. Objects
+    are named by their business keys, so a scheduled hall or window that does not exist yet
+    has versions too."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("kind", "key", "valid_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # hall_hours, window
+    key: Mapped[str] = mapped_column(String(120))  # hall code; "HALL/3" for a window
+    hall_code: Mapped[str] = mapped_column(String(32), index=True)
+    valid_from: Mapped[date] = mapped_column(Date)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    scheduled_id: Mapped[int | None] = mapped_column(Integer, index=True)

@@ -6,15 +6,17 @@ from __future__ import annotations
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from govloop.core.auth import create_user
+from govloop.core.clock import local_today
 from govloop.core.models import User
 from govloop.hall.models import AppointmentQuota, ServiceItem, Window, window_items
-from govloop.org import hours
+from govloop.org import hours, in_force
 from govloop.org.hours import WEEKDAY_NAMES
 from govloop.org.models import Department, DepartmentMember, Hall, HallMember
 from govloop.setup import changes
@@ -37,6 +39,8 @@ class Applied:
 
     counts: dict[str, Counter[str]] = field(default_factory=dict)
     passwords: dict[str, str] = field(default_factory=dict)
+    # states that figures depend on (hours, windows), to be in force from the change's day
+    versions: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, sheet: str, outcome: str) -> None:
         self.counts.setdefault(sheet, Counter())[outcome] += 1
@@ -73,6 +77,18 @@ class _Applier:
             after=after,
         )
         self.done.count(sheet, "created" if before is None else "updated")
+
+    def _in_force(
+        self,
+        kind: str,
+        key: str,
+        hall_code: str,
+        state: dict[str, Any],
+        before: dict[str, Any] | None,
+    ) -> None:
+        self.done.versions.append(
+            {"kind": kind, "key": key, "hall_code": hall_code, "state": state, "before": before}
+        )
 
     def departments(self, rows: list[DepartmentRow]) -> None:
         existing = {d.code: d for d in self.session.scalars(select(Department))}
@@ -115,6 +131,9 @@ class _Applier:
                 self.done.count(HALLS, "unchanged")
                 continue
             hall.name, hall.address, hall.archived = row.name, row.address, False
+            state = in_force.hours_state(row.periods, row.weekend)
+            if _hours_of(before) != state:
+                self._in_force(in_force.HOURS, row.code, row.code, state, _hours_of(before))
             hours.set_hours(hall, list(row.periods), list(row.weekend))
             self._logged(HALLS, "hall", row.code, before, after)
         self.session.flush()
@@ -161,7 +180,7 @@ class _Applier:
         for row in rows:
             hall_id = halls[row.hall]
             window = existing.get((hall_id, row.number))
-            before = _window(self.session, window) if window else None
+            before = window_snapshot(self.session, window) if window else None
             if window is None:
                 window = Window(hall_id=hall_id, number=row.number)
                 self.session.add(window)
@@ -174,6 +193,8 @@ class _Applier:
             if before == after:
                 self.done.count(WINDOWS, "unchanged")
                 continue
+            key = in_force.window_key(row.hall, row.number)
+            self._in_force(in_force.WINDOW, key, row.hall, after, before)
             window.name, window.is_general, window.active = row.name, row.general, True
             self.session.flush()
             self.session.execute(delete(window_items).where(window_items.c.window_id == window.id))
@@ -182,7 +203,7 @@ class _Applier:
                     insert(window_items),
                     [{"window_id": window.id, "item_id": items[c]} for c in sorted(set(row.items))],
                 )
-            self._logged(WINDOWS, "window", f"{row.hall}/{row.number}", before, after)
+            self._logged(WINDOWS, "window", key, before, after)
 
     def quotas(self, rows: list[QuotaRow]) -> None:
         halls = dict(self.session.execute(select(Hall.code, Hall.id)).all())
@@ -282,6 +303,12 @@ def _set_membership(
 # --- the snapshots the change log keeps (plain JSON values) ---------------------------------
 
 
+def _hours_of(snapshot: dict[str, Any] | None) -> dict[str, Any] | None:
+    if snapshot is None:
+        return None
+    return {"hours": snapshot["hours"], "weekend_days": sorted(snapshot["weekend_days"])}
+
+
 def _department(dept: Department, codes: dict[int, str]) -> dict[str, Any]:
     return {
         "name": dept.name,
@@ -317,7 +344,7 @@ def _item(item: ServiceItem, departments: dict[int, str]) -> dict[str, Any]:
     }
 
 
-def _window(session: Session, window: Window) -> dict[str, Any]:
+def window_snapshot(session: Session, window: Window) -> dict[str, Any]:
     codes = session.scalars(
         select(ServiceItem.code)
         .join(window_items, window_items.c.item_id == ServiceItem.id)
@@ -352,10 +379,17 @@ def _user(session: Session, user: User) -> dict[str, Any]:
 
 
 def apply(
-    session: Session, plan: Plan, *, actor: User | None, source: str, dry_run: bool = False
+    session: Session,
+    plan: Plan,
+    *,
+    actor: User | None,
+    source: str,
+    dry_run: bool = False,
+    effective_on: date | None = None,
 ) -> Applied:
-    """Write a plan that has no problems, sheet by sheet in reference order. A ``dry_run``
-    is rolled back by the caller; it writes everything but hashes no password."""
+    """Write a plan that has no problems, sheet by sheet in reference order, its hours and
+    windows in force from ``effective_on`` (today). A ``dry_run`` is rolled back by the
+    caller; it writes everything but hashes no password."""
     assert not plan.problems, "a workbook with problems is never applied"
     applier = _Applier(session, actor, source, dry_run)
     applier.departments(plan.departments)
@@ -364,4 +398,12 @@ def apply(
     applier.windows(plan.windows)
     applier.quotas(plan.quotas)
     applier.users(plan.users)
+    record_versions(session, applier.done, effective_on or local_today())
     return applier.done
+
+
+def record_versions(
+    session: Session, done: Applied, valid_from: date, scheduled_id: int | None = None
+) -> None:
+    for version in done.versions:
+        in_force.record(session, valid_from=valid_from, scheduled_id=scheduled_id, **version)

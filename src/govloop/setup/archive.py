@@ -10,11 +10,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from govloop.core.clock import local_today
 from govloop.core.errors import NotFound, RuleViolation
 from govloop.core.models import User
 from govloop.hall.models import ACTIVE_STATUSES, ServiceItem, Ticket, TicketStatus, Window
+from govloop.org import in_force
 from govloop.org.models import Department, Hall
-from govloop.setup import changes
+from govloop.setup import apply, changes
 
 
 def _hall(session: Session, code: str) -> Hall:
@@ -66,8 +68,18 @@ def archive_window(
         raise RuleViolation(
             f"{number} 号窗口正在办理 {busy} 号，办完后再归档", code="window_in_service"
         )
+    snapshot = apply.window_snapshot(session, window)
     window.active = False
-    key = f"{hall_code}/{number}"
+    key = in_force.window_key(hall_code, number)
+    in_force.record(
+        session,
+        kind=in_force.WINDOW,
+        key=key,
+        hall_code=hall_code,
+        valid_from=local_today(),
+        state=snapshot | {"active": False},
+        before=snapshot,
+    )
     _log(
         session, actor, source, "window", key, {"active": True}, {"active": False, "archived": True}
     )

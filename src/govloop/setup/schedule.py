@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import local_today, now
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import User
+from govloop.org import in_force
 from govloop.setup import service, sheets
+from govloop.setup.apply import apply, record_versions
 from govloop.setup.models import ScheduledChange
-from govloop.setup.validate import check
+from govloop.setup.validate import Plan, check
 
 # what may wait for its day: the sheets whose rows change how the hall runs
 SCHEDULABLE = (sheets.HALLS, sheets.WINDOWS, sheets.ITEMS, sheets.QUOTAS)
@@ -54,7 +56,20 @@ def save_rows(
     )
     session.add(change)
     session.flush()
+    _plan_versions(session, plan, change, actor)
     return result, change
+
+
+def _plan_versions(
+    session: Session, plan: Plan, change: ScheduledChange, actor: User | None
+) -> None:
+    """Plans for the change's day and later see it now: the states it will put in force are
+    worked out by applying it in a savepoint that is rolled back, then kept as versions
+    from its day, bound to it (cancelled or failed, they go with it)."""
+    savepoint = session.begin_nested()
+    applied = apply(session, plan, actor=actor, source="scheduled", dry_run=True)
+    savepoint.rollback()
+    record_versions(session, applied, change.effective_on, scheduled_id=change.id)
 
 
 def pending(session: Session, *, sheet: str | None = None) -> list[ScheduledChange]:
@@ -71,6 +86,7 @@ def cancel(*, session: Session, change_id: int) -> ScheduledChange:
     if change.status != "pending":
         raise RuleViolation("该修改已生效或已取消", code="not_pending")
     change.status, change.done_at = "cancelled", now()
+    in_force.drop_scheduled(session, change.id)
     return change
 
 
@@ -89,7 +105,12 @@ def apply_due(*, session: Session, today: date | None = None) -> dict[str, int]:
         actor = session.get(User, change.created_by) if change.created_by else None
         savepoint = session.begin_nested()
         result = service.apply_rows(
-            session=session, sheet=change.sheet, rows=change.rows, actor=actor, source="scheduled"
+            session=session,
+            sheet=change.sheet,
+            rows=change.rows,
+            actor=actor,
+            source="scheduled",
+            effective_on=change.effective_on,
         )
         if result.ok:
             savepoint.commit()
@@ -97,6 +118,7 @@ def apply_due(*, session: Session, today: date | None = None) -> dict[str, int]:
             done["applied"] += 1
         else:
             savepoint.rollback()
+            in_force.drop_scheduled(session, change.id)
             change.status = "failed"
             change.problems = result.as_dict()["problems"]
             done["failed"] += 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import select
@@ -98,6 +99,7 @@ def apply_rows(
     rows: Sequence[dict[str, Any]],
     actor: User | None,
     source: str,
+    effective_on: date | None = None,
 ) -> ImportResult:
     """Rows of one sheet entered by hand (a console form, an API call), checked and applied
     exactly as an imported workbook's: the same rules, the same change log."""
@@ -105,7 +107,7 @@ def apply_rows(
     plan = check(session, {sheet: typed})
     result = ImportResult(problems=plan.problems, rows={sheet: len(rows)})
     if not plan.problems:
-        result.applied = apply(session, plan, actor=actor, source=source)
+        result.applied = apply(session, plan, actor=actor, source=source, effective_on=effective_on)
     return result
 
 

@@ -66,6 +66,18 @@ def write_dims(store: Store, halls: int, rng: np.random.Generator) -> np.ndarray
             }
         ),
     )
+    store.write_dim(
+        "hall_periods",
+        pa.table(
+            {
+                "hall_id": np.arange(1, halls + 1, dtype=np.int32),
+                "valid_from": [date(2000, 1, 1)] * halls,
+                "valid_to": [date(9999, 12, 31)] * halls,
+                "start_s": np.full(halls, OPEN_S, dtype=np.int32),
+                "end_s": np.full(halls, CLOSE_S, dtype=np.int32),
+            }
+        ),
+    )
     promised = rng.choice([5, 8, 10, 15, 20, 30], size=N_ITEMS + 1).astype(float) * 60
     store.write_dim(
         "items",

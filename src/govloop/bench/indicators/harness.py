@@ -30,7 +30,7 @@ from govloop.indicators.framework import default_framework
 from govloop.indicators.periods import periods_between
 from govloop.indicators.scoring import score
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 
 def _peak_rss_mb() -> float:
