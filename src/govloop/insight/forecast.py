@@ -76,7 +76,10 @@ class OpeningHours:
 
     With ``follows_chinese_calendar`` the hall is closed on public holidays and open on
     official make-up working days, which keep the hours of ``makeup_weekday``.
-    ``closed_dates`` are other closures known in advance (a local holiday, a move).
+    ``closed_dates`` are other closures known in advance (a local holiday, a move), and
+    ``extra_dates`` the hall's own extra working days (with the hours of ``makeup_weekday``).
+    ``changes`` are later weekly hours, each in force from its day (new hours from next
+    month): a day uses the last change on or before it, else ``weekly``.
     """
 
     weekly: tuple[tuple[time, ...], ...]
@@ -84,15 +87,18 @@ class OpeningHours:
     makeup_weekday: int = 0
     closed_dates: frozenset[date] = frozenset()
     slot_minutes: int = SLOT_MINUTES
+    extra_dates: frozenset[date] = frozenset()
+    changes: tuple[tuple[date, tuple[tuple[time, ...], ...]], ...] = ()
 
     def __post_init__(self) -> None:
-        if len(self.weekly) != 7:
+        weeklies = [self.weekly, *(weekly for _day, weekly in self.changes)]
+        if any(len(weekly) != 7 for weekly in weeklies):
             raise ValueError("weekly hours need one entry per weekday, Monday first")
         if not any(self.weekly):
             raise ValueError("the hall needs at least one open slot in the week")
         if self.slot_minutes != SLOT_MINUTES:
             raise ValueError(f"only {SLOT_MINUTES}-minute slots are supported")
-        for t in (t for slots in self.weekly for t in slots):
+        for t in (t for weekly in weeklies for slots in weekly for t in slots):
             if t.second or t.microsecond or t.minute % SLOT_MINUTES:
                 raise ValueError(f"slot {t} does not start on a {SLOT_MINUTES}-minute mark")
 
@@ -110,7 +116,16 @@ class OpeningHours:
 
     @property
     def all_slots(self) -> tuple[time, ...]:
-        return tuple(sorted({t for slots in self.weekly for t in slots}))
+        weeklies = [self.weekly, *(weekly for _day, weekly in self.changes)]
+        return tuple(sorted({t for weekly in weeklies for slots in weekly for t in slots}))
+
+    def weekly_on(self, day: date) -> tuple[tuple[time, ...], ...]:
+        """The weekly hours in force on ``day``."""
+        weekly = self.weekly
+        for since, later in self.changes:
+            if since <= day:
+                weekly = later
+        return weekly
 
     def day(self, day: date) -> DayPlan:
         return _day_plan(self, day)
@@ -131,10 +146,13 @@ class DayPlan:
 
 @lru_cache(maxsize=65536)
 def _day_plan(opening: OpeningHours, day: date) -> DayPlan:
-    regular = opening.weekly[day.weekday()]
+    hours = opening.weekly_on(day)
+    regular = hours[day.weekday()]
     weekly = DayPlan(day, regular, None if regular else "closed weekday", False, True)
     if day in opening.closed_dates:
         return DayPlan(day, (), "declared closure", False, True)
+    if day in opening.extra_dates and not regular:
+        return DayPlan(day, hours[opening.makeup_weekday], "extra working day", True, True)
     if not opening.follows_chinese_calendar:
         return weekly
     info = day_info(day)
@@ -142,7 +160,7 @@ def _day_plan(opening: OpeningHours, day: date) -> DayPlan:
     if not info.is_workday and info.holiday_name is not None:
         return DayPlan(day, (), f"public holiday ({info.holiday_name})", False, known)
     if info.is_workday and not regular:
-        slots = opening.weekly[opening.makeup_weekday]
+        slots = hours[opening.makeup_weekday]
         return DayPlan(day, slots, "make-up working day (调休)", True, known)
     return DayPlan(day, regular, weekly.reason, False, known)
 
@@ -299,7 +317,7 @@ def _calendar(
         {
             "observed": observed,
             "open": np.where(observed, was_open, planned),
-            "normal": [bool(opening.weekly[ts.weekday()]) for ts in index],
+            "normal": [bool(opening.weekly_on(ts.date())[ts.weekday()]) for ts in index],
             "makeup_day": makeup.astype(float),
             "weekday": np.where(makeup, opening.makeup_weekday, index.weekday),
             "total": totals,

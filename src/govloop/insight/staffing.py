@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import numpy as np
@@ -634,8 +634,12 @@ def plan_week(
     model: Model = "erlang_a",
     fill_gaps_up_to: int = 1,
     margin: float = PLANNING_MARGIN,
+    windows_on: Mapping[date, Sequence[WindowSkill]] | None = None,
 ) -> WeekPlan:
     """Plan every slot, then turn the plans into a window schedule of contiguous shifts.
+
+    ``windows_on`` gives the windows in force on a day where they differ from ``windows``
+    (a window opened from Wednesday, one that serves new items from the 1st).
 
     Within a class of identical windows, the k-th window (by code) opens whenever the
     slot needs more than k of them, so each window works one block per busy period.
@@ -643,10 +647,14 @@ def plan_week(
     same day stays open: nobody can usefully leave a window for half an hour, while a
     longer dip (the lunch break, 午休) splits the day into two shifts.
     """
+    on_day = windows_on or {}
     plans = {
-        start: plan_slot(loads, windows, target, slot_minutes, model, margin)
+        start: plan_slot(
+            loads, on_day.get(start.date(), windows), target, slot_minutes, model, margin
+        )
         for start, loads in sorted(slots.items())
     }
+    codes = sorted({w.code for w in windows} | {w.code for ws in on_day.values() for w in ws})
     step = timedelta(minutes=slot_minutes)
     schedule: dict[datetime, set[str]] = {
         start: set(plan.open_windows) for start, plan in plans.items()
@@ -654,7 +662,7 @@ def plan_week(
     shifts: list[Shift] = []
     for day in sorted({start.date() for start in plans}):
         starts = [start for start in plans if start.date() == day]
-        for code in sorted(w.code for w in windows):
+        for code in codes:
             runs = _runs(starts, [code in schedule[start] for start in starts], step)
             merged: list[tuple[int, int]] = []
             for first, last in runs:

@@ -30,7 +30,9 @@ from govloop.insight.models import StaffingTarget
 from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
 from govloop.insight.service import HISTORY_DAYS, Scope, layout_of, visits_in
 from govloop.insight.staffing import WeekPlan, check_with_simulation, classify_gaps, plan_week
+from govloop.org import in_force
 from govloop.org import service as org_service
+from govloop.org.hours import Period
 from govloop.org.models import Hall
 
 BACKTEST_ORIGINS = 10
@@ -42,13 +44,30 @@ CHECKED_SLOTS = 3  # the busiest feasible slots are checked in the simulation on
 CHECK_MINUTES = 6000.0
 
 
-def opening_hours(hall: Hall) -> OpeningHours:
-    first, last = hall.opens_at, hall.closes_at
-    start = time(first.hour, first.minute - first.minute % 30)
-    end_minutes = last.hour * 60 + last.minute
+def _slot_bounds(period: Period) -> tuple[time, time]:
+    """A period widened to whole 30-minute slots (08:45–17:15 plans 08:30–17:30)."""
+    start = time(period.start.hour, period.start.minute - period.start.minute % 30)
+    end_minutes = period.end.hour * 60 + period.end.minute
     end_minutes += (-end_minutes) % 30
-    end = time(min(end_minutes // 60, 23), end_minutes % 60)
-    return OpeningHours.from_periods([(start, end)])
+    return start, time(min(end_minutes // 60, 23), end_minutes % 60)
+
+
+def _weekly(span: in_force.HoursSpan) -> tuple[tuple[time, ...], ...]:
+    weekdays = set(range(5)) | {d - 1 for d in span.weekend_days}
+    periods = [_slot_bounds(p) for p in span.periods]
+    return OpeningHours.from_periods(periods, weekdays).weekly
+
+
+def opening_hours(session: Session, hall: Hall) -> OpeningHours:
+    """The hall's slots per weekday with the hours in force on each day (a lunch break
+    has no slots), its weekend service days, its own closures and extra working days."""
+    spans = in_force.hours_spans(session, hall)
+    return OpeningHours(
+        _weekly(spans[0]),
+        closed_dates=frozenset(date.fromisoformat(d) for d in hall.closed_days or []),
+        extra_dates=frozenset(date.fromisoformat(d) for d in hall.extra_days or []),
+        changes=tuple((s.valid_from, _weekly(s)) for s in spans[1:]),
+    )
 
 
 def slot_series(visits: pd.DataFrame) -> pd.Series:
@@ -91,7 +110,7 @@ def forecast_report(
         raise BadRequest(f"the forecast horizon must be 1 to {MAX_HORIZON_DAYS} days")
     hall = org_service.get_hall(session=session, code=hall_code)
     today = today or local_today()
-    opening = opening_hours(hall)
+    opening = opening_hours(session, hall)
     series = slot_series(_history(session, hall, today, scope))
     try:
         fc = forecast_arrivals(
@@ -290,6 +309,42 @@ class StaffingResult:
     scheduled: dict[datetime, int]
     seconds: float
     forecast_notes: list[str]
+    windows_on: dict[date, list[WindowSkill]] = field(default_factory=dict)
+
+    def windows(self, day: date) -> list[WindowSkill]:
+        return self.windows_on.get(day, self.model.windows)
+
+
+def windows_in_force(
+    session: Session, model: HallModel, days: list[date]
+) -> dict[date, list[WindowSkill]]:
+    """The windows on each day where they differ from today's: scheduled and past changes
+    of a window's type, items or archiving, as recorded in the configuration's versions."""
+    spans = in_force.window_spans(session, model.hall.code)
+    if not spans:
+        return {}
+    today_ = {w.code: w for w in model.windows}
+    known = {item.code for item in model.layout.items.values()}
+    out: dict[date, list[WindowSkill]] = {}
+    for day in days:
+        skills = dict(today_)
+        for key, versions in spans.items():
+            code = key.rsplit("/", 1)[1]
+            state = in_force.state_on(versions, day)
+            if state is None or not state.get("active", True):
+                skills.pop(code, None)
+            else:
+                general = state.get("is_general")
+                items = None if general else frozenset(c for c in state["items"] if c in known)
+                skills[code] = WindowSkill(code, items)
+        windows = [skills[c] for c in sorted(skills, key=_window_order)]
+        if set(windows) != set(model.windows):
+            out[day] = windows
+    return out
+
+
+def _window_order(code: str) -> tuple[int, str]:
+    return (int(code), code) if code.isdigit() else (10**9, code)
 
 
 def week_loads(
@@ -303,7 +358,7 @@ def week_loads(
     try:
         fc = forecast_arrivals(
             slot_series(visits),
-            opening_hours(hall),
+            opening_hours(session, hall),
             today,
             days,
             observed_until=today - timedelta(days=1),
@@ -362,11 +417,14 @@ def staffing(
     model, loads, notes, visits = week_loads(
         session=session, hall=hall, week_start=week_start, today=today
     )
+    windows_on = windows_in_force(
+        session, model, [week_start + timedelta(days=n) for n in range(7)]
+    )
     started = timer.perf_counter()
-    plan = plan_week(loads, model.windows, model.target)
+    plan = plan_week(loads, model.windows, model.target, windows_on=windows_on)
     seconds = timer.perf_counter() - started
     scheduled = scheduled_windows(visits, sorted(loads), today)
-    return StaffingResult(model, week_start, loads, plan, scheduled, seconds, notes)
+    return StaffingResult(model, week_start, loads, plan, scheduled, seconds, notes, windows_on)
 
 
 def staffing_report(result: StaffingResult) -> dict[str, Any]:
@@ -415,10 +473,9 @@ def staffing_report(result: StaffingResult) -> dict[str, Any]:
             }
             for p in result.model.profiles.values()
         ],
-        "windows": [
-            {"code": w.code, "items": None if w.items is None else sorted(w.items)}
-            for w in result.model.windows
-        ],
+        "windows": _skills(result.model.windows),
+        # days whose windows differ from today's (a scheduled or recorded change)
+        "windows_on": {day.isoformat(): _skills(ws) for day, ws in result.windows_on.items()},
         "days": days,
         "shifts": [
             {
@@ -458,7 +515,7 @@ def simulation_checks(result: StaffingResult) -> list[dict[str, Any]]:
         check = check_with_simulation(
             plan.slots[start],
             result.loads[start],
-            result.model.windows,
+            result.windows(start.date()),
             result.model.target,
             minutes=CHECK_MINUTES,
         )
@@ -475,6 +532,12 @@ def simulation_checks(result: StaffingResult) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def _skills(windows: list[WindowSkill]) -> list[dict[str, Any]]:
+    return [
+        {"code": w.code, "items": None if w.items is None else sorted(w.items)} for w in windows
+    ]
 
 
 def _worst(slot_plan: Any) -> dict[str, Any] | None:
