@@ -30,7 +30,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.core.calendar import is_workday
 from govloop.core.clock import local_tz, now
 from govloop.core.errors import (
     BadRequest,
@@ -42,6 +41,8 @@ from govloop.core.errors import (
 )
 from govloop.ingest.models import Device, DeviceEvent, DeviceKind
 from govloop.ingest.schemas import normalize_identifier
+from govloop.org import hours as hall_hours
+from govloop.org import in_force
 from govloop.org.models import Hall
 
 OFFLINE_AFTER = 3  # missed heartbeat intervals before a device counts as offline
@@ -299,15 +300,19 @@ def _overlap(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> floa
 
 
 def _expected_window(
-    day: date, hours: tuple[time, time] | None
+    day: date, hall: tuple[Hall, list[in_force.HoursSpan]] | None
 ) -> tuple[datetime, datetime] | None:
+    """A hall's device is expected up from the first opening to the last closing of the
+    hours in force that day, on the days the hall serves; a device of no hall all day."""
     tz = local_tz()
-    if hours is None:
+    if hall is None:
         start = datetime.combine(day, time(0), tz)
         return start, start + timedelta(days=1)
-    if not is_workday(day):
+    if not hall_hours.serves_on(hall[0], day):
         return None
-    return datetime.combine(day, hours[0], tz), datetime.combine(day, hours[1], tz)
+    span = next(s for s in hall[1] if s.valid_from <= day < s.valid_to)
+    first, last = span.periods[0].start, span.periods[-1].end
+    return datetime.combine(day, first, tz), datetime.combine(day, last, tz)
 
 
 def uptime_days(
@@ -336,10 +341,7 @@ def uptime_days(
     devices = list(session.scalars(stmt))
     if not devices or end < start:
         return []
-    hours = {
-        h.id: (h.opens_at, h.closes_at)
-        for h in session.execute(select(Hall.id, Hall.opens_at, Hall.closes_at))
-    }
+    hours = {h.id: (h, in_force.hours_spans(session, h)) for h in session.scalars(select(Hall))}
     lo = datetime.combine(start, time(0), tz)
     hi = datetime.combine(end + timedelta(days=1), time(0), tz)
     events: dict[int, list[tuple[datetime, str]]] = defaultdict(list)
