@@ -29,7 +29,7 @@ from govloop.core import access_rules, health
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.db import get_engine
-from govloop.core.deps import public
+from govloop.core.deps import limit_halls, public
 from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRequired
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
@@ -43,6 +43,7 @@ from govloop.hotline import web as hotline_web
 from govloop.indicators import web as indicators_web
 from govloop.ingest import web as ingest_web
 from govloop.insight import web as insight_web
+from govloop.org import service as org_service
 from govloop.ratings import web as ratings_web
 from govloop.setup import web as setup_web
 from govloop.subjects import web as subjects_web
@@ -227,6 +228,7 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 
 def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
+    limit_halls(org_service.member_hall_codes)  # staff act in the halls they belong to
     if settings.environment != "development":
         audit_keys.require_signing_key()  # no audit signing key: refuse to start
     app = FastAPI(

@@ -4,14 +4,15 @@ which a route declares who may use it (see ``core.access_rules``)."""
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from govloop.core import accounts
 from govloop.core.access_rules import API_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, declares, perm
-from govloop.core.auth import Permission, has_permission, user_for_token
-from govloop.core.db import get_session
+from govloop.core.auth import Permission, Role, has_permission, user_for_token
+from govloop.core.db import get_session, unit_of_work
 from govloop.core.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
@@ -118,8 +119,31 @@ def current_user(user: User | None = Depends(optional_user)) -> User:
     return user
 
 
+# The halls a user is limited to (their memberships), or None for every hall. Halls are the
+# org domain's: it installs the lookup when the app is made.
+HallScope = Callable[[Session, int], frozenset[str] | None]
+_hall_scope: list[HallScope] = []
+
+
+def limit_halls(lookup: HallScope) -> None:
+    _hall_scope[:] = [lookup]
+
+
+def _check_hall(request: Request, user: User) -> None:
+    """A staff member who belongs to some halls acts in those only; the administrator and
+    staff with no hall membership (city-wide roles) in every hall."""
+    code = request.path_params.get("hall_code")
+    if code is None or not _hall_scope or user.role == Role.ADMIN:
+        return
+    with unit_of_work(readonly=True) as session:
+        allowed = _hall_scope[0](session, user.id)
+    if allowed is not None and code not in allowed:
+        raise PermissionDenied("您不属于该服务大厅，不能查看或操作它", code="not_your_hall")
+
+
 class PermissionCheck:
-    """The dependency ``require(permission)`` returns: the signed-in user holding it.
+    """The dependency ``require(permission)`` returns: the signed-in user holding it, in a
+    hall they belong to when the route is about one hall.
 
     ``permission`` and ``access_rule`` tell introspection what the route declares.
     """
@@ -128,9 +152,10 @@ class PermissionCheck:
         self.permission = permission
         self.access_rule = perm(permission)
 
-    def __call__(self, user: User = Depends(current_user)) -> User:
+    def __call__(self, request: Request, user: User = Depends(current_user)) -> User:
         if not has_permission(user, self.permission):
             raise PermissionDenied("您没有执行此操作的权限", code="permission_denied")
+        _check_hall(request, user)
         return user
 
     def __repr__(self) -> str:

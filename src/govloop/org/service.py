@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from govloop.core.errors import NotFound
 from govloop.core.models import User
-from govloop.org.models import Department, DepartmentMember, Hall
+from govloop.org.models import Department, DepartmentMember, Hall, HallMember
 
 
 def hall_by_code(session: Session, code: str) -> Hall | None:
@@ -54,3 +54,13 @@ def department_of(session: Session, user: User) -> int | None:
     return session.scalar(
         select(DepartmentMember.department_id).where(DepartmentMember.user_id == user.id)
     )
+
+
+def member_hall_codes(session: Session, user_id: int) -> frozenset[str] | None:
+    """The halls a staff member belongs to; None when they belong to none (city-wide)."""
+    codes = session.scalars(
+        select(Hall.code)
+        .join(HallMember, HallMember.hall_id == Hall.id)
+        .where(HallMember.user_id == user_id)
+    ).all()
+    return frozenset(codes) if codes else None
