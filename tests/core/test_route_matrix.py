@@ -330,6 +330,7 @@ TABLE: dict[str, str] = {
     "POST /api/devices/{code}/key": MANAGE,
     "POST /api/devices/{code}/heartbeat": DEVICE_KEY,
     "GET /devices": VIEW,
+    "POST /devices": MANAGE,
     "GET /devices/{code}": VIEW,
     "POST /devices/{code}/revoke": MANAGE,
     "GET /api/catalog/datasets": STEWARD,

@@ -187,3 +187,35 @@ def test_cli_register_shows_the_key_once_and_issues_new_ones(client):
         assert devices.authenticate_device(session=s, code="c1", key=second).code == "C1"
     revoked = runner.invoke(cli, ["devices", "issue-key", "PJQ-05-OLD"])
     assert revoked.exit_code == 1 and "已注销" in revoked.output
+
+
+def test_a_manager_registers_a_device_from_the_page_and_sees_its_key_once(client):
+    token = sign_in(client, "devmgr")
+    page = client.get("/devices")
+    assert "data-register-device" in page.text
+    form = {"csrf_token": token, "code": "QHJ-NEW-01", "name": "新取号机", "kind": "ticket_machine"}
+    made = client.post("/devices", data=form | {"hall_code": HALL_CODE})
+    assert made.status_code == 201
+    assert 'data-registered="QHJ-NEW-01"' in made.text and "只显示这一次" in made.text
+    key = made.text.split("data-device-key>")[1].split("<")[0]
+    with unit_of_work(readonly=True) as s:
+        device = devices.authenticate_device(session=s, code="QHJ-NEW-01", key=key)
+        assert device.hall_id is not None
+    again = client.get("/devices")
+    assert key not in again.text  # shown once
+    # the same code twice, and bad input: refused with the reason, nothing stored
+    dup = client.post("/devices", data=form | {"hall_code": HALL_CODE})
+    assert dup.status_code == 409 and "已登记" in dup.text
+    bad = client.post("/devices", data=form | {"code": "A/B", "hall_code": ""})
+    assert bad.status_code == 400 and "设备编码" in bad.text
+    with unit_of_work(readonly=True) as s:
+        assert s.scalar(select(func.count(Device.id)).where(Device.code == "A/B")) == 0
+
+
+def test_staff_cannot_register_a_device(client):
+    token = sign_in(client, "devstaff")
+    form = {"csrf_token": token, "code": "X-1", "name": "x", "kind": "display", "hall_code": ""}
+    refused = client.post("/devices", data=form)
+    assert refused.status_code == 403
+    with unit_of_work(readonly=True) as s:
+        assert s.scalar(select(func.count(Device.id)).where(Device.code == "X-1")) == 0

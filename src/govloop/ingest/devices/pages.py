@@ -3,6 +3,8 @@ the fleet's daily uptime over 30 days, revoke, and one device's event timeline."
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
@@ -10,10 +12,12 @@ from sqlalchemy.orm import Session
 from govloop.core.auth import Permission
 from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect
+from govloop.core.errors import GovloopError
 from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.ingest.devices import service
-from govloop.web.kit import page_renderer, staff_page
+from govloop.org import service as org_service
+from govloop.web.kit import page_renderer, refuse, staff_page
 
 router = APIRouter(include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -41,12 +45,8 @@ manager_page = staff_page(Permission.HALL_MANAGE)
 _page = page_renderer({"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS})
 
 
-@router.get("/devices", response_class=HTMLResponse)
-def devices_page(
-    request: Request,
-    hall: str | None = None,
-    user: User = Depends(viewer_page),
-    session: Session = Depends(get_readonly_session, scope="function"),
+def _list(
+    request: Request, session: Session, hall: str | None, status_code: int = 200, **shown: Any
 ) -> Response:
     hall_id = service.hall_id_for_code(session=session, code=hall) if hall else None
     view = service.overview(session=session, hall_id=hall_id)
@@ -57,7 +57,59 @@ def devices_page(
         "days": [d.strftime("%m-%d") for d, _u, _e in view.daily],
         "uptime": [round(100 * u / e, 1) if e else None for _d, u, e in view.daily],
     }
-    return _page(request, "devices/list.html", view=view, groups=groups, chart=chart, hall=hall)
+    return _page(
+        request,
+        "devices/list.html",
+        status_code=status_code,
+        view=view,
+        groups=groups,
+        chart=chart,
+        hall=hall,
+        halls=org_service.halls(session),
+        **shown,
+    )
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(
+    request: Request,
+    hall: str | None = None,
+    user: User = Depends(viewer_page),
+    session: Session = Depends(get_readonly_session, scope="function"),
+) -> Response:
+    return _list(request, session, hall)
+
+
+@router.post("/devices", response_class=HTMLResponse)
+def register_form(
+    request: Request,
+    code: str = Form(""),
+    kind: str = Form(""),
+    name: str = Form(""),
+    hall_code: str = Form(""),
+    heartbeat_seconds: int = Form(60),
+    user: User = Depends(manager_page),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """Register a device from the console; its key is shown once, on this answer only."""
+    form = {"code": code, "kind": kind, "name": name, "hall_code": hall_code}
+    try:
+        hall_id = service.hall_id_for_code(session=session, code=hall_code) if hall_code else None
+        device = service.register_device(
+            session=session,
+            code=code,
+            kind=kind,
+            name=name,
+            hall_id=hall_id,
+            heartbeat_seconds=heartbeat_seconds,
+        )
+        key = service.issue_device_key(session=session, device=device)
+        session.commit()  # the key is shown only once the device is stored
+    except GovloopError as exc:
+        return refuse(
+            session, exc, lambda **shown: _list(request, session, None, form=form, **shown)
+        )
+    return _list(request, session, None, registered=device, key=key, status_code=201)
 
 
 @router.get("/devices/{code}", response_class=HTMLResponse)
