@@ -125,3 +125,15 @@ def test_only_open_decisions_of_these_kinds_are_carried_out(client):
     assert refused.status_code == 409
     other = _action("best_time", {})
     assert client.get(f"/insight/CITY/actions/{other}/apply").status_code == 422
+
+
+def test_an_afternoon_quota_in_a_hall_open_straight_through_starts_at_two():
+    from datetime import time
+
+    from govloop.setup.action_pages import _slot_in
+
+    straight = Hall(code="S", name="s", opens_at=time(9), closes_at=time(17))
+    assert _slot_in(straight, "am") == "09:00-10:00"
+    assert _slot_in(straight, "pm") == "14:00-15:00"
+    lunch = Hall(code="L", name="l", sessions=[["09:00", "12:00"], ["13:30", "17:00"]])
+    assert _slot_in(lunch, "pm") == "13:30-14:30"

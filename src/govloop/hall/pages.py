@@ -77,7 +77,7 @@ LABELS: dict[str, dict[str, str]] = {
     "channel": {
         "kiosk": N_("Kiosk"),
         "appointment": N_("Appointment check-in"),
-        "api": N_("Online"),
+        "api": N_("Ticket taken online"),
         "carry_over": N_("Carried over"),
     },
     "weekday": {

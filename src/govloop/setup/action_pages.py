@@ -61,13 +61,20 @@ def _served(session: Session, hall: Hall) -> list[str]:
 
 
 def _slot_in(hall: Hall, half: str) -> str:
-    """The first hour of the hall's morning (``am``) or afternoon opening period."""
+    """The first hour of the hall's morning (``am``) or afternoon: the period after the lunch
+    break, or 14:00 in a hall open straight through."""
     periods = hours.periods_of(hall)
-    afternoon = [p for p in periods if p.start >= time(12)] or periods[-1:]
-    period = afternoon[0] if half == "pm" else periods[0]
-    start = period.start.hour * 60 + period.start.minute
+    period = periods[0]
+    begin = period.start
+    if half == "pm":
+        after_lunch = [p for p in periods if p.start >= time(12)]
+        period = after_lunch[0] if after_lunch else periods[-1]
+        begin = period.start if after_lunch else max(period.start, time(14))
+        if begin >= period.end:
+            begin = period.start
+    start = begin.hour * 60 + begin.minute
     end = min(start + 60, period.end.hour * 60 + period.end.minute)
-    return f"{period.start:%H:%M}-{end // 60:02d}:{end % 60:02d}"
+    return f"{begin:%H:%M}-{end // 60:02d}:{end % 60:02d}"
 
 
 def proposed(session: Session, hall: Hall, action: Action) -> tuple[str, list[list[str]]]:
