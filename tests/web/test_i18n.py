@@ -95,3 +95,17 @@ def test_no_new_msgid_carries_two_meanings():
                 seen.setdefault(key, (path.name, str(message.string)))
     assert doubled - KNOWN_DOUBLE_MEANINGS == set()
     assert doubled >= KNOWN_DOUBLE_MEANINGS, "a double meaning was split: shrink the list"
+
+
+def test_states_of_windows_work_orders_and_devices_say_what_they_mean():
+    from govloop.core.i18n import translations
+    from govloop.hall.pages import LABELS as HALL_LABELS
+    from govloop.hotline.orders.pages import LABELS as ORDER_LABELS
+    from govloop.ingest.devices.pages import EVENT_LABELS
+
+    zh = translations("zh_CN").gettext
+    assert zh(ORDER_LABELS["status"]["closed"]) == "已办结"  # not a window's 未开放
+    assert zh("Open") == "未办结"  # the work-order filter, not a window's 空闲
+    window = HALL_LABELS["window_state"]
+    assert (zh(window["logged_out"]), zh(window["idle"])) == ("未开放", "空闲")
+    assert zh(EVENT_LABELS["online"]) == "在线"  # not 网上取号

@@ -52,8 +52,8 @@ LABELS: dict[str, dict[str, str]] = {
         "carried_over": N_("Carried over to next working day"),
     },
     "window_state": {
-        "logged_out": N_("Closed"),
-        "idle": N_("Open"),
+        "logged_out": N_("Window closed"),
+        "idle": N_("Window free"),
         "serving": N_("Serving"),
         "paused": N_("Paused"),
     },
