@@ -584,3 +584,17 @@ def test_wait_range_in_minutes(client):
     assert card["estimate"] == {"known": True, "now": True}  # an idle window serves it
     assert card["issued_at"] == MONDAY_10 and card["window"] is None
     assert timedelta(0) <= MONDAY_10 - card["arrived_at"]
+
+
+def test_the_kiosk_tile_display_and_slip_count_the_same_people_ahead(client):
+    # window 3 is general: GS01 tickets compete with SB01 for it (window 1 serves SB01 only)
+    for _ in range(4):
+        issue("GS01")
+    kiosk = client.get(f"{BASE}/kiosk").text
+    assert 'data-item-waiting="SB01">4<' in kiosk
+    board = client.get("/api/v1/halls/H1").json()
+    assert {w["item_code"]: w["waiting"] for w in board["waiting"]}["SB01"] == 4
+    token = csrf(client, f"{BASE}/kiosk")
+    slip = kiosk_post(client, token, item_code="SB01").text
+    ahead = slip.split("People ahead of you")[-1] if "People ahead" in slip else slip
+    assert re.search(r"前面等候</dt><dd>4</dd>", slip), ahead[:300]

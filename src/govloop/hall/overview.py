@@ -15,7 +15,7 @@ from govloop.core.models import User
 from govloop.hall import repository as repo
 from govloop.hall.models import EventKind, HallEvent, ServiceItem, Ticket, TicketStatus, Window
 from govloop.hall.service import service_day
-from govloop.hall.waits import TicketPosition, estimate_wait
+from govloop.hall.waits import TicketPosition, ahead_per_item, estimate_wait
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 
@@ -51,9 +51,11 @@ def event_out(event: HallEvent) -> dict[str, Any]:
 
 
 def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
-    """Waiting count per item (等候人数可见), windows and the latest calls."""
+    """Per item the people a new ticket would have ahead (等候人数可见, the number the slip
+    then shows), windows and the latest calls."""
     day = service_day(hall)
     counts = repo.waiting_counts(session, hall_id=hall.id, service_date=day)
+    ahead = ahead_per_item(session=session, hall=hall, day=day)
     items = {i.id: i for i in repo.active_items(session)}
     served = set().union(*repo.item_map_of_hall(session, hall.id).values())
     waiting = [
@@ -61,7 +63,7 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
             "item_code": items[i].code,
             "item_name": items[i].name,
             "prefix": items[i].ticket_prefix,
-            "waiting": counts.get(i, 0),
+            "waiting": ahead.get(i, 0),
         }
         for i in sorted(served & items.keys(), key=lambda i: items[i].code)
     ]
@@ -94,7 +96,7 @@ def item_catalogue(*, session: Session, hall: Hall) -> list[dict[str, Any]]:
     """Items the hall serves, grouped by department, for the kiosk."""
     served = set().union(*repo.item_map_of_hall(session, hall.id).values())
     departments = {d.id: d for d in org_service.departments(session)}
-    counts = repo.waiting_counts(session, hall_id=hall.id, service_date=service_day(hall))
+    counts = ahead_per_item(session=session, hall=hall, day=service_day(hall))
     groups: dict[int, dict[str, Any]] = {}
     for item in repo.active_items(session):
         if item.id not in served:

@@ -66,7 +66,7 @@ def windows_and_items_of_hall(
     rows = session.execute(
         select(Window.id, Window.is_general, Window.state, window_items.c.item_id)
         .outerjoin(window_items, window_items.c.window_id == Window.id)
-        .where(Window.hall_id == hall_id)
+        .where(Window.hall_id == hall_id, Window.active)
     )
     for window_id, is_general, state, item_id in rows:
         if window_id not in items:
@@ -192,6 +192,22 @@ def waiting_counts(session: Session, *, hall_id: int, service_date: date) -> dic
         .group_by(Ticket.item_id)
     )
     return {item_id: count for item_id, count in rows}
+
+
+def waiting_by_item_and_target(
+    session: Session, *, hall_id: int, service_date: date
+) -> list[tuple[int, int | None, int]]:
+    """(item id, window the ticket was transferred to or None, count) of waiting tickets."""
+    rows = session.execute(
+        select(Ticket.item_id, Ticket.target_window_id, func.count(Ticket.id))
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .group_by(Ticket.item_id, Ticket.target_window_id)
+    )
+    return [(item_id, target, count) for item_id, target, count in rows]
 
 
 def waiting_tickets(session: Session, *, hall_id: int, service_date: date) -> Sequence[Ticket]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time as _time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import event, select
@@ -98,6 +98,25 @@ def _remembered_position(session: Session, ticket: Ticket) -> TicketPosition | N
     ):
         return None
     return position
+
+
+def ahead_per_item(*, session: Session, hall: Hall, day: date) -> dict[int, int]:
+    """Per item, the people a citizen taking a ticket for it now would have ahead of them:
+    the waiting tickets of every item its windows also serve (a general window serves all),
+    except those transferred to a window that does not serve it. The kiosk tile and the
+    display show this number, and the slip then says the same (``estimate_wait``)."""
+    items_by_window, _states = repo.windows_and_items_of_hall(session, hall.id)
+    waiting = repo.waiting_by_item_and_target(session, hall_id=hall.id, service_date=day)
+    out: dict[int, int] = {}
+    for item in set().union(*items_by_window.values()):
+        serving = {w for w, ids in items_by_window.items() if item in ids}
+        competing = set().union(*(items_by_window[w] for w in serving))
+        out[item] = sum(
+            n
+            for i, target, n in waiting
+            if i in competing and (target is None or target in serving)
+        )
+    return out
 
 
 def estimate_wait(*, session: Session, ticket: Ticket) -> TicketPosition:
