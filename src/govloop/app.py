@@ -13,7 +13,8 @@ from urllib.parse import quote
 from anyio import to_thread
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -234,7 +235,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     app = FastAPI(
         title="govloop",
         version=__version__,
-        docs_url="/api/docs",
+        docs_url=None,  # served below from the package's own copy of Swagger UI
         openapi_url="/api/openapi.json",
         # FastAPI's other defaults are pages built from a CDN script (/redoc) and an inline
         # one (/docs/oauth2-redirect, for OAuth2 flows the API does not have): the CSP
@@ -281,6 +282,18 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
             app.include_router(router)
 
     openapi_doc.install(app)
+
+    @app.get("/api/docs", include_in_schema=False, dependencies=[Depends(public)])
+    def api_docs() -> HTMLResponse:
+        """The API's reference, with Swagger UI from the package: halls run on closed
+        networks, where a CDN is out of reach."""
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="govloop API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
 
     @app.get("/healthz", include_in_schema=False, dependencies=[Depends(public)])
     def healthz() -> dict[str, str]:
