@@ -65,8 +65,8 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
             "prefix": items[i].ticket_prefix,
             "waiting": ahead.get(i, 0),
         }
-        for i in sorted(served & items.keys(), key=lambda i: items[i].code)
-    ]
+        for i in sorted(served & items.keys(), key=lambda i: (-ahead.get(i, 0), items[i].code))
+    ]  # longest queues first: the board shows those when not every item fits
     start_of_day = now() - timedelta(hours=18)
     calls = [event_out(e) for e in repo.recent_calls(session, hall_id=hall.id, since=start_of_day)]
     staff_names = {u.id: u.display_name for u in session.query(User).all()}

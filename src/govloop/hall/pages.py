@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
         "logged_out": N_("Window closed"),
         "idle": N_("Window free"),
         "serving": N_("Serving"),
+        "calling": N_("Calling the ticket"),
         "paused": N_("Paused"),
     },
     "outcome": {

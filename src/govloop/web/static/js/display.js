@@ -11,7 +11,41 @@
   var totalEl = document.querySelector("[data-waiting-total]");
   var windowsEl = document.querySelector("[data-windows]");
   var soundBtn = document.querySelector("[data-sound-toggle]");
+  var pageEl = document.querySelector("[data-waiting-page]");
   var soundOn = false;
+  var PAGE_SECONDS = 8;
+  var page = 0;
+
+  // Rows that fit below the table head in a card, the rest hidden; false when none overflow.
+  function fitRows(body, first) {
+    var rows = Array.prototype.slice.call(body.children);
+    rows.forEach(function (r) { r.hidden = false; });
+    if (!rows.length) return { rows: rows, perPage: 1 };
+    var card = body.closest(".display-card");
+    var bottom = card.getBoundingClientRect().bottom - parseFloat(getComputedStyle(card).paddingBottom);
+    var top = rows[0].getBoundingClientRect().top;
+    var rowHeight = (rows[rows.length - 1].getBoundingClientRect().bottom - top) / rows.length || 1;
+    var perPage = Math.max(1, Math.floor((bottom - top) / rowHeight));
+    rows.forEach(function (r, i) { r.hidden = i < first || i >= first + perPage; });
+    return { rows: rows, perPage: perPage };
+  }
+
+  // The waiting list, largest queues first, pages through what does not fit (one page each
+  // PAGE_SECONDS, "2/3" beside the title); recent calls keep the newest that fit.
+  function paginate() {
+    if (recentEl) fitRows(recentEl, 0);
+    if (!waitingEl) return;
+    var fit = fitRows(waitingEl, 0);
+    var pages = Math.max(1, Math.ceil(fit.rows.length / fit.perPage));
+    page = page % pages;
+    fitRows(waitingEl, page * fit.perPage);
+    if (pageEl) {
+      pageEl.hidden = pages < 2;
+      pageEl.textContent = (page + 1) + "/" + pages;
+    }
+  }
+  setInterval(function () { page += 1; paginate(); }, PAGE_SECONDS * 1000);
+  window.addEventListener("resize", paginate);
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -58,6 +92,7 @@
       });
     }
     if (totalEl) totalEl.textContent = s.waiting_total;
+    paginate();
     if (windowsEl) {
       // The number each window is serving: its latest call (calls come newest first).
       var serving = {};
@@ -108,6 +143,7 @@
     });
   }
 
+  paginate();
   if (hallCode && window.govloopLive) {
     window.govloopLive.connect(hallCode, {
       snapshot: render,

@@ -59,7 +59,11 @@
   }
 
   document.body.addEventListener("htmx:afterSwap", function (e) {
-    if (e.detail.target === slipBody) openSlip();
+    if (e.detail.target !== slipBody) return;
+    // a refusal (a check-in that failed) is read, not printed
+    var printable = modal && modal.querySelector("[data-print]");
+    if (printable) printable.hidden = !!slipBody.querySelector(".alert-error, [data-error-message]");
+    openSlip();
   });
   document.querySelectorAll("[data-close-slip]").forEach(function (el) { el.addEventListener("click", closeSlip); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") closeSlip(); });

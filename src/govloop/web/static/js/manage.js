@@ -20,17 +20,28 @@
 
   function draw() {
     var data = G.readJSON("manage-data");
-    var waiting = data.waiting || [];
+    // The items people wait for, longest queue first, one readable bar each (a hall with 30
+    // items shows its 12 longest queues; the chart grows with the bars instead of
+    // squeezing labels).
+    var waiting = (data.waiting || []).filter(function (x) { return x.waiting > 0; }).slice(0, 12);
     var w = chart("chart-waiting");
     if (w) {
+      w.getDom().style.height = Math.max(160, waiting.length * 30 + 40) + "px";
+      w.resize();
       w.setOption({
         color: PALETTE,
         textStyle: { fontFamily: FONT },
-        grid: { left: 8, right: 24, top: 12, bottom: 8, containLabel: true },
+        grid: { left: 8, right: 32, top: 12, bottom: 8, containLabel: true },
         tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+        title: waiting.length ? undefined : { text: t.nobody_waiting, left: "center", top: "middle", textStyle: { fontSize: 14, color: "#6b7280", fontWeight: "normal" } },
         xAxis: { type: "value", minInterval: 1 },
-        yAxis: { type: "category", inverse: true, data: waiting.map(function (x) { return x.prefix + " " + x.item_name; }) },
-        series: [{ type: "bar", name: t.waiting, data: waiting.map(function (x) { return x.waiting; }), barMaxWidth: 28, label: { show: true, position: "right" } }],
+        yAxis: {
+          type: "category",
+          inverse: true,
+          data: waiting.map(function (x) { return x.prefix + " " + x.item_name; }),
+          axisLabel: { interval: 0, width: 180, overflow: "truncate" },
+        },
+        series: [{ type: "bar", name: t.waiting, data: waiting.map(function (x) { return x.waiting; }), barMaxWidth: 22, label: { show: true, position: "right" } }],
       }, true);
     }
     var arrivals = data.arrivals || { slots: [], series: {} };
