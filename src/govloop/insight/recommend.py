@@ -147,6 +147,7 @@ def recommendations(
                 "kind": "open_windows",
                 "title": f"open {extra} more window(s) in the {peak.half} peak",
                 "windows": extra,
+                "half": peak.half,
                 "slots": sorted({g.slot.strftime("%H:%M") for g in peak_gaps}),
                 "weekdays": sorted({g.slot.weekday() for g in gaps if g.kind == RECURRING}),
                 "permanent": recurring,
