@@ -15,7 +15,7 @@ from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.hotline.models import OrderStatus, WorkOrder, WorkOrderEvent
 from tests.hotline.factories import build_world
-from tests.web.helpers import sign_in
+from tests.web.helpers import csrf, sign_in
 
 MONDAY_10 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 NOISE = "小区旁边工地每天夜里施工到凌晨两点，噪音太大了，老人孩子都睡不着"
@@ -176,3 +176,23 @@ def test_order_list_filters_and_bad_date(client, world):
     assert page.status_code == 200 and "data-total>1<" in page.text
     bad = client.get("/hotline/orders", params={"since": "2026-13-01"})
     assert (bad.status_code == 200 and "YYYY-MM-DD" in bad.text) or "日期" in bad.text
+
+
+def test_a_citizen_may_write_angle_brackets_and_they_are_shown_as_text(db):
+    with unit_of_work() as s:
+        build_world(s)
+    citizen = TestClient(create_app(run_jobs=False))
+    token = csrf(citizen, "/hotline/report")
+    content = "小区门口积水<30厘米>，<b>请尽快</b>处理 a<b"
+    r = citizen.post(
+        "/hotline/report",
+        data={"content": content, "caller_phone": "13800138002", "csrf_token": token},
+    )
+    assert r.status_code == 201, r.text
+    with unit_of_work(readonly=True) as s:
+        order = s.scalars(select(WorkOrder).where(WorkOrder.caller_phone == "13800138002")).one()
+        assert order.content == content  # stored as written
+    staff = TestClient(create_app(run_jobs=False))
+    sign_in(staff, "agent")
+    page = staff.get(f"/hotline/orders/{order.id}")
+    assert "&lt;b&gt;请尽快&lt;/b&gt;" in page.text and "<b>请尽快</b>" not in page.text

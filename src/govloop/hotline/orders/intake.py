@@ -36,14 +36,14 @@ ADDRESS_MAX = 300
 # offered to the agent as possible duplicates.
 DUPLICATE_WINDOW = timedelta(days=7)
 
-_HTML = re.compile(r"<\s*/?\s*[a-zA-Z!][^>]*>")
 MOBILE = re.compile(r"^1[3-9]\d{9}$")
 _LANDLINE = re.compile(r"^0\d{2,3}-?\d{7,8}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def clean_text(value: str | None, *, label: str, max_len: int, required: bool) -> str | None:
-    """Trimmed text, or a clear error: missing, too long, or carrying HTML markup."""
+    """Trimmed text, or a clear error: missing or too long. Angle brackets are ordinary text
+    in what citizens write (“面积<90平米”): pages escape it on output instead of refusing it."""
     text = (value or "").strip()
     if not text:
         if required:
@@ -53,8 +53,6 @@ def clean_text(value: str | None, *, label: str, max_len: int, required: bool) -
         raise BadRequest(
             f"{label}过长：最多 {max_len} 字，现为 {len(text)} 字", code="too_long", field=label
         )
-    if _HTML.search(text):
-        raise BadRequest(f"{label}不能包含 HTML 标记", code="html_not_allowed", field=label)
     return text
 
 
