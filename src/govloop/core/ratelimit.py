@@ -158,7 +158,17 @@ def _refusal(
 ) -> TooManyRequests:
     reset_at = max(limiter.get_window_stats(item, rule.name, key).reset_time for item in spent)
     retry_after = max(1, math.ceil(reset_at - time.time()))
-    return TooManyRequests(rule.message, code=rule.code, retry_after=retry_after)
+    return TooManyRequests(
+        _with_wait(rule.message, retry_after), code=rule.code, retry_after=retry_after
+    )
+
+
+def _with_wait(message: str, seconds: int) -> str:
+    """“请稍后再试” made precise: people locked out want to know for how long."""
+    wait = f"{seconds} 秒" if seconds < 60 else f"{math.ceil(seconds / 60)} 分钟"
+    if "请稍后再试" in message:
+        return message.replace("请稍后再试", f"请 {wait}后再试")
+    return f"{message}（{wait}后可再试）"
 
 
 def _storage_failed(rule: Rule, exc: StorageError) -> None:
