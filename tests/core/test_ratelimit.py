@@ -3,11 +3,10 @@ headers count only from trusted proxies, and the counters live in memory or Redi
 
 from __future__ import annotations
 
-import re
-
 import json
 import logging
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
