@@ -11,7 +11,7 @@ from sqlalchemy.orm import sessionmaker
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
 from govloop.hall import service
-from govloop.hall.models import ServiceItem, Window
+from govloop.hall.models import ServiceItem, Window, window_items
 from govloop.org.models import Department, Hall
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 
@@ -39,11 +39,14 @@ def _seed(url: str) -> None:
             )
             s.add(item)
             items.append(item)
-        s.add(Window(hall_id=hall.id, number=1, name="综合窗口", is_general=False))
         s.flush()
-        for n in range(12):
-            s.add(Window(hall_id=hall.id, number=n + 2, name="综合窗口", is_general=True))
-        s.flush()
+        # ten dedicated windows, three items each: a queue counts for the items sharing it
+        for n in range(10):
+            window = Window(hall_id=hall.id, number=n + 1, name="专窗", is_general=False)
+            s.add(window)
+            s.flush()
+            for item in items[3 * n : 3 * n + 3]:
+                s.execute(window_items.insert().values(window_id=window.id, item_id=item.id))
         # queues of different lengths: item 29 the longest, item 7 next
         for item, count in ((items[29], 6), (items[7], 3), (items[0], 1)):
             for _ in range(count):
@@ -72,7 +75,7 @@ def test_thirty_items_fit_the_screen_and_page_through(base: str, size: tuple[int
         page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
         errors: list[str] = []
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.goto(f"{base}/halls/BIG/display")
+        page.goto(f"{base}/halls/BIG/display?rotate=3")
         page.wait_for_selector("[data-waiting-page]:not([hidden])")
         page.screenshot(path=str(SHOTS / f"display-30-items-{width}x{height}.png"))
         assert (
@@ -95,9 +98,11 @@ def test_thirty_items_fit_the_screen_and_page_through(base: str, size: tuple[int
             page.evaluate("window.dispatchEvent(new Event('resize'))")  # no page change
             if n + 1 < pages:
                 indicator = page.locator("[data-waiting-page]")
-                expect(indicator).to_have_text(f"{n + 2}/{pages}", timeout=12_000)
+                expect(indicator).to_have_text(f"{n + 2}/{pages}", timeout=8_000)
         browser.close()
     assert len(seen) == ITEMS and len(set(seen)) == ITEMS  # every item, each once
-    assert seen[0].endswith("6") and "第30项" in seen[0]  # the longest queue first
-    assert "第8项" in seen[1]
+    # the longest queues first: items 28–30 share window 10 with six waiting, items 7–9
+    # window 3 with three
+    assert [row[-1] for row in seen[:7]] == ["6", "6", "6", "3", "3", "3", "1"]
+    assert "第28项" in seen[0] and "第7项" in seen[3]
     assert errors == []

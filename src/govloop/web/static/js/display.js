@@ -13,7 +13,9 @@
   var soundBtn = document.querySelector("[data-sound-toggle]");
   var pageEl = document.querySelector("[data-waiting-page]");
   var soundOn = false;
-  var PAGE_SECONDS = 8;
+  // seconds each page of the waiting list stays up: ?rotate=N on the board's URL (3–60)
+  var rotate = parseInt(new URLSearchParams(window.location.search).get("rotate"), 10);
+  var PAGE_SECONDS = rotate >= 3 && rotate <= 60 ? rotate : 8;
   var page = 0;
 
   // Rows that fit below the table head in a card, the rest hidden; false when none overflow.
