@@ -598,3 +598,22 @@ def test_the_kiosk_tile_display_and_slip_count_the_same_people_ahead(client):
     slip = kiosk_post(client, token, item_code="SB01").text
     ahead = slip.split("People ahead of you")[-1] if "People ahead" in slip else slip
     assert re.search(r"前面等候</dt><dd>4</dd>", slip), ahead[:300]
+
+
+def test_an_over_long_name_is_refused_with_the_form_kept(client):
+    token = csrf(client, f"{BASE}/appointments")
+    before = counts()
+    r = client.post(
+        f"{BASE}/appointments",
+        data={
+            "item_code": "SB01",
+            "day": TUESDAY.isoformat(),
+            "slot_start": "10:00",
+            "name": "张" * 120,
+            "phone": "139 0013 9001",
+            "csrf_token": token,
+        },
+    )
+    assert r.status_code == 400 and "不超过 50 个字" in r.text
+    assert "139 0013 9001" in r.text  # what was typed is still there
+    assert counts() == before

@@ -141,8 +141,10 @@ def book_appointment(
     item_code: str = Form("", max_length=32),
     day: str = Form("", max_length=10),
     slot_start: str = Form("", max_length=8),
-    name: str = Form("", max_length=100),
-    phone: str = Form("", max_length=32),
+    # generous bounds: the booking's own rules refuse too long a name or phone with the form
+    # shown again, instead of a bare validation page that loses what was typed
+    name: str = Form("", max_length=2000),
+    phone: str = Form("", max_length=200),
     viewer: User | None = Depends(page_user),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
