@@ -473,3 +473,24 @@ def test_demo_command_refuses_to_mix_with_other_data(tmp_path, fast_passwords):
 def test_quota_capacity_leaves_room_for_the_busiest_slot():
     assert demo.quota_capacity(3) == 2
     assert demo.quota_capacity(60) >= math.ceil(60 * 0.115 * 0.22 * 2)
+
+
+def test_library_warnings_go_to_the_demo_log_not_the_screen(tmp_path, capsys):
+    import logging
+
+    from govloop.demo.cli import CHATTY_LOGGERS, libraries_log_to_file
+
+    saved = {
+        n: (logging.getLogger(n).handlers[:], logging.getLogger(n).propagate)
+        for n in (*CHATTY_LOGGERS, "py.warnings")
+    }
+    try:
+        path = libraries_log_to_file(tmp_path / "demo.log")
+        logging.getLogger("splink").warning("Level x not observed in dataset, unable to train m")
+        assert "unable to train m" not in capsys.readouterr().err
+        assert "unable to train m" in path.read_text(encoding="utf-8")
+    finally:
+        for name, (handlers, propagate) in saved.items():
+            logging.getLogger(name).handlers = handlers
+            logging.getLogger(name).propagate = propagate
+        logging.captureWarnings(False)

@@ -22,6 +22,30 @@ console = Console()
 
 
 DEMO_SECRET_FILE = Path("var") / "secret_key"
+DEMO_LOG_FILE = Path("var") / "demo.log"
+# libraries that talk while the demo is built (Splink training its model, Spark)
+CHATTY_LOGGERS = ("splink", "py4j", "pyspark")
+
+
+def libraries_log_to_file(path: Path = DEMO_LOG_FILE) -> Path:
+    """Library warnings go to the demo's log file, not between the summary and the logins
+    (which must be the last thing on the screen)."""
+    import logging
+    import warnings
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for name in CHATTY_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers = [handler]
+        logger.propagate = False
+    logging.captureWarnings(True)
+    warnings_logger = logging.getLogger("py.warnings")
+    warnings_logger.handlers = [handler]
+    warnings_logger.propagate = False
+    warnings.simplefilter("default")
+    return path
 
 
 def demo_secret(path: Path = DEMO_SECRET_FILE) -> str:
@@ -75,6 +99,7 @@ def demo(
         # the demo signs its cookies with a key of its own, never the public one
         os.environ["GOVLOOP_SECRET_KEY"] = demo_secret()
         get_settings.cache_clear()
+    libraries_log_to_file()
     engine = get_engine()
     if reset:
         demo_data.drop_everything(engine)
