@@ -98,6 +98,10 @@ def test_page_renders_real_scores(client, monday):
     assert "/static/vendor/echarts.min.js" in html
     assert re.search(r'data-rag="(green|amber|red)"', html)
     assert "/indicators/drilldown?" in html and "scorecards.xlsx" in html
+    # figures in their units: ratios as percentages, no raw unit codes
+    assert re.search(r">\d{1,3}\.\d%<", html)
+    assert ">ratio<" not in html and "per_hour" not in html
+    assert "分钟<" in html  # wait_mean in minutes
     # the drill-down behind one figure
     link = re.search(r'href="(/indicators/drilldown\?[^"]+indicator=wait_mean[^"]*)"', html)
     assert link
