@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, breakglass, service
+from govloop.access import activity, audit_labels, breakglass, service
 from govloop.access.api import approver
 from govloop.access.models import ApprovalStatus, Grant, GrantStatus
 from govloop.access.policy import policy, policy_text
@@ -89,6 +89,9 @@ page = page_renderer(
         "alert_labels": ALERT_LABELS,
         "role_labels": ROLE_LABELS,
         "request_state": request_state,
+        "action_label": audit_labels.action_label,
+        "outcome_label": audit_labels.outcome_label,
+        "detail_text": audit_labels.detail_text,
     }
 )
 
