@@ -20,6 +20,7 @@ from govloop.core import auth, calendar
 from govloop.core.clock import frozen, local_tz, to_local
 from govloop.core.db import make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
+from govloop.demo.devices import seed_demo as seed_devices
 from govloop.demo.hall import seed as demo
 from govloop.demo.hall.demand import HallLayout, ItemProfile, SlotQuota, WindowProfile
 from govloop.demo.hall.history import simulate_history
@@ -35,6 +36,7 @@ from govloop.hall.models import (
     TicketCounter,
     Window,
 )
+from govloop.ingest.models import Device
 from govloop.ratings.models import Rating, RatingEvent
 
 # Tuesday 2026-10-13, 12:00 in Shanghai. The 10 days before it: National Day holidays
@@ -336,9 +338,11 @@ def test_live_day_drives_the_real_api(db, fast_passwords):
         with unit_of_work() as s:
             world = demo.seed_catalogue(session=s)
             demo.generate_history(session=s, world=world, days=1, seed=SEED)  # books today
+            seed_devices(session=s, seed=3)
         with unit_of_work() as s:
             plan = demo.live_plan(session=s, world=demo.load_world(session=s))
         assert plan.appointments  # today's bookings are there to check in
+        assert len(plan.devices) == 20  # the hall's devices, the revoked one left out
         client = TestClient(create_app(run_jobs=False))
         live = LiveDay(client, plan, seed=3)
         live.begin(0.0)
@@ -351,6 +355,9 @@ def test_live_day_drives_the_real_api(db, fast_passwords):
         assert live.counts.get("call-next", 0) > 20 and live.counts.get("finish", 0) > 10
         assert live.counts.get("check-in", 0) >= 1
         assert live.counts.get("rate", 0) >= 2  # citizens rate some finished visits
+        with unit_of_work(readonly=True) as s:  # the devices reported in over HTTP
+            fleet = s.scalars(select(Device).where(Device.revoked.is_(False))).all()
+            assert fleet and all(d.online for d in fleet)
         with unit_of_work(readonly=True) as s:
             states = {w.number: w.state for w in s.scalars(select(Window))}
             today = s.scalars(select(Ticket).where(Ticket.service_date == date(2026, 10, 13)))

@@ -154,16 +154,18 @@ def demo(
 
     with unit_of_work() as session:
         pads = issue_pad_keys(session=session)
-    console.print(demo_data.login_table())
-    console.print(hotline_demo.login_table(hotline))
     if not serve_app:
+        console.print(demo_data.login_table())
+        console.print(hotline_demo.login_table(hotline))
         return
     plan = None
     if live:
         with unit_of_work() as session:
             world = demo_data.load_world(session=session)
             assert world is not None
-            plan = demo_data.live_plan(session=session, world=world)
+            plan = demo_data.live_plan(
+                session=session, world=world, device_keys={code: key for _n, code, key in pads}
+            )
     base = f"http://{host}:{port}"
     console.print(
         f"[bold green]服务地址 {base}[/bold green]  大屏 {base}/halls/{demo_data.HALL_CODE}/display"
@@ -195,8 +197,11 @@ def demo(
     if plan is not None:
         console.print(
             "[green]实时模拟已开始：大屏上会不断有取号、叫号和办结；办结后群众会评价，"
-            "差评即时生成整改工单。按 Ctrl-C 结束。[/green]"
+            "差评即时生成整改工单；大厅设备按时上报心跳。按 Ctrl-C 结束。[/green]"
         )
+    # the logins last: they are what a visitor looks for
+    console.print(demo_data.login_table())
+    console.print(hotline_demo.login_table(hotline))
 
     def log(message: str) -> None:
         console.print(f"[dim]{to_local(now()):%H:%M:%S}[/dim] {message}")

@@ -18,6 +18,7 @@ import math
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -47,6 +48,8 @@ from govloop.ratings.models import BAD_LEVELS, LEVEL_LABELS, RatingLevel
 
 API = "/api/v1/halls"
 RATINGS_API = "/api/v1/ratings/tickets"
+DEVICES_API = "/api/devices"
+HEARTBEAT_EVERY_S = 30.0  # the hall's devices report in, so /devices shows them online
 MEAN_ARRIVAL_GAP_S = 3.5
 ARRIVAL_WAVE_S = 420.0  # the arrival rate swells and ebbs over this period
 ARRIVAL_WAVE_DEPTH = 0.45
@@ -91,6 +94,7 @@ class LivePlan:
     items: tuple[LiveItem, ...]
     windows: tuple[LiveWindow, ...]
     appointments: tuple[tuple[str, datetime], ...]  # (code, earliest check-in) for today
+    devices: tuple[tuple[str, str], ...] = ()  # (device code, its key) of the hall's devices
 
 
 @dataclass
@@ -138,6 +142,7 @@ class LiveDay:
         self.t0 = 0.0
         self.next_arrival = 0.0
         self.next_check_in = 0.0
+        self.next_heartbeat = 0.0
         self.counts: dict[str, int] = {}
         # (due, public id, ticket code, rating body), oldest first
         self.pending_ratings: list[tuple[float, str, str, dict[str, Any]]] = []
@@ -183,8 +188,12 @@ class LiveDay:
             self._issue()
         self.next_arrival = t + self._gap(t)
         self.next_check_in = t + self.u(*CHECK_IN_EVERY_S) / 3
+        self.next_heartbeat = t
 
     def step(self, t: float) -> None:
+        if t >= self.next_heartbeat:
+            self._heartbeats()
+            self.next_heartbeat = t + HEARTBEAT_EVERY_S
         while t >= self.next_arrival:
             self._issue()
             self.next_arrival += self._gap(self.next_arrival)
@@ -216,6 +225,20 @@ class LiveDay:
         ok, slip = self._post("/tickets", body, self.kiosk)
         if ok:
             self._keep_slip(slip)
+
+    def _heartbeats(self) -> None:
+        """Every device of the hall reports in over HTTP with its key, as a real one does."""
+        moment = now().isoformat()
+        for code, key in self.plan.devices:
+            self.client.post(
+                f"{DEVICES_API}/{code}/heartbeat",
+                json={
+                    "event_id": f"{code}-{uuid.uuid4().hex[:16]}",
+                    "kind": "heartbeat",
+                    "occurred_at": moment,
+                },
+                headers={"X-Device-Key": key},
+            )
 
     def _keep_slip(self, slip: dict[str, Any]) -> None:
         self.slips[str(slip["code"])] = str(slip["public_id"])

@@ -53,6 +53,8 @@ from govloop.hall.models import (
     Window,
     window_items,
 )
+from govloop.ingest.devices.service import issue_device_key
+from govloop.ingest.models import Device
 from govloop.org.models import Department, Hall
 from govloop.setup import service as setup
 from govloop.setup import sheets
@@ -560,9 +562,13 @@ def close_stale_days(*, session: Session, world: DemoWorld, today: date) -> int:
     return len(stale)
 
 
-def live_plan(*, session: Session, world: DemoWorld) -> LivePlan:
+def live_plan(
+    *, session: Session, world: DemoWorld, device_keys: dict[str, str] | None = None
+) -> LivePlan:
     """What the live day plays: items, its windows with fresh bearer tokens (earlier demo
-    tokens are revoked) and today's booked appointments."""
+    tokens are revoked), today's booked appointments, and the hall's devices with keys (those
+    in ``device_keys``, already shown to the user for pairing, keep theirs; the others get
+    fresh ones)."""
     session.execute(update(ApiToken).where(ApiToken.name == LIVE_TOKEN_NAME).values(revoked=True))
     layout = layout_of(session=session, world=world)
     items = tuple(
@@ -592,10 +598,17 @@ def live_plan(*, session: Session, world: DemoWorld) -> LivePlan:
         )
         .order_by(Appointment.slot_start)
     ).all()
+    keys = dict(device_keys or {})
+    for device in session.scalars(
+        select(Device).where(Device.hall_id == world.hall.id, Device.revoked.is_(False))
+    ):
+        if device.code not in keys:
+            keys[device.code] = issue_device_key(session=session, device=device)
     return LivePlan(
         hall_code=world.hall.code,
         items=items,
         windows=windows,
+        devices=tuple(sorted(keys.items())),
         appointments=tuple(
             (code, datetime.combine(today, start, tzinfo=local_tz()) - early)
             for code, start in booked
