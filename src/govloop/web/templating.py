@@ -16,6 +16,7 @@ from govloop.core.auth import Permission, has_permission
 from govloop.core.clock import to_local
 from govloop.core.deps import CSRF_FIELD, csrf_token
 from govloop.core.i18n import get_locale, gettext_, ngettext_
+from govloop.web import navigation
 
 TEMPLATE_DIRS = [Path(__file__).resolve().parent / "templates"]
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -53,4 +54,9 @@ def render(
         "can": (lambda perm: user is not None and has_permission(user, perm)),
     }
     ctx.update(context or {})
+    hall = ctx.get("hall")
+    hall_code = hall.get("code") if isinstance(hall, dict) else getattr(hall, "code", None)
+    items = navigation.items_for(user, hall_code)
+    ctx["nav_items"] = items
+    ctx["nav_active"] = lambda item: navigation.active(item, request.url.path, items)
     return templates.TemplateResponse(request, name, ctx, status_code=status_code)
