@@ -1,5 +1,6 @@
 """The top navigation: one stable list per role of what that role can reach, the same on
-every page, short enough for one line at 1440 px. Citizens (nobody signed in) see the
+every page, short enough for one line at 1440 px (short labels of their own, in both
+languages). Citizens (nobody signed in) see the
 hall's public pages when a page is about a hall."""
 
 from __future__ import annotations
@@ -24,20 +25,20 @@ def _item(label: str, url: str, *prefixes: str) -> NavItem:
 
 
 HOME = NavItem(N_("Home"), "/", ())
-INSIGHT = _item(N_("Operations analysis"), "/insight", "/insight", "/best-time")
-RATINGS = _item(N_("Bad-rating rectification"), "/ratings/cases", "/ratings")
-SCORECARDS = _item(N_("Assessment scorecards"), "/indicators/scorecards", "/indicators")
-SURVEYS = _item(N_("SERVQUAL surveys"), "/surveys")
+INSIGHT = _item(N_("Operations"), "/insight", "/insight", "/best-time")
+RATINGS = _item(N_("Ratings follow-up"), "/ratings/cases", "/ratings")
+SCORECARDS = _item(N_("Scorecards"), "/indicators/scorecards", "/indicators")
+SURVEYS = _item(N_("Service surveys"), "/surveys")
 DEVICES = _item(N_("Devices"), "/devices")
-HOTLINE = _item(N_("12345 hotline"), "/hotline", "/hotline")
+HOTLINE = _item(N_("Hotline"), "/hotline", "/hotline")
 KNOWLEDGE = _item(N_("Knowledge base"), "/hotline/kb")
 DATA = _item(N_("Data intake"), "/ingest")
 SUBJECTS = _item(N_("Subject databases"), "/subjects")
 CATALOG = _item(N_("Data catalog"), "/catalog", "/catalog", "/graph", "/tags")
-AUDIT = _item(N_("Access audit"), "/access/audit", "/access")
+AUDIT = _item(N_("Audit"), "/access/audit", "/access")
 FIELD = _item(N_("Field workbench"), "/field")
-CONSOLE = _item(N_("Configuration console"), "/admin", "/admin/catalogue", "/admin/config")
-USERS = _item(N_("User accounts"), "/admin/users")
+CONSOLE = _item(N_("Setup"), "/admin", "/admin/catalogue", "/admin/config")
+USERS = _item(N_("Accounts"), "/admin/users")
 
 BY_ROLE: dict[str, tuple[NavItem, ...]] = {
     Role.ADMIN: (HOME, CONSOLE, USERS, INSIGHT, HOTLINE, DATA, DEVICES, AUDIT),
