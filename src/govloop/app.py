@@ -229,7 +229,7 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 
 def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
-    limit_halls(org_service.member_hall_codes)  # staff act in the halls they belong to
+    limit_halls(org_service.may_act_in_hall)  # staff act in the halls they belong to
     if settings.environment != "development":
         audit_keys.require_signing_key()  # no audit signing key: refuse to start
     app = FastAPI(

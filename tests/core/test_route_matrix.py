@@ -331,6 +331,7 @@ TABLE: dict[str, str] = {
     "POST /api/devices/{code}/heartbeat": DEVICE_KEY,
     "GET /devices": VIEW,
     "POST /devices": MANAGE,
+    "GET /api/docs": PUBLIC,
     "GET /devices/{code}": VIEW,
     "POST /devices/{code}/revoke": MANAGE,
     "GET /api/catalog/datasets": STEWARD,
@@ -481,7 +482,6 @@ STREAMS = {"GET /api/v1/halls/{hall_code}/stream"}
 # declared here.
 NON_API_ROUTES: dict[str, str] = {
     "GET /api/openapi.json": PUBLIC,
-    "GET /api/docs": PUBLIC,
     "MOUNT /static": PUBLIC,
 }
 

@@ -270,8 +270,6 @@ BAD_INPUT = [
     ({"lat": "95"}, 400, "超出范围"),
     ({"description": None}, 400, "请填写诉求内容"),
     ({"description": "吵" * 2001}, 400, "过长"),
-    ({"description": "<script>alert(1)</script>太吵"}, 400, "HTML"),
-    ({"first_name": "<b>三</b>"}, 400, "HTML"),
     ({"description": "太吵\x07了"}, 400, "控制字符"),
     ({"phone": "12345"}, 400, "电话号码"),
     ({"email": "not-an-email"}, 400, "邮箱"),

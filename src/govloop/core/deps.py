@@ -119,9 +119,9 @@ def current_user(user: User | None = Depends(optional_user)) -> User:
     return user
 
 
-# The halls a user is limited to (their memberships), or None for every hall. Halls are the
-# org domain's: it installs the lookup when the app is made.
-HallScope = Callable[[Session, int], frozenset[str] | None]
+# Whether a user may act in a hall (by code): their memberships limit them. Halls are the
+# org domain's: it installs the check when the app is made.
+HallScope = Callable[[Session, int, str], bool]
 _hall_scope: list[HallScope] = []
 
 
@@ -136,8 +136,8 @@ def _check_hall(request: Request, user: User) -> None:
     if code is None or not _hall_scope or user.role == Role.ADMIN:
         return
     with unit_of_work(readonly=True) as session:
-        allowed = _hall_scope[0](session, user.id)
-    if allowed is not None and code not in allowed:
+        allowed = _hall_scope[0](session, user.id, code)
+    if not allowed:
         raise PermissionDenied("您不属于该服务大厅，不能查看或操作它", code="not_your_hall")
 
 

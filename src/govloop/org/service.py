@@ -56,11 +56,14 @@ def department_of(session: Session, user: User) -> int | None:
     )
 
 
-def member_hall_codes(session: Session, user_id: int) -> frozenset[str] | None:
-    """The halls a staff member belongs to; None when they belong to none (city-wide)."""
-    codes = session.scalars(
+def may_act_in_hall(session: Session, user_id: int, code: str) -> bool:
+    """A staff member who belongs to some halls acts in those only; one who belongs to none
+    (a city-wide role) in every hall. An unknown hall is left to the route (its 404)."""
+    halls = session.scalars(
         select(Hall.code)
         .join(HallMember, HallMember.hall_id == Hall.id)
         .where(HallMember.user_id == user_id)
     ).all()
-    return frozenset(codes) if codes else None
+    if not halls or code in halls:
+        return True
+    return hall_by_code(session, code) is None
