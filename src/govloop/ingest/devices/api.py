@@ -109,18 +109,15 @@ def register(
     user: User = Depends(manager),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    hall_id = (
-        service.hall_id_for_code(session=session, code=body.hall_code) if body.hall_code else None
-    )
-    device = service.register_device(
+    device, key = service.register_with_key(
         session=session,
         code=body.code,
         kind=body.kind,
         name=body.name,
-        hall_id=hall_id,
+        hall_code=body.hall_code,
         heartbeat_seconds=body.heartbeat_seconds,
     )
-    return _device(device, key=service.issue_device_key(session=session, device=device))
+    return _device(device, key=key)
 
 
 @router.get("/{code}")

@@ -6,6 +6,7 @@ import logging
 import signal
 import time
 from types import FrameType
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -20,7 +21,7 @@ devices_app = typer.Typer(no_args_is_help=True)
 console = Console()
 
 
-def _fail(exc: GovloopError) -> None:
+def _fail(exc: GovloopError) -> NoReturn:
     console.print(f"[red]{exc.message}[/red]")
     raise typer.Exit(1)
 
@@ -75,23 +76,23 @@ def register(
     """Register a device."""
     try:
         with unit_of_work() as s:
-            hall_id = service.hall_id_for_code(session=s, code=hall) if hall else None
-            device = service.register_device(
+            device, key = service.register_with_key(
                 session=s,
                 code=code,
                 kind=kind,
                 name=name,
-                hall_id=hall_id,
+                hall_code=hall,
                 heartbeat_seconds=heartbeat,
             )
-            key = service.issue_device_key(session=s, device=device)
-            console.print(
-                f"已登记设备 {device.code}（{device.name}），"
-                f"主题 {TOPIC_PREFIX}/devices/{device.code}/events"
-            )
-            console.print(f"设备密钥（HTTP 心跳请求头 X-Device-Key，只显示这一次）：{key}")
+            registered = device.code, device.name
     except GovloopError as exc:
         _fail(exc)
+    # printed once committed: a key is never shown for a device that was not stored
+    console.print(
+        f"已登记设备 {registered[0]}（{registered[1]}），"
+        f"主题 {TOPIC_PREFIX}/devices/{registered[0]}/events"
+    )
+    console.print(f"设备密钥（HTTP 心跳请求头 X-Device-Key，只显示这一次）：{key}")
 
 
 @devices_app.command("issue-key")

@@ -94,17 +94,14 @@ def register_form(
     """Register a device from the console; its key is shown once, on this answer only."""
     form = {"code": code, "kind": kind, "name": name, "hall_code": hall_code}
     try:
-        hall_id = service.hall_id_for_code(session=session, code=hall_code) if hall_code else None
-        device = service.register_device(
+        device, key = service.register_with_key(
             session=session,
             code=code,
             kind=kind,
             name=name,
-            hall_id=hall_id,
+            hall_code=hall_code or None,
             heartbeat_seconds=heartbeat_seconds,
         )
-        key = service.issue_device_key(session=session, device=device)
-        session.commit()  # the key is shown only once the device is stored
     except GovloopError as exc:
         return refuse(
             session, exc, lambda **shown: _list(request, session, None, form=form, **shown)

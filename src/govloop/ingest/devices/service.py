@@ -113,6 +113,29 @@ def register_device(
     return device
 
 
+def register_with_key(
+    *,
+    session: Session,
+    code: str,
+    kind: str,
+    name: str,
+    hall_code: str | None,
+    heartbeat_seconds: int = 60,
+) -> tuple[Device, str]:
+    """Register a device in a hall (by code) and issue its key; the caller shows the key
+    once, after the commit."""
+    hall_id = hall_id_for_code(session=session, code=hall_code) if hall_code else None
+    device = register_device(
+        session=session,
+        code=code,
+        kind=kind,
+        name=name,
+        hall_id=hall_id,
+        heartbeat_seconds=heartbeat_seconds,
+    )
+    return device, issue_device_key(session=session, device=device)
+
+
 def get_device(*, session: Session, code: str) -> Device:
     device = session.scalar(select(Device).where(Device.code == normalize_identifier(code)))
     if device is None:
