@@ -16,6 +16,7 @@ def test_actions_outcomes_and_details_read_as_chinese():
     assert shown.startswith("涉及 1 个对象 · 规则：") and "（BDC）" in shown
     assert "ticket" not in shown and "subjects=" not in shown
     assert detail_text("case_closed", CASE_LABELS) == "办件已结束"
+    assert detail_text("device=2 Linux", CASE_LABELS) == "设备 #2 · Linux"
     assert detail_text("not_your_case: 这不是您的办件", CASE_LABELS) == "这不是您的办件"
     assert detail_text("something else", CASE_LABELS) == "something else"  # kept as stored
     assert action_label("an.unknown.action") == "an.unknown.action"

@@ -69,6 +69,8 @@ def detail_text(detail: str | None, case_labels: dict[str, str]) -> str:
             kind, _sep, scope = pair.group(2).partition(":")
             label = _(case_labels[kind]) if kind in case_labels else kind
             parts.append(_("rule: %(rule)s") % {"rule": f"{label}（{scope}）" if scope else label})
+        elif pair.group(1) == "device":
+            parts.append(_("device #%(n)s") % {"n": pair.group(2)})
         elif pair.group(1) == "reason" and pair.group(2) in REASON_LABELS:
             parts.append(_(REASON_LABELS[pair.group(2)]))
         else:
