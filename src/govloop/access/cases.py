@@ -36,6 +36,22 @@ def register_case_type(case_type: str, lookup: CaseLookup) -> None:
     _LOOKUPS[case_type] = lookup
 
 
+# (session, the policy's keys for this case type) -> key -> what it covers, in words
+KeyLabeller = Callable[[Session, list[str]], dict[str, str]]
+_KEY_LABELLERS: dict[str, KeyLabeller] = {}
+
+
+def register_policy_keys(case_type: str, labeller: KeyLabeller) -> None:
+    """A domain says in words what the policy's keys of its cases cover (GA: the 户政 items;
+    inspection: 执法检查), so the public policy shows no codes."""
+    _KEY_LABELLERS[case_type] = labeller
+
+
+def policy_key_labels(*, session: Session, case_type: str, keys: list[str]) -> dict[str, str]:
+    labeller = _KEY_LABELLERS.get(case_type)
+    return labeller(session, keys) if labeller else {}
+
+
 def case_info(*, session: Session, case_type: str, case_id: int, user: User) -> CaseInfo:
     lookup = _LOOKUPS.get(case_type)
     if lookup is None:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, audit_labels, breakglass, service
+from govloop.access import activity, audit_labels, breakglass, cases, service
 from govloop.access.api import approver
 from govloop.access.models import ApprovalStatus, Grant, GrantStatus
 from govloop.access.policy import policy, policy_text
@@ -27,7 +27,7 @@ from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
 from govloop.subjects.feedback import FIELD_LABELS
-from govloop.subjects.pages import KIND_LABELS
+from govloop.subjects.pages import KIND_LABELS, SEX_LABELS
 from govloop.web.kit import page_renderer, page_user, refuse
 
 # page_user puts the viewer in the header
@@ -86,6 +86,7 @@ page = page_renderer(
         "case_labels": CASE_LABELS,
         "flag_labels": FLAG_LABELS,
         "kind_labels": KIND_LABELS,
+        "sex_labels": SEX_LABELS,
         "alert_labels": ALERT_LABELS,
         "role_labels": ROLE_LABELS,
         "request_state": request_state,
@@ -97,13 +98,22 @@ page = page_renderer(
 
 
 @router.get("/access/policy", response_class=HTMLResponse, dependencies=[Depends(public)])
-def policy_page(request: Request) -> Response:
+def policy_page(
+    request: Request, session: Session = Depends(get_readonly_session, scope="function")
+) -> Response:
     """最小必要: public, so applicants and staff alike can see what a handler may see."""
     rules = policy()
+    key_labels = {
+        case_type: cases.policy_key_labels(
+            session=session, case_type=case_type, keys=list(spec.get("items") or {})
+        )
+        for case_type, spec in rules.cases.items()
+    }
     return page(
         request,
         "access/policy.html",
         rules=rules,
+        key_labels=key_labels,
         source=policy_text(),
         masking_examples={
             "id_number": rules.mask("id_number", "11010519491231002X"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from govloop.access.cases import CaseInfo, register_case_type
+from govloop.access.cases import CaseInfo, register_case_type, register_policy_keys
 from govloop.access.models import CaseType
 from govloop.core.models import User
 from govloop.field import service
@@ -17,4 +17,9 @@ def field_task_case(session: Session, case_id: int, user: User) -> CaseInfo:
     )
 
 
+def task_type_labels(_session: Session, keys: list[str]) -> dict[str, str]:
+    return {k: service.TYPE_LABELS[k] for k in keys if k in service.TYPE_LABELS}
+
+
 register_case_type(CaseType.FIELD_TASK, field_task_case)
+register_policy_keys(CaseType.FIELD_TASK, task_type_labels)

@@ -440,7 +440,7 @@
         el('dd', {}, ''),
         Object.entries(s.values).sort(byFieldOrder).flatMap(([k, v]) => [
           el('dt', {}, T.field_labels[k] || k),
-          el('dd', {}, String(v), s.masked.includes(k) ? el('small', { class: 'masked' }, ` (${T.masked})`) : ''),
+          el('dd', {}, k === 'sex' ? T.sex_values[v] || String(v) : String(v), s.masked.includes(k) ? el('small', { class: 'masked' }, ` (${T.masked})`) : ''),
         ]),
       ),
     );
