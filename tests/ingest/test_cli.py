@@ -45,7 +45,7 @@ def test_add_source_load_replay_export(db, tmp_path):
     table = runner.invoke(app, ["ingest", "load", str(path), "--source", "civil"])
     assert table.exit_code == 0 and "重复" in table.output  # the final count table
     listed = runner.invoke(app, ["ingest", "dead-letters", "--source", "civil"])
-    assert "缺少必填字段 name" in listed.output
+    assert "缺少必填字段「名称/姓名」" in listed.output
     with unit_of_work(readonly=True) as s:
         dead_id = s.scalar(select(DeadLetter.id).where(DeadLetter.row_number == 3))
     r = runner.invoke(

@@ -68,7 +68,7 @@ def test_gbk_csv_with_chinese_headers_records_encoding_and_hash(db, tmp_path):
     assert stored["P1"].payload["name"] == "张伟"
     assert (stored["P1"].file_name, stored["P1"].row_number) == ("人口.csv", 2)
     [dead] = _dead()
-    assert dead.row_number == 3 and "birth_date" in dead.reason
+    assert dead.row_number == 3 and "出生日期" in dead.reason
     assert json.loads(dead.raw)["姓名"] == "李娜"  # the row as received, decoded
     # the same file again adds nothing
     again = _load(path)
@@ -170,6 +170,6 @@ def test_xlsx_numbers_and_dates_become_text(db, tmp_path):
     assert (result.counts.stored, result.counts.rejected) == (1, 1)
     stored = _stored()
     assert stored["1001"].payload["birth_date"] == "1988-08-08"
-    assert "缺少必填字段 name" in _dead()[0].reason
+    assert "缺少必填字段「名称/姓名」" in _dead()[0].reason
     with unit_of_work(readonly=True) as s:
         assert s.scalar(select(func.count()).select_from(IngestRun)) == 1

@@ -67,7 +67,7 @@ def test_overview_run_and_dead_letters(client):
     run_link = re.search(r'href="/ingest/runs/(\d+)"', page.text)
     assert run_link
     run = client.get(f"/ingest/runs/{run_link.group(1)}")
-    assert "data-rows-in>2<" in run.text and "缺少必填字段 name" in run.text
+    assert "data-rows-in>2<" in run.text and "缺少必填字段「名称/姓名」" in run.text
     listed = client.get("/ingest/dead-letters", params={"source": "civil"})
     assert f'data-dead-letter="{_dead_id()}"' in listed.text
     assert "data-empty" in client.get("/ingest/dead-letters", params={"status": "replayed"}).text

@@ -62,9 +62,9 @@ def test_rows_are_validated_normalized_and_dead_lettered(db):
         assert (p1.file_name, p1.row_number) == ("a.csv", 2)
         dead = {d.row_number: d for d in s.scalars(select(DeadLetter))}
         assert set(dead) == {3, 4, 6}
-        assert "birth_date" in dead[3].reason
-        assert "缺少必填字段 name" in dead[4].reason
-        assert "未声明的字段 籍贯" in dead[6].reason
+        assert "出生日期" in dead[3].reason
+        assert "缺少必填字段「名称/姓名」" in dead[4].reason
+        assert "未声明的字段「籍贯」" in dead[6].reason
         assert json.loads(dead[3].raw)["出生日期"] == "1980-02-30"  # the row as received
         run = s.scalars(select(IngestRun)).one()
         assert (run.rows_in, run.stored, run.duplicates, run.rejected) == (6, 2, 1, 3)

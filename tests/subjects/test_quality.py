@@ -126,7 +126,7 @@ def test_feedback_workbook_lists_every_problem_and_rejected_row(db):
     assert ("B", "身份证号码", "规范性") in keys
     assert ("C", "出生日期", "完整性") in keys
     rejected = list(wb["未入库记录"].iter_rows(min_row=2, values_only=True))
-    assert len(rejected) == 1 and "name" in rejected[0][3]
+    assert len(rejected) == 1 and "名称/姓名" in rejected[0][3]
 
 
 def test_feedback_workbook_writes_formula_like_text_as_plain_strings(db, tmp_path):

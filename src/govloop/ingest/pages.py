@@ -52,6 +52,12 @@ LABELS: dict[str, dict[str, str]] = {
         "vendor": N_("Vendor export"),
         "replay": N_("Replay"),
     },
+    # what was done to a dead letter, in its history
+    "action": {
+        "replayed": N_("Replayed"),
+        "discarded": N_("Discarded"),
+        "replay_failed": N_("Replay failed"),
+    },
 }
 
 

@@ -3,6 +3,8 @@ mapped. Pydantic validates; `normalize` records every change it makes to a value
 
 from __future__ import annotations
 
+import contextlib
+import re
 import unicodedata
 from datetime import date, datetime
 from typing import Any, Literal
@@ -189,16 +191,71 @@ def normalize(
     return out, changes
 
 
+# The declared fields in words, for the reasons a data steward reads.
+FIELD_NAMES = {
+    "event_id": "事件编号",
+    "hall_code": "大厅编码",
+    "ticket_code": "号票",
+    "item_code": "事项编码",
+    "kind": "事件类型",
+    "occurred_at": "发生时间",
+    "window_number": "窗口号",
+    "staff_code": "工作人员编码",
+    "device_code": "设备编码",
+    "detail": "明细",
+    "record_id": "记录编号",
+    "id_number": "身份证号码",
+    "name": "名称/姓名",
+    "birth_date": "出生日期",
+    "sex": "性别",
+    "phone": "电话",
+    "address": "地址",
+    "credit_code": "统一社会信用代码",
+    "legal_rep_name": "法定代表人",
+    "legal_rep_id_number": "法定代表人身份证号码",
+    "project_code": "项目代码",
+    "enterprise_credit_code": "建设单位信用代码",
+    "updated_at": "更新时间",
+}
+# pydantic's error types in words; ctx fills the placeholders
+PROBLEMS = {
+    "string_too_long": "超过 {max_length} 个字符",
+    "string_too_short": "不能为空",
+    "string_type": "应为文字",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "greater_than_equal": "不能小于 {ge}",
+    "less_than_equal": "不能大于 {le}",
+    "date_parsing": "不是有效的日期",
+    "date_from_datetime_parsing": "不是有效的日期",
+    "date_from_datetime_inexact": "应为日期，不含时间",
+    "date_type": "不是有效的日期",
+    "datetime_parsing": "不是有效的时间",
+    "datetime_from_date_parsing": "不是有效的时间",
+    "datetime_type": "不是有效的时间",
+    "literal_error": "应为以下之一：{expected}",
+    "dict_type": "应为键值对象",
+}
+
+
 def describe_errors(exc: ValidationError) -> str:
-    """One line per problem, in Chinese, naming the field."""
+    """One line per problem, in Chinese, naming the field in words."""
     parts = []
     for error in exc.errors():
-        field = ".".join(str(p) for p in error.get("loc", ())) or "记录"
+        loc = [str(p) for p in error.get("loc", ())]
+        field = "·".join(FIELD_NAMES.get(p, p) for p in loc) or "记录"
         kind = error.get("type", "")
         if kind == "missing":
-            parts.append(f"缺少必填字段 {field}")
+            parts.append(f"缺少必填字段「{field}」")
         elif kind == "extra_forbidden":
-            parts.append(f"未声明的字段 {field}")
+            parts.append(f"未声明的字段「{'.'.join(loc)}」")
         else:
-            parts.append(f"字段 {field} 不正确：{error.get('msg')}")
+            problem = PROBLEMS.get(kind, "格式不正确")
+            ctx = dict(error.get("ctx") or {})
+            if "expected" in ctx:  # "'M' or 'F'" → 'M'、'F'
+                ctx["expected"] = re.sub(r"', '|' or '", "'、'", str(ctx["expected"]))
+            with contextlib.suppress(KeyError, IndexError):
+                problem = problem.format(**ctx)
+            parts.append(f"「{field}」{problem}")
     return "；".join(parts)
