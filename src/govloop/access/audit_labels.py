@@ -22,6 +22,8 @@ ACTION_LABELS = {
     "device_registered": N_("Field device registered"),
     "device_revoked": N_("Field device revoked"),
     "device_unregistered": N_("Field device removed"),
+    "key_issued": N_("Case data key issued to a field device"),
+    "purge_confirmed": N_("Field device confirmed the case data wiped"),
     "subject.split": N_("Master record split"),
     "subject.move": N_("Record moved to another master"),
     "subject.not_same": N_("Records marked as different people"),

@@ -61,6 +61,12 @@ DECISION_LABELS = {
     "relink": N_("Moved by a full relink of the linkage"),
 }
 SEX_LABELS = {"M": N_("Male"), "F": N_("Female")}  # the normalized values (normalize_sex)
+# the record tables a source feeds (ingest's declared schemas)
+TABLE_LABELS = {
+    "person_record": N_("Person records"),
+    "enterprise_record": N_("Enterprise records"),
+    "project_record": N_("Project records"),
+}
 # why a master looks wrongly merged (stewardship.REASON_LABELS, for translation)
 SUSPICION_LABELS = {
     "two_valid_ids": N_("Two different valid ID numbers"),
@@ -83,6 +89,7 @@ page = page_renderer(
         "decision_labels": DECISION_LABELS,
         "suspicion_labels": SUSPICION_LABELS,
         "sex_labels": SEX_LABELS,
+        "table_labels": TABLE_LABELS,
     },
     lambda request: {
         "notice": NOTICES.get(request.query_params.get("done", "")),

@@ -14,6 +14,7 @@ from govloop.core.db import get_readonly_session, get_session
 from govloop.core.deps import csrf_protect
 from govloop.core.errors import GovloopError
 from govloop.core.i18n import N_
+from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.ingest.devices import service
 from govloop.org import service as org_service
@@ -42,7 +43,43 @@ viewer_page = staff_page(Permission.HALL_VIEW)
 manager_page = staff_page(Permission.HALL_MANAGE)
 
 
-_page = page_renderer({"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS})
+# what a device event's detail says, in words (keys written by the device registry)
+DETAIL_LABELS = {
+    "heartbeat_seconds": N_("Heartbeat interval (seconds)"),
+    "reason": N_("Reason"),
+    "actor": N_("Done by"),
+    "message": N_("Message"),
+    "via": N_("Seen through"),
+    "detected_at": N_("Detected at"),
+}
+DETAIL_VALUES = {
+    "heartbeat_timeout": N_("No heartbeat in time"),
+    "heartbeat": N_("Heartbeat"),
+    "ticket_issued": N_("Ticket issued"),
+    "rating_submitted": N_("Rating submitted"),
+    "usage": N_("Self-service use"),
+    "fault": N_("Fault"),
+    "online": N_("Online"),
+}
+
+
+def detail_lines(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) of each entry of an event's detail; unknown keys are kept as sent."""
+    lines = []
+    for key, value in (detail or {}).items():
+        label = _(DETAIL_LABELS[key]) if key in DETAIL_LABELS else key
+        shown = (
+            _(DETAIL_VALUES[value]) if isinstance(value, str) and value in DETAIL_VALUES else value
+        )
+        if key == "detected_at" and isinstance(value, str):
+            shown = value[:19].replace("T", " ")
+        lines.append((label, str(shown)))
+    return lines
+
+
+_page = page_renderer(
+    {"kind_labels": KIND_LABELS, "event_labels": EVENT_LABELS, "detail_lines": detail_lines}
+)
 
 
 def _list(
