@@ -27,6 +27,7 @@ from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.clock import local_today, local_tz, now
 from govloop.core.errors import Conflict, RuleViolation
 from govloop.core.models import ApiToken, User
+from govloop.demo.city import HALL
 from govloop.demo.hall.demand import (
     BOOKING_SHARE,
     SLOT_POPULARITY,
@@ -60,7 +61,7 @@ from govloop.setup import service as setup
 from govloop.setup import sheets
 
 HALL_CODE = "DEMO"
-HALL_NAME = "临江区政务服务中心"
+HALL_NAME = HALL.name
 DEMO_PASSWORD = "govloop-demo"
 LIVE_TOKEN_NAME = "demo-live"
 FUTURE_BOOKING_DAYS = 7  # working days ahead (today included) that already have bookings
@@ -191,7 +192,7 @@ def catalogue_rows() -> dict[str, list[tuple[Any, ...]]]:
     users[1] = (*users[1][:4], HALL_CODE)  # the hall manager runs the demo hall
     return {
         sheets.DEPARTMENTS: [(code, name, "") for code, name, _prefix in DEPARTMENTS],
-        sheets.HALLS: [(HALL_CODE, HALL_NAME, "临江区江滨大道 100 号", "09:00-17:00", "否")],
+        sheets.HALLS: [(HALL_CODE, HALL_NAME, HALL.address, HALL.hours_cell, HALL.weekend_cell)],
         sheets.ITEMS: [
             (code, name, dept, prefixes[dept], "", "", promised, "", "", "否", "否", "否")
             for code, name, dept, promised, *_rest in ITEMS
