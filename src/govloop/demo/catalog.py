@@ -21,18 +21,14 @@ from stdnum.cn import ric, uscc
 
 from govloop.catalog import graph, service, tags
 from govloop.core.clock import local_today, now
+from govloop.demo import city
 from govloop.hall.models import Appointment
 from govloop.hotline.models import WorkOrder
 from govloop.ingest.models import IngestedRecord, IngestRun, RunStatus, Source, SourceKind
 
 SEED = 2026
-# Fuzhou districts (鼓楼 台江 仓山 晋安 马尾 长乐) and Minhou county
-REGIONS = ["350102", "350103", "350104", "350111", "350105", "350112", "350121"]
-DISTRICTS = ["鼓楼区", "台江区", "仓山区", "晋安区", "马尾区", "长乐区", "闽侯县"]
-ROADS = ["五四路", "湖东路", "八一七北路", "工业路", "华林路", "福新路", "金山大道", "江滨西大道"]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超霞平刚桂兰玉华建国志宏海燕"
-FIRM_WORDS = ["闽江", "榕城", "海峡", "鼓山", "三坊", "左海", "西湖", "乌山", "闽都", "屏山"]
 FIRM_TRADES = ["建设工程", "信息技术", "食品", "物流", "医疗器械", "文化传媒", "新能源", "餐饮管理"]
 PROJECT_KINDS = ["厂房扩建项目", "综合楼新建工程", "智能化改造项目", "仓储中心项目", "研发基地一期"]
 
@@ -46,14 +42,14 @@ SOURCES = [
 
 def _id_number(rng: random.Random, born: date, male: bool) -> str:
     seq = rng.randrange(0, 50) * 2 + (1 if male else 0)
-    body = f"{rng.choice(REGIONS)}{born:%Y%m%d}{rng.randrange(10)}{seq % 100:02d}"[:17]
+    body = f"{_district(rng).code}{born:%Y%m%d}{rng.randrange(10)}{seq % 100:02d}"[:17]
     return body + ric.calc_check_digit(body + "0")  # the function skips the last digit
 
 
 def _credit_code(rng: random.Random) -> str:
     body = (
         "91"
-        + rng.choice(REGIONS)
+        + _district(rng).code
         + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
     )
     return body + uscc.calc_check_digit(body + "0")
@@ -70,9 +66,13 @@ def _phone(rng: random.Random) -> str:
     )
 
 
+def _district(rng: random.Random) -> city.District:
+    return rng.choices(city.DISTRICTS, weights=city.WEIGHTS)[0]
+
+
 def _address(rng: random.Random) -> str:
-    i = rng.randrange(len(DISTRICTS))
-    return f"福建省福州市{DISTRICTS[i]}{rng.choice(ROADS)}{rng.randrange(1, 300)}号"
+    d = _district(rng)
+    return city.address(d, rng.choice(d.roads), rng.randrange(1, 300))
 
 
 def _citizens(session: Session, limit: int) -> list[tuple[str, str]]:
@@ -199,7 +199,9 @@ def seed_demo(*, session: Session, seed: int = SEED) -> str:
         firms.append(
             {
                 "credit_code": _credit_code(rng),
-                "name": f"福州{rng.choice(FIRM_WORDS)}{rng.choice(FIRM_TRADES)}有限公司",
+                "name": (
+                    f"{city.CITY_SHORT}{rng.choice(city.LANDMARKS)}{rng.choice(FIRM_TRADES)}有限公司"
+                ),
                 "legal_rep_name": rep["name"],
                 "legal_rep_id_number": rep["id_number"],
                 "address": _address(rng) if rng.random() > 0.06 else None,
@@ -214,9 +216,10 @@ def seed_demo(*, session: Session, seed: int = SEED) -> str:
             if rng.random() < 0.5
             else rng.choice(firms)
         )
+        industry = rng.choice(["47", "48", "70"])
         projects.append(
             {
-                "project_code": f"2026-350100-{rng.choice(['47', '48', '70'])}-01-{100000 + i:06d}",
+                "project_code": f"2026-{city.CITY_CODE}-{industry}-01-{100000 + i:06d}",
                 "name": firm["name"].removesuffix("有限公司") + rng.choice(PROJECT_KINDS),
                 "enterprise_credit_code": firm["credit_code"],
                 "address": _address(rng) if rng.random() > 0.05 else None,

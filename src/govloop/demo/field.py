@@ -14,6 +14,7 @@ from govloop.access import cases
 from govloop.core.auth import Role, create_user
 from govloop.core.clock import now
 from govloop.core.models import User
+from govloop.demo import city
 from govloop.demo.hall.seed import DEMO_PASSWORD
 from govloop.field import service
 from govloop.field.models import FieldTask
@@ -63,12 +64,8 @@ GIVEN = [
     "刚",
     "桂英",
 ]
-# (region code, district, streets)
-REGIONS = [
-    ("330106", "杭州市西湖区", ["文三路", "古翠路", "教工路", "学院路"]),
-    ("330105", "杭州市拱墅区", ["湖墅南路", "大关路", "莫干山路", "上塘路"]),
-    ("330102", "杭州市上城区", ["解放路", "望江路", "清泰街", "秋涛路"]),
-]
+# the grid staff work the hall's district and its two neighbours
+DISTRICTS = [city.district(name) for name in ("澜城区", "明湖区", "西岭区")]
 TRADES = ["餐饮管理", "建材贸易", "物业服务", "食品销售", "汽车维修"]
 VISIT_TITLES = ["独居老人季度走访", "残疾人帮扶回访", "高龄津贴核查走访"]
 SURVEY_TITLES = ["低保家庭年度入户调查", "住房困难家庭入户核查"]
@@ -80,11 +77,9 @@ def _name(rng: random.Random) -> str:
 
 
 def _address(rng: random.Random) -> tuple[str, str]:
-    code, district, streets = rng.choice(REGIONS)
-    return code, (
-        f"{district}{rng.choice(streets)}{rng.randint(1, 399)}号"
-        f"{rng.randint(1, 30)}幢{rng.randint(101, 1802)}室"
-    )
+    d = rng.choice(DISTRICTS)
+    rest = f"{rng.randint(1, 30)}幢{rng.randint(101, 1802)}室"
+    return d.code, city.address(d, rng.choice(d.roads), rng.randint(1, 399), rest)
 
 
 def _person(rng: random.Random, *, elderly: bool) -> SubjectMaster:
@@ -115,9 +110,9 @@ def _enterprise(rng: random.Random) -> SubjectMaster:
     first17 = f"91{region}" + "".join(rng.choice(alphabet) for _ in range(9))
     code = first17 + uscc_check_char(first17)
     brand = rng.choice("鑫隆盛兴瑞达华恒") + rng.choice("源泰丰安顺")
-    name = f"杭州{brand}{rng.choice(TRADES)}有限公司"
+    name = f"{city.CITY_SHORT}{brand}{rng.choice(TRADES)}有限公司"
     rep = _name(rng)
-    rep_region = rng.choice(REGIONS)[0]
+    rep_region = rng.choice(DISTRICTS).code
     rep_first17 = f"{rep_region}19{rng.randint(60, 95)}0{rng.randint(1, 9)}1{rng.randint(0, 9)}"
     rep_first17 += f"{rng.randint(100, 999)}"
     attributes = {

@@ -10,6 +10,10 @@ record carries a parent's phone. On top come the clerks' errors of ``subjects.ge
 (similar-character and homophone typos, traditional characters, full-width digits, swapped
 day and month, a wrong digit, missing fields, an ID number with a wrong digit).
 
+Everyone lives in the demo's one city (:mod:`govloop.demo.city`): addresses are drawn from
+its districts and roads, ID numbers carry the district's region code, and a move is from an
+earlier address elsewhere in the same city.
+
 ``household_population(n)`` returns the records (truth in ``person_id``, household in
 ``household_id``), columns as ``generate.department_records``.
 """
@@ -21,6 +25,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
+from govloop.demo import city
 from govloop.subjects import generate as gen
 from govloop.subjects.identifiers import id_check_char
 
@@ -87,6 +92,38 @@ def _birth(rng: np.random.Generator, start: date, end: date) -> date:
 
 def _phone(rng: np.random.Generator) -> str:
     return str(gen._phones(rng, 1)[0])
+
+
+_DISTRICT_SHARES = np.asarray(city.WEIGHTS, dtype=float) / sum(city.WEIGHTS)
+
+
+def _district(rng: np.random.Generator) -> int:
+    return int(rng.choice(len(city.DISTRICTS), p=_DISTRICT_SHARES))
+
+
+def _pick(rng: np.random.Generator, pool: tuple[str, ...] | list[str]) -> str:
+    return str(pool[int(rng.integers(0, len(pool)))])
+
+
+def _address(rng: np.random.Generator, district: int) -> str:
+    """'澜江市明湖区湖滨路12号阳光花园3号楼2单元501室', in the layout of ``generate``."""
+    d = city.DISTRICTS[district]
+    compound = _pick(rng, gen.COMPOUNDS) + _pick(rng, gen.COMPOUND_KINDS)
+    building = int(rng.integers(1, 30))
+    unit = int(rng.integers(1, 6))
+    room = int(rng.integers(1, 33)) * 100 + int(rng.integers(1, 5))
+    rest = f"{compound}{building}号楼{unit}单元{room}室"
+    return city.address(d, _pick(rng, d.roads), int(rng.integers(1, 400)), rest)
+
+
+def _former_address(rng: np.random.Generator) -> str:
+    """Where someone who moved lived before: elsewhere in the same city."""
+    return _address(rng, _district(rng))
+
+
+def _shorten(address: str) -> str:
+    """The same address as a clerk writes it: without the city, 栋 for 号楼."""
+    return address.removeprefix(city.CITY).replace("号楼", "栋")
 
 
 def _household(rng: np.random.Generator, size: int) -> list[_Person]:
@@ -187,18 +224,17 @@ def household_persons(n_persons: int, *, seed: int = 5) -> pd.DataFrame:
     while len(rows) < n_persons:
         size = int(rng.choice(5, p=SIZE_SHARES)) + 1
         people = _household(rng, size)
-        region = int(rng.integers(0, len(gen.REGIONS)))
-        address = str(gen._addresses(rng, np.asarray([region]))[0])
+        region = _district(rng)
+        address = _address(rng, region)
         shares_phone = rng.random() < 0.35  # the whole family gives the head's number
         for p in people:
             if len(rows) >= n_persons:
                 break
-            code = gen.REGIONS[region][0]
+            code = city.DISTRICTS[region].code
             sex_digit = int(rng.integers(0, 5)) * 2 + (1 if p.sex == "M" else 0)
             seq = (seq + 1) % 100
             first17 = f"{code}{p.birth:%Y%m%d}{seq:02d}{sex_digit}"
             moved = rng.random() < MOVED_SHARE
-            old_region = int(rng.integers(0, len(gen.REGIONS)))
             rows.append(
                 {
                     "person_id": len(rows),
@@ -210,9 +246,7 @@ def household_persons(n_persons: int, *, seed: int = 5) -> pd.DataFrame:
                     "id_number": first17 + id_check_char(first17),
                     "phone": people[0].phone if shares_phone else p.phone,
                     "address": address,
-                    "old_address": (
-                        str(gen._addresses(rng, np.asarray([old_region]))[0]) if moved else None
-                    ),
+                    "old_address": _former_address(rng) if moved else None,
                     "old_phone": _phone(rng) if moved else None,
                 }
             )
@@ -286,7 +320,7 @@ def _with_errors(rec: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
     phones = rec["phone"].to_numpy(dtype=object).copy()
     addresses = rec["address"].to_numpy(dtype=object).copy()
     short = mask(0.3)
-    addresses[short] = [gen._shorten(a) for a in addresses[short]]
+    addresses[short] = [_shorten(a) for a in addresses[short]]
     addresses[trad] = gen._to_traditional(addresses[trad])
     wide = mask(rates.full_width)
     for column, present_only in ((phones, False), (ids, True), (birth, False), (addresses, False)):

@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from govloop.demo import city
 from govloop.ingest import service
 from govloop.ingest.models import Source
 from govloop.ingest.pipeline import create_source
@@ -56,13 +57,6 @@ GIVEN = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英"
     "华建国志红玉兰文斌海燕欣怡子涵浩然雨轩梓萱晨阳佳琪"
 )
-# administrative division codes (GB/T 2260) with the district they name
-REGIONS = [
-    ("330106", "浙江省杭州市西湖区", ["文三路", "古墩路", "天目山路", "学院路"]),
-    ("330105", "浙江省杭州市拱墅区", ["莫干山路", "湖墅南路", "上塘路"]),
-    ("330108", "浙江省杭州市滨江区", ["江南大道", "滨盛路", "长河路"]),
-    ("330110", "浙江省杭州市余杭区", ["文一西路", "五常大道", "临平大道"]),
-]
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 TRADES = ["科技", "贸易", "餐饮管理", "建筑工程", "物业服务", "文化传媒", "医药", "供应链"]
@@ -89,12 +83,9 @@ def _name(rng: random.Random) -> str:
 
 
 def _address(rng: random.Random) -> tuple[str, str]:
-    code, district, roads = rng.choice(REGIONS)
-    return (
-        code,
-        f"{district}{rng.choice(roads)}{rng.randint(1, 399)}号"
-        f"{rng.randint(1, 30)}幢{rng.randint(101, 2402)}室",
-    )
+    d = rng.choices(city.DISTRICTS, weights=city.WEIGHTS)[0]
+    rest = f"{rng.randint(1, 30)}幢{rng.randint(101, 2402)}室"
+    return d.code, city.address(d, rng.choice(d.roads), rng.randint(1, 399), rest)
 
 
 def person_rows(*, seed: int, count: int, bad_share: float = 0.04) -> Iterator[dict[str, str]]:
@@ -141,7 +132,7 @@ def enterprise_rows(*, seed: int, count: int) -> Iterator[dict[str, Any]]:
         yield {
             "登记编号": f"SJ{i:06d}",
             "统一社会信用代码": credit_code(rng, region),
-            "企业名称": f"杭州{rng.choice(GIVEN)}{rng.choice(GIVEN)}"
+            "企业名称": f"{city.CITY_SHORT}{rng.choice(GIVEN)}{rng.choice(GIVEN)}"
             f"{rng.choice(TRADES)}{rng.choice(ORG_SUFFIX)}",
             "法定代表人": _name(rng),
             "法定代表人证件号码": id_number(rng, birth, rng.random() < 0.5, region),
@@ -154,16 +145,17 @@ def project_lines(*, seed: int, count: int) -> Iterator[str]:
     rng = random.Random(seed + 11)
     for i in range(count):
         if i in (5, 17):  # a truncated export line
-            yield f'{{"record_id": "ZJ{i:04d}", "project_code": "2026-330106-47-01'
+            yield f'{{"record_id": "ZJ{i:04d}", "project_code": "2026-{city.CITY_CODE}-47-01'
             continue
+        region, address = _address(rng)
         record = {
             "record_id": f"ZJ{i:04d}",
-            "project_code": f"2026-{rng.choice(REGIONS)[0]}-47-01-{rng.randint(100000, 999999)}",
-            "name": rng.choice(["西溪", "之江", "钱塘", "运河"])
+            "project_code": f"2026-{region}-47-01-{rng.randint(100000, 999999)}",
+            "name": rng.choice(city.LANDMARKS)
             + rng.choice(["人才公寓", "综合体", "安置房", "学校"])
             + rng.choice(["一期", "二期", "改扩建"])
             + "工程",
-            "address": _address(rng)[1],
+            "address": address,
             "updated_at": f"2026-11-{rng.randint(1, 28):02d}T10:00:00+08:00",
         }
         if i % 25 == 24:
@@ -226,7 +218,7 @@ def seed_demo(*, session: Session, seed: int) -> str:
     civil = _source(
         session,
         "xh-civil-affairs",
-        name="西湖区民政局人口信息",
+        name="市民政局人口信息",
         kind="file",
         schema_name="person_record",
         mapping=PERSON_MAPPING,
@@ -235,7 +227,7 @@ def seed_demo(*, session: Session, seed: int) -> str:
     market = _source(
         session,
         "xh-market-regulation",
-        name="西湖区市场监管局企业登记",
+        name="市市场监管局企业登记",
         kind="file",
         schema_name="enterprise_record",
         mapping=ENTERPRISE_MAPPING,
@@ -244,7 +236,7 @@ def seed_demo(*, session: Session, seed: int) -> str:
     housing = _source(
         session,
         "xh-housing",
-        name="西湖区住建局工程项目",
+        name="市住建局工程项目",
         kind="jsonl",
         schema_name="project_record",
         department="住建局",
@@ -252,7 +244,7 @@ def seed_demo(*, session: Session, seed: int) -> str:
     queue = _source(
         session,
         "xh-hall-vendor-queue",
-        name="西湖区行政服务中心原排队系统导出",
+        name=f"{city.HALL.name}原排队系统导出",
         kind="vendor",
         schema_name="hall_event",
         department="行政服务中心",
