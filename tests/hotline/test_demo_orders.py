@@ -80,7 +80,11 @@ def test_callers_places_and_shares_look_real():
     emails = [o.caller_email for o in orders if o.caller_email]
     assert 0 < len(emails) < n and all("@" in e for e in emails)
     assert all(o.district in DISTRICTS for o in orders)
-    assert all(abs(o.lat - 26.07) < 0.3 and abs(o.long - 119.30) < 0.3 for o in orders)
+    assert {o.district for o in orders} == set(DISTRICTS)
+    for o in orders:
+        lat, long, roads = DISTRICTS[o.district]
+        assert abs(o.lat - lat) <= 0.02 and abs(o.long - long) <= 0.02
+        assert o.address.startswith(roads)
     channels = Counter(o.channel for o in orders)
     assert 0.58 <= channels[Channel.PHONE] / n <= 0.72
     assert channels[Channel.OPEN311] > 0 and channels[Channel.EMAIL] > 0
@@ -99,14 +103,14 @@ def test_arrivals_fall_in_the_window_mostly_on_weekday_daytime():
 
 def test_a_surge_adds_one_incident_and_leaves_the_other_orders_alone():
     day = date(2025, 4, 10)
-    surge = Surge(day=day, category_code="SW-WATER", district="仓山区", extra=15, theme="停水")
+    surge = Surge(day=day, category_code="SW-WATER", district="明湖区", extra=15, theme="停水")
     base = _orders(count=300)
     with_surge = _orders(count=300, surges=[surge])
     extra = [o for o in with_surge if o.theme]
     assert len(with_surge) == 315 and len(extra) == 15
     assert [o for o in with_surge if not o.theme] == base
     assert all(o.created_at.astimezone(CITY_TZ).date() == day for o in extra)
-    assert {(o.category_code, o.district) for o in extra} == {("SW-WATER", "仓山区")}
+    assert {(o.category_code, o.district) for o in extra} == {("SW-WATER", "明湖区")}
     assert all("停水" in o.title + o.content for o in extra)
     assert len({o.address.split("号", 1)[1] for o in extra}) == 1  # one compound
     default_theme = _orders(count=10, surges=[Surge(day=day, category_code="CG-NOISE")])

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from govloop.demo import city
 from govloop.hotline.catalogue import CategorySpec, load_catalogue
 from govloop.hotline.models import Channel, OrderType, Urgency
 
@@ -65,16 +66,11 @@ class GeneratedOrder:
     theme: str | None = None  # the surge theme when a Surge injected this order
 
 
-# district → (centre lat, centre long, streets)
+# district → (centre lat, centre long, roads), from the demo city
 DISTRICTS: dict[str, tuple[float, float, tuple[str, ...]]] = {
-    "鼓楼区": (26.082, 119.296, ("五四路", "杨桥路", "湖东路", "东街", "铜盘路", "西二环路")),
-    "台江区": (26.053, 119.314, ("八一七路", "工业路", "六一路", "江滨路", "宁化路", "达道路")),
-    "仓山区": (26.035, 119.320, ("首山路", "金山大道", "浦上大道", "盘屿路", "建新路", "福湾路")),
-    "晋安区": (26.110, 119.330, ("福马路", "岳峰路", "连江路", "鼓山大道", "秀峰路", "新店路")),
-    "马尾区": (26.000, 119.430, ("江滨东大道", "罗星路", "沿山路", "儒江路", "君竹路", "快安路")),
-    "长乐区": (25.962, 119.520, ("吴航路", "首占路", "郑和路", "航城路", "营前路", "漳港路")),
+    d.name: (d.lat, d.long, d.roads) for d in city.DISTRICTS
 }
-_DISTRICT_WEIGHTS = (22, 16, 22, 20, 8, 12)
+_DISTRICT_WEIGHTS = city.WEIGHTS
 
 # How often each category is called about, relative to the others.
 CATEGORY_WEIGHTS = {
@@ -110,8 +106,8 @@ _GIVEN = (
     "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰红梅建国志文斌鑫晨宇欣怡浩然子轩梓涵雨萱"
 )
 _COMPOUND_A = (
-    "金辉", "融侨", "万科", "阳光", "世茂", "正祥", "泰禾", "保利", "建发", "中海",
-    "正荣", "禹洲", "福晟", "名城", "象屿", "三盛", "榕城", "江南", "闽江", "东方",
+    "金桂", "锦绣", "万科", "阳光", "翠湖", "书香", "江景", "保利", "春晓", "中海",
+    "明珠", "紫荆", "丽都", "碧水", "金地", "华润", *city.LANDMARKS[:4],
 )  # fmt: skip
 _COMPOUND_B = (
     "天鹅湾", "锦江", "香榭", "城市", "滨江", "御园", "半岛", "山水", "文苑", "丽景",
@@ -123,7 +119,7 @@ _SHOP_B = (
     "烧烤店", "面馆", "超市", "便利店", "健身房", "美容店", "水果店", "手机店", "火锅店",
     "奶茶店", "药店", "洗车店", "餐厅", "服装店",
 )  # fmt: skip
-_COMPANY_A = ("恒信", "鑫达", "华宇", "闽发", "宏图", "永盛", "顺通", "博远", "中立", "嘉和")
+_COMPANY_A = ("恒信", "鑫达", "华宇", "澜发", "宏图", "永盛", "顺通", "博远", "中立", "嘉和")
 _COMPANY_B = (
     "建筑工程", "科技", "物流", "电子", "餐饮管理", "贸易", "装饰工程", "保安服务",
     "家政服务", "机械制造",
@@ -139,7 +135,7 @@ _POOLS: dict[str, tuple[str, ...]] = {
     ),
     "job": ("保安", "服务员", "装修工", "快递员", "厨师", "销售", "仓管", "司机", "电工", "保洁"),
     "hosp": (
-        "市第一医院", "市第二医院", "省立医院", "市中医院", "市妇幼保健院", "协和医院",
+        "市第一医院", "市第二医院", "市人民医院", "市中医院", "市妇幼保健院", "市中心医院",
         "儿童医院", "区人民医院", "社区卫生服务中心",
     ),
     "dept": ("儿科", "急诊科", "骨科", "眼科", "口腔科", "妇产科", "皮肤科", "心内科"),
@@ -191,7 +187,7 @@ class _Slots(dict[str, str]):
         elif key == "bus":
             value = f"{rng.randint(1, 199)}路"
         elif key == "plate":
-            value = rng.choice("DTBEF") + "".join(rng.choice("0123456789") for _ in range(4))
+            value = "".join(rng.choice("0123456789") for _ in range(4))
         else:
             raise KeyError(key)
         self[key] = value
@@ -549,12 +545,12 @@ TOPICS: dict[str, Topic] = {
     "JT-TAXI": _t(
         "出租车拒载",
         "出租车司机拒载|网约车绕路多收费|出租车不打表|{s}出租车议价|网约车司机态度恶劣",
-        "{t}在{s}打了一辆出租车，车牌号闽A{plate}，司机听说要去{d}直接拒载。"
+        "{t}在{s}打了一辆出租车，车牌尾号{plate}，司机听说要去{d}直接拒载。"
         "|用手机叫了网约车从{c}到{s}，平时几十块，这次司机绕路收了我{amt}元。"
         "|在火车站坐出租车，司机不肯打表，一口价要{amt}元，明显宰客。"
         "|{t}坐的网约车司机一路打电话，我提醒他注意安全，他就赶我下车。"
         "|{s}晚上有很多出租车扎堆议价，不打表，去哪都要多加钱。"
-        "|坐出租车把手机落在车上了，车牌号闽A{plate}，希望帮忙找一下司机。"
+        "|坐出租车把手机落在车上了，车牌尾号是{plate}，希望帮忙找一下司机。"
         "|网约车平台显示的车牌和实际来接我的车不一致，司机也不是同一个人。"
         "|出租车司机在车上抽烟，我说了他还不高兴，后来故意把我放在半路。"
         "|在机场排队坐出租车，司机嫌路程太近拒绝载客，还说排了几个小时的队。",
@@ -672,7 +668,7 @@ TOPICS: dict[str, Topic] = {
     "YB-MEDINS": _t(
         "医保系统故障",
         "咨询异地就医备案|医保报销比例问题|医保卡无法使用|门诊统筹报销咨询|住院费用医保报销",
-        "我父亲要去上海看病，想问异地就医备案在网上怎么办，报销比例是多少？"
+        "我父亲要去外地的大医院看病，想问异地就医备案在网上怎么办，报销比例是多少？"
         "|我在{hosp}住院花了{amt}元，医保只报了一小部分，想问报销比例怎么算的。"
         "|{t}去药店买药，医保卡刷不了，说是卡被冻结了，我一直有正常缴费。"
         "|门诊统筹每年的报销额度是多少？在社区医院看病和大医院报销一样吗？"

@@ -119,7 +119,7 @@ def demo_surges(end: datetime) -> list[Surge]:
     """A burst of one concrete matter yesterday and a category surge three days ago."""
     day = (end - timedelta(days=1)).date()
     return [
-        Surge(day=day, category_code="SW-WATER", district="仓山区", extra=18, theme=None),
+        Surge(day=day, category_code="SW-WATER", district="明湖区", extra=18, theme=None),
         Surge(day=day - timedelta(days=2), category_code="CG-NOISE", district=None, extra=25),
     ]
 
