@@ -3,8 +3,11 @@
 Articles are written from a small table of matters (事项): how-to answers, materials,
 office hours, fees and policies for services, and scope, handling time and rules for
 complaints. The demo gets ≈150 city-wide articles published through the review workflow;
-the benchmark gets tens of thousands of district- and street-level variants (matter ×
-scenario × aspect × place), written in bulk with SQLAlchemy Core.
+they send callers to the demo hall and quote its name, address, phone and opening hours from
+:data:`govloop.demo.city.HALL`, the facts the hall seed configures the hall with. The
+benchmark gets tens of thousands of street- and town-level variants (matter × scenario ×
+aspect × place, the places being the demo city's 街道 and 乡镇), written in bulk with
+SQLAlchemy Core.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from govloop.core.clock import local_today, now
 from govloop.core.models import User
+from govloop.demo import city
+from govloop.demo.hall import seed as hall_seed
 from govloop.hotline.kb import service as kb
 from govloop.hotline.kb.search import optimize_index, write_index
 from govloop.hotline.models import ArticleStatus, HotlineCategory, KbArticle, KbArticleVersion
@@ -220,16 +225,11 @@ PROBE_ENDINGS = {
     "反映时需提供的信息": "反映时要提供哪些信息",
     "相关规定": "有什么相关规定",
 }
-DISTRICTS = (
-    "城关区、东湖区、西山区、南湖区、北城区、高新区、"
-    "经开区、滨江区、临港新区、青山县、白云县、桃源县"
-)
-STREETS = (
-    "人民路、解放路、和平、新华、长安、建设、文化、光明、朝阳、红星、胜利、幸福、东风、"
-    "前进、团结、向阳、育才、沿江、花园、金桥、翠屏、龙泉、凤凰、桂花、紫荆"
-)
-PLACES = tuple(f"{d}{s}街道" for d in DISTRICTS.split("、") for s in STREETS.split("、"))
-ROADS = ("中山路", "人民大道", "建设路", "解放东路", "新华街", "文化路", "长江路", "迎宾大道")
+# Street offices (街道) and towns (镇, 乡) of the demo city: the benchmark's places
+PLACES = tuple(d.name + sub for d in city.DISTRICTS for sub in d.subdistricts)
+PLACE_DISTRICTS: dict[str, city.District] = {
+    d.name + sub: d for d in city.DISTRICTS for sub in d.subdistricts
+}
 TIPS = (
     "",
     "周一上午和月初办事人数较多，建议错峰前往或提前网上预约。",
@@ -237,11 +237,16 @@ TIPS = (
     "如有疑问，可向大厅导办员咨询或拨打12345热线。",
     "材料可在线预审，预审通过后到窗口“只跑一次”。",
 )
-HOURS = (
-    "周一至周五 9:00-17:00（法定节假日除外）",
+# Hours of the street offices' and towns' own service centres (便民服务中心), which keep
+# their own; city-wide articles send callers to the demo hall and state its hours.
+LOCAL_HOURS = (
+    "周一至周五 8:30-12:00、14:00-17:30（法定节假日除外）",
     "周一至周五 8:30-12:00、13:30-17:30，周六上午 9:00-12:00 延时服务",
-    "工作日 9:00-18:00，中午不休息",
+    "工作日 9:00-17:30，中午不休息",
 )
+# Offices with their own windows in the demo hall; other matters go to its 综合窗口.
+HALL_OFFICES = frozenset(name for _code, name, _prefix in hall_seed.DEPARTMENTS)
+HOURS_ASPECT = "办理地点和时间"
 
 
 @dataclass(frozen=True)
@@ -255,12 +260,24 @@ class ArticleSpec:
     probe: str = ""  # a caller's query this article should answer (benchmark recall)
 
 
+def hall_place(office: str) -> tuple[str, str, str, str]:
+    """(where, address, hours, phone) of a city-wide matter: the demo hall, as configured."""
+    window = f"{office}窗口" if office in HALL_OFFICES else f"综合窗口（{office}事项）"
+    hall = city.HALL
+    return f"{hall.name}{window}", hall.address, hall.hours_text(), hall.phone
+
+
 def _answer(m: Matter, aspect: str, scenario: str, place: str, r: random.Random) -> str:
     # Places stand between punctuation, so the tokenizer sees a few hundred distinct runs.
-    where = f"{place}便民服务中心" if place else f"市民服务中心{m.office}窗口"
-    local = f"{place}范围内的诉求由属地街道配合核实。" if place else ""
-    address = f"{r.choice(ROADS)}{r.randint(1, 399)}号"
-    phone = f"{r.choice('68')}{r.randint(1000000, 9999999)}"
+    if place:
+        roads = PLACE_DISTRICTS[place].roads
+        where = f"{place}便民服务中心"
+        address = f"{r.choice(roads)}{r.randint(1, 399)}号"
+        hours = r.choice(LOCAL_HOURS)
+        phone = f"{r.choice('68')}{r.randint(1000000, 9999999)}"
+    else:
+        where, address, hours, phone = hall_place(m.office)
+    local = f"{place}范围内的诉求由属地街道（乡镇）配合核实。" if place else ""
     items = "；".join(f"{i}. {x}" for i, x in enumerate(m.items, 1))
     case = f"（{scenario}）" if scenario else ""
     days = max(1, m.days + r.choice((-1, 0, 0, 1)))
@@ -269,8 +286,8 @@ def _answer(m: Matter, aspect: str, scenario: str, place: str, r: random.Random)
         f"委托他人代办的，另需提供代办人身份证和授权委托书。",
         "办理流程": f"{m.name}{case}办理流程：1. 通过{m.online}在线申请，或到窗口（{where}）"
         f"取号提交材料；2. 窗口受理并审核；3. 审核通过后{days}个工作日内办结，结果以短信通知。",
-        "办理地点和时间": f"{m.name}的办理地点：{where}，地址：{address}。"
-        f"办公时间：{r.choice(HOURS)}。咨询电话：{phone}，也可拨打12345热线。",
+        HOURS_ASPECT: f"{m.name}的办理地点：{where}，地址：{address}。"
+        f"办公时间：{hours}。咨询电话：{phone}，也可拨打12345热线。",
         "收费标准": f"{m.fee}。如遇收费与公示标准不符，可拨打12345热线或向{m.office}反映。",
         "政策依据": f"根据《{m.basis}》，{m.rule}。{m.name}{case}的具体条件以{m.office}公布为准。",
         "受理范围": f"{m.name}类诉求（如{'、'.join(m.scenarios)}）由{m.office}牵头处理。"
