@@ -20,6 +20,7 @@ from govloop.insight.cli import insight_app
 from govloop.serve import serve
 from govloop.setup.cli import init, org_app
 from govloop.subjects.cli import subjects_app
+from govloop.worker import worker
 
 app = typer.Typer(help="govloop — 政务服务数字化运营平台", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -41,6 +42,7 @@ app.command("demo")(demo)
 devices_app.command("simulate")(simulate_devices)
 ingest_app.command("export")(export_records)
 app.command("serve")(serve)
+app.command("worker")(worker)
 
 if __name__ == "__main__":
     app()
