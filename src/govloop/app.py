@@ -26,15 +26,16 @@ from govloop.access import web as access_web
 from govloop.actions import web as actions_web
 from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
-from govloop.core import access_rules, health
+from govloop.core import access_rules, health, metrics_api
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
-from govloop.core.db import get_engine
+from govloop.core.db import get_engine, unit_of_work
 from govloop.core.deps import limit_halls, public
 from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRequired
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job
+from govloop.core.metrics import RequestMetrics, register_gauges, timed_duty, use_sessions
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
 from govloop.field import web as field_web
@@ -83,7 +84,7 @@ async def _job_loop(
     await asyncio.sleep(first_delay)
     while True:
         try:
-            await to_thread.run_sync(job)
+            await to_thread.run_sync(timed_duty, name, job)
         except Exception:
             log.exception("%s failed", name)
         await asyncio.sleep(interval)
@@ -276,6 +277,12 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         routes=lambda: [d.route for d in access_rules.declarations(app)],
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestMetrics)  # outermost: the whole time a request takes
+    use_sessions(lambda: unit_of_work(readonly=True))
+    for domain in DOMAINS:
+        for name, gauges in getattr(domain, "GAUGES", []):
+            register_gauges(name, gauges)
+    app.include_router(metrics_api.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for domain in DOMAINS:
         for router in domain.ROUTERS:

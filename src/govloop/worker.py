@@ -20,6 +20,7 @@ import typer
 from sqlalchemy import Connection, Engine, text
 
 from govloop.core.jobs import Job
+from govloop.core.metrics import timed_duty
 
 log = logging.getLogger("govloop.worker")
 
@@ -98,7 +99,7 @@ class Schedule:
             if self.clock() < self.due[job.name]:
                 continue
             try:
-                job.run()
+                timed_duty(job.name, job.run)
             except Exception:  # a failing duty is logged and retried at its next time
                 log.exception("duty %s failed", job.name)
             self.due[job.name] = self.clock() + job.interval_s()

@@ -460,6 +460,7 @@ TABLE: dict[str, str] = {
     # probes and administration (last: the account rows may deactivate the admin)
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,
+    "GET /metrics": API_KEY,
     "GET /admin/users": USERS,
     "GET /admin/users/{user_id}": USERS,
     "POST /admin/users/{user_id}/deactivate": USERS,

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 
 from govloop.access import api, pages, service
 from govloop.audit import log as audit
+from govloop.audit.metrics import audit_gauges
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
 
@@ -35,3 +36,4 @@ JOBS: list[Job] = [
     Job("access sweep", _end_grants, every(GRANT_SWEEP_S), every(10)),
     Job("audit checkpoint", _checkpoint_audit, every(AUDIT_CHECKPOINT_S), every(60)),
 ]
+GAUGES = [("audit", audit_gauges)]

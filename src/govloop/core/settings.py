@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     session_max_age_seconds: int = 12 * 3600
     # Run timed duties (missed appointments, closing time) inside the web process.
     run_jobs: bool = True
+    # Bearer token a Prometheus scraper presents at /metrics; empty: this machine only.
+    metrics_token: str = ""
     # Incremental indicator refresh (export new events, recompute touched periods).
     indicator_refresh_seconds: float = 300
     # Ingest limits: bytes of one push request, of one uploaded file, records of one push.

@@ -8,6 +8,7 @@ from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
 from govloop.hall import api, appointment_pages, case_data_pages, manage_pages, pages
 from govloop.hall import jobs as hall_jobs
+from govloop.hall.metrics import hall_gauges
 
 
 def _run_hall_jobs() -> None:
@@ -25,3 +26,4 @@ ROUTERS: list[APIRouter] = [
     case_data_pages.router,
 ]
 JOBS: list[Job] = [Job("hall jobs", _run_hall_jobs, every(hall_jobs.JOB_INTERVAL_S), every(0))]
+GAUGES = [("hall", hall_gauges)]
