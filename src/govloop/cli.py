@@ -10,6 +10,7 @@ from govloop.bench.cli import bench_app
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
 from govloop.demo.cli import demo, simulate_devices
+from govloop.doctor import doctor
 from govloop.hall.cli import hall_app
 from govloop.hotline.cli import app as hotline_app
 from govloop.hotline.open311.cli import app as open311_app
@@ -43,6 +44,7 @@ devices_app.command("simulate")(simulate_devices)
 ingest_app.command("export")(export_records)
 app.command("serve")(serve)
 app.command("worker")(worker)
+app.command("doctor")(doctor)
 
 if __name__ == "__main__":
     app()
