@@ -26,7 +26,7 @@ from govloop.access import web as access_web
 from govloop.actions import web as actions_web
 from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
-from govloop.core import access_rules, health, metrics_api
+from govloop.core import access_rules, health, logs, metrics_api
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.db import get_engine, unit_of_work
@@ -35,6 +35,7 @@ from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRe
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job
+from govloop.core.logs import AccessLog
 from govloop.core.metrics import RequestMetrics, register_gauges, timed_duty, use_sessions
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
@@ -230,6 +231,8 @@ async def handle_unexpected_error(request: Request, exc: Exception) -> Response:
 
 def create_app(run_jobs: bool | None = None) -> FastAPI:
     settings = get_settings()
+    if settings.log_format == "json":  # each web worker process configures its own logs
+        logs.configure(settings.log_format, settings.log_level)
     limit_halls(org_service.may_act_in_hall)  # staff act in the halls they belong to
     if settings.environment != "development":
         audit_keys.require_signing_key()  # no audit signing key: refuse to start
@@ -276,6 +279,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         default=lambda: get_settings().max_request_bytes,
         routes=lambda: [d.route for d in access_rules.declarations(app)],
     )
+    app.add_middleware(AccessLog)  # inside SecurityHeaders: the request id is set
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestMetrics)  # outermost: the whole time a request takes
     use_sessions(lambda: unit_of_work(readonly=True))

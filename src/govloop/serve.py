@@ -23,6 +23,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
     """Serve the web application (behind a reverse proxy: set GOVLOOP_TRUSTED_PROXIES)."""
     import uvicorn
 
+    from govloop.core import logs
     from govloop.core.settings import DEV_SECRET, get_settings
 
     settings = get_settings()
@@ -41,13 +42,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
         )
         raise typer.Exit(1)
     proxies = settings.trusted_proxies.strip()
+    logs.configure(settings.log_format, settings.log_level)
     uvicorn.run(
         "govloop.app:create_app",
         factory=True,
         host=host,
         port=port,
         workers=workers,
-        log_level="info",
+        log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's lines go through govloop's log configuration
+        access_log=False,  # one line per request comes from govloop's AccessLog
         # X-Forwarded-For/-Proto are believed only from the configured proxies; uvicorn's
         # default would believe any local process.
         proxy_headers=bool(proxies),

@@ -151,9 +151,12 @@ def worker(
     """Run the timed duties (day close, appointment and SLA sweeps, grants, indicator refresh,
     audit checkpoint). Web processes then run with GOVLOOP_RUN_JOBS=false."""
     from govloop.app import all_jobs
+    from govloop.core import logs
     from govloop.core.db import get_engine
+    from govloop.core.settings import get_settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    settings = get_settings()
+    logs.configure(settings.log_format, settings.log_level)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         # the duty in progress finishes; its transaction commits or rolls back whole

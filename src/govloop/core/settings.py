@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     run_jobs: bool = True
     # Bearer token a Prometheus scraper presents at /metrics; empty: this machine only.
     metrics_token: str = ""
+    # Log lines: "json" (one object per line, for a log shipper) or "console"; and the level.
+    log_format: str = "console"
+    log_level: str = "INFO"
     # Incremental indicator refresh (export new events, recompute touched periods).
     indicator_refresh_seconds: float = 300
     # Ingest limits: bytes of one push request, of one uploaded file, records of one push.
