@@ -161,7 +161,7 @@ def _device_day(
         cut = on + timedelta(minutes=rng.randint(60, 360))
         events.append((cut, "offline", {"reason": "heartbeat_timeout"}))
         events.append((cut + timedelta(minutes=rng.randint(10, 60)), "heartbeat", {}))
-    events.append((off, "offline", {"reason": "powered off"}))
+    events.append((off, "offline", {"reason": "断电"}))
     for at, kind, detail in sorted(events, key=lambda e: e[0]):
         if at > current:
             # today, still running: last heartbeat a few seconds ago

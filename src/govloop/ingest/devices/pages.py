@@ -67,6 +67,9 @@ def detail_lines(detail: dict[str, Any] | None) -> list[tuple[str, str]]:
     """(label, value) of each entry of an event's detail; unknown keys are kept as sent."""
     lines = []
     for key, value in (detail or {}).items():
+        if isinstance(value, dict):  # what the device itself sent, kept whole
+            lines += detail_lines(value)
+            continue
         label = _(DETAIL_LABELS[key]) if key in DETAIL_LABELS else key
         shown = (
             _(DETAIL_VALUES[value]) if isinstance(value, str) and value in DETAIL_VALUES else value
