@@ -6,6 +6,7 @@ import typer
 
 from govloop.access.cli import audit_app
 from govloop.analytics.cli import export_records
+from govloop.backup import backup, restore
 from govloop.bench.cli import bench_app
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
@@ -45,6 +46,8 @@ ingest_app.command("export")(export_records)
 app.command("serve")(serve)
 app.command("worker")(worker)
 app.command("doctor")(doctor)
+app.command("backup")(backup)
+app.command("restore")(restore)
 
 if __name__ == "__main__":
     app()
