@@ -35,6 +35,7 @@ from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRe
 from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job
+from govloop.core.listen import start_listening
 from govloop.core.logs import AccessLog
 from govloop.core.metrics import RequestMetrics, register_gauges, timed_duty, use_sessions
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
@@ -94,11 +95,15 @@ async def _job_loop(
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     tasks = []
+    # commits in other processes wake this one's live screens (PostgreSQL)
+    listener = await to_thread.run_sync(start_listening, get_engine())
     if app.state.run_jobs:
         for job in all_jobs():
             loop = _job_loop(job.run, job.interval_s(), job.name, job.first_delay_s())
             tasks.append(asyncio.create_task(loop))
     yield
+    if listener is not None:
+        await to_thread.run_sync(listener.close)
     for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -2,8 +2,8 @@
 
 Domains append their own event rows inside the caller's transaction; after the
 transaction commits, in-process listeners (live displays) are woken for the topics the
-transaction touched. Other processes see the rows through polling, so the wake-up is an
-optimisation, never the only path.
+transaction touched. On PostgreSQL other processes are woken through NOTIFY/LISTEN
+(``core.listen``); polling stays as the safety net, so a wake-up is never the only path.
 """
 
 from __future__ import annotations
@@ -11,16 +11,38 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 _listeners: list[Callable[[set[str]], None]] = []
 _lock = threading.Lock()
 
 
+NOTIFY_CHANNEL = "govloop"
+
+
 def touch(session: Session, topic: str) -> None:
-    """Mark ``topic`` as changed by this transaction."""
-    session.info.setdefault("touched_topics", set()).add(topic)
+    """Mark ``topic`` as changed by this transaction. On PostgreSQL the transaction also
+    notifies ``NOTIFY_CHANNEL``: the server delivers it to every listening process when, and
+    only if, the transaction commits."""
+    touched = session.info.setdefault("touched_topics", set())
+    if topic in touched:
+        return
+    touched.add(topic)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            text("SELECT pg_notify(:channel, :topic)"),
+            {"channel": NOTIFY_CHANNEL, "topic": topic},
+        )
+
+
+def dispatch(topics: set[str]) -> None:
+    """Wake this process's listeners for topics changed elsewhere (another process's
+    commit, received through LISTEN)."""
+    with _lock:
+        listeners = list(_listeners)
+    for listener in listeners:
+        listener(set(topics))
 
 
 def add_commit_listener(listener: Callable[[set[str]], None]) -> None:
@@ -37,12 +59,8 @@ def remove_commit_listener(listener: Callable[[set[str]], None]) -> None:
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
     topics = session.info.pop("touched_topics", None)
-    if not topics:
-        return
-    with _lock:
-        listeners = list(_listeners)
-    for listener in listeners:
-        listener(set(topics))
+    if topics:
+        dispatch(topics)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -1,8 +1,10 @@
 """Live feed for display boards and "my ticket" pages (server-sent events).
 
 One poller per hall reads new rows of the event log and fans them out to every
-subscriber, so a hundred screens cost one query. Commits in this process wake the
-poller at once; commits elsewhere (other workers, the CLI) are seen within
+subscriber, so a hundred screens cost one query. Commits in this process wake the poller
+at once; on PostgreSQL so do commits elsewhere (other web processes, the worker, the CLI)
+through LISTEN (``core.listen``), with a slow poll as the safety net. Without it (SQLite,
+or while the LISTEN connection is down) commits elsewhere are seen within
 ``POLL_INTERVAL_S``.
 """
 
@@ -16,11 +18,14 @@ from anyio import to_thread
 
 from govloop.core.db import unit_of_work
 from govloop.core.events import add_commit_listener
+from govloop.core.listen import listening
 from govloop.hall import repository as repo
 from govloop.hall.overview import display_snapshot, event_out
 from govloop.org.models import Hall
 
 POLL_INTERVAL_S = 0.25
+# With LISTEN connected other processes' commits wake the feed; the poll is a safety net.
+LISTENING_POLL_INTERVAL_S = 5.0
 QUEUE_SIZE = 64
 
 
@@ -45,7 +50,10 @@ class HallFeed:
     async def run(self) -> None:
         while self.subscribers:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), POLL_INTERVAL_S)
+                await asyncio.wait_for(
+                    self.wake.wait(),
+                    LISTENING_POLL_INTERVAL_S if listening() else POLL_INTERVAL_S,
+                )
             self.wake.clear()
             events, snapshot = await to_thread.run_sync(_poll, self.hall_id, self.last_id)
             if not events:
@@ -90,6 +98,11 @@ class LiveHub:
         if feed.task is None or feed.task.done():
             feed.task = asyncio.create_task(feed.run())
         return queue
+
+    def last_id(self, hall_id: int) -> int:
+        """The last event the hall's feed has passed on (0: no feed)."""
+        feed = self.feeds.get(hall_id)
+        return feed.last_id if feed is not None else 0
 
     def unsubscribe(self, hall_id: int, queue: asyncio.Queue[dict[str, Any]]) -> None:
         feed = self.feeds.get(hall_id)
