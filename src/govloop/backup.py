@@ -52,7 +52,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -61,6 +61,7 @@ from sqlalchemy.engine import URL
 
 from govloop import __version__
 from govloop.audit.keys import key_dir as audit_key_dir
+from govloop.core.db import get_engine
 from govloop.core.errors import Conflict, GovloopError, RuleViolation
 from govloop.core.settings import analytics_settings
 
@@ -139,14 +140,21 @@ def _run(args: list[str], env: dict[str, str]) -> str:
     return done.stdout
 
 
-def _dump_sqlite(engine: Engine, dst: Path) -> dict[str, Any]:
-    src = sqlite3.connect(str(engine.url.database))
-    copy = sqlite3.connect(dst)
+def _sqlite_copy(src: Path, dst: Path) -> None:
+    """The online backup API: a consistent copy while others read and write (WAL-safe)."""
+    source, target = sqlite3.connect(src), sqlite3.connect(dst)
     try:
-        src.backup(copy)
+        source.backup(target)
     finally:
-        src.close()
-        copy.close()
+        source.close()
+        target.close()
+
+
+def _dump_sqlite(engine: Engine, dst: Path) -> dict[str, Any]:
+    src = Path(str(engine.url.database))
+    if not src.is_file():
+        raise RuleViolation(f"数据库文件 {src} 不存在", code="backup_no_database")
+    _sqlite_copy(src, dst)
     probe = create_engine(f"sqlite:///{dst}")
     with probe.connect() as conn:
         counts, revision = _state(conn, None)
@@ -180,16 +188,12 @@ def _tree(root: Path, prefix: str, skip_hidden: bool) -> Iterator[tuple[Path, st
             yield path, f"{prefix}/{rel.as_posix()}"
 
 
-def default_name() -> str:
-    return f"govloop-backup-{datetime.now().strftime('%Y%m%d-%H%M%S')}.tar"
-
-
 def create_backup(
     out: Path, *, engine: Engine, data_dir: Path | None = None, key_dir: Path | None = None
 ) -> Result:
     """Write one archive to ``out`` (a folder: a dated name inside it); mode 0600."""
     started = time.monotonic()
-    out = out / default_name() if out.is_dir() else out
+    out = out / f"govloop-backup-{datetime.now():%Y%m%d-%H%M%S}.tar" if out.is_dir() else out
     if out.exists():
         raise Conflict(f"{out} 已存在，不会覆盖", code="backup_exists")
     dialect = engine.dialect.name
@@ -260,64 +264,38 @@ def _unpacked(archive: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
         yield root, manifest
 
 
-def _target_state(engine: Engine) -> tuple[str | None, list[str]]:
-    with engine.connect() as conn:
-        schema = _schema(conn) if engine.dialect.name == "postgresql" else None
-        return schema, _tables(conn, schema)
-
-
-def _key_conflicts(src: Path, dst: Path) -> list[str]:
-    clashes = []
-    for path, _ in _tree(src, "", True):
-        target = dst / path.relative_to(src)
-        if target.exists() and target.read_bytes() != path.read_bytes():
-            clashes.append(target.name)
-    return clashes
-
-
-def _refusals(
+def _preflight(
     root: Path, manifest: dict[str, Any], engine: Engine, dirs: tuple[Path, Path]
-) -> list[str]:
-    """Why restoring without --force would overwrite something (empty: it would not)."""
-    _, tables = _target_state(engine)
-    reasons = []
-    if tables:
-        reasons.append(f"目标数据库已有 {len(tables)} 张表")
-    data_dir, key_dir = dirs
-    if (root / TREES["analytics"]).is_dir() and data_dir.is_dir() and any(data_dir.iterdir()):
-        reasons.append(f"分析数据目录 {data_dir} 不为空")
-    clashes = _key_conflicts(root / TREES["keys"], key_dir)
-    if clashes:
-        reasons.append(f"审计密钥目录 {key_dir} 中有不同的文件：{', '.join(clashes)}")
-    return reasons
-
-
-def _check_compatible(manifest: dict[str, Any], engine: Engine) -> None:
+) -> str:
+    """Refuse another dialect or schema; say what restoring would overwrite (or "")."""
     dialect = engine.dialect.name
+    with engine.connect() as conn:
+        schema = _schema(conn) if dialect == "postgresql" else None
+        tables = _tables(conn, schema)
     if manifest["dialect"] != dialect:
         raise RuleViolation(
             f"备份来自 {manifest['dialect']}，目标为 {dialect}：不支持跨数据库恢复",
             code="backup_dialect",
         )
-    schema, _ = _target_state(engine)
-    if dialect == "postgresql" and manifest.get("schema") != schema:
+    if manifest.get("schema") != schema:
         raise RuleViolation(
-            f"备份来自模式 {manifest.get('schema')}，目标模式为 {schema}："
+            f"备份来自模式 {manifest['schema']}，目标模式为 {schema}："
             "请让 search_path 指向同名模式",
             code="backup_schema",
         )
-
-
-def _restore_sqlite(dump: Path, engine: Engine) -> None:
-    engine.dispose()
-    src = sqlite3.connect(dump)
-    dst = sqlite3.connect(str(engine.url.database))
-    try:
-        src.backup(dst)
-    finally:
-        src.close()
-        dst.close()
-    engine.dispose()
+    data_dir, key_dir = dirs
+    reasons = [f"目标数据库已有 {len(tables)} 张表"] if tables else []
+    if (root / TREES["analytics"]).is_dir() and data_dir.is_dir() and any(data_dir.iterdir()):
+        reasons.append(f"分析数据目录 {data_dir} 不为空")
+    keys = root / TREES["keys"]
+    clashes = [
+        p.name
+        for p, _ in _tree(keys, "", True)
+        if (key_dir / p.name).exists() and (key_dir / p.name).read_bytes() != p.read_bytes()
+    ]
+    if clashes:
+        reasons.append(f"审计密钥目录 {key_dir} 中有不同的文件：{', '.join(clashes)}")
+    return "；".join(reasons)
 
 
 def _restore_pg(dump: Path, engine: Engine, schema: str, force: bool) -> None:
@@ -329,22 +307,15 @@ def _restore_pg(dump: Path, engine: Engine, schema: str, force: bool) -> None:
     toc = _run(["pg_restore", "--list", str(dump)], env).splitlines()
     listing = dump.with_suffix(".list")
     listing.write_text("\n".join(line for line in toc if not (exists and SCHEMA_TOC.match(line))))
-    args = [
-        "pg_restore",
-        "--no-owner",
-        "--no-privileges",
-        "--exit-on-error",
-        "--single-transaction",
-    ]
-    args += ["--clean", "--if-exists"] if force else []
+    args = ["pg_restore", "--no-owner", "--no-privileges", "--exit-on-error"]
+    args += ["--single-transaction", *(["--clean", "--if-exists"] if force else [])]
     _run([*args, f"--use-list={listing}", f"--dbname={conninfo}", str(dump)], env)
-    engine.dispose()
 
 
-def _place_tree(src: Path, dst: Path, aside: bool) -> Path | None:
+def _place_tree(src: Path, dst: Path) -> Path | None:
     """Move an extracted tree into place; an existing non-empty one is kept aside."""
     kept = None
-    if aside and dst.is_dir() and any(dst.iterdir()):
+    if dst.is_dir() and any(dst.iterdir()):
         kept = dst.with_name(f"{dst.name}.before-restore-{datetime.now():%Y%m%d-%H%M%S}")
         dst.rename(kept)
     dst.mkdir(parents=True, exist_ok=True)
@@ -377,21 +348,22 @@ def restore_backup(
     started = time.monotonic()
     dirs = (data_dir or analytics_settings().data_dir, key_dir or audit_key_dir())
     with _unpacked(archive) as (root, manifest):
-        _check_compatible(manifest, engine)
-        reasons = _refusals(root, manifest, engine, dirs)
+        reasons = _preflight(root, manifest, engine, dirs)
         if reasons and not force:
             raise Conflict(
-                "拒绝恢复，未做任何改动：" + "；".join(reasons) + "（确需覆盖请加 --force）",
+                f"拒绝恢复，未做任何改动：{reasons}（确需覆盖请加 --force）",
                 code="restore_not_empty",
             )
         dump = root / DB_MEMBER[manifest["dialect"]]
+        engine.dispose()  # no pooled connection keeps the old database open
         if manifest["dialect"] == "sqlite":
-            _restore_sqlite(dump, engine)
+            _sqlite_copy(dump, Path(str(engine.url.database)))
         else:
             _restore_pg(dump, engine, manifest["schema"], force)
+        engine.dispose()
         result = Result(archive, manifest, 0.0)
         if (root / TREES["analytics"]).is_dir():
-            kept = _place_tree(root / TREES["analytics"], dirs[0], aside=True)
+            kept = _place_tree(root / TREES["analytics"], dirs[0])
             if kept:
                 result.notes.append(f"原分析数据目录已移至 {kept}")
         if (root / TREES["keys"]).is_dir():
@@ -416,18 +388,20 @@ def _compare(manifest: dict[str, Any], engine: Engine) -> list[str]:
 # --- the commands ---------------------------------------------------------------------------
 
 
+def _refused(exc: GovloopError) -> NoReturn:
+    console.print(f"[red]{exc.message}[/red]")
+    raise typer.Exit(2) from exc
+
+
 def backup(
     out: Path = typer.Argument(Path("."), help="Archive file, or a folder for a dated name"),
 ) -> None:
     """Back up the database, the analytics store and the audit keys into one archive."""
-    from govloop.core.db import get_engine
-
     try:
         with console.status("正在备份…"):
             result = create_backup(out, engine=get_engine())
     except GovloopError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from exc
+        _refused(exc)
     m = result.manifest
     console.print(
         f"[green]已备份到 {result.path}[/green]（{m['dialect']}，迁移版本 {m['alembic_revision']}，"
@@ -446,14 +420,11 @@ def restore(
 ) -> None:
     """Restore a backup into the configured (empty) database and folders; exit 1 when the
     restored revision or row counts differ from the backup's."""
-    from govloop.core.db import get_engine
-
     try:
         with console.status("正在恢复…"):
             result = restore_backup(archive, engine=get_engine(), force=force)
     except GovloopError as exc:
-        console.print(f"[red]{exc.message}[/red]")
-        raise typer.Exit(2) from exc
+        _refused(exc)
     m = result.manifest
     for note in result.notes:
         console.print(f"[yellow]{note}[/yellow]")

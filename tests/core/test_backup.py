@@ -135,28 +135,20 @@ def test_restore_onto_empty_database(db, target, dirs, tmp_path, monkeypatch):
             report = audit.verify(session=s, use_configured_anchor=False)
         assert report.ok, report.problems
         assert (report.entries, report.checkpoints) == (5, 1)
+        # The key history matters: without it the restored checkpoint is untrusted.
+        monkeypatch.setenv("GOVLOOP_AUDIT_KEY_DIR", str(tmp_path / "elsewhere"))
+        with unit_of_work(readonly=True) as s:
+            assert not audit.verify(session=s, use_configured_anchor=False).ok
+        monkeypatch.setenv("GOVLOOP_AUDIT_KEY_DIR", str(keys2))
         with TestClient(create_app(run_jobs=False)) as client:
             assert client.get("/readyz").status_code == 200
     finally:
         set_engine(db)
 
 
-def test_audit_log_does_not_verify_without_the_keys(db, target, dirs, tmp_path, monkeypatch):
-    """The key history matters: without it the restored checkpoints are untrusted."""
-    _build(2)
-    made = create_backup(tmp_path / "b.tar", engine=db)
-    restore_backup(made.path, engine=target, data_dir=tmp_path / "d2", key_dir=tmp_path / "k2")
-    monkeypatch.setenv("GOVLOOP_AUDIT_KEY_DIR", str(tmp_path / "elsewhere"))
-    set_engine(target)
-    try:
-        with unit_of_work(readonly=True) as s:
-            assert not audit.verify(session=s, use_configured_anchor=False).ok
-    finally:
-        set_engine(db)
-
-
-def test_cli_refuses_a_non_empty_database_and_changes_nothing(db, dirs, tmp_path):
+def test_cli_refuses_a_non_empty_database_unless_forced(db, dirs, tmp_path):
     _build(4)
+    original = _figures(db)
     made = runner.invoke(cli, ["backup", str(tmp_path / "b.tar")])
     assert made.exit_code == 0, made.output
     assert "机密" in made.output
@@ -174,6 +166,13 @@ def test_cli_refuses_a_non_empty_database_and_changes_nothing(db, dirs, tmp_path
     assert _figures(db) == after == {"cancelled": 4}
     assert (keys / "current").read_text() == "0000000000000000\n"
     assert not list(tmp_path.glob("data.before-restore-*"))
+
+    forced = runner.invoke(cli, ["restore", str(tmp_path / "b.tar"), "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert "与备份一致" in forced.output
+    assert _figures(db) == original == {"waiting": 1, "cancelled": 3}
+    assert (keys / "current").read_text() != "0000000000000000\n"
+    assert len(list(tmp_path.glob("data.before-restore-*"))) == 1
 
 
 def test_corrupted_archive_is_refused_before_anything_is_written(db, target, dirs, tmp_path):
