@@ -408,10 +408,13 @@ def backup(
         f"{len(m['tables'])} 张表 {sum(m['tables'].values())} 行，{len(m['files'])} 个文件，"
         f"{result.seconds:.1f} 秒）"
     )
-    console.print(
-        "[yellow]注意：备份含审计签名私钥与全部业务数据，属机密文件（权限 0600），"
-        "请加密保存在服务器之外。[/yellow]"
-    )
+    if any(name.endswith(".pem") for name in m["files"]):
+        console.print(
+            "[yellow]注意：备份含审计签名私钥与全部业务数据，属机密文件（权限 0600），"
+            "请加密保存在服务器之外。[/yellow]"
+        )
+    else:
+        console.print("[yellow]注意：未找到审计签名私钥，备份中不含私钥；请另行保管。[/yellow]")
 
 
 def restore(
