@@ -26,15 +26,16 @@ from govloop.access import web as access_web
 from govloop.actions import web as actions_web
 from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
-from govloop.core import access_rules, health, logs, metrics_api
+from govloop.core import access_rules, health, idempotency, logs, metrics_api
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
-from govloop.core.db import get_engine, unit_of_work
+from govloop.core.db import get_engine, try_job_lock, unit_of_work
 from govloop.core.deps import limit_halls, public
 from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRequired
 from govloop.core.i18n import normalize_locale, set_locale
+from govloop.core.idempotency import IdempotentReplay
 from govloop.core.input_guard import InputGuard, check_request
-from govloop.core.jobs import Job
+from govloop.core.jobs import Job, every
 from govloop.core.listen import start_listening
 from govloop.core.logs import AccessLog
 from govloop.core.metrics import RequestMetrics, register_gauges, timed_duty, use_sessions
@@ -75,8 +76,18 @@ DOMAINS = (
 )
 
 
+def _purge_idempotency_keys() -> None:
+    with unit_of_work() as session:
+        if try_job_lock(session, "idempotency-keys"):
+            idempotency.purge_expired(session)
+
+
+# duties of the application's own tables (not a domain's)
+CORE_JOBS = [Job("idempotency keys", _purge_idempotency_keys, every(3600), every(120))]
+
+
 def all_jobs() -> list[Job]:
-    return [job for domain in DOMAINS for job in domain.JOBS]
+    return [job for domain in DOMAINS for job in domain.JOBS] + CORE_JOBS
 
 
 async def _job_loop(
@@ -108,6 +119,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def replay_answer(_request: Request, exc: Exception) -> Response:
+    """A retried write: the answer the first attempt got (nothing is done again)."""
+    assert isinstance(exc, IdempotentReplay)
+    return JSONResponse(
+        exc.body, status_code=exc.status_code, headers={"Idempotent-Replayed": "true"}
+    )
 
 
 def wants_json(request: Request) -> bool:
@@ -272,6 +291,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         https_only=settings.environment == "production",
     )
     app.add_middleware(InputGuard)
+    app.add_exception_handler(IdempotentReplay, replay_answer)
     app.add_exception_handler(GovloopError, handle_govloop_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_error)

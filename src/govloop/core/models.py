@@ -1,14 +1,17 @@
-"""Core tables: users, their sign-in sessions and API tokens."""
+"""Core tables: users, their sign-in sessions and API tokens, and the idempotency keys of
+writes a client may retry."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from typing import Any
+
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from govloop.core.clock import now
-from govloop.core.db import Base, UTCDateTime
+from govloop.core.db import Base, JSONType, UTCDateTime
 
 
 class User(Base):
@@ -60,3 +63,19 @@ class UserSession(Base):
     revoked_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
     ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
     user_agent: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class IdempotencyRecord(Base):
+    """A write done under a client's Idempotency-Key, with the answer it got: a retry with
+    the same key gets the same answer instead of a second ticket or a second call."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("scope", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(300))  # method and path
+    key: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request body
+    status_code: Mapped[int] = mapped_column(Integer, default=0)  # 0: not answered yet
+    body: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now, index=True)

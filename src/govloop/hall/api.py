@@ -19,6 +19,7 @@ from govloop.core.auth import Permission, has_permission
 from govloop.core.db import get_readonly_session, get_session, unit_of_work
 from govloop.core.deps import csrf_protect, optional_user, public, require, secret_link
 from govloop.core.errors import NotAuthenticated, PermissionDenied
+from govloop.core.idempotency import Idempotency, idempotency
 from govloop.core.models import User
 from govloop.hall import appointments, overview, service
 from govloop.hall import day_close as hall_day_close
@@ -100,15 +101,21 @@ def issue_ticket(
     hall_code: str,
     body: IssueTicketIn,
     _limit: None = Depends(ticket_limit),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=body.item_code)
     ticket = service.issue_ticket(
         session=session, hall=hall, item=item, priority=body.priority, channel="api"
     )
     # The caller took the ticket: the reply carries its secret link.
-    return ticket_out(hall_waits.estimate_wait(session=session, ticket=ticket), holder=True)
+    return idem.remember(
+        session,
+        ticket_out(hall_waits.estimate_wait(session=session, ticket=ticket), holder=True),
+        201,
+    )
 
 
 def _position(session: Session, ticket: Ticket) -> hall_waits.TicketPosition | None:
@@ -138,12 +145,17 @@ def cancel_ticket(
     hall_code: str,
     code: str,
     user: User = Depends(ticket_staff),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     """Staff cancel a waiting ticket on the citizen's behalf (recorded with who did it)."""
+    idem.claim(session)
     hall = _hall(session, hall_code)
     ticket = service.get_ticket(session=session, hall=hall, code=code, lock=True)
-    return ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket, actor=user))
+    return idem.remember(
+        session,
+        ticket_out(ticket=service.cancel_ticket(session=session, ticket=ticket, actor=user)),
+    )
 
 
 @citizen_router.get("/{public_id}")
@@ -216,12 +228,17 @@ def sign_in(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    return _window_out(
-        hall_windows.sign_in(
-            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
-        )
+    idem.claim(session)
+    return idem.remember(
+        session,
+        _window_out(
+            hall_windows.sign_in(
+                session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+            )
+        ),
     )
 
 
@@ -230,12 +247,17 @@ def sign_out(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    return _window_out(
-        hall_windows.sign_out(
-            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
-        )
+    idem.claim(session)
+    return idem.remember(
+        session,
+        _window_out(
+            hall_windows.sign_out(
+                session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+            )
+        ),
     )
 
 
@@ -245,14 +267,19 @@ def pause(
     number: int,
     body: PauseIn | None = None,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     hall = _hall(session, hall_code)
     reason = body.reason if body else ""
-    return _window_out(
-        hall_windows.pause(
-            session=session, hall=hall, window_number=number, actor=user, reason=reason
-        )
+    return idem.remember(
+        session,
+        _window_out(
+            hall_windows.pause(
+                session=session, hall=hall, window_number=number, actor=user, reason=reason
+            )
+        ),
     )
 
 
@@ -261,12 +288,17 @@ def resume(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
-    return _window_out(
-        hall_windows.resume(
-            session=session, hall=_hall(session, hall_code), window_number=number, actor=user
-        )
+    idem.claim(session)
+    return idem.remember(
+        session,
+        _window_out(
+            hall_windows.resume(
+                session=session, hall=_hall(session, hall_code), window_number=number, actor=user
+            )
+        ),
     )
 
 
@@ -275,12 +307,16 @@ def call_next(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     ticket = hall_windows.call_next(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
-    return ticket_out(ticket=ticket) | {"text": overview.call_text(ticket.code, number)}
+    return idem.remember(
+        session, ticket_out(ticket=ticket) | {"text": overview.call_text(ticket.code, number)}
+    )
 
 
 @router.post("/{hall_code}/windows/{number}/recall")
@@ -288,12 +324,14 @@ def recall(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     ticket = hall_windows.recall(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
-    return ticket_out(ticket=ticket) | {"recall_count": ticket.recall_count}
+    return idem.remember(session, ticket_out(ticket=ticket) | {"recall_count": ticket.recall_count})
 
 
 @router.post("/{hall_code}/windows/{number}/start")
@@ -301,12 +339,14 @@ def start(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     ticket = hall_windows.start_service(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
-    return ticket_out(ticket=ticket)
+    return idem.remember(session, ticket_out(ticket=ticket))
 
 
 @router.post("/{hall_code}/windows/{number}/finish")
@@ -315,8 +355,10 @@ def finish(
     number: int,
     body: FinishIn | None = None,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     outcome = body.outcome if body else FinishIn().outcome
     ticket = hall_windows.finish_service(
         session=session,
@@ -325,7 +367,7 @@ def finish(
         actor=user,
         outcome=outcome,
     )
-    return ticket_out(ticket=ticket)
+    return idem.remember(session, ticket_out(ticket=ticket))
 
 
 @router.post("/{hall_code}/windows/{number}/no-show")
@@ -333,12 +375,14 @@ def no_show(
     hall_code: str,
     number: int,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     ticket = hall_windows.mark_no_show(
         session=session, hall=_hall(session, hall_code), window_number=number, actor=user
     )
-    return ticket_out(ticket=ticket)
+    return idem.remember(session, ticket_out(ticket=ticket))
 
 
 @router.post("/{hall_code}/windows/{number}/transfer")
@@ -347,8 +391,10 @@ def transfer(
     number: int,
     body: TransferIn,
     user: User = Depends(operator),
+    idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
+    idem.claim(session)
     ticket = hall_windows.transfer(
         session=session,
         hall=_hall(session, hall_code),
@@ -357,7 +403,7 @@ def transfer(
         to_item_code=body.to_item_code,
         to_window_number=body.to_window,
     )
-    return ticket_out(ticket=ticket)
+    return idem.remember(session, ticket_out(ticket=ticket))
 
 
 # --- appointments --------------------------------------------------------------------
