@@ -29,6 +29,7 @@ from fastapi.responses import StreamingResponse
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
+from sse_starlette import EventSourceResponse
 from starlette.routing import Mount, Route
 
 from govloop.app import create_app
@@ -621,7 +622,10 @@ def test_table_rules_are_known():
 def test_event_streams_are_listed():
     def streams(route: APIRoute) -> bool:
         returns = route.endpoint.__annotations__.get("return")
-        return returns is StreamingResponse or returns == "StreamingResponse"
+        return returns in (StreamingResponse, EventSourceResponse) or returns in (
+            "StreamingResponse",
+            "EventSourceResponse",
+        )
 
     assert {d.key for d in DECLARATIONS if streams(d.route)} == STREAMS
 

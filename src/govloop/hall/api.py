@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import date
@@ -10,8 +9,8 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import StreamingResponse
 from sqlalchemy.orm import Session
+from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from govloop.core import ratelimit
 from govloop.core.access_rules import declares, perm
@@ -488,12 +487,17 @@ def cancel_appointment(
 
 
 RECONNECT_MS = 2000  # how soon a screen's browser reconnects after a drop
+KEEP_ALIVE_S = 15  # a comment line keeps proxies from closing a quiet stream
+SEND_TIMEOUT_S = 30  # a screen that stops reading is dropped, not waited for
 MAX_REPLAY = 200  # events replayed to a screen that reconnects; older ones: the snapshot
 
 
-def sse_message(event: str, data: dict[str, Any], event_id: int | None = None) -> str:
-    head = f"id: {event_id}\n" if event_id is not None else ""
-    return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+def sse_message(event: str, data: dict[str, Any], event_id: int | None = None) -> ServerSentEvent:
+    return ServerSentEvent(
+        json.dumps(data, ensure_ascii=False),
+        event=event,
+        id=str(event_id) if event_id is not None else None,
+    )
 
 
 def last_event_id(request: Request) -> int | None:
@@ -503,13 +507,15 @@ def last_event_id(request: Request) -> int | None:
 
 
 async def hall_stream(
-    request: Request, hall_id: int, initial: dict[str, Any], at_id: int, missed: list[Any]
-) -> AsyncIterator[str]:
+    hall_id: int, initial: dict[str, Any], at_id: int, missed: list[Any]
+) -> AsyncIterator[ServerSentEvent]:
     """The snapshot, then the calls a reconnecting screen missed (so it still announces
-    them), then every update; each message carries the last event id it covers."""
+    them), then every update; each message carries the last event id it covers. The
+    response pings, notices a gone client and ends the stream when the server shuts down
+    (the browser reconnects to another process)."""
     queue = await hub.subscribe(hall_id)
     try:
-        yield f"retry: {RECONNECT_MS}\n\n"
+        yield ServerSentEvent(comment="govloop", retry=RECONNECT_MS)
         if missed:
             yield sse_message("update", {"events": missed, "snapshot": initial}, at_id)
         yield sse_message("snapshot", initial, at_id)
@@ -520,12 +526,8 @@ async def hall_stream(
             if gap:
                 yield sse_message("update", {"events": gap, "snapshot": snapshot}, feed_at)
             at_id = feed_at
-        while not await request.is_disconnected():
-            try:
-                message = await asyncio.wait_for(queue.get(), timeout=15)
-            except TimeoutError:
-                yield ": keep-alive\n\n"
-                continue
+        while True:
+            message = await queue.get()
             events = [e for e in message.get("events") or [] if e["id"] > at_id]
             if not events:
                 continue  # already sent with the snapshot or the catch-up
@@ -548,7 +550,7 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 @router.get("/{hall_code}/stream", dependencies=[Depends(public)])
-async def stream(hall_code: str, request: Request) -> StreamingResponse:
+async def stream(hall_code: str, request: Request) -> EventSourceResponse:
     seen = last_event_id(request)
 
     def load() -> tuple[int, dict[str, Any], int, list[Any]]:
@@ -565,8 +567,9 @@ async def stream(hall_code: str, request: Request) -> StreamingResponse:
             return hall.id, snapshot, at_id, missed
 
     hall_id, initial, at_id, missed = await to_thread.run_sync(load)
-    return StreamingResponse(
-        hall_stream(request, hall_id, initial, at_id, missed),
-        media_type="text/event-stream",
+    return EventSourceResponse(
+        hall_stream(hall_id, initial, at_id, missed),
         headers=SSE_HEADERS,
+        ping=KEEP_ALIVE_S,
+        send_timeout=SEND_TIMEOUT_S,
     )
