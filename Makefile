@@ -18,7 +18,7 @@ demo: $(STAMP)
 	$(BIN)/govloop demo
 
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+	$(BIN)/pytest $(PYTEST_PARALLEL) --durations=25 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
