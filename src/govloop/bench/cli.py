@@ -79,6 +79,48 @@ def bench_hall(
     console.print(table)
 
 
+@bench_app.command("failover")
+def bench_failover(
+    duration: float = typer.Option(60.0, min=5, help="Seconds of load"),
+    kiosks: int = typer.Option(4, min=1, help="Kiosks issuing tickets (threads)"),
+    windows: int = typer.Option(6, min=1, help="Windows calling and serving (threads)"),
+    displays: int = typer.Option(2, min=1, help="Display boards on the event stream"),
+    kiosk_pause: float = typer.Option(0.4, min=0.0, help="Mean pause between a kiosk's tickets"),
+    service_ms: float = typer.Option(150.0, min=0, help="Mean time between start and finish"),
+    kill: bool = typer.Option(True, "--kill/--no-kill", help="--no-kill: the same run, unharmed"),
+    kill_at: float = typer.Option(1 / 3, min=0.05, max=0.9, help="Kill at this share of the run"),
+    down: float = typer.Option(5.0, min=0, help="Seconds the killed processes stay down"),
+    postgres_url: str | None = typer.Option(
+        None, help="PostgreSQL server (default: GOVLOOP_TEST_POSTGRES_URL or local test)"
+    ),
+    nginx: str | None = typer.Option(None, help="nginx binary (default: found on PATH)"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout"),
+) -> None:
+    """nginx, two web processes and two workers on PostgreSQL; SIGKILL one web process and
+    the leading worker mid-run, restart them; print what was lost, doubled or missed."""
+    from govloop.bench.failover import FailoverConfig, run_failover
+
+    config = FailoverConfig(
+        duration_s=duration,
+        kiosks=kiosks,
+        windows=windows,
+        displays=displays,
+        kiosk_pause_s=kiosk_pause,
+        service_ms=service_ms,
+        kill=kill,
+        kill_at=kill_at,
+        down_s=down,
+        nginx=nginx,
+    )
+    if postgres_url:
+        config.postgres_url = postgres_url
+    result = run_failover(config, status_console)
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False))
+
+
 @bench_app.command("hotline")
 def bench_hotline(
     quick: bool = typer.Option(False, "--quick", help="Small sizes (for tests)"),
