@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 console = Console()
+GRACEFUL_SHUTDOWN_S = 15  # within the deploy kit's TimeoutStopSec and stop_grace_period (20 s)
 
 
 def is_loopback(host: str) -> bool:
@@ -52,6 +53,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's lines go through govloop's log configuration
         access_log=False,  # one line per request comes from govloop's AccessLog
+        # on SIGTERM: stop accepting, let requests in flight finish, end the live streams
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
         # X-Forwarded-For/-Proto are believed only from the configured proxies; uvicorn's
         # default would believe any local process.
         proxy_headers=bool(proxies),

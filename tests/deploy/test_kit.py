@@ -41,6 +41,9 @@ DIRECT_ENV = {"GOVLOOP_AUDIT_KEY_DIR", "GOVLOOP_AUDIT_ANCHOR_DIR", "GOVLOOP_OPEN
 # --- helpers --------------------------------------------------------------------------------
 
 
+STREAM_MARKS = ("text/event-stream", "EventSourceResponse")
+
+
 def settings_classes() -> list[type[BaseSettings]]:
     """Every pydantic-settings class defined in src/govloop (found in the source, imported)."""
     found = []
@@ -272,10 +275,11 @@ def test_nginx_compose_upstream_passes_nginx_t(tmp_path: Path) -> None:
 
 
 def sse_paths() -> list[str]:
-    """Paths of the routes answering text/event-stream, parameters filled in."""
+    """Paths of the routes answering text/event-stream (sse-starlette's EventSourceResponse
+    or a StreamingResponse of that type), parameters filled in."""
     paths = []
     for path in SRC.rglob("*.py"):
-        if "text/event-stream" not in path.read_text(encoding="utf-8"):
+        if not any(mark in path.read_text(encoding="utf-8") for mark in STREAM_MARKS):
             continue
         module = importlib.import_module(
             ".".join(path.relative_to(SRC.parent).with_suffix("").parts)
@@ -285,7 +289,8 @@ def sse_paths() -> list[str]:
                 continue
             for route in router.routes:
                 endpoint = getattr(route, "endpoint", None)
-                if endpoint is not None and "text/event-stream" in inspect.getsource(endpoint):
+                source = inspect.getsource(endpoint) if endpoint is not None else ""
+                if any(mark in source for mark in STREAM_MARKS):
                     paths.append(re.sub(r"\{[^}]+\}", "H01", route.path))  # type: ignore[attr-defined]
     return paths
 
