@@ -260,10 +260,16 @@ http {{
 
 def observed_worker(path: str) -> None:
     """``govloop worker``, writing each duty run and each leadership won to ``path``."""
+    import importlib
+
     import govloop.app  # noqa: F401  (every domain, and with it every duty's module)
-    from govloop import worker as worker_module
-    from govloop.cli import app
     from govloop.core import db
+
+    # This runs in a worker process of its own, as `govloop worker` would: the bench
+    # process itself never depends on the entry points (import layers), so they are
+    # looked up here, at run time, in the child.
+    worker_module: Any = importlib.import_module("govloop.worker")
+    app: Any = importlib.import_module("govloop.cli").app
 
     out = open(path, "a", buffering=1)  # noqa: SIM115  (open for the process's life)
     write_lock = threading.Lock()
@@ -310,7 +316,7 @@ def observed_worker(path: str) -> None:
         record({"event": "lead" if got else "standby", "at": time.time()})
         return got
 
-    worker_module.Leadership.acquire = acquire  # type: ignore[method-assign]
+    worker_module.Leadership.acquire = acquire
     app(["worker"])
 
 
