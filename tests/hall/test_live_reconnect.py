@@ -19,7 +19,7 @@ from govloop.core.listen import start_listening
 from govloop.hall import repository as repo
 from govloop.hall import service
 from govloop.hall import windows as hall_windows
-from govloop.hall.api import stream
+from govloop.hall.stream import stream
 from govloop.org import service as org_service
 from tests.factories import make_hall
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
-from govloop.hall import api, appointment_pages, case_data_pages, manage_pages, pages
+from govloop.hall import api, appointment_pages, case_data_pages, manage_pages, pages, stream
 from govloop.hall import jobs as hall_jobs
 from govloop.hall.metrics import hall_gauges
 
@@ -20,6 +20,7 @@ def _run_hall_jobs() -> None:
 ROUTERS: list[APIRouter] = [
     api.router,
     api.citizen_router,
+    stream.router,
     pages.router,
     manage_pages.router,
     appointment_pages.router,
