@@ -131,6 +131,7 @@ class Proc:
         self.name, self.cmd, self.env, self.cwd = name, cmd, env, cwd
         self.log_path = cwd / f"{name}.log"
         self.popen: subprocess.Popen[bytes] | None = None
+        self.pids: list[int] = []  # one per start
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
@@ -142,6 +143,7 @@ class Proc:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        self.pids.append(self.popen.pid)
 
     @property
     def pid(self) -> int:
@@ -722,6 +724,7 @@ def run_failover(config: FailoverConfig, console: Console | None = None) -> dict
                 load.append(threading.Thread(target=window, args=window_args, daemon=True))
             threads += load
             began = time.perf_counter()
+            began_wall = time.time()
             for t in load:
                 t.start()
 
@@ -787,6 +790,15 @@ def run_failover(config: FailoverConfig, console: Console | None = None) -> dict
         duplicated, duty_runs = duplicated_duty_runs(observations)
         leads = [e for e in observations if e["event"] == "lead"]
         takeover = [e["at"] - kill_time for e in leads if e["at"] > kill_time and killed]
+        names = {pid: p.name for p in workers for pid in p.pids}
+        leadership = [
+            {
+                "process": names.get(e["pid"], "?"),
+                "pid": e["pid"],
+                "at_s": round(e["at"] - began_wall, 2),
+            }
+            for e in leads
+        ]
         logs = "".join(p.log_path.read_text(errors="replace") for p in [*webs, *workers])
     acknowledged = sum(stats.acks.values())
     result: dict[str, Any] = {
@@ -824,7 +836,7 @@ def run_failover(config: FailoverConfig, console: Console | None = None) -> dict
             "calls_in_db": checked["calls_in_db"],
             "displays": checked["displays"],
             "duty_runs": duty_runs,
-            "leaderships": len(leads),
+            "leadership": leadership,  # when each worker took the lead (negative: before the load)
             "alive_at_end": alive,
             "server_tracebacks": logs.count("Traceback"),
             "settings": {
