@@ -67,12 +67,6 @@ def test_failover_loses_nothing_and_doubles_nothing(failover: dict[str, Any]) ->
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.xfail(
-    reason="the hall's live feed (hall/live.py) reads events after the highest id it has "
-    "passed on, so an event whose transaction commits after one with a higher id is never "
-    "sent; see docs/benchmarks.md, bench failover",
-    strict=False,
-)
 def test_failover_displays_miss_no_call(failover: dict[str, Any]) -> None:
     assert failover["sse_missed_calls"] == 0, failover["displays"]
 

@@ -53,10 +53,10 @@ class Listener:
             conn.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
             self.connected.set()
             while not self.stop.is_set():
-                # returns after the timeout, so a stop request is seen within a second
-                topics = {n.payload for n in conn.notifies(timeout=1.0)}
-                if topics:
-                    dispatch(topics)
+                # each notification wakes the screens as it arrives; the generator ends
+                # after a quiet second, so a stop request is seen within a second
+                for notification in conn.notifies(timeout=1.0):
+                    dispatch({notification.payload})
 
 
 _current: Listener | None = None

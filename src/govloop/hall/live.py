@@ -29,23 +29,40 @@ LISTENING_POLL_INTERVAL_S = 5.0
 QUEUE_SIZE = 64
 
 
-def _poll(hall_id: int, after_id: int) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+# Event ids are drawn when a row is inserted, not when it commits: with several processes
+# writing, id 100 may commit after 101. Each poll looks this many ids behind the highest
+# seen and skips the ids already passed on, so a late commit is still delivered, once.
+LOOKBACK_IDS = 500
+
+
+def _poll(
+    hall_id: int, after_id: int, passed: set[int]
+) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     with unit_of_work(readonly=True) as session:
-        events = repo.events_after(session, hall_id=hall_id, after_id=after_id)
+        rows = repo.events_after(session, hall_id=hall_id, after_id=max(0, after_id - LOOKBACK_IDS))
+        events = [event_out(e) for e in rows if e.id not in passed]
         if not events:
             return [], None
         hall = session.get(Hall, hall_id)
         assert hall is not None
-        return [event_out(e) for e in events], display_snapshot(session=session, hall=hall)
+        return events, display_snapshot(session=session, hall=hall)
 
 
 class HallFeed:
-    def __init__(self, hall_id: int, start_after: int) -> None:
+    def __init__(self, hall_id: int, start_after: int, passed: set[int] | None = None) -> None:
         self.hall_id = hall_id
         self.last_id = start_after
+        # ids within LOOKBACK_IDS of last_id that are already passed on (or were there at start)
+        self.passed: set[int] = passed or set()
         self.subscribers: set[asyncio.Queue[dict[str, Any]]] = set()
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
+
+    def _mark_passed(self, events: list[dict[str, Any]]) -> None:
+        self.passed.update(e["id"] for e in events)
+        self.last_id = max(self.last_id, max(e["id"] for e in events))
+        floor = self.last_id - LOOKBACK_IDS
+        self.passed = {i for i in self.passed if i > floor}
 
     async def run(self) -> None:
         while self.subscribers:
@@ -55,10 +72,12 @@ class HallFeed:
                     LISTENING_POLL_INTERVAL_S if listening() else POLL_INTERVAL_S,
                 )
             self.wake.clear()
-            events, snapshot = await to_thread.run_sync(_poll, self.hall_id, self.last_id)
+            events, snapshot = await to_thread.run_sync(
+                _poll, self.hall_id, self.last_id, set(self.passed)
+            )
             if not events:
                 continue
-            self.last_id = events[-1]["id"]
+            self._mark_passed(events)
             message = {"events": events, "snapshot": snapshot}
             for queue in list(self.subscribers):
                 if queue.full():  # a stalled client loses old updates, never blocks others
@@ -88,21 +107,21 @@ class LiveHub:
         feed = self.feeds.get(hall_id)
         if feed is None or feed.task is None or feed.task.done():
             # A feed that stopped for lack of listeners restarts from now, not from history.
-            start = await to_thread.run_sync(_last_id, hall_id)
+            start, present = await to_thread.run_sync(_start_at, hall_id)
             if feed is None:
-                feed = self.feeds.setdefault(hall_id, HallFeed(hall_id, start))
+                feed = self.feeds.setdefault(hall_id, HallFeed(hall_id, start, present))
             elif feed.task is None or feed.task.done():
-                feed.last_id = start
+                feed.last_id, feed.passed = start, present
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE_SIZE)
         feed.subscribers.add(queue)
         if feed.task is None or feed.task.done():
             feed.task = asyncio.create_task(feed.run())
         return queue
 
-    def last_id(self, hall_id: int) -> int:
-        """The last event the hall's feed has passed on (0: no feed)."""
+    def passed(self, hall_id: int) -> set[int]:
+        """The recent event ids the hall's feed has passed on (or took as history)."""
         feed = self.feeds.get(hall_id)
-        return feed.last_id if feed is not None else 0
+        return set(feed.passed) if feed is not None else set()
 
     def unsubscribe(self, hall_id: int, queue: asyncio.Queue[dict[str, Any]]) -> None:
         feed = self.feeds.get(hall_id)
@@ -110,9 +129,14 @@ class LiveHub:
             feed.subscribers.discard(queue)
 
 
-def _last_id(hall_id: int) -> int:
+def _start_at(hall_id: int) -> tuple[int, set[int]]:
+    """Where a new feed starts: the highest id now, and the ids just behind it that are
+    already committed (history, not news)."""
     with unit_of_work(readonly=True) as session:
-        return repo.last_event_id(session, hall_id=hall_id)
+        last = repo.last_event_id(session, hall_id=hall_id)
+        return last, repo.event_ids_between(
+            session, hall_id=hall_id, low=last - LOOKBACK_IDS, high=last
+        )
 
 
 hub = LiveHub()

@@ -233,6 +233,17 @@ def events_after(
     ).all()
 
 
+def event_ids_between(session: Session, *, hall_id: int, low: int, high: int) -> set[int]:
+    """Ids of the hall's events committed so far in (low, high]."""
+    return set(
+        session.scalars(
+            select(HallEvent.id).where(
+                HallEvent.hall_id == hall_id, HallEvent.id > low, HallEvent.id <= high
+            )
+        )
+    )
+
+
 def last_event_id(session: Session, *, hall_id: int) -> int:
     return session.scalar(select(func.max(HallEvent.id)).where(HallEvent.hall_id == hall_id)) or 0
 

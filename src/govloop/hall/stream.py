@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from anyio import to_thread
@@ -15,7 +16,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.deps import public
 from govloop.hall import overview
 from govloop.hall import repository as repo
-from govloop.hall.live import hub
+from govloop.hall.live import LOOKBACK_IDS, hub
 from govloop.org import service as org_service
 from govloop.org.models import Hall
 
@@ -41,43 +42,59 @@ def last_event_id(request: Request) -> int | None:
     return int(value) if value.isdigit() and len(value) < 19 else None
 
 
-async def hall_stream(
-    hall_id: int, initial: dict[str, Any], at_id: int, missed: list[Any]
-) -> AsyncIterator[ServerSentEvent]:
+@dataclass
+class Start:
+    """What a screen is sent first, read in one snapshot of the database."""
+
+    hall_id: int
+    snapshot: dict[str, Any]
+    at_id: int  # the highest event id committed at the snapshot
+    covered: set[int]  # ids the snapshot reflects, within LOOKBACK_IDS below at_id
+    missed: list[Any]  # a reconnecting screen's calls since its Last-Event-ID
+
+
+async def hall_stream(start: Start) -> AsyncIterator[ServerSentEvent]:
     """The snapshot, then the calls a reconnecting screen missed (so it still announces
-    them), then every update; each message carries the last event id it covers. The
-    response pings, notices a gone client and ends the stream when the server shuts down
-    (the browser reconnects to another process)."""
-    queue = await hub.subscribe(hall_id)
+    them), then every event the snapshot does not reflect, each once, whatever order its
+    id came in; each message carries the highest event id sent. The response pings,
+    notices a gone client and ends the stream when the server shuts down (the browser
+    reconnects to another process)."""
+    covered, at_id = set(start.covered), start.at_id
+    queue = await hub.subscribe(start.hall_id)
     try:
         yield ServerSentEvent(comment="govloop", retry=RECONNECT_MS)
-        if missed:
-            yield sse_message("update", {"events": missed, "snapshot": initial}, at_id)
-        yield sse_message("snapshot", initial, at_id)
-        # the hall's feed may already have passed events committed after the snapshot
-        feed_at = hub.last_id(hall_id)
-        if feed_at > at_id:
-            gap, snapshot = await to_thread.run_sync(_catch_up, hall_id, at_id, feed_at)
-            if gap:
-                yield sse_message("update", {"events": gap, "snapshot": snapshot}, feed_at)
-            at_id = feed_at
+        if start.missed:
+            yield sse_message("update", {"events": start.missed, "snapshot": start.snapshot}, at_id)
+        yield sse_message("snapshot", start.snapshot, at_id)
+        # events the hall's feed passed on before this screen subscribed
+        gap, snapshot = await to_thread.run_sync(
+            _catch_up, start.hall_id, covered, hub.passed(start.hall_id)
+        )
         while True:
+            events = [e for e in gap if e["id"] not in covered]
+            if events:
+                covered.update(e["id"] for e in events)
+                at_id = max(at_id, *(e["id"] for e in events))
+                covered = {i for i in covered if i > at_id - 2 * LOOKBACK_IDS}
+                yield sse_message("update", {"events": events, "snapshot": snapshot}, at_id)
             message = await queue.get()
-            events = [e for e in message.get("events") or [] if e["id"] > at_id]
-            if not events:
-                continue  # already sent with the snapshot or the catch-up
-            at_id = events[-1]["id"]
-            yield sse_message("update", {**message, "events": events}, at_id)
+            gap, snapshot = message.get("events") or [], message.get("snapshot")
     finally:
-        hub.unsubscribe(hall_id, queue)
+        hub.unsubscribe(start.hall_id, queue)
 
 
-def _catch_up(hall_id: int, after_id: int, upto: int) -> tuple[list[Any], dict[str, Any]]:
+def _catch_up(
+    hall_id: int, covered: set[int], passed: set[int]
+) -> tuple[list[Any], dict[str, Any] | None]:
+    """Events the feed has passed on that the snapshot did not reflect."""
+    waiting = sorted(passed - covered)
+    if not waiting:
+        return [], None
     with unit_of_work(readonly=True) as session:
         hall = session.get(Hall, hall_id)
         assert hall is not None
-        rows = repo.events_after(session, hall_id=hall_id, after_id=after_id)
-        events = [overview.event_out(e) for e in rows if e.id <= upto]
+        rows = repo.events_after(session, hall_id=hall_id, after_id=waiting[0] - 1)
+        events = [overview.event_out(e) for e in rows if e.id in passed and e.id not in covered]
         return events, overview.display_snapshot(session=session, hall=hall)
 
 
@@ -88,23 +105,23 @@ SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 async def stream(hall_code: str, request: Request) -> EventSourceResponse:
     seen = last_event_id(request)
 
-    def load() -> tuple[int, dict[str, Any], int, list[Any]]:
+    def load() -> Start:
         with unit_of_work(readonly=True) as session:
             hall = org_service.get_hall(session=session, code=hall_code)
             at_id = repo.last_event_id(session, hall_id=hall.id)
             snapshot = overview.display_snapshot(session=session, hall=hall)
+            covered = repo.event_ids_between(
+                session, hall_id=hall.id, low=at_id - LOOKBACK_IDS, high=at_id
+            )
             missed = []
             if seen is not None and seen < at_id:
                 rows = repo.events_after(
                     session, hall_id=hall.id, after_id=max(seen, at_id - MAX_REPLAY)
                 )
                 missed = [overview.event_out(e) for e in rows if e.id <= at_id]
-            return hall.id, snapshot, at_id, missed
+            return Start(hall.id, snapshot, at_id, covered, missed)
 
-    hall_id, initial, at_id, missed = await to_thread.run_sync(load)
+    start = await to_thread.run_sync(load)
     return EventSourceResponse(
-        hall_stream(hall_id, initial, at_id, missed),
-        headers=SSE_HEADERS,
-        ping=KEEP_ALIVE_S,
-        send_timeout=SEND_TIMEOUT_S,
+        hall_stream(start), headers=SSE_HEADERS, ping=KEEP_ALIVE_S, send_timeout=SEND_TIMEOUT_S
     )
