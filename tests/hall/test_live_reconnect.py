@@ -199,3 +199,46 @@ def test_an_event_committed_after_a_higher_id_still_reaches_the_screens(db: Engi
     SessionLocal = sessionmaker(db)
     first, second = asyncio.run(scenario())
     assert len(first) == 1 and len(second) == 1 and second[0] < first[0]
+
+
+def test_a_busy_hall_keeps_its_feed_moving(db: Engine) -> None:
+    """More events than the look-behind window in a row: the feed still passes each new one."""
+    from govloop.core.clock import now
+    from govloop.hall.live import LOOKBACK_IDS, LiveHub
+    from govloop.hall.models import HallEvent
+
+    with unit_of_work() as s:
+        world = make_hall(s)
+    hall_id = world.hall.id
+
+    def burst(count: int, code: str) -> None:
+        with unit_of_work() as s:
+            for _ in range(count):
+                s.add(
+                    HallEvent(
+                        hall_id=hall_id,
+                        kind="ticket.called",
+                        at=now(),
+                        detail={"code": code, "window": 1},
+                    )
+                )
+            touch(s, f"hall:{hall_id}")
+
+    async def scenario() -> tuple[int, list[str]]:
+        hub = LiveHub()
+        queue = await hub.subscribe(hall_id)
+        await to_thread(burst, LOOKBACK_IDS + 100, "A001")
+        first = 0
+        while first < LOOKBACK_IDS + 100:
+            first += len((await asyncio.wait_for(queue.get(), 5))["events"])
+        await to_thread(burst, 1, "A999")
+        last = (await asyncio.wait_for(queue.get(), 5))["events"]
+        return first, [e["code"] for e in last]
+
+    async def to_thread(fn, *args):
+        from anyio import to_thread as anyio_to_thread
+
+        return await anyio_to_thread.run_sync(fn, *args)
+
+    first, last = asyncio.run(scenario())
+    assert first == LOOKBACK_IDS + 100 and last == ["A999"]

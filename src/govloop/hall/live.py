@@ -39,13 +39,20 @@ def _poll(
     hall_id: int, after_id: int, passed: set[int]
 ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     with unit_of_work(readonly=True) as session:
-        rows = repo.events_after(session, hall_id=hall_id, after_id=max(0, after_id - LOOKBACK_IDS))
-        events = [event_out(e) for e in rows if e.id not in passed]
-        if not events:
+        late = (
+            repo.event_ids_between(
+                session, hall_id=hall_id, low=after_id - LOOKBACK_IDS, high=after_id
+            )
+            - passed
+        )
+        rows = list(repo.events_after(session, hall_id=hall_id, after_id=after_id))
+        if late:  # committed after events with higher ids were passed on
+            rows = list(repo.events_by_ids(session, hall_id=hall_id, ids=sorted(late))) + rows
+        if not rows:
             return [], None
         hall = session.get(Hall, hall_id)
         assert hall is not None
-        return events, display_snapshot(session=session, hall=hall)
+        return [event_out(e) for e in rows], display_snapshot(session=session, hall=hall)
 
 
 class HallFeed:

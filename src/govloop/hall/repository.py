@@ -233,6 +233,14 @@ def events_after(
     ).all()
 
 
+def events_by_ids(session: Session, *, hall_id: int, ids: list[int]) -> Sequence[HallEvent]:
+    return session.scalars(
+        select(HallEvent)
+        .where(HallEvent.hall_id == hall_id, HallEvent.id.in_(ids))
+        .order_by(HallEvent.id)
+    ).all()
+
+
 def event_ids_between(session: Session, *, hall_id: int, low: int, high: int) -> set[int]:
     """Ids of the hall's events committed so far in (low, high]."""
     return set(

@@ -93,8 +93,8 @@ def _catch_up(
     with unit_of_work(readonly=True) as session:
         hall = session.get(Hall, hall_id)
         assert hall is not None
-        rows = repo.events_after(session, hall_id=hall_id, after_id=waiting[0] - 1)
-        events = [overview.event_out(e) for e in rows if e.id in passed and e.id not in covered]
+        rows = repo.events_by_ids(session, hall_id=hall_id, ids=waiting)
+        events = [overview.event_out(e) for e in rows]
         return events, overview.display_snapshot(session=session, hall=hall)
 
 
