@@ -38,7 +38,7 @@ from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job, every
 from govloop.core.listen import start_listening
 from govloop.core.logs import AccessLog
-from govloop.core.metrics import RequestMetrics, register_gauges, timed_duty, use_sessions
+from govloop.core.metrics import register_gauges, timed_duty, use_sessions
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
 from govloop.field import web as field_web
@@ -304,9 +304,9 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
         default=lambda: get_settings().max_request_bytes,
         routes=lambda: [d.route for d in access_rules.declarations(app)],
     )
-    app.add_middleware(AccessLog)  # inside SecurityHeaders: the request id is set
+    # inside SecurityHeaders, where the request id is set: the access line and the latency
+    app.add_middleware(AccessLog)
     app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestMetrics)  # outermost: the whole time a request takes
     use_sessions(lambda: unit_of_work(readonly=True))
     for domain in DOMAINS:
         for name, gauges in getattr(domain, "GAUGES", []):

@@ -17,6 +17,8 @@ from typing import Any
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from govloop.core.metrics import observe_request
+
 access = structlog.get_logger("govloop.access_log")
 
 # 18-digit resident ID numbers and 11-digit mainland mobiles, wherever they appear
@@ -95,8 +97,9 @@ def configure(fmt: str = "console", level: str = "INFO") -> None:
 
 
 class AccessLog:
-    """Pure ASGI: one line per request (method, route template, status, milliseconds, user),
-    and the request id bound to every line logged while it is served."""
+    """Pure ASGI: one line per request (method, route template, status, milliseconds, user)
+    and its latency in the metrics, and the request id bound to every line logged while it
+    is served."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -119,16 +122,19 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_status)
         finally:
+            route = getattr(scope.get("route"), "path", None)
+            observe_request(scope["method"], route, status[0], time.perf_counter() - started)
             if structlog.is_configured():  # by `govloop serve` / `worker`, or JSON logs
-                self._log(scope, state, status[0], started)
+                self._log(scope["method"], route, state, status[0], started)
             structlog.contextvars.clear_contextvars()
 
     @staticmethod
-    def _log(scope: Scope, state: dict[str, Any], status: int, started: float) -> None:
-        route = getattr(scope.get("route"), "path", None)
+    def _log(
+        method: str, route: str | None, state: dict[str, Any], status: int, started: float
+    ) -> None:
         access.info(
             "request",
-            method=scope["method"],
+            method=method,
             route=route or "unmatched",
             status=status,
             ms=round((time.perf_counter() - started) * 1000, 1),

@@ -18,7 +18,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger("govloop.metrics")
 
@@ -97,32 +96,10 @@ def token_matches(presented: str | None, expected: str) -> bool:
     return bool(presented) and hmac.compare_digest(str(presented), expected)
 
 
-class RequestMetrics:
-    """Pure ASGI: the latency of each HTTP request, labelled by the route's template (not
-    the URL, so ids do not multiply the series); unmatched paths share one label."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
-            # a live stream lasts as long as the screen stays open: not a latency
-            if not template.endswith("/stream"):
-                REQUEST_SECONDS.labels(scope["method"], template, f"{status[0] // 100}xx").observe(
-                    time.perf_counter() - started
-                )
+def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
+    """A request's latency, labelled by its route's template (not the URL, so ids do not
+    multiply the series); unmatched paths share one label. A live stream lasts as long as
+    the screen stays open: it is no latency and is left out."""
+    template = route or "unmatched"
+    if not template.endswith("/stream"):
+        REQUEST_SECONDS.labels(method, template, f"{status // 100}xx").observe(seconds)

@@ -18,27 +18,14 @@ from govloop.core.clock import to_local
 from govloop.core.errors import NotFound
 from govloop.core.spreadsheet import workbook_bytes
 from govloop.ingest import records as ingest_records
+from govloop.ingest.schemas import FIELD_NAMES
 from govloop.subjects.quality import DIMENSIONS, assess, dimension_scores
 
 HEADER_FILL = PatternFill("solid", fgColor="1F4E79")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 
-FIELD_LABELS = {
-    "record_id": "记录编号",
-    "id_number": "身份证号码",
-    "name": "名称/姓名",
-    "birth_date": "出生日期",
-    "sex": "性别",
-    "phone": "电话",
-    "address": "地址",
-    "credit_code": "统一社会信用代码",
-    "legal_rep_name": "法定代表人",
-    "legal_rep_id_number": "法定代表人身份证号码",
-    "project_code": "项目代码",
-    "enterprise_credit_code": "建设单位信用代码",
-    "updated_at": "更新时间",
-    "bank_card": "银行卡号",
-}
+# the declared fields in words (ingest's table), and the one field only subjects hold
+FIELD_LABELS = {**FIELD_NAMES, "bank_card": "银行卡号"}
 
 
 def _sheet(ws: Worksheet, headers: list[str], widths: list[int]) -> None:
