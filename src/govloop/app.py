@@ -50,6 +50,7 @@ from govloop.ingest import web as ingest_web
 from govloop.insight import web as insight_web
 from govloop.org import service as org_service
 from govloop.ratings import web as ratings_web
+from govloop.retention import web as retention_web
 from govloop.setup import web as setup_web
 from govloop.subjects import web as subjects_web
 from govloop.web.templating import STATIC_DIR, render
@@ -73,6 +74,7 @@ DOMAINS = (
     subjects_web,
     field_web,
     access_web,
+    retention_web,
 )
 
 

@@ -19,6 +19,7 @@ from govloop.indicators.cli import indicators_app
 from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices.cli import devices_app
 from govloop.insight.cli import insight_app
+from govloop.retention.cli import retention_app
 from govloop.serve import serve
 from govloop.setup.cli import init, org_app
 from govloop.subjects.cli import subjects_app
@@ -39,6 +40,7 @@ app.add_typer(ingest_app, name="ingest", help="数据接入：文件、HTTP、MQ
 app.add_typer(devices_app, name="devices", help="设备登记、心跳与在线率")
 app.add_typer(subjects_app, name="subjects")
 app.add_typer(audit_app, name="audit")
+app.add_typer(retention_app, name="retention")
 app.add_typer(catalog_app, name="catalog", help="数据目录、标签与知识图谱")
 app.command("demo")(demo)
 devices_app.command("simulate")(simulate_devices)

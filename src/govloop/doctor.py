@@ -32,6 +32,7 @@ from rich.text import Text
 from sqlalchemy import Engine, make_url, text
 
 from govloop.audit import keys as audit_keys
+from govloop.core import partitions
 from govloop.core.clock import now
 from govloop.core.db import make_engine
 from govloop.core.errors import GovloopError
@@ -298,6 +299,33 @@ def check_jobs(settings: Settings, engine: Engine) -> Outcome:
     return "warn", found, "启动 govloop worker（如作为 systemd 服务）"
 
 
+@check("partitions", "事件表月分区")
+def check_partitions(engine: Engine, today: date | None = None) -> Outcome:
+    if engine.dialect.name != "postgresql":
+        return "ok", "SQLite：事件表不分区，保留期到期的行直接删除", ""
+    next_month = partitions.Month.of(today or date.today()).next()
+    fix = "运行 govloop worker（每天创建后续月份的分区），或 govloop db upgrade"
+    with engine.connect() as conn:
+        missing = [
+            t
+            for t in partitions.PARTITIONED_TABLES
+            if not partitions.is_partitioned(conn, t)
+            or next_month not in partitions.months(conn, t)
+        ]
+        stray = {
+            t: conn.execute(text(f"SELECT count(*) FROM {t}_default")).scalar() or 0
+            for t in partitions.PARTITIONED_TABLES
+            if t not in missing
+        }
+        conn.rollback()
+    if missing:
+        return "fail", f"{'、'.join(missing)} 缺少下个月（{next_month.suffix()}）的分区", fix
+    if crowded := {t: n for t, n in stray.items() if n}:
+        found = "、".join(f"{t} 有 {n} 行落在默认分区" for t, n in crowded.items())
+        return "warn", found, "为这些行所在的月份建分区：govloop worker 的分区任务会自动迁入"
+    return "ok", f"三张事件表均已按月分区，已建到 {next_month.suffix()} 及以后", ""
+
+
 def run_checks(
     settings: Settings,
     engine: Engine,
@@ -319,6 +347,8 @@ def run_checks(
         check_data_dir(data_dir or AnalyticsSettings().data_dir),
         check_calendar(settings),
     ]
+    if reachable:
+        results.append(check_partitions(engine))
     if reachable or settings.run_jobs:
         results.append(check_jobs(settings, engine))
     return results

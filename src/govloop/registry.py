@@ -18,5 +18,6 @@ def import_all_models() -> None:
     import govloop.insight.models
     import govloop.org.models
     import govloop.ratings.models
+    import govloop.retention.models
     import govloop.setup.models
     import govloop.subjects.models  # noqa: F401

@@ -329,7 +329,8 @@ def test_the_command_prints_every_check_as_json(environment: Path) -> None:
         result = runner.invoke(app, ["doctor", "--json"])
     checks = json.loads(result.stdout)
     assert [c["key"] for c in checks] == [
-        "database", "schema", "secret", "audit_key", "rate_limit", "data_dir", "calendar", "jobs",
+        "database", "schema", "secret", "audit_key", "rate_limit", "data_dir", "calendar",
+        "partitions", "jobs",
     ]  # fmt: skip
     assert all(set(c) == {"key", "name", "status", "found", "fix"} for c in checks)
     assert not [c for c in checks if c["status"] == "fail"], checks
@@ -354,3 +355,28 @@ def test_the_table_names_the_fix(environment: Path, monkeypatch: pytest.MonkeyPa
     assert result.exit_code == 1
     assert "MQTT 代理" in result.stdout and "GOVLOOP_RATE_LIMIT_STORAGE" in result.stdout
     assert "失败 2 项" in result.stdout
+
+
+# --- the event tables' partitions ----------------------------------------------------------
+
+
+def test_partitions_are_checked_on_postgresql_and_explained_on_sqlite(db: Engine) -> None:
+    result = doctor.check_partitions(db)
+    assert result.status == "ok"
+    if db.dialect.name == "sqlite":
+        assert "不分区" in result.found
+        return
+    assert "已建到" in result.found
+    # a clock a year ahead finds next month's partitions missing, and says how to fix it
+    ahead = doctor.check_partitions(db, today=date(date.today().year + 1, 6, 1))
+    assert ahead.status == "fail" and "govloop worker" in ahead.fix
+    with db.begin() as conn:  # a row of a month without its own partition
+        conn.execute(
+            text(
+                "INSERT INTO access_audit_log (seq, format, at, actor, action, outcome, fields, "
+                "prev_hash, hash) VALUES (1, 2, '2021-02-03T00:00:00+00', 'x', 'read', 'ok', '', "
+                "'0', '0')"
+            )
+        )
+    stray = doctor.check_partitions(db)
+    assert stray.status == "warn" and "access_audit_log 有 1 行落在默认分区" in stray.found

@@ -42,6 +42,7 @@ from govloop.analytics.store import (
     month_key,
 )
 from govloop.core.clock import local_today, local_tz, now
+from govloop.core.errors import RuleViolation
 from govloop.hall import feed as hall_feed
 from govloop.hotline import feed as hotline_feed
 from govloop.ingest import feed as device_feed
@@ -95,6 +96,13 @@ def _ensure_store(session: Session, store: Store) -> bool:
         for mark in marks:  # a source added since the store was made starts from the top
             mark.store_token = token
         return False
+    if any(m.archived_through for m in marks):
+        # the rows retention removed are only in the store and the archives now
+        raise RuleViolation(
+            "分析库与数据库不匹配，且已有旧事件归档并移出数据库，无法从数据库重建分析库："
+            "请用 govloop restore 恢复备份中的分析数据目录",
+            code="store_needs_restore",
+        )
     token = store.reset()
     for mark in marks:
         mark.last_id, mark.store_token, mark.updated_at = 0, token, now()

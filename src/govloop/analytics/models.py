@@ -20,3 +20,6 @@ class ExportWatermark(Base):
     last_id: Mapped[int] = mapped_column(BigInteger, default=0)
     store_token: Mapped[str] = mapped_column(String(32), default="")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+    # Rows up to this id were archived by retention and removed from the database: the
+    # store can no longer be rebuilt from the database alone.
+    archived_through: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")

@@ -74,3 +74,20 @@ class AuditKey(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     endorsed_by: Mapped[str | None] = mapped_column(String(16))
     endorsement: Mapped[str | None] = mapped_column(String(128))  # base64 signature
+
+
+class AuditArchive(Base):
+    """A segment of the log moved to a Parquet file by retention: entries ``first_seq`` to
+    ``last_seq``, ending at a signed checkpoint whose hash is ``last_hash``. Verification
+    reads the file in its place; ``sha256`` tells a replaced file at a glance."""
+
+    __tablename__ = "access_audit_archives"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    first_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    last_seq: Mapped[int] = mapped_column(Integer, unique=True)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the data directory
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)

@@ -6,7 +6,7 @@ import ipaddress
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-insecure-secret-change-me"
@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     # Log lines: "json" (one object per line, for a log shipper) or "console"; and the level.
     log_format: str = "console"
     log_level: str = "INFO"
+    # Retention: hall and hotline events older than this many days move from the database to
+    # Parquet archives in the data directory (0: keep them all); the access log likewise.
+    retention_days: int = Field(default=400, ge=0)
+    audit_retention_days: int = Field(default=400, ge=0)
     # Incremental indicator refresh (export new events, recompute touched periods).
     indicator_refresh_seconds: float = 300
     # Ingest limits: bytes of one push request, of one uploaded file, records of one push.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from govloop.core.db import Base, make_engine
+from govloop.core.partitions import is_partition_name
 from govloop.registry import import_all_models
 
 import_all_models()
@@ -29,6 +30,10 @@ def _run(connection: object) -> None:
         target_metadata=target_metadata,
         render_as_batch=True,  # SQLite needs batch mode for ALTER TABLE
         compare_type=True,
+        # monthly partitions (PostgreSQL) are made by the migrations and the partitions duty
+        include_name=lambda name, kind, _parent: (
+            not (kind == "table" and name is not None and is_partition_name(name))
+        ),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,1 @@
+"""Retention: old events move from the transactional tables to Parquet archives."""
