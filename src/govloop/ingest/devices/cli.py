@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from pathlib import Path
 from types import FrameType
 from typing import NoReturn
 
@@ -139,10 +140,35 @@ def listen(
         CLIENT_ID, "--client-id", help="Fixed: the broker keeps the session"
     ),
     prefix: str = typer.Option(TOPIC_PREFIX, "--prefix"),
+    username: str | None = typer.Option(
+        None, "--username", envvar="GOVLOOP_MQTT_USERNAME", help="User name at the broker"
+    ),
+    password: str | None = typer.Option(
+        None,
+        "--password",
+        envvar="GOVLOOP_MQTT_PASSWORD",
+        help="Password at the broker (prefer the environment variable: not in ps output)",
+    ),
+    tls_ca: Path | None = typer.Option(
+        None,
+        "--tls-ca",
+        envvar="GOVLOOP_MQTT_TLS_CA",
+        exists=True,
+        dir_okay=False,
+        help="Connect over TLS, checking the broker against this CA file",
+    ),
 ) -> None:
     """Receive device messages from the broker until Ctrl-C (persistent session, QoS 1)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    listener = DeviceListener(host=host, port=port, client_id=client_id, prefix=prefix)
+    listener = DeviceListener(
+        host=host,
+        port=port,
+        client_id=client_id,
+        prefix=prefix,
+        username=username,
+        password=password,
+        tls_ca=str(tls_ca) if tls_ca else None,
+    )
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         console.print("正在停止：处理已收到的消息后断开……")

@@ -237,6 +237,9 @@ class DeviceListener:
         idle_ms: int = 10,
         sweep_seconds: float = 30.0,
         session_scope: Callable[[], AbstractContextManager[Session]] = unit_of_work,
+        username: str | None = None,
+        password: str | None = None,
+        tls_ca: str | None = None,
     ) -> None:
         self.host, self.port, self.prefix, self.source_key = host, port, prefix, source_key
         self.batch_size, self.batch_ms, self.idle_ms = batch_size, batch_ms, idle_ms
@@ -263,6 +266,10 @@ class DeviceListener:
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        if username:  # a broker that authenticates its clients (the kit's devices port)
+            self.client.username_pw_set(username, password or None)
+        if tls_ca:  # and one reached over TLS, checked against this CA
+            self.client.tls_set(ca_certs=tls_ca)
 
     # paho callbacks (network thread) ------------------------------------------------------
 
