@@ -10,9 +10,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from sqlalchemy import func, select, update
+from typer.testing import CliRunner
 
 from govloop.audit import archive
 from govloop.audit.models import AuditArchive, AuditEntry
+from govloop.cli import app
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.errors import RuleViolation
@@ -113,3 +115,10 @@ def test_a_log_that_does_not_verify_is_not_archived(old_log, data_dir):
     assert refused.value.code == "audit_not_verified"
     assert _live() == 102
     assert not (data_dir / "archive").exists()
+
+
+def test_audit_verify_says_which_part_it_read_from_archives(old_log, data_dir):
+    _archive(data_dir)
+    shown = CliRunner().invoke(app, ["audit", "verify"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    assert "访问日志完整：102 条" in shown.output and "其中 1 段已归档" in shown.output

@@ -31,6 +31,8 @@ def _print_problem(problem: Any) -> None:
 
 def _print_report(report: Any) -> None:
     head = f"链头第 {report.head_seq} 条"
+    if report.archived_segments:  # read from the archive files in their place
+        head += f"；其中 {report.archived_segments} 段已归档到 Parquet 文件"
     if report.ok:
         console.print(
             f"[green]访问日志完整：{report.entries} 条，{report.checkpoints} 个签名检查点，"
