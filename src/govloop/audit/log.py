@@ -265,13 +265,18 @@ HEAD: Table = AuditHead.__table__  # type: ignore[assignment]
 LOG: Table = AuditEntry.__table__  # type: ignore[assignment]
 
 
+# Built once: constructing a statement costs more than hashing an entry (the hot path).
+_LOCK_HEAD = select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
+_NEW_HEAD = insert(HEAD).values(id=1, seq=0, hash=GENESIS)
+_MOVE_HEAD = update(HEAD).where(HEAD.c.id == 1)
+_INSERT_ENTRIES = insert(LOG)
+
+
 def _head(session: Session) -> tuple[int, str]:
     """The chain's head, locked for this transaction (Core statements: this is a hot path)."""
-    row = session.execute(
-        select(HEAD.c.seq, HEAD.c.hash).where(HEAD.c.id == 1).with_for_update()
-    ).first()
+    row = session.execute(_LOCK_HEAD).first()
     if row is None:
-        session.execute(insert(HEAD).values(id=1, seq=0, hash=GENESIS))
+        session.execute(_NEW_HEAD)
         return 0, GENESIS
     return int(row[0]), str(row[1])
 
@@ -308,13 +313,13 @@ def append(*, session: Session, entries: list[Entry]) -> int:
             rows = []
             _sign(session, seq, digest, stamp)
     _checkpoint_rows(session, rows)
-    session.execute(update(HEAD).where(HEAD.c.id == 1).values(seq=seq, hash=prev))
+    session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
     return seq
 
 
 def _checkpoint_rows(session: Session, rows: list[dict[str, Any]]) -> None:
     if rows:
-        session.execute(insert(LOG), rows)
+        session.execute(_INSERT_ENTRIES, rows[0] if len(rows) == 1 else rows)
 
 
 def _sign(session: Session, seq: int, head_hash: str, at: datetime) -> AuditCheckpoint:
