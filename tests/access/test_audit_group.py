@@ -10,6 +10,7 @@ import threading
 
 import pytest
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 
 from govloop.audit import group
 from govloop.audit import keys as audit_keys
@@ -44,7 +45,7 @@ def _chain() -> tuple[audit.VerifyReport, list[tuple[int, int | None, int | None
 
 def test_concurrent_threads_make_one_linear_chain(db):
     threads, each = 8, 30
-    appender = group.GroupAppender(session_factory())
+    appender = group.GroupAppender(session_factory(), db)
     returned: dict[tuple[int, int], int] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(threads)
@@ -78,7 +79,7 @@ def test_concurrent_threads_make_one_linear_chain(db):
 
 
 def test_a_caller_gets_its_own_entries_in_order(db):
-    appender = group.GroupAppender(session_factory())
+    appender = group.GroupAppender(session_factory(), db)
     assert appender.append([_entry(1, i) for i in range(3)]) == 3
     assert appender.append([]) == 0
     assert appender.append([_entry(2, 0)]) == 4
@@ -100,7 +101,7 @@ def test_a_failed_batch_leaves_no_entry_and_no_gap(db):
             session.commit = broken_commit  # type: ignore[method-assign]
         return session
 
-    appender = group.GroupAppender(sessions)
+    appender = group.GroupAppender(sessions, db)
     with pytest.raises(RuntimeError, match="commit failed"):
         appender.append([_entry(1, 0), _entry(1, 1)])
     with unit_of_work(readonly=True) as s:
@@ -113,16 +114,54 @@ def test_a_failed_batch_leaves_no_entry_and_no_gap(db):
     assert report.ok and [seq for seq, _, _ in rows] == [1]
 
 
-def test_one_bad_caller_in_a_batch_fails_alone(db, monkeypatch):
-    real_append = audit.append
+def test_a_failed_statement_leaves_no_entry_and_no_gap(db):
+    appender = group.GroupAppender(session_factory(), db)
+    assert appender.append([_entry(1, 0)]) == 1
+    broken = Entry(actor_id=1, actor=None, action="read")  # type: ignore[arg-type]
+    with pytest.raises(IntegrityError):  # NOT NULL: one statement, then the transaction
+        appender.append([_entry(1, 1), broken])
+    assert appender.append([_entry(1, 2)]) == 2
+    report, rows, _ = _chain()
+    assert report.ok, report.problems
+    assert rows == [(1, 1, 0), (2, 1, 2)]
 
-    def picky(*, session, entries):
+
+def test_appends_by_others_in_between_keep_the_chain_linear(db):
+    appender = group.GroupAppender(session_factory(), db)
+    with checkpoint_every(3):
+        assert appender.append([_entry(1, 0)]) == 1
+        assert appender.append([_entry(1, 1)]) == 2  # PostgreSQL: one statement
+        with unit_of_work() as s:  # another process's append moves the head
+            assert audit.append(session=s, entries=[_entry(2, 0)]) == 3
+        assert appender.append([_entry(1, 2)]) == 4  # the head moved: taken under the lock
+        assert appender.append([_entry(1, 3), _entry(1, 4)]) == 6  # reaches a checkpoint
+        assert appender.append([_entry(1, 5)]) == 7
+    report, rows, signed = _chain()
+    assert report.ok, report.problems
+    assert [seq for seq, _, _ in rows] == list(range(1, 8))
+    assert signed == [3, 6]
+    assert (appender._connection is not None) == (db.dialect.name == "postgresql")
+    appender.close()
+
+
+def test_one_bad_caller_in_a_batch_fails_alone(db, monkeypatch):
+    real_append, real_if_head = audit.append_head, audit.append_if_head
+
+    def refuse_bad(entries):
         if any(e.actor == "bad" for e in entries):
             raise ValueError("bad entry")
+
+    def picky(*, session, entries):
+        refuse_bad(entries)
         return real_append(session=session, entries=entries)
 
-    monkeypatch.setattr(audit, "append", picky)
-    appender = group.GroupAppender(session_factory())
+    def picky_if_head(*, connection, entries, head):
+        refuse_bad(entries)
+        return real_if_head(connection=connection, entries=entries, head=head)
+
+    monkeypatch.setattr(audit, "append_head", picky)
+    monkeypatch.setattr(audit, "append_if_head", picky_if_head)
+    appender = group.GroupAppender(session_factory(), db)
     # three callers queued behind one leader: the batch fails, each is retried alone
     requests = [group._Request([_entry(w, 0)]) for w in range(3)]
     requests[1].entries[0].actor = "bad"

@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from govloop.audit import log
@@ -44,6 +45,7 @@ from govloop.core.clock import now
 from govloop.core.db import get_engine, session_factory
 
 MAX_BATCH = 1_000  # entries per transaction, at most (a single caller's list may exceed it)
+GATHER_S = 0.001  # longest a leader waits for the callers of its last batch to queue again
 
 
 @dataclass(eq=False)
@@ -59,9 +61,23 @@ class _Request:
 class GroupAppender:
     """One per process and database: see the module's docstring."""
 
-    def __init__(self, sessions: Callable[[], Session], max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        sessions: Callable[[], Session],
+        engine: Engine | None = None,
+        max_batch: int = MAX_BATCH,
+        gather_s: float = GATHER_S,
+    ) -> None:
         self._sessions = sessions
+        # PostgreSQL: batches go in one autocommit statement while the head is the one this
+        # appender last wrote (log.append_if_head), on a connection of its own
+        postgres = engine is not None and engine.dialect.name == "postgresql"
+        self._engine = engine if postgres else None
+        self._connection: Connection | None = None
+        self._head: tuple[int, str] | None = None
         self._max_batch = max_batch
+        self._gather_s = gather_s
+        self._last_batch = 1  # callers in the last batch
         self._lock = threading.Lock()
         self._queue: list[_Request] = []
         self._leading = False
@@ -98,7 +114,18 @@ class GroupAppender:
             else:
                 self._leading = False
 
+    def _gather(self) -> None:
+        """Like PostgreSQL's ``commit_delay``: when the last batch had more callers than are
+        queued now, give the callers it just woke a moment to queue again, so they share
+        this transaction instead of each waiting for the next one. A lone caller never
+        waits."""
+        deadline = time.monotonic() + self._gather_s
+        while len(self._queue) < self._last_batch and time.monotonic() < deadline:
+            time.sleep(0.0001)
+
     def _write_batch(self) -> None:
+        if self._gather_s:
+            self._gather()
         with self._lock:
             batch: list[_Request] = []
             size = 0
@@ -108,6 +135,7 @@ class GroupAppender:
                 batch.append(request)
                 size += len(request.entries)
             del self._queue[: len(batch)]
+            self._last_batch = len(batch)
         try:
             try:
                 self._commit(batch)
@@ -133,20 +161,60 @@ class GroupAppender:
 
     def _commit(self, batch: list[_Request]) -> None:
         entries = [e for request in batch for e in request.entries]
+        last = self._commit_one_statement(entries)
+        if last is None:
+            last = self._commit_transaction(entries)
+        self.batches += 1
+        seq = last - len(entries)
+        for request in batch:
+            seq += len(request.entries)
+            request.last_seq = seq
+
+    def _commit_one_statement(self, entries: list[Entry]) -> int | None:
+        if self._engine is None or self._head is None:
+            return None
+        try:
+            if self._connection is None:
+                self._connection = self._engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+            head = log.append_if_head(connection=self._connection, entries=entries, head=self._head)
+        except Exception:
+            self._forget_connection()
+            raise
+        if head is None:
+            return None  # moved by another process, or a checkpoint is due: lock it
+        self._head = head
+        return head[0]
+
+    def _commit_transaction(self, entries: list[Entry]) -> int:
+        self._head = None
         session = self._sessions()
         try:
-            last = log.append(session=session, entries=entries)
+            head = log.append_head(session=session, entries=entries)
             session.commit()
         except BaseException:
             session.rollback()
             raise
         finally:
             session.close()
-        self.batches += 1
-        seq = last - len(entries)
-        for request in batch:
-            seq += len(request.entries)
-            request.last_seq = seq
+        self._head = head
+        return head[0]
+
+    def _forget_connection(self) -> None:
+        self._head = None
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except Exception:  # already broken: nothing more to release
+                pass
+            self._connection = None
+
+    def close(self) -> None:
+        """Give back the connection (PostgreSQL); the next batch takes a new one."""
+        with self._lock:
+            self._forget_connection()
 
 
 _appenders: weakref.WeakKeyDictionary[Engine, GroupAppender] = weakref.WeakKeyDictionary()
@@ -159,7 +227,7 @@ def appender() -> GroupAppender:
     with _appenders_lock:
         found = _appenders.get(engine)
         if found is None:
-            found = _appenders[engine] = GroupAppender(session_factory())
+            found = _appenders[engine] = GroupAppender(session_factory(), engine)
         return found
 
 

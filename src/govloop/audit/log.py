@@ -29,7 +29,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from itertools import chain
 from operator import itemgetter
 from typing import Any
@@ -38,7 +38,7 @@ import rfc8785
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Table, func, insert, select, text, update
+from sqlalchemy import Connection, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from govloop.audit import anchor as anchoring
@@ -283,27 +283,18 @@ def _head(session: Session) -> tuple[int, str]:
 
 def append(*, session: Session, entries: list[Entry]) -> int:
     """Append entries in order, in the caller's transaction; returns the last sequence."""
+    return append_head(session=session, entries=entries)[0]
+
+
+def append_head(*, session: Session, entries: list[Entry]) -> tuple[int, str]:
+    """``append``, returning the new head (last sequence and hash)."""
     if not entries:
-        return 0
+        return 0, ""
     seq, prev = _head(session)
     rows = []
     stamp = now()
     for entry in entries:
-        values = {
-            "at": entry.at or stamp,
-            "actor_id": entry.actor_id,
-            "actor": entry.actor,
-            "action": entry.action,
-            "outcome": entry.outcome,
-            "case_type": entry.case_type,
-            "case_id": entry.case_id,
-            "case_label": entry.case_label,
-            "grant_id": entry.grant_id,
-            "subject_id": entry.subject_id,
-            "fields": ",".join(sorted(entry.fields)),
-            "purpose": entry.purpose,
-            "detail": entry.detail,
-        }
+        values = _content(entry, stamp)
         seq += 1
         digest = entry_hash(prev, values)
         rows.append({**values, "seq": seq, "format": FORMAT, "prev_hash": prev, "hash": digest})
@@ -314,7 +305,87 @@ def append(*, session: Session, entries: list[Entry]) -> int:
             _sign(session, seq, digest, stamp)
     _checkpoint_rows(session, rows)
     session.execute(_MOVE_HEAD, {"seq": seq, "hash": prev})
-    return seq
+    return seq, prev
+
+
+def _content(entry: Entry, stamp: datetime) -> dict[str, Any]:
+    return {
+        "at": entry.at or stamp,
+        "actor_id": entry.actor_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "case_type": entry.case_type,
+        "case_id": entry.case_id,
+        "case_label": entry.case_label,
+        "grant_id": entry.grant_id,
+        "subject_id": entry.subject_id,
+        "fields": ",".join(sorted(entry.fields)),
+        "purpose": entry.purpose,
+        "detail": entry.detail,
+    }
+
+
+# PostgreSQL: the head moved on and the entries inserted by one statement, only if the head is
+# still the one the caller last wrote. The UPDATE waits for a concurrent holder of the head
+# row and then re-checks its condition on the committed row, so a head another process moved
+# in the meantime matches nothing and nothing is inserted.
+_ROW_TYPES = {
+    "seq": "integer",
+    "format": "integer",
+    "at": "timestamptz",
+    "actor_id": "integer",
+    "actor": "text",
+    "action": "text",
+    "outcome": "text",
+    "case_type": "text",
+    "case_id": "integer",
+    "case_label": "text",
+    "grant_id": "integer",
+    "subject_id": "integer",
+    "fields": "text",
+    "purpose": "text",
+    "detail": "text",
+    "prev_hash": "text",
+    "hash": "text",
+}
+_APPEND_IF_HEAD = text(
+    "WITH head AS ("
+    " UPDATE access_audit_head SET seq = :new_seq, hash = :new_hash"
+    " WHERE id = 1 AND seq = :old_seq AND hash = :old_hash RETURNING id"
+    "), added AS ("
+    f" INSERT INTO access_audit_log ({', '.join(_ROW_TYPES)})"
+    " SELECT * FROM unnest("
+    + ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in _ROW_TYPES.items())
+    + ") WHERE EXISTS (SELECT 1 FROM head) RETURNING seq"
+    ") SELECT count(*) FROM added"
+)
+
+
+def append_if_head(
+    *, connection: Connection, entries: list[Entry], head: tuple[int, str]
+) -> tuple[int, str] | None:
+    """Append entries after ``head`` in one PostgreSQL statement — on a connection in
+    autocommit, one round trip and one transaction. Returns the new head, or None when
+    nothing was written: the head is no longer ``head`` (another appender moved it), or the
+    entries reach a checkpoint position (signing takes ``append``'s transaction)."""
+    seq, prev = head
+    if not entries or (seq + len(entries)) // CHECKPOINT_EVERY != seq // CHECKPOINT_EVERY:
+        return None
+    columns: dict[str, list[Any]] = {name: [] for name in _ROW_TYPES}
+    old, stamp = head, now()
+    for entry in entries:
+        values = _content(entry, stamp)
+        seq += 1
+        digest = entry_hash(prev, values)
+        values["at"] = values["at"].astimezone(UTC)
+        values |= {"seq": seq, "format": FORMAT, "prev_hash": prev, "hash": digest}
+        for name, column in columns.items():
+            column.append(values[name])
+        prev = digest
+    params = {"new_seq": seq, "new_hash": prev, "old_seq": old[0], "old_hash": old[1]}
+    added = connection.execute(_APPEND_IF_HEAD, params | columns).scalar()
+    return (seq, prev) if added == len(entries) else None
 
 
 def _checkpoint_rows(session: Session, rows: list[dict[str, Any]]) -> None:
