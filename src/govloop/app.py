@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -26,19 +26,19 @@ from govloop.access import web as access_web
 from govloop.actions import web as actions_web
 from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
-from govloop.core import access_rules, health, idempotency, logs, metrics_api
+from govloop.core import access_rules, health, idempotency, logs, metrics_api, route_gate
 from govloop.core import openapi as openapi_doc
 from govloop.core.bodies import RequestSizeLimitMiddleware
 from govloop.core.db import get_engine, try_job_lock, unit_of_work
 from govloop.core.deps import limit_halls, public
 from govloop.core.errors import GovloopError, NotAuthenticated, PasswordChangeRequired
-from govloop.core.i18n import normalize_locale, set_locale
 from govloop.core.idempotency import IdempotentReplay
 from govloop.core.input_guard import InputGuard, check_request
 from govloop.core.jobs import Job, every
 from govloop.core.listen import start_listening
 from govloop.core.logs import AccessLog
 from govloop.core.metrics import register_gauges, timed_duty, use_sessions
+from govloop.core.request_locale import RequestLocale
 from govloop.core.security_headers import SecurityHeadersMiddleware, request_id_of
 from govloop.core.settings import get_settings
 from govloop.field import web as field_web
@@ -277,13 +277,7 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
     )
     app.state.run_jobs = settings.run_jobs if run_jobs is None else run_jobs
 
-    @app.middleware("http")
-    async def locale_middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        set_locale(normalize_locale(request.cookies.get("lang") or settings.default_locale))
-        return await call_next(request)
-
+    app.add_middleware(RequestLocale, default=settings.default_locale)
     app.add_middleware(
         SessionMiddleware,
         secret_key=settings.secret_key,
@@ -347,4 +341,5 @@ def create_app(run_jobs: bool | None = None) -> FastAPI:
             status_code=200 if result.ready else 503,
         )
 
+    route_gate.install(app)  # last: every router is included
     return app

@@ -161,13 +161,29 @@ def bench_hotline(
 @bench_app.command("access")
 def bench_access(
     quick: bool = typer.Option(False, "--quick", help="Small sizes, for tests"),
+    backend: str = typer.Option("sqlite", help="sqlite or postgresql"),
+    postgres_url: str | None = typer.Option(
+        None, help="Server for --backend postgresql (default: GOVLOOP_TEST_POSTGRES_URL)"
+    ),
+    appends_only: bool = typer.Option(
+        False, "--appends-only", help="Only the audit appends (no filter, verify, tamper)"
+    ),
     as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON object"),
 ) -> None:
-    """Field-filter overhead, audit appends, verifying a million entries, tamper detection."""
+    """Field-filter overhead, audit appends (group commit against one transaction per
+    access), verifying a million entries, tamper detection."""
     from govloop.bench import access as bench
 
+    if backend not in ("sqlite", "postgresql"):
+        raise typer.BadParameter("--backend must be sqlite or postgresql")
     with status_console.status("bench access…") as status:
-        result = bench.run(quick=quick, progress=lambda msg: status.update(msg))
+        result = bench.run(
+            quick=quick,
+            backend=backend,
+            postgres_url=postgres_url,
+            appends_only=appends_only,
+            progress=lambda msg: status.update(msg),
+        )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))
 
 
