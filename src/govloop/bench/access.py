@@ -6,7 +6,8 @@ schema on the server, dropped after the run):
 - ``filter_overhead_p99_ms``: p99 of a granted fetch (grant check, subject lookup, field
   filter and masking — the audit append is measured on its own) minus p99 of the same
   subject lookup unfiltered, over the same subjects in the same run;
-- ``appends_per_s``: accesses of ``APPENDERS`` concurrent callers, one entry per access,
+- ``appends_per_s``: accesses of ``--appenders`` concurrent callers (16 by default; the
+  baseline holds a connection for each), one entry per access,
   each waiting until its entry is committed, through the group appender (``audit.group``:
   concurrent entries share one transaction); ``baseline_appends_per_s`` the same callers
   in the same run with one transaction per access (``log.append`` in the caller's unit of
@@ -197,20 +198,20 @@ def _concurrent_rate(n: int, callers: int, grouped: bool) -> float:
     return n / seconds
 
 
-def _appends(n: int) -> dict[str, Any]:
+def _appends(n: int, callers: int) -> dict[str, Any]:
     """The group appender against one transaction per access, interleaved in two rounds so
     that load on the machine affects both alike."""
     grouped, baseline = [], []
-    _concurrent_rate(200, APPENDERS, True)  # warm up both paths
-    _concurrent_rate(200, APPENDERS, False)
+    _concurrent_rate(200, callers, True)  # warm up both paths
+    _concurrent_rate(200, callers, False)
     before = group.appender().batches
     for _ in range(2):
-        baseline.append(_concurrent_rate(n // 2, APPENDERS, False))
-        grouped.append(_concurrent_rate(n, APPENDERS, True))
+        baseline.append(_concurrent_rate(n // 2, callers, False))
+        grouped.append(_concurrent_rate(n, callers, True))
     batches = group.appender().batches - before
     rate, base = statistics.mean(grouped), statistics.mean(baseline)
     return {
-        "appenders": APPENDERS,
+        "appenders": callers,
         "appends_per_s": round(rate, 1),
         "baseline_appends_per_s": round(base, 1),
         "appends_ratio": round(rate / base, 2),
@@ -369,7 +370,9 @@ def _swap(s: Any) -> None:
 
 
 @contextmanager
-def _database(tmp: str, backend: str, postgres_url: str | None) -> Iterator[Engine]:
+def _database(
+    tmp: str, backend: str, postgres_url: str | None, appenders: int = APPENDERS
+) -> Iterator[Engine]:
     """A fresh, migrated database: a SQLite file in ``tmp`` or a throw-away schema."""
     if backend == "sqlite":
         engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
@@ -388,7 +391,7 @@ def _database(tmp: str, backend: str, postgres_url: str | None) -> Iterator[Engi
         make_url(url)
         .update_query_dict({"options": f"-csearch_path={schema}"})
         .render_as_string(hide_password=False),
-        pool_size=APPENDERS + 4,
+        pool_size=appenders + 4,  # the baseline holds one connection per caller
     )
     try:
         upgrade(engine)
@@ -406,6 +409,7 @@ def run(
     backend: str = "sqlite",
     postgres_url: str | None = None,
     appends_only: bool = False,
+    appenders: int = APPENDERS,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
     names = ("GOVLOOP_AUDIT_KEY_DIR", "GOVLOOP_AUDIT_ANCHOR_DIR")
@@ -417,10 +421,10 @@ def run(
         os.environ["GOVLOOP_AUDIT_KEY_DIR"] = str(Path(tmp) / "audit-keys")
         os.environ.pop("GOVLOOP_AUDIT_ANCHOR_DIR", None)  # never append to a real anchor
         audit_keys.keygen()
-        with _database(tmp, backend, postgres_url) as engine:
+        with _database(tmp, backend, postgres_url, appenders) as engine:
             set_engine(engine)
             try:
-                result = _measure(tmp, backend, quick, appends_only, progress)
+                result = _measure(tmp, backend, quick, appends_only, appenders, progress)
             finally:
                 set_engine(None)
     goals = {"appends_per_s": result["appends_per_s"] >= 5_000}
@@ -447,14 +451,19 @@ def _restored(saved: dict[str, str | None]) -> Iterator[None]:
 
 
 def _measure(
-    tmp: str, backend: str, quick: bool, appends_only: bool, progress: Callable[[str], None]
+    tmp: str,
+    backend: str,
+    quick: bool,
+    appends_only: bool,
+    appenders: int,
+    progress: Callable[[str], None],
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "access", "backend": backend}
     if not appends_only:
         progress("字段过滤开销")
         result |= _filter_overhead(1_000 if quick else 10_000)
     progress("审计日志追加")
-    result |= _appends(1_000 if quick else 10_000)
+    result |= _appends(1_000 if quick else 10_000, appenders)
     n_single = 500 if quick else 5_000
     result["single_appends_per_s"] = round(_append_rate(n_single, 1), 1)
     result["audit_batch_appends_per_s"] = round(_append_rate(n_single * 5, 500), 1)

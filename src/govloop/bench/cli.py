@@ -168,6 +168,7 @@ def bench_access(
     appends_only: bool = typer.Option(
         False, "--appends-only", help="Only the audit appends (no filter, verify, tamper)"
     ),
+    appenders: int = typer.Option(16, help="Concurrent callers appending to the audit log"),
     as_json: bool = typer.Option(True, "--json/--no-json", help="Print one JSON object"),
 ) -> None:
     """Field-filter overhead, audit appends (group commit against one transaction per
@@ -182,6 +183,7 @@ def bench_access(
             backend=backend,
             postgres_url=postgres_url,
             appends_only=appends_only,
+            appenders=appenders,
             progress=lambda msg: status.update(msg),
         )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=None if as_json else 1))
