@@ -8,6 +8,7 @@ from govloop.access.cli import audit_app
 from govloop.analytics.cli import export_records
 from govloop.backup import backup, restore
 from govloop.bench.cli import bench_app
+from govloop.bench.requests import bench_requests
 from govloop.catalog.cli import catalog_app
 from govloop.core.cli import db_app, users_app
 from govloop.demo.cli import demo, simulate_devices
@@ -32,6 +33,7 @@ app.add_typer(org_app, name="org")
 app.command("init")(init)
 app.add_typer(hall_app, name="hall")
 app.add_typer(bench_app, name="bench")
+bench_app.command("requests")(bench_requests)
 app.add_typer(indicators_app, name="indicators")
 app.add_typer(insight_app, name="insight")
 app.add_typer(hotline_app, name="hotline")
