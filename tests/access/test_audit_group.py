@@ -7,10 +7,13 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session
 
 from govloop.audit import group
 from govloop.audit import keys as audit_keys
@@ -28,6 +31,21 @@ def _entry(worker: int, i: int) -> Entry:
     )
 
 
+@pytest.fixture
+def make_appender(db: Engine) -> Iterator[Callable[[Callable[[], Session]], group.GroupAppender]]:
+    """Group appenders on the test's database, whose connections are given back before the
+    database is wiped."""
+    made: list[group.GroupAppender] = []
+
+    def make(sessions: Callable[[], Session]) -> group.GroupAppender:
+        made.append(group.GroupAppender(sessions, db))
+        return made[-1]
+
+    yield make
+    for appender in made:
+        appender.close()
+
+
 def _chain() -> tuple[audit.VerifyReport, list[tuple[int, int | None, int | None]], list[int]]:
     with unit_of_work(readonly=True) as s:
         report = audit.verify(session=s)
@@ -43,9 +61,9 @@ def _chain() -> tuple[audit.VerifyReport, list[tuple[int, int | None, int | None
     return report, rows, signed
 
 
-def test_concurrent_threads_make_one_linear_chain(db):
+def test_concurrent_threads_make_one_linear_chain(db, make_appender):
     threads, each = 8, 30
-    appender = group.GroupAppender(session_factory(), db)
+    appender = make_appender(session_factory())
     returned: dict[tuple[int, int], int] = {}
     errors: list[BaseException] = []
     start = threading.Barrier(threads)
@@ -78,8 +96,8 @@ def test_concurrent_threads_make_one_linear_chain(db):
     assert appender.batches <= n
 
 
-def test_a_caller_gets_its_own_entries_in_order(db):
-    appender = group.GroupAppender(session_factory(), db)
+def test_a_caller_gets_its_own_entries_in_order(db, make_appender):
+    appender = make_appender(session_factory())
     assert appender.append([_entry(1, i) for i in range(3)]) == 3
     assert appender.append([]) == 0
     assert appender.append([_entry(2, 0)]) == 4
@@ -87,7 +105,7 @@ def test_a_caller_gets_its_own_entries_in_order(db):
     assert report.ok and rows == [(1, 1, 0), (2, 1, 1), (3, 1, 2), (4, 2, 0)]
 
 
-def test_a_failed_batch_leaves_no_entry_and_no_gap(db):
+def test_a_failed_batch_leaves_no_entry_and_no_gap(db, make_appender):
     failing = {"on": True}
     real = session_factory()
 
@@ -101,7 +119,7 @@ def test_a_failed_batch_leaves_no_entry_and_no_gap(db):
             session.commit = broken_commit  # type: ignore[method-assign]
         return session
 
-    appender = group.GroupAppender(sessions, db)
+    appender = make_appender(sessions)
     with pytest.raises(RuntimeError, match="commit failed"):
         appender.append([_entry(1, 0), _entry(1, 1)])
     with unit_of_work(readonly=True) as s:
@@ -114,8 +132,8 @@ def test_a_failed_batch_leaves_no_entry_and_no_gap(db):
     assert report.ok and [seq for seq, _, _ in rows] == [1]
 
 
-def test_a_failed_statement_leaves_no_entry_and_no_gap(db):
-    appender = group.GroupAppender(session_factory(), db)
+def test_a_failed_statement_leaves_no_entry_and_no_gap(db, make_appender):
+    appender = make_appender(session_factory())
     assert appender.append([_entry(1, 0)]) == 1
     broken = Entry(actor_id=1, actor=None, action="read")  # type: ignore[arg-type]
     with pytest.raises(IntegrityError):  # NOT NULL: one statement, then the transaction
@@ -126,8 +144,17 @@ def test_a_failed_statement_leaves_no_entry_and_no_gap(db):
     assert rows == [(1, 1, 0), (2, 1, 2)]
 
 
-def test_appends_by_others_in_between_keep_the_chain_linear(db):
-    appender = group.GroupAppender(session_factory(), db)
+def test_a_naive_time_is_refused_on_every_path(db, make_appender):
+    appender = make_appender(session_factory())
+    assert appender.append([_entry(1, 0)]) == 1
+    naive = Entry(actor_id=1, actor="x", action="read", at=datetime(2026, 1, 1))
+    with pytest.raises((ValueError, StatementError)):  # the one statement, the transaction
+        appender.append([naive])
+    assert appender.append([_entry(1, 1)]) == 2
+
+
+def test_appends_by_others_in_between_keep_the_chain_linear(db, make_appender):
+    appender = make_appender(session_factory())
     with checkpoint_every(3):
         assert appender.append([_entry(1, 0)]) == 1
         assert appender.append([_entry(1, 1)]) == 2  # PostgreSQL: one statement
@@ -141,10 +168,9 @@ def test_appends_by_others_in_between_keep_the_chain_linear(db):
     assert [seq for seq, _, _ in rows] == list(range(1, 8))
     assert signed == [3, 6]
     assert (appender._connection is not None) == (db.dialect.name == "postgresql")
-    appender.close()
 
 
-def test_one_bad_caller_in_a_batch_fails_alone(db, monkeypatch):
+def test_one_bad_caller_in_a_batch_fails_alone(db, make_appender, monkeypatch):
     real_append, real_if_head = audit.append_head, audit.append_if_head
 
     def refuse_bad(entries):
@@ -161,7 +187,7 @@ def test_one_bad_caller_in_a_batch_fails_alone(db, monkeypatch):
 
     monkeypatch.setattr(audit, "append_head", picky)
     monkeypatch.setattr(audit, "append_if_head", picky_if_head)
-    appender = group.GroupAppender(session_factory(), db)
+    appender = make_appender(session_factory())
     # three callers queued behind one leader: the batch fails, each is retried alone
     requests = [group._Request([_entry(w, 0)]) for w in range(3)]
     requests[1].entries[0].actor = "bad"

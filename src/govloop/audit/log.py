@@ -378,6 +378,8 @@ def append_if_head(
         values = _content(entry, stamp)
         seq += 1
         digest = entry_hash(prev, values)
+        if values["at"].tzinfo is None:  # as UTCDateTime refuses it on the other path
+            raise ValueError("naive datetime refused: store timezone-aware UTC")
         values["at"] = values["at"].astimezone(UTC)
         values |= {"seq": seq, "format": FORMAT, "prev_hash": prev, "hash": digest}
         for name, column in columns.items():
