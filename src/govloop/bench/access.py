@@ -426,6 +426,7 @@ def run(
             try:
                 result = _measure(tmp, backend, quick, appends_only, appenders, progress)
             finally:
+                group.appender().close()  # its connection, before the schema is dropped
                 set_engine(None)
     goals = {"appends_per_s": result["appends_per_s"] >= 5_000}
     if not appends_only:
