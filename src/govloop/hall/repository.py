@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from govloop.hall.models import HallEvent, ServiceItem, Ticket, TicketStatus, Window, window_items
+from govloop.hall.models import (
+    Appointment,
+    AppointmentStatus,
+    HallEvent,
+    ServiceItem,
+    Ticket,
+    TicketStatus,
+    Window,
+    window_items,
+)
 
 
 def item_by_code(session: Session, code: str) -> ServiceItem | None:
@@ -269,3 +278,129 @@ def recent_calls(
         .order_by(HallEvent.id.desc())
         .limit(limit)
     ).all()
+
+
+def window_events(
+    session: Session, *, hall_id: int, since: datetime, kinds: Sequence[str], limit: int = 4000
+) -> list[tuple[str, int | None, int | None, int | None, datetime]]:
+    """(kind, window id, item id, ticket id, at) of the hall's latest events of these kinds,
+    oldest first."""
+    rows = session.execute(
+        select(
+            HallEvent.kind,
+            HallEvent.window_id,
+            HallEvent.item_id,
+            HallEvent.ticket_id,
+            HallEvent.at,
+        )
+        .where(HallEvent.hall_id == hall_id, HallEvent.at >= since, HallEvent.kind.in_(kinds))
+        .order_by(HallEvent.id.desc())
+        .limit(limit)
+    ).all()
+    return [(k, w, i, t, at) for k, w, i, t, at in reversed(rows)]
+
+
+def shown_estimates(
+    session: Session, *, ticket_ids: Sequence[int]
+) -> dict[int, tuple[datetime, float]]:
+    """Ticket id → (issued at, the estimate printed on its slip), for tickets that had one."""
+    if not ticket_ids:
+        return {}
+    rows = session.execute(
+        select(Ticket.id, Ticket.issued_at, Ticket.eta_seconds).where(
+            Ticket.id.in_(ticket_ids), Ticket.eta_seconds.is_not(None)
+        )
+    ).all()
+    return {i: (issued, float(eta)) for i, issued, eta in rows if eta is not None}
+
+
+def issued_counts(
+    session: Session, *, hall_id: int, service_date: date, since: datetime | None = None
+) -> list[tuple[int, str | None, int]]:
+    """(item id, priority, count) of the tickets issued on the day (since ``since``)."""
+    stmt = (
+        select(Ticket.item_id, Ticket.priority, func.count(Ticket.id))
+        .where(Ticket.hall_id == hall_id, Ticket.service_date == service_date)
+        .group_by(Ticket.item_id, Ticket.priority)
+    )
+    if since is not None:
+        stmt = stmt.where(Ticket.issued_at >= since)
+    return [(item_id, priority, count) for item_id, priority, count in session.execute(stmt)]
+
+
+def booked_today(
+    session: Session, *, hall_id: int, service_date: date
+) -> list[tuple[int, time, time]]:
+    """(item id, slot start, slot end) of the day's appointments not checked in yet."""
+    rows = session.execute(
+        select(Appointment.item_id, Appointment.slot_start, Appointment.slot_end).where(
+            Appointment.hall_id == hall_id,
+            Appointment.service_date == service_date,
+            Appointment.status == AppointmentStatus.BOOKED,
+        )
+    ).all()
+    return [(item_id, start, end) for item_id, start, end in rows]
+
+
+def past_appointments(
+    session: Session, *, hall_id: int, since: date, before: date, limit: int = 2000
+) -> list[tuple[date, time, time, str, datetime | None]]:
+    """(day, slot start, slot end, status, checked in at) of appointments on past days."""
+    rows = session.execute(
+        select(
+            Appointment.service_date,
+            Appointment.slot_start,
+            Appointment.slot_end,
+            Appointment.status,
+            Appointment.checked_in_at,
+        )
+        .where(
+            Appointment.hall_id == hall_id,
+            Appointment.service_date >= since,
+            Appointment.service_date < before,
+            Appointment.status != AppointmentStatus.CANCELLED,
+        )
+        .order_by(Appointment.service_date.desc())
+        .limit(limit)
+    ).all()
+    return [(d, a, b, status, at) for d, a, b, status, at in rows]
+
+
+def waiting_ahead(session: Session, *, ticket: Ticket) -> list[tuple[int, datetime, int | None]]:
+    """(item id, rank, window transferred to) of every waiting ticket of the hall's day
+    ranked before ``ticket``, in queue order."""
+    rows = session.execute(
+        select(Ticket.item_id, Ticket.rank_at, Ticket.target_window_id)
+        .where(
+            Ticket.hall_id == ticket.hall_id,
+            Ticket.service_date == ticket.service_date,
+            Ticket.status == TicketStatus.WAITING,
+            Ticket.rank_at <= ticket.rank_at,
+            or_(
+                Ticket.rank_at < ticket.rank_at,
+                and_(Ticket.rank_at == ticket.rank_at, Ticket.id < ticket.id),
+            ),
+        )
+        .order_by(Ticket.rank_at, Ticket.id)
+    ).all()
+    return [(item_id, rank, target) for item_id, rank, target in rows]
+
+
+def window_activity(
+    session: Session, *, hall_id: int, service_date: date
+) -> tuple[dict[int, datetime], dict[int, tuple[int, datetime | None]]]:
+    """(window id → state since, window id → (item id, called at) of the ticket it holds)."""
+    since = dict(
+        session.execute(
+            select(Window.id, Window.state_since).where(Window.hall_id == hall_id, Window.active)
+        ).all()
+    )
+    held = session.execute(
+        select(Ticket.window_id, Ticket.item_id, Ticket.called_at).where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status.in_([TicketStatus.CALLED, TicketStatus.SERVING]),
+            Ticket.window_id.is_not(None),
+        )
+    ).all()
+    return since, {w: (item, called) for w, item, called in held if w is not None}
