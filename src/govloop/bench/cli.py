@@ -283,5 +283,44 @@ def bench_catalogue(
     typer.echo(json.dumps(result, ensure_ascii=False))
 
 
+@bench_app.command("eta")
+def bench_eta(
+    scenario: list[str] = typer.Option(
+        [],
+        "--scenario",
+        help="A shipped scenario (district, busy, multiskill) or a YAML file; repeat for "
+        "several (default: every shipped one)",
+    ),
+    seed: int = typer.Option(1, help="Random seed of the simulated days"),
+    database_url: str | None = typer.Option(
+        None,
+        help="PostgreSQL to run on, in a throw-away schema per scenario "
+        "(default: a temporary SQLite file)",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
+) -> None:
+    """Whole simulated days through the real hall services in virtual time: each ticket's
+    shown wait estimate scored against its realized wait, beside the queue-length ×
+    mean-handling baseline and the last-to-enter-service (LES) delay."""
+    from govloop.bench.eta import run as eta
+
+    refs = scenario or list(eta.shipped_names())
+    try:
+        result = eta.run(
+            refs,
+            seed=seed,
+            database_url=database_url,
+            progress=None if as_json else lambda msg: status_console.log(msg),
+        )
+    except (eta.ScenarioError, eta.DatabaseError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+        return
+    for line in eta.summary(result):
+        console.print(line, highlight=False)
+
+
 bench_app.command("linkage")(bench_linkage_command)
 bench_app.command("ingest")(bench_ingest)
