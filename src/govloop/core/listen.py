@@ -1,13 +1,16 @@
 """LISTEN on PostgreSQL: commits in other processes (web workers, the worker, the CLI) wake
 this process's live screens at once. One thread per process holds one connection; when it
 drops, the thread reconnects with a growing pause and the screens fall back to polling
-meanwhile (``connected`` says which)."""
+meanwhile (``connected`` says which). Closing wakes the thread at once (a pipe it waits on
+beside the connection): the tests start and stop an application, hence a listener, in
+hundreds of tests."""
 
 from __future__ import annotations
 
 import logging
+import os
+import select
 import threading
-import time
 
 import psycopg
 from sqlalchemy import Engine
@@ -25,6 +28,7 @@ class Listener:
         self.stop = threading.Event()
         self.connected = threading.Event()
         self.thread = threading.Thread(target=self._run, name="govloop-listen", daemon=True)
+        self._wake_r, self._wake_w = os.pipe()  # written by close: the thread stops waiting
 
     def start(self) -> None:
         self.thread.start()
@@ -32,7 +36,11 @@ class Listener:
     def close(self) -> None:
         global _current
         self.stop.set()
+        os.write(self._wake_w, b"\0")
         self.thread.join(timeout=5)
+        if not self.thread.is_alive():
+            os.close(self._wake_r)
+            os.close(self._wake_w)
         if _current is self:
             _current = None
 
@@ -53,10 +61,12 @@ class Listener:
             conn.execute(f'LISTEN "{NOTIFY_CHANNEL}"')
             self.connected.set()
             while not self.stop.is_set():
-                # each notification wakes the screens as it arrives; the generator ends
-                # after a quiet second, so a stop request is seen within a second
-                for notification in conn.notifies(timeout=1.0):
+                # each notification wakes the screens as it arrives: those received (also
+                # with an earlier answer) are handed on, then the thread waits for the
+                # server to send more, or for close
+                for notification in conn.notifies(timeout=0):
                     dispatch({notification.payload})
+                select.select([conn.fileno(), self._wake_r], [], [])
 
 
 _current: Listener | None = None
@@ -74,7 +84,5 @@ def start_listening(engine: Engine) -> Listener | None:
         return None
     listener = _current = Listener(engine)
     listener.start()
-    deadline = time.monotonic() + 5
-    while not listener.connected.is_set() and time.monotonic() < deadline:
-        time.sleep(0.05)
+    listener.connected.wait(timeout=5)
     return listener
