@@ -23,16 +23,16 @@ SMALL: dict = {
     "name": "small",
     "days": 1,
     "warmup_days": 1,
-    "hours": ["09:00-09:45", "10:15-10:45"],
+    "hours": ["09:00-09:40", "10:10-10:30"],
     "items": [
         {"code": "AA", "prefix": "A", "share": 2, "handling_minutes": 4, "handling_cv": 0.8},
         {"code": "BB", "prefix": "B", "share": 1, "handling_minutes": 6, "handling_cv": 1.2},
     ],
     "windows": [{"items": ["AA"]}, {"items": ["BB"]}, {"general": True, "speed": 1.2}],
-    "arrivals": [{"09:00-09:45": 36}, {"10:15-10:45": 36}],
+    "arrivals": [{"09:00-09:40": 30}, {"10:10-10:30": 30}],
     "citizens": {"priority_share": 0.15, "absent_base": 0.1},
     "pauses": {"per_hour": 0.5, "minutes": [3, 6]},
-    "appointments": {"items": ["BB"], "slot_minutes": 30, "per_slot": 2},
+    "appointments": {"items": ["BB"], "slot_minutes": 20, "per_slot": 2},
 }
 
 
