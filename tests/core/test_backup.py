@@ -24,6 +24,7 @@ from govloop.core.errors import Conflict, RuleViolation
 from govloop.core.health import expected_heads
 from govloop.hall import service
 from govloop.hall.models import Ticket
+from tests.databases import drop_database_in_background
 from tests.factories import make_hall
 
 runner = CliRunner()
@@ -85,9 +86,8 @@ def target(db: Engine, tmp_path: Path) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
         admin.dispose()
+        drop_database_in_background(db.url, name)
 
 
 def _tables(engine: Engine) -> int:

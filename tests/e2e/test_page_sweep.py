@@ -35,6 +35,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.conftest import POSTGRES_URL
+from tests.databases import drop_database_in_background
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, SHOTS, run_server
 from tests.e2e.sweep_text import VISIBLE_TEXT_JS, untranslated
 from tests.e2e.sweep_uses import Act, uses
@@ -110,9 +111,8 @@ def postgres_database() -> Iterator[str]:
     try:
         yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+        drop_database_in_background(POSTGRES_URL, name)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
