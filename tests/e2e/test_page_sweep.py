@@ -5,7 +5,8 @@ visits the public pages; each demo role signs in and visits the pages its naviga
 reaches (the top navigation and the home page's tiles, then one page of each kind linked
 from those; the public pages, the same for staff apart from the header, are left to the
 citizen), then uses some of them (``sweep_uses``). Each page is then loaded again on a
-390×844 phone.
+390×844 phone, in a browser of its own while the next role's desktop pages are visited (the
+sweep waits on pages far more than it computes).
 
 The sweep fails listing every page that
 - broke the Content-Security-Policy (an init script records ``securitypolicyviolation``),
@@ -22,7 +23,9 @@ Desktop (1440×900) and phone screenshots of each page go to
 from __future__ import annotations
 
 import contextlib
+import queue
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -183,17 +186,25 @@ class Sweep:
     """One browser context per role and viewport; what happens is filed under the page
     being visited."""
 
-    def __init__(self, browser: Any, base: str, shots: Any) -> None:
-        self.browser = browser
+    def __init__(self, base: str, shots: Any) -> None:
         self.base = base
         self.origin = urlparse(base).netloc
         self.shots = shots
         self.visits: list[Visit] = []
         self.shot: set[str] = set()  # pages already photographed
-        self.current: Visit | None = None
+        self.local = threading.local()  # desktop and phone pages are visited in two threads
 
-    def context(self, phone: bool = False) -> Any:
-        context = self.browser.new_context(
+    @property
+    def current(self) -> Visit | None:
+        """The page this thread is visiting (a browser's events arrive in its thread)."""
+        return getattr(self.local, "current", None)
+
+    @current.setter
+    def current(self, visit: Visit | None) -> None:
+        self.local.current = visit
+
+    def context(self, browser: Any, phone: bool = False) -> Any:
+        context = browser.new_context(
             viewport=PHONE if phone else DESKTOP,
             is_mobile=phone,
             has_touch=phone,
@@ -355,37 +366,65 @@ def test_every_page_works_for_every_role_on_desktop_and_phone(server: Server) ->
     started = time.monotonic()
     per_role: dict[str, list[str]] = {}
     in_use = uses(server.citizen)
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        sweep = Sweep(browser, server.url, shots)
-        seen: set[str] = set()
-        public: set[str] = set()
+    sweep = Sweep(server.url, shots)
+    # (role, username, pages its desktop visit reached); None: no more roles
+    phone_work: queue.Queue[tuple[str, str | None, list[str]] | None] = queue.Queue()
+    phone_failed: list[BaseException] = []
+
+    def phone_visits() -> None:
+        """A phone loads each page a role reached at its own size, as a citizen's or a
+        clerk's does: each role's, once its desktop visit is done (a browser per thread)."""
         try:
-            for role, username, starts in ROLES:
-                context = sweep.context()
-                page = context.new_page()
-                if username:
-                    sweep.sign_in(page, username)
-                visited = sweep.crawl(page, role, starts, seen, public)
-                per_role[role] = list(visited)
-                for path, shot, act in in_use.get(role, []):
-                    sweep.visit(page, role, path, act, shot=shot)
-                    per_role[role].append(f"{path} ({shot})")
-                if username is None:
-                    public = {kind_of(urlparse(p).path) for p in visited} - {"/"}
-                context.close()
-                # a phone loads each page at its own size, as a citizen's or a clerk's does
-                context = sweep.context(phone=True)
-                page = context.new_page()
-                if username:
-                    sweep.sign_in(page, username)
-                for path in visited:
-                    sweep.visit(page, role, path, viewport="phone")
-                for path, shot, act in in_use.get(role, []):
-                    sweep.visit(page, role, path, act, shot=shot, viewport="phone")
-                context.close()
-        finally:
-            browser.close()
+            with sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+                try:
+                    while (work := phone_work.get()) is not None:
+                        role, username, visited = work
+                        context = sweep.context(browser, phone=True)
+                        page = context.new_page()
+                        if username:
+                            sweep.sign_in(page, username)
+                        for path in visited:
+                            sweep.visit(page, role, path, viewport="phone")
+                        for path, shot, act in in_use.get(role, []):
+                            sweep.visit(page, role, path, act, shot=shot, viewport="phone")
+                        context.close()
+                finally:
+                    browser.close()
+        except BaseException as exc:  # reported by the test's thread
+            phone_failed.append(exc)
+            while phone_work.get() is not None:  # let the desktop side finish
+                pass
+
+    phone = threading.Thread(target=phone_visits, name="page-sweep-phone")
+    phone.start()
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+            seen: set[str] = set()
+            public: set[str] = set()
+            try:
+                for role, username, starts in ROLES:
+                    context = sweep.context(browser)
+                    page = context.new_page()
+                    if username:
+                        sweep.sign_in(page, username)
+                    visited = sweep.crawl(page, role, starts, seen, public)
+                    per_role[role] = list(visited)
+                    for path, shot, act in in_use.get(role, []):
+                        sweep.visit(page, role, path, act, shot=shot)
+                        per_role[role].append(f"{path} ({shot})")
+                    if username is None:
+                        public = {kind_of(urlparse(p).path) for p in visited} - {"/"}
+                    context.close()
+                    phone_work.put((role, username, visited))
+            finally:
+                browser.close()
+    finally:
+        phone_work.put(None)
+        phone.join()
+    if phone_failed:
+        raise phone_failed[0]
     elapsed = time.monotonic() - started
 
     print(f"\n{server.database}: seeded in {server.seed_seconds:.0f} s, swept in {elapsed:.0f} s")
