@@ -61,6 +61,7 @@ from sqlalchemy.engine import URL
 
 from govloop import __version__
 from govloop.audit.keys import key_dir as audit_key_dir
+from govloop.core import partitions
 from govloop.core.db import get_engine
 from govloop.core.errors import Conflict, GovloopError, RuleViolation
 from govloop.core.settings import analytics_settings
@@ -304,6 +305,12 @@ def _restore_pg(dump: Path, engine: Engine, schema: str, force: bool) -> None:
         exists = conn.execute(
             text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
         ).scalar()
+    if force and exists:
+        # pg_restore --clean cannot drop a partition's inherited constraints: the
+        # partitioned tables go first, their partitions with them (the rest --clean does)
+        with engine.begin() as conn:
+            for table in partitions.PARTITIONED_TABLES:
+                conn.execute(text(f'DROP TABLE IF EXISTS "{schema}".{table} CASCADE'))
     toc = _run(["pg_restore", "--list", str(dump)], env).splitlines()
     listing = dump.with_suffix(".list")
     listing.write_text("\n".join(line for line in toc if not (exists and SCHEMA_TOC.match(line))))
