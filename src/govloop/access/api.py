@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from govloop.access import activity, breakglass, cases, service
+from govloop.access import activity, breakglass, cases, reads, service
 from govloop.access.models import CaseType
 from govloop.access.policy import policy
 from govloop.audit import log as audit
@@ -151,10 +151,14 @@ def case_data(
     user: User = Depends(current_user),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
-    """The case's subjects as the grant allows: only granted fields, masked as declared."""
+    """The case's subjects as the grant allows: only granted fields, masked as declared.
+    Each read is logged (committed) before the data is returned, see ``reads``."""
     wanted = [f.strip() for f in fields.split(",") if f.strip()] if fields else None
-    result = service.fetch(
-        session=session, user=user, token=grant_token, subject_id=subject_id, fields=wanted
+    result = reads.served(
+        session,
+        lambda s: service.fetch(
+            session=s, user=user, token=grant_token, subject_id=subject_id, fields=wanted
+        ),
     )
     return {"subjects": [asdict(v) for v in result]}
 
@@ -165,7 +169,10 @@ def device_key(
     user: User = Depends(current_user),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any] | JSONResponse:
-    return {"key": service.device_key(session=session, user=user, token=grant_token)}
+    key = reads.served(
+        session, lambda s: service.device_key(session=s, user=user, token=grant_token)
+    )
+    return {"key": key}
 
 
 @router.post("/cases/{case_type}/{case_id}/applicant", response_model=None)

@@ -8,6 +8,12 @@ end is appended to the tamper-evident log.
 A refusal is recorded in the same transaction and raised as a ``RecordedRefusal``; the unit
 of work commits the audit entry before the 403 is answered — a refused request must leave
 its trace. A refusal names the refused field names, never values.
+
+In a read-only unit of work (a read whose only write is its audit entry, see ``reads``) the
+entries are committed here, through the process's group appender, before the function
+returns: concurrent reads share one commit of the chain, and nothing is answered that is
+not stored. Anything such a read would write besides its entries (a grant to end) raises
+``WriteNeeded`` first, and the read is done again in a writing unit of work.
 """
 
 from __future__ import annotations
@@ -24,9 +30,11 @@ from sqlalchemy.orm import Session
 from govloop.access.cases import CaseInfo, case_info, subjects_of
 from govloop.access.models import CaseType, Grant, GrantStatus
 from govloop.access.policy import FieldSet, policy
+from govloop.audit import group
 from govloop.audit import log as audit
 from govloop.audit.log import Entry
 from govloop.core.clock import now
+from govloop.core.db import is_readonly
 from govloop.core.errors import GovloopError, NotFound, RecordedRefusal, RuleViolation
 from govloop.core.models import User
 from govloop.subjects import service as subjects
@@ -47,6 +55,30 @@ class SubjectView:
     masked: list[str] = field(default_factory=list)
 
 
+class WriteNeeded(Exception):
+    """A read in a read-only unit of work must write more than its audit entries: do it
+    again in a writing one. Raised before any of its entries is appended."""
+
+
+# set on a read-only session once its entries are committed by the group appender
+APPENDED = "govloop_audit_appended"
+
+
+def _append(session: Session, entries: list[Entry]) -> None:
+    """Append an access's entries: with the unit of work's other writes, or — in a read-only
+    unit of work — committed now by the group appender, before the caller answers."""
+    if not is_readonly(session):
+        audit.append(session=session, entries=entries)
+        return
+    if session.new or session.dirty or session.deleted:
+        raise WriteNeeded("changes besides the audit entries")
+    # the read is over: end its snapshot and give its connection back (the appender draws
+    # from the same pool, and on SQLite a reader never holds the write lock it needs)
+    session.commit()
+    group.append(entries)
+    session.info[APPENDED] = True
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -57,9 +89,9 @@ def _actor(user: User) -> str:
 
 def record(session: Session, user: User | None, action: str, **entry: Any) -> None:
     """Append one entry by ``user`` (None: the system) to the access log."""
-    audit.append(
-        session=session,
-        entries=[
+    _append(
+        session,
+        [
             Entry(
                 actor_id=user.id if user else None,
                 actor=_actor(user) if user else "system",
@@ -174,6 +206,8 @@ def end_grant(*, session: Session, grant: Grant, reason: str, actor: User | None
     """End a live grant, or a break-glass request still waiting for approval."""
     if grant.status not in LIVE_STATUSES:
         return
+    if is_readonly(session):
+        raise WriteNeeded("a grant to end")
     grant.status = GrantStatus.ENDED
     grant.ended_at = now()
     grant.end_reason = reason
@@ -394,7 +428,7 @@ def _read(
                 **where,
             )
         )
-    audit.append(session=session, entries=entries)
+    _append(session, entries)
     return views
 
 

@@ -140,6 +140,11 @@ def session_factory(readonly: bool = False) -> sessionmaker[Session]:
     return factory
 
 
+def is_readonly(session: Session) -> bool:
+    """Whether ``session`` is a read-only unit of work's (``unit_of_work(readonly=True)``)."""
+    return bool(session.get_bind().get_execution_options().get("govloop_readonly", False))
+
+
 @contextmanager
 def unit_of_work(readonly: bool = False) -> Iterator[Session]:
     """One transaction: commit on success (and on a recorded refusal), roll back on any
