@@ -43,9 +43,11 @@ def department_id(session: Session, code: str) -> int:
     return found
 
 
-def _out(session: Session, order: WorkOrder, user: User) -> dict[str, Any]:
+def _out(
+    session: Session, order: WorkOrder, user: User, *, just_accepted: bool = False
+) -> dict[str, Any]:
     session.flush()
-    return order_out(queries.view(session, order, user))
+    return order_out(queries.view(session, order, user, just_accepted=just_accepted))
 
 
 @router.post("/orders", status_code=201)
@@ -57,7 +59,7 @@ def create_order(
     """受理 an order (agent form, or another system with an API token)."""
     journal.require_center(user)
     order = intake.create_order(session=session, data=body.to_input(), actor=user)
-    return _out(session, order, user)
+    return _out(session, order, user, just_accepted=True)
 
 
 @router.get("/orders")

@@ -25,7 +25,7 @@ from govloop.hotline.models import (
     Urgency,
     WorkOrder,
 )
-from govloop.hotline.orders import journal, routing
+from govloop.hotline.orders import directory, journal, routing
 from govloop.hotline.orders.sla import local_day
 
 TITLE_MAX = 100
@@ -108,7 +108,14 @@ def get_category(session: Session, code: str) -> HotlineCategory:
     return category
 
 
-def _validated(session: Session, data: OrderInput) -> dict[str, Any]:
+def _active_category(tables: directory.Directory, code: str) -> directory.Category:
+    category = tables.active_by_code.get(code)
+    if category is None:
+        raise NotFound(f"未知的诉求分类：{code}", code="unknown_category")
+    return category
+
+
+def _validated(session: Session, data: OrderInput, tables: directory.Directory) -> dict[str, Any]:
     try:
         channel = Channel(data.channel)
         urgency = Urgency(data.urgency)
@@ -127,7 +134,7 @@ def _validated(session: Session, data: OrderInput) -> dict[str, Any]:
         raise BadRequest("经纬度超出范围", code="bad_location")
     if data.require_location and not (address or has_point):
         raise BadRequest("请提供地址或经纬度", code="missing_location")
-    category = get_category(session, data.category_code) if data.category_code else None
+    category = _active_category(tables, data.category_code) if data.category_code else None
     return {
         "channel": channel,
         "urgency": urgency,
@@ -145,7 +152,8 @@ def _validated(session: Session, data: OrderInput) -> dict[str, Any]:
 
 def create_order(*, session: Session, data: OrderInput, actor: User | None) -> WorkOrder:
     """受理: validate, suggest a route, store with a number and an ``order.accepted`` event."""
-    v = _validated(session, data)
+    tables = directory.current(session)
+    v = _validated(session, data, tables)
     if data.external_ref:
         known = session.scalar(
             select(WorkOrder).where(
@@ -156,10 +164,10 @@ def create_order(*, session: Session, data: OrderInput, actor: User | None) -> W
             raise Conflict(
                 f"该来件已受理为工单 {known.number}", code="already_imported", number=known.number
             )
-    suggestion = routing.suggest(session=session, text=f"{v['title']} {v['content']}")
+    suggestion = routing.suggest(session=session, text=f"{v['title']} {v['content']}", known=tables)
     category = v["category"]
     # Without the agent's choice, the type is the usual one of the (suggested) category.
-    typical = category or (suggestion and session.get(HotlineCategory, suggestion.category_id))
+    typical = category or (suggestion and tables.categories.get(suggestion.category_id))
     order_type = v["order_type"] or (typical.default_type if typical else OrderType.HELP)
     moment = data.created_at or now()
     order = WorkOrder(
@@ -194,12 +202,17 @@ def create_order(*, session: Session, data: OrderInput, actor: User | None) -> W
         order.suggestion_source = suggestion.source
     if category is None and suggestion is not None:
         order.department_id = suggestion.department_id
-    try:
-        with session.begin_nested():
-            session.add(order)
-            session.flush()
-    except IntegrityError as exc:  # a concurrent import of the same external reference
-        raise Conflict("该来件已受理", code="already_imported") from exc
+    if data.external_ref is None:
+        # nothing unique but the id: no savepoint to roll back to
+        session.add(order)
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.add(order)
+                session.flush()
+        except IntegrityError as exc:  # a concurrent import of the same external reference
+            raise Conflict("该来件已受理", code="already_imported") from exc
     order.number = f"{local_day(moment):%Y%m%d}{order.id:06d}"
     journal.record(
         session,

@@ -21,14 +21,12 @@ from govloop.core.models import User
 from govloop.hotline.models import (
     OPEN_STATUSES,
     Assignment,
-    HotlineCategory,
     OrderStatus,
     WorkOrder,
     WorkOrderEvent,
 )
-from govloop.hotline.orders import journal, sla
+from govloop.hotline.orders import directory, journal, sla
 from govloop.hotline.orders.workflow import holding_departments
-from govloop.org.models import Department
 
 CALLER_FIELDS = ("caller_name", "caller_phone", "caller_email")
 
@@ -55,9 +53,10 @@ class OrderView:
 
 
 def names(session: Session) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
-    departments = dict(session.execute(select(Department.id, Department.name)).all())
-    categories = {c.id: (c.code, c.name) for c in session.scalars(select(HotlineCategory))}
-    return departments, categories
+    """Department names and category (code, name) by id, retired ones included."""
+    known = directory.current(session)
+    categories = {c.id: (c.code, c.name) for c in known.categories.values()}
+    return dict(known.department_names), categories
 
 
 def _involved(session: Session, order: WorkOrder, department_id: int) -> bool:
@@ -91,14 +90,10 @@ def check_can_view(session: Session, order: WorkOrder, viewer: User) -> bool:
     return caller_hidden(session, order, viewer) is None
 
 
-def view(
-    session: Session, order: WorkOrder, viewer: User, *, at: datetime | None = None
-) -> OrderView:
-    hidden = caller_hidden(session, order, viewer)
-    caller_visible = hidden is None
-    departments, categories = names(session)
-    moment = at or now()
-    assignments = [
+def _assignments(
+    session: Session, order: WorkOrder, departments: dict[int, str]
+) -> list[dict[str, Any]]:
+    return [
         {
             "id": a.id,
             "department": departments.get(a.department_id),
@@ -116,6 +111,23 @@ def view(
             select(Assignment).where(Assignment.order_id == order.id).order_by(Assignment.id)
         )
     ]
+
+
+def view(
+    session: Session,
+    order: WorkOrder,
+    viewer: User,
+    *,
+    at: datetime | None = None,
+    just_accepted: bool = False,
+) -> OrderView:
+    """``just_accepted``: the order was created in this transaction, so it has no
+    assignments to look up yet."""
+    hidden = caller_hidden(session, order, viewer)
+    caller_visible = hidden is None
+    departments, categories = names(session)
+    moment = at or now()
+    assignments = [] if just_accepted else _assignments(session, order, departments)
     category = categories.get(order.category_id or 0)
     suggested = categories.get(order.suggested_category_id or 0)
     return OrderView(

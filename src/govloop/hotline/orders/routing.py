@@ -40,6 +40,7 @@ from sqlalchemy.orm import Session
 from govloop.core.errors import BadRequest
 from govloop.hotline.catalogue import load_catalogue
 from govloop.hotline.models import DONE_STATUSES, HotlineCategory, RoutingModel, WorkOrder
+from govloop.hotline.orders import directory
 from govloop.org.models import Department
 
 # Below this top probability the model defers to the catalogue's keyword rules.
@@ -291,7 +292,9 @@ def _closed_orders(session: Session) -> list[tuple[str, str, str | None]]:
     return [(order_text(title, content), cat, dep) for title, content, cat, dep in rows]
 
 
-def _keyword_rules(categories: Sequence[HotlineCategory]) -> list[tuple[str, Sequence[str]]]:
+def _keyword_rules(
+    categories: Sequence[HotlineCategory] | Sequence[directory.Category],
+) -> list[tuple[str, Sequence[str]]]:
     return [(c.code, c.keywords or ()) for c in categories]
 
 
@@ -425,7 +428,7 @@ def _active_router(session: Session) -> Router | None:
         return router
 
 
-def _by_keywords(text: str, categories: Sequence[HotlineCategory]) -> Suggestion | None:
+def _by_keywords(text: str, categories: Sequence[directory.Category]) -> Suggestion | None:
     match = match_keywords(text, _keyword_rules(categories))
     if match is None:
         return None
@@ -434,7 +437,9 @@ def _by_keywords(text: str, categories: Sequence[HotlineCategory]) -> Suggestion
 
 
 def _by_model(
-    prediction: Prediction, categories: dict[str, HotlineCategory], departments: dict[str, int]
+    prediction: Prediction,
+    categories: dict[str, directory.Category],
+    departments: dict[str, int],
 ) -> Suggestion | None:
     """The model's best category that still exists, if the model is sure enough."""
     for code, probability in prediction.categories:
@@ -451,33 +456,31 @@ def _by_model(
     return None
 
 
-def _active_categories(session: Session) -> list[HotlineCategory]:
-    query = select(HotlineCategory).where(HotlineCategory.active).order_by(HotlineCategory.code)
-    return list(session.scalars(query))
-
-
 def suggest_from_catalogue(*, session: Session, text: str) -> Suggestion | None:
     """The category whose keywords occur most often; confidence is its share of all hits."""
-    return _by_keywords(text, _active_categories(session))
+    return _by_keywords(text, directory.current(session).active)
 
 
-def suggest_many(*, session: Session, texts: Sequence[str]) -> list[Suggestion | None]:
-    """One suggestion per text: the model when it is sure, else the keyword rules."""
-    categories = _active_categories(session)
+def suggest_many(
+    *, session: Session, texts: Sequence[str], known: directory.Directory | None = None
+) -> list[Suggestion | None]:
+    """One suggestion per text: the model when it is sure, else the keyword rules.
+    ``known``: the directory the caller already read in this transaction."""
+    current = known or directory.current(session)
+    categories = current.active
     router = _active_router(session) if texts else None
     if router is None:
         return [_by_keywords(text, categories) for text in texts]
-    by_code = {c.code: c for c in categories}
-    departments = {
-        code: id_ for code, id_ in session.execute(select(Department.code, Department.id))
-    }
     return [
-        _by_model(prediction, by_code, departments) or _by_keywords(text, categories)
+        _by_model(prediction, current.active_by_code, current.department_ids)
+        or _by_keywords(text, categories)
         for text, prediction in zip(texts, router.predict(texts), strict=True)
     ]
 
 
-def suggest(*, session: Session, text: str) -> Suggestion | None:
+def suggest(
+    *, session: Session, text: str, known: directory.Directory | None = None
+) -> Suggestion | None:
     if not text.strip():
         return None
-    return suggest_many(session=session, texts=[text])[0]
+    return suggest_many(session=session, texts=[text], known=known)[0]
