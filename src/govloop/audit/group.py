@@ -79,6 +79,7 @@ class GroupAppender:
         self._gather_s = gather_s
         self._last_batch = 1  # callers in the last batch
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # a caller queued (for _gather)
         self._queue: list[_Request] = []
         self._leading = False
         self.batches = 0  # transactions committed (for benchmarks and tests)
@@ -93,6 +94,8 @@ class GroupAppender:
             self._queue.append(request)
             if not self._leading:
                 self._leading = request.lead = True
+            else:
+                self._arrived.notify()
         if not request.lead:
             request.wake.wait()  # finished by a leader, or made the next leader
         if request.lead:
@@ -118,10 +121,14 @@ class GroupAppender:
         """Like PostgreSQL's ``commit_delay``: when the last batch had more callers than are
         queued now, give the callers it just woke a moment to queue again, so they share
         this transaction instead of each waiting for the next one. A lone caller never
-        waits."""
+        waits. The leader sleeps until a caller queues (no polling: under load a 0.1 ms
+        poll overslept to 3.5 ms at p90 and took the GIL from the callers it waited for)."""
         deadline = time.monotonic() + self._gather_s
-        while len(self._queue) < self._last_batch and time.monotonic() < deadline:
-            time.sleep(0.0001)
+        with self._lock:
+            while len(self._queue) < self._last_batch:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._arrived.wait(left):
+                    return
 
     def _write_batch(self) -> None:
         if self._gather_s:
