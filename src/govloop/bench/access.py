@@ -11,7 +11,16 @@ schema on the server, dropped after the run):
   each waiting until its entry is committed, through the group appender (``audit.group``:
   concurrent entries share one transaction); ``baseline_appends_per_s`` the same callers
   in the same run with one transaction per access (``log.append`` in the caller's unit of
-  work, as a request writes it), and ``appends_ratio`` the quotient. Alongside,
+  work, as a request writes it), and ``appends_ratio`` the quotient;
+- ``read_appends_per_s``: the same callers reading a subject of a case through the real read
+  path — what ``GET /api/v1/access/data`` runs, without HTTP: the request's unit of work
+  loads the signed-in user, ``access.reads.served`` runs ``service.fetch`` (grant token
+  check, case lookup, subject values, field filter) in a read-only unit of work and its one
+  entry is committed by the group appender before the view is returned;
+  ``read_baseline_per_s`` the same reads with the entry in the request's own transaction
+  (the route before group commit), ``read_ratio`` the quotient — on SQLite each read holds
+  the process's write turn as a signed-in request does — and
+  ``read_entries_per_access`` the entries the reads left divided by the reads (1.0). Alongside,
   ``single_appends_per_s`` (one caller, one transaction per access) and
   ``audit_batch_appends_per_s`` (one caller, 500 entries per transaction);
 - ``verify_million_seconds``: verifying a log of 1,000,000 entries (``--quick``: 20,000,
@@ -28,22 +37,25 @@ Signing keys and anchors live in the temporary folder too (``GOVLOOP_AUDIT_KEY_D
 
 from __future__ import annotations
 
+import hashlib
 import os
+import secrets
 import statistics
 import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, select, text, update
+from sqlalchemy import Engine, create_engine, delete, func, select, text, update
 from sqlalchemy.engine import make_url
 
-from govloop.access import service
+from govloop.access import cases, reads, service
+from govloop.access.cases import CaseInfo
 from govloop.access.models import Grant
 from govloop.access.policy import FieldSet
 from govloop.audit import anchor, anchor_export, group
@@ -52,8 +64,9 @@ from govloop.audit import log as audit
 from govloop.audit.log import Entry
 from govloop.audit.models import AuditCheckpoint, AuditEntry, AuditHead, AuditKey
 from govloop.core import auth
-from govloop.core.db import make_engine, set_engine, unit_of_work
+from govloop.core.db import get_engine, make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
+from govloop.core.models import User
 from govloop.subjects import service as subjects
 from govloop.subjects.models import SubjectMaster
 
@@ -163,12 +176,10 @@ def _access_entry(j: int) -> Entry:
     )
 
 
-def _concurrent_rate(n: int, callers: int, grouped: bool) -> float:
-    """``callers`` threads append ``n`` entries in all, one per access, each access waiting
-    for its commit: through the group appender, or one unit of work per access."""
+def _raw_access(grouped: bool) -> Callable[[int], None]:
+    """One access's entry, waiting for its commit: through the group appender, or in a unit
+    of work of its own."""
     appender = group.appender()
-    start = threading.Barrier(callers + 1)
-    errors: list[BaseException] = []
 
     def access(j: int) -> None:
         if grouped:
@@ -176,6 +187,87 @@ def _concurrent_rate(n: int, callers: int, grouped: bool) -> float:
         else:
             with unit_of_work() as s:
                 audit.append(session=s, entries=[_access_entry(j)])
+
+    return access
+
+
+BENCH_CASE = "bench"
+
+
+def _bench_case(session: Any, case_id: int, user: Any) -> CaseInfo:
+    # the case's own domain answers here (a ticket costs its hall one or two queries more)
+    return CaseInfo(BENCH_CASE, case_id, True, True, None, "bench case")
+
+
+def _read_world(subjects_n: int = 50) -> tuple[int, str, list[int]]:
+    """A staff member holding an open case of ``subjects_n`` subjects, and a live grant on it:
+    (staff id, grant token, subject ids)."""
+    cases.register_case_type(BENCH_CASE, _bench_case)
+    token = secrets.token_urlsafe(32)
+    with unit_of_work() as s:
+        masters = [
+            SubjectMaster(
+                kind="person", identifier=None, display_name="张三", attributes=ATTRS, provenance={}
+            )
+            for _ in range(subjects_n)
+        ]
+        s.add_all(masters)
+        staff = auth.create_user(
+            session=s, username="bench-reader", password="access-Key-2026", role="window_staff"
+        )
+        s.flush()
+        ids = [m.id for m in masters]
+        s.add(
+            Grant(
+                token_hash=hashlib.sha256(token.encode()).hexdigest(),
+                staff_id=staff.id,
+                case_type=BENCH_CASE,
+                case_id=1,
+                case_label="bench case",
+                policy_key="ticket:default",
+                purpose="bench",
+                subject_ids=ids,
+                fields={"person": {"full": ["name"], "masked": ["id_number", "phone"]}},
+                status="active",
+                opened_at=datetime.now(UTC),
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+                device_key="0" * 64,
+                break_glass=False,
+            )
+        )
+        return staff.id, token, ids
+
+
+def _read_access(
+    world: tuple[int, str, list[int]], grouped: bool, turn: AbstractContextManager[Any]
+) -> Callable[[int], None]:
+    """One read of one subject as ``GET /api/v1/access/data?subject_id=`` runs it: the
+    request's unit of work loads the user; the read is served from a read-only unit of work
+    with its entry committed by the group appender (``reads.served``), or — the baseline, the
+    route before group commit — in the request's own transaction. ``turn``: on SQLite the
+    process's write turn, which a signed-in request holds from its sign-in lookup to its
+    response (``core.db.sqlite_write_turn``)."""
+    staff_id, token, ids = world
+
+    def access(j: int) -> None:
+        subject_id = ids[j % len(ids)]
+        with turn, unit_of_work() as request:
+            user = request.get(User, staff_id)
+            assert user is not None
+
+            def read(s: Any) -> list[service.SubjectView]:
+                return service.fetch(session=s, user=user, token=token, subject_id=subject_id)
+
+            views = reads.served(request, read) if grouped else read(request)
+        assert len(views) == 1 and views[0].values["name"] == "张三"
+
+    return access
+
+
+def _concurrent_rate(n: int, callers: int, access: Callable[[int], None]) -> float:
+    """``callers`` threads make ``n`` accesses in all, each waiting for its entry's commit."""
+    start = threading.Barrier(callers + 1)
+    errors: list[BaseException] = []
 
     def caller(k: int) -> None:
         start.wait()
@@ -198,24 +290,53 @@ def _concurrent_rate(n: int, callers: int, grouped: bool) -> float:
     return n / seconds
 
 
+def _entry_count() -> int:
+    with unit_of_work(readonly=True) as s:
+        return int(s.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
 def _appends(n: int, callers: int) -> dict[str, Any]:
-    """The group appender against one transaction per access, interleaved in two rounds so
-    that load on the machine affects both alike."""
-    grouped, baseline = [], []
-    _concurrent_rate(200, callers, True)  # warm up both paths
-    _concurrent_rate(200, callers, False)
-    before = group.appender().batches
+    """Raw appends and reads through the real read path, each through the group appender
+    against one transaction per access, interleaved in two rounds so that load on the
+    machine affects all alike."""
+    world = _read_world()
+    sqlite = get_engine().dialect.name == "sqlite"
+    turn: AbstractContextManager[Any] = threading.Lock() if sqlite else nullcontext()
+    paths = {
+        "raw": (_raw_access(True), _raw_access(False)),
+        "read": (_read_access(world, True, turn), _read_access(world, False, turn)),
+    }
+    rates: dict[tuple[str, bool], list[float]] = {}
+    batches: dict[str, int] = {}
+    entries = {"read": 0}
+    for grouped_access, one_by_one in paths.values():  # warm up every path
+        _concurrent_rate(min(200, n), callers, grouped_access)
+        _concurrent_rate(min(200, n), callers, one_by_one)
     for _ in range(2):
-        baseline.append(_concurrent_rate(n // 2, callers, False))
-        grouped.append(_concurrent_rate(n, callers, True))
-    batches = group.appender().batches - before
-    rate, base = statistics.mean(grouped), statistics.mean(baseline)
+        for name, (grouped_access, one_by_one) in paths.items():
+            rates.setdefault((name, False), []).append(
+                _concurrent_rate(n // 2, callers, one_by_one)
+            )
+            before, count = group.appender().batches, _entry_count()
+            rates.setdefault((name, True), []).append(_concurrent_rate(n, callers, grouped_access))
+            batches[name] = batches.get(name, 0) + group.appender().batches - before
+            if name == "read":
+                entries["read"] += _entry_count() - count
+    mean = {key: statistics.mean(value) for key, value in rates.items()}
+    with unit_of_work(readonly=True) as s:
+        chain_ok = audit.verify(session=s).ok
     return {
         "appenders": callers,
-        "appends_per_s": round(rate, 1),
-        "baseline_appends_per_s": round(base, 1),
-        "appends_ratio": round(rate / base, 2),
-        "entries_per_group_commit": round(2 * n / max(batches, 1), 1),
+        "appends_per_s": round(mean["raw", True], 1),
+        "baseline_appends_per_s": round(mean["raw", False], 1),
+        "appends_ratio": round(mean["raw", True] / mean["raw", False], 2),
+        "entries_per_group_commit": round(2 * n / max(batches["raw"], 1), 1),
+        "read_appends_per_s": round(mean["read", True], 1),
+        "read_baseline_per_s": round(mean["read", False], 1),
+        "read_ratio": round(mean["read", True] / mean["read", False], 2),
+        "read_entries_per_group_commit": round(2 * n / max(batches["read"], 1), 1),
+        "read_entries_per_access": round(entries["read"] / (2 * n), 3),
+        "chain_verifies": chain_ok,
     }
 
 
@@ -410,8 +531,10 @@ def run(
     postgres_url: str | None = None,
     appends_only: bool = False,
     appenders: int = APPENDERS,
+    accesses: int | None = None,
     progress: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
+    """``accesses``: per grouped round (default 10,000, ``quick`` 1,000)."""
     names = ("GOVLOOP_AUDIT_KEY_DIR", "GOVLOOP_AUDIT_ANCHOR_DIR")
     saved = {name: os.environ.get(name) for name in names}
     with (
@@ -424,11 +547,14 @@ def run(
         with _database(tmp, backend, postgres_url, appenders) as engine:
             set_engine(engine)
             try:
-                result = _measure(tmp, backend, quick, appends_only, appenders, progress)
+                result = _measure(tmp, backend, quick, appends_only, appenders, accesses, progress)
             finally:
                 group.appender().close()  # its connection, before the schema is dropped
                 set_engine(None)
-    goals = {"appends_per_s": result["appends_per_s"] >= 5_000}
+    goals = {
+        "appends_per_s": result["appends_per_s"] >= 5_000,
+        "read_appends_per_s": result["read_appends_per_s"] >= 5_000,
+    }
     if not appends_only:
         goals |= {
             "filter_overhead_p99_ms": result["filter_overhead_p99_ms"] <= 1,
@@ -457,6 +583,7 @@ def _measure(
     quick: bool,
     appends_only: bool,
     appenders: int,
+    accesses: int | None,
     progress: Callable[[str], None],
 ) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "access", "backend": backend}
@@ -464,8 +591,8 @@ def _measure(
         progress("字段过滤开销")
         result |= _filter_overhead(1_000 if quick else 10_000)
     progress("审计日志追加")
-    result |= _appends(1_000 if quick else 10_000, appenders)
-    n_single = 500 if quick else 5_000
+    result |= _appends(accesses or (1_000 if quick else 10_000), appenders)
+    n_single = min(500 if quick else 5_000, accesses or 5_000)
     result["single_appends_per_s"] = round(_append_rate(n_single, 1), 1)
     result["audit_batch_appends_per_s"] = round(_append_rate(n_single * 5, 500), 1)
     if appends_only:
