@@ -654,6 +654,19 @@ def plan_week(
         )
         for start, loads in sorted(slots.items())
     }
+    return week_schedule(plans, windows, slot_minutes, fill_gaps_up_to, on_day)
+
+
+def week_schedule(
+    plans: Mapping[datetime, SlotPlan],
+    windows: Sequence[WindowSkill],
+    slot_minutes: float = 30.0,
+    fill_gaps_up_to: int = 1,
+    windows_on: Mapping[date, Sequence[WindowSkill]] | None = None,
+) -> WeekPlan:
+    """Slot plans → a week's schedule of contiguous shifts (see ``plan_week``)."""
+    on_day = windows_on or {}
+    plans = dict(sorted(plans.items()))
     codes = sorted({w.code for w in windows} | {w.code for ws in on_day.values() for w in ws})
     step = timedelta(minutes=slot_minutes)
     schedule: dict[datetime, set[str]] = {
