@@ -30,7 +30,22 @@ def bench_hall(
     ),
     items: int = typer.Option(8, min=2, max=24, help="Service items"),
     service_ms: float = typer.Option(300.0, min=1, help="Mean handling time per ticket (ms)"),
-    load: float = typer.Option(1.0, min=0.05, help="Arrival rate / nominal window capacity"),
+    load: float = typer.Option(
+        1.0, min=0.05, help="Saturated mode: arrival rate / nominal window capacity"
+    ),
+    rate: float = typer.Option(
+        0.0,
+        min=0.0,
+        help="Open loop: requests per second on average, tickets arriving as a Poisson process "
+        "at rate/4 (issue, call, start, finish); latency counted from when each request was "
+        "due. 0: saturated",
+    ),
+    utilisation: float = typer.Option(
+        0.8, min=0.05, max=0.99, help="Open loop: share of time windows serve (sets handling)"
+    ),
+    pin: bool = typer.Option(
+        True, "--pin/--no-pin", help="Server and load generator on disjoint cores (≥ 2 cores)"
+    ),
     patience_s: float = typer.Option(30.0, min=0.1, help="Mean citizen patience (s)"),
     seed: int = typer.Option(1, help="Random seed of the load"),
     client: str = typer.Option("lean", help="HTTP client of kiosks and windows: lean or httpx"),
@@ -59,6 +74,9 @@ def bench_hall(
         items=items,
         service_ms=service_ms,
         load=load,
+        rate=rate,
+        utilisation=utilisation,
+        pin=pin,
         patience_s=patience_s,
         seed=seed,
         client=client,

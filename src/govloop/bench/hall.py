@@ -2,27 +2,30 @@
 
 The benchmark builds a fresh database (a temporary SQLite file, or a throw-away schema on
 PostgreSQL), seeds a hall with specialised and general windows, starts uvicorn in a
-subprocess and drives it over HTTP:
+subprocess and drives it over HTTP from a load generator in a process of its own
+(``hall_load``), pinned to other cores than the server's when there are two or more:
 
-* kiosks issue tickets as a Poisson stream at ``load`` × the windows' nominal capacity;
-* windows loop call-next → start → (handling time) → finish; a citizen whose patience
-  (exponential, mean ``patience_s``) ran out before the call is marked no-show, so the
-  queue sees abandonment;
-* one display subscribes to the hall's SSE stream.
+* saturated (default): kiosks offer tickets at ``load`` × the windows' nominal capacity,
+  windows loop call-next → start → (handling time) → finish as fast as the server answers;
+  latencies count from each request's send time and ``ops_per_s`` is the ceiling;
+* open loop (``rate`` > 0): ``rate`` requests per second on average — tickets arrive as a
+  Poisson process at ``rate`` / 4 (each ticket is issued, called, started and finished),
+  handling times are log-normal so the windows are busy ``utilisation`` of the time, idle
+  windows wait for the next ticket, and latencies count from when each request was due;
+* a citizen whose patience (exponential, mean ``patience_s``) ran out before the call is
+  marked no-show, so the queue sees abandonment; one display follows the SSE stream.
 
-Latencies are measured by the client. Afterwards the event log and the tickets are checked
-for double calls and lost work, and the wait printed on every slip is compared with the
-wait that actually followed, next to the plain queue-length × mean-handling-time baseline
-computed from the same inputs.
+The server's CPU per operation is read from /proc (all its processes). Afterwards the event
+log and the tickets are checked for double calls and lost work, and the wait printed on every
+slip is compared with the wait that actually followed, next to the plain queue-length × mean-
+handling-time baseline computed from the same inputs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import json
 import os
-import random
+import pickle
 import shutil
 import signal
 import socket
@@ -32,8 +35,8 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +48,8 @@ from rich.console import Console
 from sqlalchemy import Engine, create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
+from govloop.bench.hall_load.cpu import Pinning, pin, pin_tree, plan_pinning
+from govloop.bench.hall_load.plan import LoadOutcome, LoadPlan
 from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
@@ -66,8 +71,8 @@ DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 HALL_CODE = "BENCH"
 PROMISED_MINUTES = 10
 PREFIXES = "ABCDEFGHJKLMNPQRSTUVWXYZ"
-EMPTY_BACKOFF_S = (0.05, 1.0)  # a window told "queue empty" asks again after this, doubling
-REQUEST_TIMEOUT_S = 60.0
+REQUESTS_PER_TICKET = 4  # issue, call-next, start, finish (a no-show replaces the last two)
+OPS = ("issue", "call", "start", "finish", "no_show")
 
 
 @dataclass
@@ -82,6 +87,13 @@ class BenchConfig:
     # capacity windows / handling time. Above 1 the queue grows through the run.
     service_ms: float = 300.0
     load: float = 1.0
+    # Open loop: HTTP requests per second offered on average (0: saturated), the share of
+    # time the windows spend serving (it sets the mean handling time), and the spread of the
+    # log-normal handling times.
+    rate: float = 0.0
+    utilisation: float = 0.8
+    service_sigma: float = 0.6
+    pin: bool = True  # server and load generator on disjoint cores (when there are ≥ 2)
     # Mean patience of a citizen (exponential); called later than that → no-show.
     patience_s: float = 30.0
     priority_share: float = 0.05
@@ -100,9 +112,23 @@ class BenchConfig:
         return 1 if self.backend == "sqlite" else max(os.cpu_count() or 1, 1)
 
     @property
+    def open_loop(self) -> bool:
+        return self.rate > 0
+
+    @property
     def arrival_rate(self) -> float:
         """Tickets per second offered by all kiosks together."""
+        if self.open_loop:
+            return self.rate / REQUESTS_PER_TICKET
         return self.load * self.windows / (self.service_ms / 1000.0)
+
+    @property
+    def mean_service_ms(self) -> float:
+        """Mean handling time at a window; in open loop the one that keeps the windows busy
+        ``utilisation`` of the time at this arrival rate."""
+        if self.open_loop:
+            return 1000.0 * self.utilisation * self.windows / self.arrival_rate
+        return self.service_ms
 
 
 # --- database ------------------------------------------------------------------------
@@ -154,6 +180,8 @@ class Seeded:
     tokens: dict[int, str]  # window number → bearer token of its staff
     item_codes: list[str]
     general_windows: int
+    # window number → the item codes it serves; () for a general window (every item)
+    window_items: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def seed_hall(engine: Engine, config: BenchConfig) -> Seeded:
@@ -178,6 +206,7 @@ def seed_hall(engine: Engine, config: BenchConfig) -> Seeded:
         session.add_all(items)
         session.flush()
         tokens: dict[int, str] = {}
+        served_by: dict[int, tuple[str, ...]] = {}
         general = 0
         specialised = 0
         for number in range(1, config.windows + 1):
@@ -199,13 +228,19 @@ def seed_hall(engine: Engine, config: BenchConfig) -> Seeded:
             else:
                 served = {items[specialised % len(items)], items[(specialised + 1) % len(items)]}
                 specialised += 1
+                served_by[number] = tuple(sorted(i.code for i in served))
                 for item in served:
                     session.execute(
                         window_items.insert().values(window_id=window.id, item_id=item.id)
                     )
             hall_windows.sign_in(session=session, hall=hall, window_number=number, actor=user)
             tokens[number] = issue_api_token(session=session, user=user, name="bench")
-    return Seeded(tokens=tokens, item_codes=[i.code for i in items], general_windows=general)
+    return Seeded(
+        tokens=tokens,
+        item_codes=[i.code for i in items],
+        general_windows=general,
+        window_items={n: served_by.get(n, ()) for n in tokens},
+    )
 
 
 # --- server --------------------------------------------------------------------------
@@ -218,7 +253,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[tuple[str, int]]:
+def running_server(
+    database_url: str, workers: int, log_path: Path, cpus: tuple[int, ...] = ()
+) -> Iterator[tuple[str, int]]:
+    """uvicorn on a free port; with ``cpus``, pinned there with all its worker processes."""
     port = free_port()
     # the load comes from one address by design: the per-address limits would refuse it
     env = {**os.environ, "GOVLOOP_DATABASE_URL": database_url, "GOVLOOP_RATE_LIMIT_ENABLED": "0"}
@@ -246,6 +284,7 @@ def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[
     ]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    pin(proc.pid, cpus)  # before it forks its workers, which inherit the mask
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -260,6 +299,7 @@ def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not answer /healthz within 60 s")
             time.sleep(0.1)
+        pin_tree(proc.pid, cpus)  # any worker forked before the first pin took
         yield base, proc.pid
     finally:
         proc.terminate()
@@ -268,429 +308,6 @@ def running_server(database_url: str, workers: int, log_path: Path) -> Iterator[
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-
-
-def tree_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process and its descendants (Linux /proc; else None)."""
-    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    stats: dict[int, tuple[int, float]] = {}
-    try:
-        entries = os.listdir("/proc")
-    except OSError:
-        return None
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        try:
-            raw = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        fields = raw[raw.rindex(")") + 2 :].split()
-        stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
-    if pid not in stats:
-        return None
-    total, todo = 0.0, [pid]
-    while todo:
-        current = todo.pop()
-        total += stats[current][1]
-        todo.extend(child for child, (parent, _) in stats.items() if parent == current)
-    return total
-
-
-# --- load ----------------------------------------------------------------------------
-
-
-@dataclass
-class Slip:
-    code: str
-    public_id: str
-    received: float  # client perf_counter when the slip came back
-    expected_s: float | None
-    inputs: dict[str, Any]
-
-
-@dataclass
-class LoadState:
-    config: BenchConfig
-    rng: random.Random
-    slips: dict[str, Slip] = field(default_factory=dict)
-    patience: dict[str, float] = field(default_factory=dict)
-    latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
-    acks: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)
-    resolved: int = 0
-    # Tickets waiting as far as the clients know (what the display board shows staff).
-    waiting: int = 0
-    arrival: asyncio.Event = field(default_factory=asyncio.Event)
-    kiosks_done: bool = False
-    last_progress: float = field(default_factory=time.perf_counter)
-    # SSE latency: the call response and the SSE event, whichever arrives first waits.
-    call_seen: dict[tuple[str, int], deque[float]] = field(
-        default_factory=lambda: defaultdict(deque)
-    )
-    sse_seen: dict[tuple[str, int], deque[float]] = field(
-        default_factory=lambda: defaultdict(deque)
-    )
-    sse_latencies: list[float] = field(default_factory=list)
-    sse_updates: int = 0
-    server_pid: int = 0
-    # (server process tree CPU s, this process's CPU s) at the start and end of the load.
-    cpu_marks: list[tuple[float | None, float]] = field(default_factory=list)
-    loadavg: list[float] = field(default_factory=list)
-
-    def mark_cpu(self) -> None:
-        self.cpu_marks.append((tree_cpu_seconds(self.server_pid), time.process_time()))
-        with contextlib.suppress(OSError, AttributeError):
-            self.loadavg.append(round(os.getloadavg()[0], 2))
-
-    def progress(self) -> None:
-        self.last_progress = time.perf_counter()
-
-    def ticket_waiting(self) -> None:
-        self.waiting += 1
-        self.arrival.set()
-
-    def match_call(self, key: tuple[str, int], at: float, from_sse: bool) -> None:
-        mine, other = (
-            (self.sse_seen, self.call_seen) if from_sse else (self.call_seen, self.sse_seen)
-        )
-        if other[key]:
-            seen = other[key].popleft()
-            self.sse_latencies.append(at - seen if from_sse else seen - at)
-        else:
-            mine[key].append(at)
-
-    @property
-    def finished(self) -> bool:
-        return self.kiosks_done and self.resolved >= len(self.slips)
-
-
-@dataclass
-class Reply:
-    status_code: int
-    body: bytes
-
-    @property
-    def is_success(self) -> bool:
-        return 200 <= self.status_code < 300
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class LeanConnection:
-    """One keep-alive HTTP/1.1 connection with just enough protocol for the bench's POSTs.
-
-    The load generator shares the machine with the server; with httpx the client needed
-    about three times the CPU per operation (see docs/benchmarks.md).
-    """
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.reader: asyncio.StreamReader | None = None
-        self.writer: asyncio.StreamWriter | None = None
-
-    async def post(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        assert self.reader is not None
-        extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        head = (
-            f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
-        )
-        try:
-            self.writer.write(head.encode() + body)
-            status_line = await self.reader.readuntil(b"\r\n")
-            status = int(status_line.split(b" ", 2)[1])
-            length, chunked, close = 0, False, False
-            while (line := await self.reader.readuntil(b"\r\n")) != b"\r\n":
-                name, _, value = line.partition(b":")
-                name = name.strip().lower()
-                if name == b"content-length":
-                    length = int(value)
-                elif name == b"transfer-encoding":
-                    chunked = b"chunked" in value.lower()
-                elif name == b"connection":
-                    close = value.strip().lower() == b"close"
-            if chunked:
-                parts = []
-                while size := int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16):
-                    parts.append(await self.reader.readexactly(size + 2))
-                await self.reader.readuntil(b"\r\n")
-                data = b"".join(p[:-2] for p in parts)
-            else:
-                data = await self.reader.readexactly(length)
-        except BaseException:
-            self.close()
-            raise
-        if close:
-            self.close()
-        return Reply(status, data)
-
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
-
-    async def aclose(self) -> None:
-        self.close()
-
-
-class HttpxConnection:
-    """The same interface over httpx (``--client httpx``), one client per worker."""
-
-    def __init__(self, base_url: str) -> None:
-        self.client = httpx.AsyncClient(
-            base_url=base_url, limits=httpx.Limits(max_connections=1), timeout=60.0
-        )
-
-    async def post(self, path: str, headers: dict[str, str], body: bytes) -> Reply:
-        headers = {"Content-Type": "application/json", **headers}
-        response = await self.client.post(path, headers=headers, content=body)
-        return Reply(response.status_code, response.content)
-
-    def close(self) -> None:
-        """httpx drops a broken connection by itself."""
-
-    async def aclose(self) -> None:
-        await self.client.aclose()
-
-
-Connection = LeanConnection | HttpxConnection
-REQUEST_ERRORS = (OSError, EOFError, ValueError, asyncio.IncompleteReadError, httpx.HTTPError)
-
-
-def _error_code(response: Reply) -> str:
-    try:
-        return str(response.json().get("error", response.status_code))
-    except ValueError:
-        return f"http_{response.status_code}"
-
-
-async def _post(
-    conn: Connection,
-    state: LoadState,
-    op: str,
-    url: str,
-    headers: dict[str, str] | None = None,
-    body: dict[str, Any] | None = None,
-) -> tuple[Reply | None, float]:
-    payload = json.dumps(body).encode() if body is not None else b""
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(REQUEST_TIMEOUT_S):
-            response = await conn.post(url, headers or {}, payload)
-    except (*REQUEST_ERRORS, TimeoutError) as exc:
-        state.errors[f"{op}:{exc.__class__.__name__}"] += 1
-        conn.close()
-        return None, time.perf_counter()
-    done = time.perf_counter()
-    if response.is_success:
-        state.latencies[op].append(done - started)
-        state.acks[op] += 1
-    return response, done
-
-
-async def kiosk_worker(
-    client: Connection, state: LoadState, count: int, items: list[str], start: float
-) -> None:
-    config = state.config
-    rng = random.Random(state.rng.random())
-    rate = config.arrival_rate / config.kiosks
-    due = start
-    url = f"/api/v1/halls/{HALL_CODE}/tickets"
-    for _ in range(count):
-        due += rng.expovariate(rate)
-        delay = due - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        body: dict[str, Any] = {"item_code": rng.choice(items)}
-        if rng.random() < config.priority_share:
-            body["priority"] = "elderly"
-        response, done = await _post(client, state, "issue", url, body=body)
-        if response is None:
-            continue
-        if response.status_code != 201:
-            state.errors[f"issue:{_error_code(response)}"] += 1
-            continue
-        slip = response.json()
-        state.slips[slip["code"]] = Slip(
-            code=slip["code"],
-            public_id=slip["public_id"],
-            received=done,
-            expected_s=slip["estimate"]["expected_seconds"],
-            inputs=slip["estimate"]["inputs"],
-        )
-        state.patience[slip["code"]] = rng.expovariate(1.0 / config.patience_s)
-        state.ticket_waiting()
-        state.progress()
-
-
-async def window_worker(client: Connection, state: LoadState, number: int, token: str) -> None:
-    config = state.config
-    rng = random.Random(state.rng.random() + number)
-    headers = {"Authorization": f"Bearer {token}"}
-    base = f"/api/v1/halls/{HALL_CODE}/windows/{number}"
-    stall_deadline = 30.0
-    backoff = EMPTY_BACKOFF_S[0]
-    while not state.finished:
-        if state.kiosks_done and time.perf_counter() - state.last_progress > stall_deadline:
-            state.errors["stalled"] += 1
-            return
-        if state.waiting <= 0:
-            # Staff look at the display before calling: nobody waiting, nothing to call.
-            state.arrival.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.arrival.wait(), timeout=0.5)
-            continue
-        state.waiting -= 1  # this window goes for one of them; the others keep waiting
-        response, done = await _post(client, state, "call", f"{base}/call-next", headers)
-        if response is None or not response.is_success:
-            state.ticket_waiting()
-        if response is None:
-            await asyncio.sleep(rng.uniform(*EMPTY_BACKOFF_S))
-            continue
-        if not response.is_success:
-            code = _error_code(response)
-            if code == "queue_empty":
-                # Tickets wait, but none this window serves: ask again later, less often.
-                state.acks["call_empty"] += 1
-                await asyncio.sleep(rng.uniform(backoff / 2, backoff))
-                backoff = min(backoff * 2, EMPTY_BACKOFF_S[1])
-                continue
-            state.errors[f"call:{code}"] += 1
-            if code == "window_busy":
-                # A reply was lost on the way (the client saw an error, the server committed):
-                # finish what the window holds, as staff would.
-                await _post(client, state, "start", f"{base}/start", headers)
-                response, _ = await _post(client, state, "finish", f"{base}/finish", headers)
-                if response is not None and response.is_success:
-                    state.resolved += 1
-                continue
-            await asyncio.sleep(rng.uniform(*EMPTY_BACKOFF_S))
-            continue
-        backoff = EMPTY_BACKOFF_S[0]
-        ticket = response.json()
-        code = ticket["code"]
-        state.match_call((code, number), done, from_sse=False)
-        state.progress()
-        slip = state.slips.get(code)
-        waited = done - slip.received if slip else 0.0
-        if waited > state.patience.get(code, float("inf")):
-            response, _ = await _post(client, state, "no_show", f"{base}/no-show", headers)
-            if response is not None and response.is_success:
-                if response.json()["status"] == TicketStatus.NO_SHOW:
-                    state.resolved += 1
-                else:
-                    state.ticket_waiting()  # back in the queue (过号重排)
-            elif response is not None:
-                state.errors[f"no_show:{_error_code(response)}"] += 1
-            continue
-        response, _ = await _post(client, state, "start", f"{base}/start", headers)
-        if response is not None and not response.is_success:
-            state.errors[f"start:{_error_code(response)}"] += 1
-        handling = min(rng.expovariate(1000.0 / config.service_ms), 5 * config.service_ms / 1000)
-        await asyncio.sleep(handling)
-        response, _ = await _post(client, state, "finish", f"{base}/finish", headers)
-        if response is not None and response.is_success:
-            state.resolved += 1
-        elif response is not None:
-            state.errors[f"finish:{_error_code(response)}"] += 1
-
-
-async def display_worker(client: httpx.AsyncClient, state: LoadState, ready: asyncio.Event) -> None:
-    """One display board on the SSE stream; records when each call shows up."""
-    url = f"/api/v1/halls/{HALL_CODE}/stream"
-    async with client.stream("GET", url, timeout=httpx.Timeout(10, read=None)) as response:
-        event = ""
-        data: list[str] = []
-        async for line in response.aiter_lines():
-            if line.startswith("event:"):
-                event = line[6:].strip()
-            elif line.startswith("data:"):
-                data.append(line[5:].lstrip())
-            elif line == "" and data:
-                at = time.perf_counter()
-                if event == "snapshot":
-                    ready.set()
-                elif event == "update":
-                    state.sse_updates += 1
-                    for e in json.loads("\n".join(data))["events"]:
-                        if e["kind"] == EventKind.CALLED and e.get("code"):
-                            state.match_call((e["code"], int(e["window"])), at, from_sse=True)
-                event, data = "", []
-
-
-async def drive(
-    base_url: str, seeded: Seeded, state: LoadState, on_tick: Callable[[LoadState], None]
-) -> tuple[float, float]:
-    """Run kiosks, windows and one display; returns (start, end) in perf_counter seconds."""
-    config = state.config
-    url = httpx.URL(base_url)
-    host, port = url.host, url.port or 80
-
-    def connect() -> Connection:
-        if config.client == "httpx":
-            return HttpxConnection(base_url)
-        return LeanConnection(host, port)
-
-    connections: list[Connection] = []
-
-    def connection() -> Connection:
-        connections.append(connect())
-        return connections[-1]
-
-    async with httpx.AsyncClient(base_url=base_url, timeout=httpx.Timeout(60.0)) as client:
-        ready = asyncio.Event()
-        display_task = asyncio.create_task(display_worker(client, state, ready))
-        await asyncio.wait_for(ready.wait(), timeout=30)
-        start = time.perf_counter()
-        state.mark_cpu()
-        share = [config.tickets // config.kiosks] * config.kiosks
-        for i in range(config.tickets % config.kiosks):
-            share[i] += 1
-
-        async def kiosks() -> None:
-            await asyncio.gather(
-                *(kiosk_worker(connection(), state, n, seeded.item_codes, start) for n in share)
-            )
-            state.kiosks_done = True
-
-        async def ticker() -> None:
-            while not state.finished:
-                on_tick(state)
-                await asyncio.sleep(0.5)
-
-        load = asyncio.gather(
-            kiosks(),
-            *(window_worker(connection(), state, n, t) for n, t in seeded.tokens.items()),
-        )
-        tick = asyncio.create_task(ticker())
-        try:
-            await asyncio.wait_for(load, timeout=config.timeout_s)
-        except TimeoutError:
-            state.errors["timeout"] += 1
-        end = time.perf_counter()
-        state.mark_cpu()
-        await asyncio.sleep(1.5)  # let the display catch up with the last calls
-        tick.cancel()
-        display_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError, httpx.HTTPError):
-            await display_task
-        for conn in connections:
-            await conn.aclose()
-        on_tick(state)
-    return start, end
-
-
-def _run_loop(coro: Any) -> Any:
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvloop ships with uvicorn[standard]
-        return asyncio.run(coro)
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(coro)
 
 
 # --- verification --------------------------------------------------------------------
@@ -704,7 +321,7 @@ class Verification:
     realized_wait: dict[str, float]  # public id → seconds from issue to first call
 
 
-def verify(engine: Engine, state: LoadState) -> Verification:
+def verify(engine: Engine, load: LoadOutcome) -> Verification:
     """Replay the event log and compare it with the tickets and with what clients saw."""
     with Session(engine) as session:
         tickets = session.execute(
@@ -762,8 +379,8 @@ def verify(engine: Engine, state: LoadState) -> Verification:
             holder[ticket_id] = None
 
     by_public = {t.public_id: t for t in tickets}
-    missing = sum(1 for s in state.slips.values() if s.public_id not in by_public)
-    unacknowledged = len(by_public) - (len(state.slips) - missing)
+    missing = sum(1 for s in load.slips if s.public_id not in by_public)
+    unacknowledged = len(by_public) - (len(load.slips) - missing)
     ends = {TicketStatus.FINISHED, TicketStatus.NO_SHOW, TicketStatus.WAITING}
     stuck = sum(1 for t in tickets if t.status not in ends)
     for t in tickets:
@@ -780,7 +397,7 @@ def verify(engine: Engine, state: LoadState) -> Verification:
         ):
             broken.add(t.id)
     acked_but_missing = sum(
-        max(0, state.acks[op] - kinds[kind])
+        max(0, load.acks.get(op, 0) - kinds[kind])
         for op, kind in (
             ("issue", EventKind.ISSUED),
             ("call", EventKind.CALLED),
@@ -829,7 +446,7 @@ def _finite(value: float) -> float | None:
     return round(value, 4) if np.isfinite(value) else None
 
 
-def eta_accuracy(state: LoadState, realized: dict[str, float]) -> dict[str, Any]:
+def eta_accuracy(load: LoadOutcome, realized: dict[str, float]) -> dict[str, Any]:
     """RRMSE of the slip estimates and of the naive baseline on the same inputs.
 
     Slips issued before the hall had seen any service carry the item's promised time as
@@ -841,7 +458,7 @@ def eta_accuracy(state: LoadState, realized: dict[str, float]) -> dict[str, Any]
     naive: list[float] = []
     actual: list[float] = []
     cold = 0
-    for slip in state.slips.values():
+    for slip in load.slips:
         wait = realized.get(slip.public_id)
         if slip.expected_s is None or wait is None:
             continue
@@ -881,14 +498,84 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+def generate_load(plan: LoadPlan) -> LoadOutcome:
+    """Run the load generator in a process of its own (it pins itself to ``plan.cpus``).
+
+    A fresh interpreter that imports only the generator; it is terminated if this process
+    leaves early (an error, SIGTERM).
+    """
+    with tempfile.TemporaryDirectory(prefix="govloop-bench-load-") as folder:
+        plan_path, outcome_path = Path(folder) / "plan.pickle", Path(folder) / "outcome.pickle"
+        plan_path.write_bytes(pickle.dumps(plan))
+        cmd = [sys.executable, "-m", "govloop.bench.hall_load", str(plan_path), str(outcome_path)]
+        proc = subprocess.Popen(cmd)
+        try:
+            code = proc.wait()
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                proc.wait()
+        if code != 0:
+            raise RuntimeError(f"the load generator exited with {code}")
+        outcome: LoadOutcome = pickle.loads(outcome_path.read_bytes())
+        return outcome
+
+
+GOALS: dict[str, tuple[str, float, str]] = {
+    # figure → (comparison, bound, mode it applies to: both, saturated or open_loop)
+    "server_cpu_ms_per_op": ("<=", 1.5, "both"),
+    "ops_per_s": (">=", 500.0, "saturated"),
+    "call_p99_ms": ("<=", 25.0, "open_loop"),
+    "issue_p99_ms": ("<=", 40.0, "open_loop"),
+    "double_called": ("==", 0, "both"),
+    "lost": ("==", 0, "both"),
+    "sse_p99_ms": ("<=", 1000.0, "both"),
+}
+
+
+def judge_goals(result: dict[str, Any], open_loop: bool) -> dict[str, dict[str, Any]]:
+    """Each goal of issue 18 that applies to this mode: the bound, the figure, met or missed.
+    The latency goals are set for ``--rate 200``; at another rate they are only indicative."""
+    mode = "open_loop" if open_loop else "saturated"
+    judged: dict[str, dict[str, Any]] = {}
+    for name, (op, bound, applies) in GOALS.items():
+        if applies not in ("both", mode):
+            continue
+        value = result.get(name)
+        if value is None:
+            met = False
+        elif op == "<=":
+            met = value <= bound
+        elif op == ">=":
+            met = value >= bound
+        else:
+            met = value == bound
+        judged[name] = {"goal": f"{op} {bound:g}", "measured": value, "met": met}
+    return judged
+
+
+def _per_op(seconds: float | None, ops: int) -> float | None:
+    return round(1000 * seconds / ops, 3) if seconds is not None and ops else None
+
+
 def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, Any]:
     """Run one benchmark and return its figures (removes its database and server)."""
     console = console or Console(stderr=True)
-    if threading.current_thread() is threading.main_thread():
-        # Clean up the database and the server when stopped with SIGTERM too.
-        signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    rng = random.Random(config.seed)
-    state = LoadState(config=config, rng=rng)
+    if threading.current_thread() is not threading.main_thread():
+        return _run_bench(config, console)
+    # Clean up the database and the server when stopped with SIGTERM too.
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        return _run_bench(config, console)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
+    pinning: Pinning = plan_pinning(config.pin)
+    workers = config.workers or (
+        1 if config.backend == "sqlite" else max(len(pinning.server) or os.cpu_count() or 1, 1)
+    )
     with bench_database(config) as db:
         console.log(
             f"[bold]bench hall[/bold] on {config.backend}: seeding {config.windows} windows"
@@ -896,78 +583,98 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, 
         seeded = seed_hall(db.engine, config)
         with tempfile.TemporaryDirectory(prefix="govloop-bench-log-") as logs:
             log_path = Path(logs) / "server.log"
-            with running_server(db.url, config.server_workers, log_path) as (base_url, pid):
-                state.server_pid = pid
-                console.log(
-                    f"server {base_url} (workers={config.server_workers}); "
-                    f"{config.kiosks} kiosks at {config.arrival_rate:.0f} tickets/s, "
-                    f"{config.windows} windows"
+            with running_server(db.url, workers, log_path, pinning.server) as (base_url, pid):
+                plan = LoadPlan(
+                    base_url=base_url,
+                    hall_code=HALL_CODE,
+                    tokens=seeded.tokens,
+                    window_items=seeded.window_items,
+                    item_codes=tuple(seeded.item_codes),
+                    kiosks=config.kiosks,
+                    tickets=config.tickets,
+                    arrival_rate=config.arrival_rate,
+                    open_loop=config.open_loop,
+                    service_ms=config.mean_service_ms,
+                    service_sigma=config.service_sigma,
+                    patience_s=config.patience_s,
+                    priority_share=config.priority_share,
+                    seed=config.seed,
+                    client=config.client,
+                    server_pid=pid,
+                    cpus=pinning.loadgen,
+                    measure_postgres=config.backend == "postgresql",
+                    timeout_s=config.timeout_s,
                 )
-                last_line = [0.0]
-
-                def on_tick(s: LoadState) -> None:
-                    if time.perf_counter() - last_line[0] < 5 and not s.finished:
-                        return
-                    last_line[0] = time.perf_counter()
-                    ops = sum(s.acks[o] for o in ("issue", "call", "start", "finish", "no_show"))
-                    console.log(
-                        f"issued {len(s.slips)}/{config.tickets}, resolved {s.resolved}, "
-                        f"ops {ops}, errors {dict(s.errors) or 0}"
-                    )
-
-                start, end = _run_loop(drive(base_url, seeded, state, on_tick))
+                console.log(
+                    f"server {base_url} (workers={workers}, cpus {pinning.server or 'all'}); "
+                    f"load generator on cpus {pinning.loadgen or 'all'}: {config.kiosks} kiosks "
+                    f"at {config.arrival_rate:.1f} tickets/s "
+                    f"({'open loop' if config.open_loop else 'saturated'}), "
+                    f"{config.windows} windows handling {config.mean_service_ms:.0f} ms on average"
+                )
+                load = generate_load(plan)
             server_log = log_path.read_text(errors="replace")
         console.log("verifying the event log")
         began = time.perf_counter()
-        checked = verify(db.engine, state)
+        checked = verify(db.engine, load)
         console.log(f"verified in {time.perf_counter() - began:.1f} s")
-    elapsed = end - start
-    ops = sum(state.acks[o] for o in ("issue", "call", "start", "finish", "no_show"))
-    (server_0, client_0), (server_1, client_1) = state.cpu_marks
-    server_cpu = server_1 - server_0 if server_0 is not None and server_1 is not None else None
-    lat = state.latencies
-    unmatched = sum(len(q) for q in state.call_seen.values())
+    elapsed = load.elapsed_s
+    ops = sum(load.acks.get(o, 0) for o in OPS)
+    lat = load.latencies
     result: dict[str, Any] = {
         "backend": config.backend,
-        "tickets": len(state.slips),
+        "mode": "open_loop" if config.open_loop else "saturated",
+        # open loop: from when each request was due (no coordinated omission); else sent
+        "latency_from": "schedule" if config.open_loop else "send",
+        "rate": config.rate,
+        "tickets": len(load.slips),
         "ops": ops,
         "elapsed_s": round(elapsed, 2),
         "ops_per_s": round(ops / elapsed, 1) if elapsed > 0 else None,
-        "issue_p50_ms": _ms(lat["issue"], 50),
-        "issue_p99_ms": _ms(lat["issue"], 99),
-        "call_p50_ms": _ms(lat["call"], 50),
-        "call_p99_ms": _ms(lat["call"], 99),
-        "start_p99_ms": _ms(lat["start"], 99),
-        "finish_p99_ms": _ms(lat["finish"], 99),
-        "no_show_p99_ms": _ms(lat["no_show"], 99),
-        "sse_p50_ms": _ms(state.sse_latencies, 50),
-        "sse_p99_ms": _ms(state.sse_latencies, 99),
-        "sse_updates": state.sse_updates,
-        "sse_matched": len(state.sse_latencies),
-        "sse_unmatched": unmatched,
+        "issue_p50_ms": _ms(lat.get("issue", []), 50),
+        "issue_p99_ms": _ms(lat.get("issue", []), 99),
+        "call_p50_ms": _ms(lat.get("call", []), 50),
+        "call_p99_ms": _ms(lat.get("call", []), 99),
+        "start_p99_ms": _ms(lat.get("start", []), 99),
+        "finish_p99_ms": _ms(lat.get("finish", []), 99),
+        "no_show_p99_ms": _ms(lat.get("no_show", []), 99),
+        "sse_p50_ms": _ms(load.sse_latencies, 50),
+        "sse_p99_ms": _ms(load.sse_latencies, 99),
+        "sse_updates": load.sse_updates,
+        "sse_matched": len(load.sse_latencies),
+        "sse_unmatched": load.sse_unmatched,
         "double_called": checked.double_called,
         "lost": checked.lost,
-        **eta_accuracy(state, checked.realized_wait),
-        "empty_calls": state.acks["call_empty"],
-        "server_cpu_ms_per_op": round(1000 * server_cpu / ops, 2) if server_cpu and ops else None,
-        "client_cpu_ms_per_op": round(1000 * (client_1 - client_0) / ops, 2) if ops else None,
-        "errors": dict(state.errors),
+        **eta_accuracy(load, checked.realized_wait),
+        "empty_calls": load.acks.get("call_empty", 0),
+        "server_cpu_ms_per_op": _per_op(load.server_cpu_s, ops),
+        "loadgen_cpu_ms_per_op": _per_op(load.loadgen_cpu_s, ops),
+        # every postgres process on the machine, other clients' too: an upper bound
+        "postgres_cpu_ms_per_op": _per_op(load.postgres_cpu_s, ops),
+        # how late the generator's own event loop woke (p99): its own saturation
+        "loadgen_loop_lag_p99_ms": _ms(load.loop_lag_s, 99),
+        "errors": load.errors,
         "checks": checked.detail,
         "settings": {
             "windows": config.windows,
             "general_windows": seeded.general_windows,
             "kiosks": config.kiosks,
             "items": config.items,
-            "workers": config.server_workers,
-            "service_ms": config.service_ms,
+            "workers": workers,
+            "service_ms": round(config.mean_service_ms, 1),
+            "service_distribution": "log-normal" if config.open_loop else "exponential",
             "load": config.load,
+            "utilisation": config.utilisation if config.open_loop else None,
             "arrival_rate_per_s": round(config.arrival_rate, 1),
             "patience_s": config.patience_s,
             "seed": config.seed,
             "client": config.client,
             "cpus": os.cpu_count(),
+            "pinned": pinning.describe(),
             # 1-minute load average at the start and the end of the load (shared machine).
-            "loadavg_1m": state.loadavg,
+            "loadavg_1m": load.loadavg_1m,
+            # busy share of all the machine's cores during the load (everything running)
+            "machine_busy_share": load.machine_busy_share,
             "python": sys.version.split()[0],
         },
     }
@@ -975,4 +682,5 @@ def run_bench(config: BenchConfig, console: Console | None = None) -> dict[str, 
         result["errors"]["server_tracebacks"] = server_log.count("Traceback")
         first = server_log.index("Traceback")
         result["server_log_excerpt"] = server_log[max(first - 300, 0) : first + 3000]
+    result["goals"] = judge_goals(result, config.open_loop)
     return result
