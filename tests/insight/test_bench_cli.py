@@ -17,6 +17,7 @@ def test_bench_insight_prints_the_figures_and_the_goals():
         "staffing_seconds",
         "erlang_a_agree",
         "sim_target_met",
+        "day_sim_target_met",
         "forecast_mase_ratio",
         "forecast_mape",
         "anomaly_recall",

@@ -24,6 +24,21 @@ def test_quick_figures():
     assert figures["erlang_a_grid"]["points"] == 4
     assert 0 <= figures["sim_target_met"] <= 1 and figures["sim_slots"] == 4
     assert figures["windows_planned"] > 0
+    # whole days: the time-varying plan beside per-slot Erlang A and C, same simulated days
+    assert 0 <= figures["day_sim_target_met"] <= 1 and figures["day_sim_target_met_goal"] == 0.95
+    methods = figures["day_sim_methods"]
+    assert set(methods) == {
+        "time_varying",
+        "time_varying_without_correction",
+        "erlang_a",
+        "erlang_c",
+    }
+    assert figures["day_sim_target_met"] == methods["time_varying"]["day_sim_target_met"]
+    assert methods["erlang_a"]["windows"] == figures["windows_planned"]
+    for method in methods.values():
+        assert method["windows"] > 0 and 0 <= method["day_sim_target_met"] <= 1
+        assert method["day_sim_target_met_within_noise"] >= method["day_sim_target_met"]
+    assert figures["day_sim_slot_items"] > 0
     assert "available" in figures["pyworkforce"]
     if figures["pyworkforce"]["available"]:
         assert figures["pyworkforce"]["largest_erlang_c_difference"] < 1e-9

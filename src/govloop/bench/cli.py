@@ -264,6 +264,7 @@ def bench_insight(
         "staffing_seconds": result.get("staffing_seconds", float("inf")) <= 1.0,
         "erlang_a_agree": result.get("erlang_a_agree", float("inf")) <= 0.02,
         "sim_target_met": result.get("sim_target_met", 0.0) >= 0.95,
+        "day_sim_target_met": result.get("day_sim_target_met", 0.0) >= 0.95,
         "forecast_mase_ratio": result.get("forecast_mase_ratio", float("inf")) <= 0.9,
         "forecast_mape": result.get("forecast_mape", float("inf")) <= 11.0,
         "anomaly_recall": result.get("anomaly_recall", 0.0) >= 0.9,

@@ -18,6 +18,13 @@ Monday peaks are beyond what the hall's 15 windows can serve.
   long enough for the slot's rarest item to have ~1000 arrivals; ``..._within_noise``
   counts an item as met when it is less than two standard errors short. Slots no
   staffing can serve are counted apart (and whether the simulation agrees).
+- ``day_sim_target_met``: share of slot-items (slot × item with arrivals) meeting their
+  target when the whole day is simulated with the plan (``insight.day_simulation``: the
+  slot rates in force, queues and abandonment carried across slots, the hall emptied
+  after closing), for the time-varying plan (modified offered load + whole-day
+  simulation correction, ``insight.time_varying``) beside per-slot Erlang A and per-slot
+  Erlang C plans of the same days; each with the windows it needs. The check runs on
+  other seeds than the correction, so the correction is not graded on its own noise.
 - ``pyworkforce``: its Erlang C against ours on the grid, when it is installed.
 """
 
@@ -34,10 +41,12 @@ from datetime import datetime, timedelta
 from importlib import metadata
 from typing import Any, TypeVar
 
+from govloop.insight.day_simulation import simulate_day
 from govloop.insight.erlang import Model, erlang_a, erlang_c_service_level
 from govloop.insight.queueing_types import DEFAULT_TARGET, ItemLoad, WindowSkill
 from govloop.insight.simulation import simulate_hall
-from govloop.insight.staffing import SlotPlan, check_with_simulation, plan_week
+from govloop.insight.staffing import SlotPlan, WeekPlan, check_with_simulation, plan_week
+from govloop.insight.time_varying import plan_week_time_varying
 
 WEEK_START = datetime(2025, 3, 3, 8, 30)  # a Monday
 SLOTS_PER_DAY = 20
@@ -52,6 +61,7 @@ GRID_ARRIVALS = 100_000  # expected arrivals simulated per grid point (at least)
 GRID_PRECISION = 0.004  # a point is simulated longer until its standard error is below this
 RAREST_ARRIVALS = 1_000  # expected arrivals of a slot's rarest item in its simulation
 STAFFING_REPEATS = 3  # plan_week is timed this many times; the fastest run is reported
+DAY_REPLICATIONS = 400  # simulated days behind each day's whole-day check
 T = TypeVar("T")
 
 
@@ -136,6 +146,7 @@ def queueing_figures(seed: int = 7, quick: bool = False) -> dict[str, Any]:
     figures["infeasible_slots"] = sum(1 for plan in plans.values() if not plan.feasible)
     figures.update(_erlang_a_agreement(seed, quick, workers))
     figures.update(_plans_in_simulation(week, windows, plans, seed, quick, workers))
+    figures.update(_whole_days(week, windows, seed, quick, workers))
     figures["pyworkforce"] = _pyworkforce_comparison()
     return figures
 
@@ -290,6 +301,78 @@ def _plans_in_simulation(
         "sim_rarest_item_arrivals": rarest,
         "sim_minus_predicted_mean": round(sum(gaps) / len(gaps), 4) if gaps else None,
         "sim_minus_predicted_worst": round(min(gaps), 4) if gaps else None,
+    }
+
+
+def _day_check(
+    args: tuple[
+        dict[datetime, list[ItemLoad]], dict[datetime, tuple[str, ...]], list[WindowSkill], int, int
+    ],
+) -> tuple[int, int, int, float, float]:
+    """(slot-items, met, met within two standard errors, worst level, overtime) of a day."""
+    slots, opened, windows, replications, seed = args
+    result = simulate_day(slots, opened, windows, DEFAULT_TARGET, 30.0, replications, seed)
+    levels = list(result.levels.values())
+    return (
+        len(levels),
+        sum(v.met for v in levels),
+        sum(v.met_within_noise for v in levels),
+        min((v.service_level for v in levels), default=1.0),
+        result.overtime_minutes,
+    )
+
+
+def _whole_days(
+    week: dict[datetime, list[ItemLoad]],
+    windows: list[WindowSkill],
+    seed: int,
+    quick: bool,
+    workers: int,
+) -> dict[str, Any]:
+    """Time-varying plan vs per-slot Erlang A and C, each simulated over whole days."""
+    started = time.perf_counter()
+    time_varying = plan_week_time_varying(week, windows, replications=20 if quick else 60)
+    tv_seconds = time.perf_counter() - started
+    plans: dict[str, WeekPlan] = {
+        "time_varying": time_varying,
+        "time_varying_without_correction": plan_week_time_varying(week, windows, correct=False),
+        "erlang_a": plan_week(week, windows, model="erlang_a"),
+        "erlang_c": plan_week(week, windows, model="erlang_c"),
+    }
+    replications = 40 if quick else DAY_REPLICATIONS
+    days = sorted({start.date() for start in week})
+    tasks = [
+        (
+            {s: week[s] for s in week if s.date() == day},
+            {s: plan.slots[s].open_windows for s in week if s.date() == day},
+            windows,
+            replications,
+            seed + 5000 + k,  # the same simulated days for every method
+        )
+        for plan in plans.values()
+        for k, day in enumerate(days)
+    ]
+    checks = _map(_day_check, tasks, workers)
+    by_method: dict[str, Any] = {}
+    for m, (name, plan) in enumerate(plans.items()):
+        mine = checks[m * len(days) : (m + 1) * len(days)]
+        total = sum(c[0] for c in mine)
+        by_method[name] = {
+            "windows": sum(plan.required.values()),
+            "day_sim_target_met": round(sum(c[1] for c in mine) / total, 4),
+            "day_sim_target_met_within_noise": round(sum(c[2] for c in mine) / total, 4),
+            "worst_slot_item": round(min(c[3] for c in mine), 3),
+            "infeasible_slots": len(plan.infeasible),
+            "overtime_minutes_per_day": round(sum(c[4] for c in mine) / len(mine), 1),
+        }
+    return {
+        "day_sim_target_met": by_method["time_varying"]["day_sim_target_met"],
+        "day_sim_target_met_goal": 0.95,
+        "day_sim_windows": {name: v["windows"] for name, v in by_method.items()},
+        "day_sim_methods": by_method,
+        "day_sim_slot_items": sum(c[0] for c in checks[: len(days)]),
+        "day_sim_replications": replications,
+        "time_varying_staffing_seconds": round(tv_seconds, 2),
     }
 
 
