@@ -17,7 +17,7 @@ from govloop.core.deps import csrf_protect, require
 from govloop.core.errors import NotFound
 from govloop.core.models import User
 from govloop.hotline.models import WorkOrder
-from govloop.hotline.orders import intake, journal, queries, routing, workflow
+from govloop.hotline.orders import directory, intake, journal, queries, routing, workflow
 from govloop.hotline.orders.schemas import (
     CallbackIn,
     CloseIn,
@@ -44,10 +44,16 @@ def department_id(session: Session, code: str) -> int:
 
 
 def _out(
-    session: Session, order: WorkOrder, user: User, *, just_accepted: bool = False
+    session: Session,
+    order: WorkOrder,
+    user: User,
+    *,
+    just_accepted: bool = False,
+    known: directory.Directory | None = None,
 ) -> dict[str, Any]:
     session.flush()
-    return order_out(queries.view(session, order, user, just_accepted=just_accepted))
+    view = queries.view(session, order, user, just_accepted=just_accepted, known=known)
+    return order_out(view)
 
 
 @router.post("/orders", status_code=201)
@@ -58,8 +64,9 @@ def create_order(
 ) -> dict[str, Any]:
     """受理 an order (agent form, or another system with an API token)."""
     journal.require_center(user)
-    order = intake.create_order(session=session, data=body.to_input(), actor=user)
-    return _out(session, order, user, just_accepted=True)
+    known = directory.current(session)  # read once for intake and the answer
+    order = intake.create_order(session=session, data=body.to_input(), actor=user, tables=known)
+    return _out(session, order, user, just_accepted=True, known=known)
 
 
 @router.get("/orders")

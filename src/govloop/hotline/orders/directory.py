@@ -3,9 +3,10 @@ department names, kept per process and rebuilt only when the tables change.
 
 Building ORM objects for every category and department on each order cost more than the
 order itself. Each call still asks the database, so a change made by another process (the
-CLI, another worker) or a rebuilt test database is seen by the very next order: the
-tables come back as plain tuples (keywords as stored, not decoded) and are compared with
-what the cached directory was built from. Only a difference rebuilds it.
+CLI, another worker) or a rebuilt test database is seen by the very next order: one query
+returns a fingerprint of both tables (every column the directory uses, aggregated into one
+string by the database), compared with the one the cached directory was built from. Only a
+difference reads the rows and rebuilds it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Text, select, type_coerce
+from sqlalchemy import ColumnElement, Select, Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from govloop.hotline.models import HotlineCategory
+from govloop.hotline.models import HotlineCategory, RoutingModel
 from govloop.org.models import Department
 
 
@@ -43,6 +44,8 @@ class Directory:
     active_by_code: dict[str, Category]
     department_names: dict[int, str]
     department_ids: dict[str, int]  # by code
+    # (id, trained_at) of the active routing model; the model itself is routing's to load
+    routing_model: tuple[int, Any] | None
 
 
 _lock = threading.Lock()
@@ -55,7 +58,9 @@ def _decoded(keywords: Any) -> tuple[str, ...]:
     return tuple(value or ())
 
 
-def _build(category_rows: Sequence[Any], department_rows: Sequence[Any]) -> Directory:
+def _build(
+    category_rows: Sequence[Any], department_rows: Sequence[Any], model: tuple[int, Any] | None
+) -> Directory:
     categories = {
         row[0]: Category(row[0], row[1], row[2], row[3], row[4], bool(row[5]), _decoded(row[6]))
         for row in category_rows
@@ -67,12 +72,48 @@ def _build(category_rows: Sequence[Any], department_rows: Sequence[Any]) -> Dire
         active_by_code={c.code: c for c in active},
         department_names={row[0]: row[2] for row in department_rows},
         department_ids={row[1]: row[0] for row in department_rows},
+        routing_model=model,
     )
 
 
-def current(session: Session) -> Directory:
-    """The directory as the session's database holds it now."""
-    global _cached
+def _joined(*columns: Any) -> ColumnElement[str]:
+    """One row's columns as text, NULL as empty (field and row separators are control
+    characters no name or keyword holds)."""
+    parts = [func.coalesce(cast(column, Text), "") for column in columns]
+    expr: ColumnElement[str] = parts[0]
+    for part in parts[1:]:
+        expr = expr + "\x1f" + part
+    return expr
+
+
+def _fingerprint(dialect: str) -> Select[tuple[str | None, str | None, int | None, Any]]:
+    c = HotlineCategory
+    categories = _joined(
+        c.id, c.code, c.name, c.department_id, c.default_type, c.active, c.keywords
+    )
+    departments = _joined(Department.id, Department.code, Department.name)
+    # group_concat / string_agg themselves: aggregate_strings renders its separator at
+    # every execution, which took longer than the query
+    aggregate = func.string_agg if dialect == "postgresql" else func.group_concat
+    active_model = (
+        select(RoutingModel.id, RoutingModel.trained_at)
+        .where(RoutingModel.active.is_(True))
+        .order_by(RoutingModel.id.desc())
+        .limit(1)
+        .subquery()
+    )
+    return select(
+        select(aggregate(categories, "\x1e")).scalar_subquery(),
+        select(aggregate(departments, "\x1e")).scalar_subquery(),
+        select(active_model.c.id).scalar_subquery(),
+        select(active_model.c.trained_at).scalar_subquery(),
+    )
+
+
+_FINGERPRINTS = {name: _fingerprint(name) for name in ("postgresql", "sqlite")}
+
+
+def _read(session: Session, model: tuple[int, Any] | None) -> Directory:
     c = HotlineCategory
     category_rows = session.execute(
         select(
@@ -88,11 +129,20 @@ def current(session: Session) -> Directory:
     department_rows = session.execute(
         select(Department.id, Department.code, Department.name).order_by(Department.id)
     ).all()
-    key = (tuple(map(tuple, category_rows)), tuple(map(tuple, department_rows)))
+    return _build(category_rows, department_rows, model)
+
+
+def current(session: Session) -> Directory:
+    """The directory as the session's database holds it now."""
+    global _cached
+    connection = session.connection()  # Core: the ORM layer cost more than the query
+    key = tuple(connection.execute(_FINGERPRINTS[connection.dialect.name]).one())
     cached = _cached
     if cached is not None and cached[0] == key:
         return cached[1]
-    directory = _build(category_rows, department_rows)
+    # Read after the fingerprint: at worst newer than it, which only costs a rebuild later.
+    model = None if key[2] is None else (key[2], key[3])
+    directory = _read(session, model)
     with _lock:
         _cached = (key, directory)
     return directory

@@ -150,9 +150,16 @@ def _validated(session: Session, data: OrderInput, tables: directory.Directory) 
     }
 
 
-def create_order(*, session: Session, data: OrderInput, actor: User | None) -> WorkOrder:
-    """受理: validate, suggest a route, store with a number and an ``order.accepted`` event."""
-    tables = directory.current(session)
+def create_order(
+    *,
+    session: Session,
+    data: OrderInput,
+    actor: User | None,
+    tables: directory.Directory | None = None,
+) -> WorkOrder:
+    """受理: validate, suggest a route, store with a number and an ``order.accepted`` event.
+    ``tables``: the directory the caller already read in this transaction."""
+    tables = tables or directory.current(session)
     v = _validated(session, data, tables)
     if data.external_ref:
         known = session.scalar(

@@ -52,9 +52,12 @@ class OrderView:
         return {name: getattr(self.order, name) for name in CALLER_FIELDS}
 
 
-def names(session: Session) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
-    """Department names and category (code, name) by id, retired ones included."""
-    known = directory.current(session)
+def names(
+    session: Session, known: directory.Directory | None = None
+) -> tuple[dict[int, str], dict[int, tuple[str, str]]]:
+    """Department names and category (code, name) by id, retired ones included.
+    ``known``: the directory the caller already read in this transaction."""
+    known = known or directory.current(session)
     categories = {c.id: (c.code, c.name) for c in known.categories.values()}
     return dict(known.department_names), categories
 
@@ -120,12 +123,13 @@ def view(
     *,
     at: datetime | None = None,
     just_accepted: bool = False,
+    known: directory.Directory | None = None,
 ) -> OrderView:
     """``just_accepted``: the order was created in this transaction, so it has no
-    assignments to look up yet."""
+    assignments to look up yet. ``known``: the directory already read in it."""
     hidden = caller_hidden(session, order, viewer)
     caller_visible = hidden is None
-    departments, categories = names(session)
+    departments, categories = names(session, known)
     moment = at or now()
     assignments = [] if just_accepted else _assignments(session, order, departments)
     category = categories.get(order.category_id or 0)

@@ -399,31 +399,27 @@ def clear_model_cache() -> None:
         _cached = None
 
 
-def _active_router(session: Session) -> Router | None:
-    """The newest active model, unpickled once per process (a cheap id check per call)."""
+def _active_router(session: Session, known: directory.Directory | None = None) -> Router | None:
+    """The newest active model, unpickled once per process: the directory's fingerprint
+    query names it, so checking for a new one costs no query of its own."""
     global _cached
-    head = session.execute(
-        select(RoutingModel.id, RoutingModel.trained_at)
-        .where(RoutingModel.active.is_(True))
-        .order_by(RoutingModel.id.desc())
-        .limit(1)
-    ).first()
-    if head is None:
+    # trained_at too: ids restart in a rebuilt database
+    key = (known or directory.current(session)).routing_model
+    if key is None:
         return None
-    key = (head.id, head.trained_at)  # trained_at too: ids restart in a rebuilt database
     cached = _cached
     if cached is not None and cached[0] == key:
         return cached[1]
     with _cache_lock:
         if _cached is not None and _cached[0] == key:
             return _cached[1]
-        blob = session.scalar(select(RoutingModel.model).where(RoutingModel.id == head.id))
+        blob = session.scalar(select(RoutingModel.model).where(RoutingModel.id == key[0]))
         router: Router | None = None
         try:
             # Our own bytes, written by train() into our own database.
             router = joblib.load(io.BytesIO(blob or b""))
         except Exception:  # e.g. pickled by another scikit-learn: the catalogue answers
-            log.exception("routing model %s cannot be loaded; using the catalogue", head.id)
+            log.exception("routing model %s cannot be loaded; using the catalogue", key[0])
         _cached = (key, router)
         return router
 
@@ -468,7 +464,7 @@ def suggest_many(
     ``known``: the directory the caller already read in this transaction."""
     current = known or directory.current(session)
     categories = current.active
-    router = _active_router(session) if texts else None
+    router = _active_router(session, current) if texts else None
     if router is None:
         return [_by_keywords(text, categories) for text in texts]
     return [
