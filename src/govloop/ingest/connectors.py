@@ -16,11 +16,14 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from govloop.core.input_guard import InputRefused, loads_json
 from govloop.ingest.pipeline import RawRow
@@ -30,6 +33,7 @@ Progress = Callable[[int], None]  # called with the bytes (or rows, for Excel) c
 
 UTF8_BOM = b"\xef\xbb\xbf"
 ENCODINGS = ("utf-8", "gb18030")
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass
@@ -43,6 +47,9 @@ class FileInfo:
     bad_lines: int = 0
     lines: int = 0
     failure: str | None = None  # set when the file as a whole cannot be read
+    longest_line: int = 0  # bytes, with its line break
+    quoted: bool = False  # a double quote somewhere: fields may span lines
+    lone_cr: bool = False  # a carriage return not followed by a line feed
 
 
 @dataclass
@@ -82,33 +89,78 @@ def _decodes(line: bytes, encoding: str) -> bool:
     return _decode(line, encoding) is not None
 
 
+BLOCK = 4 << 20  # bytes read at a time; blocks end at a line break
+
+
+def line_blocks(path: Path, size: int = BLOCK) -> Iterator[bytes]:
+    """The file in blocks of whole lines (the last block may lack its final line break)."""
+    with path.open("rb") as fh:
+        carry = b""
+        while chunk := fh.read(size):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                carry = data
+                continue
+            carry = data[cut:]
+            yield data[:cut]
+        if carry:
+            yield carry
+
+
+def _bad_lines(block: bytes, encoding: str, first: bool) -> tuple[int, bool]:
+    """(lines of the block that do not decode, whether its first line does). A block that
+    decodes whole has no bad line: UTF-8 and GB18030 sequences never contain a line break."""
+    if b"\x00" not in block and _decodes(block, encoding):
+        return 0, True
+    lines = block.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    bad = [not _decodes(line, encoding) for line in lines]
+    return sum(bad), not (first and bad[0])
+
+
 def scan_file(path: Path) -> FileInfo:
-    """SHA-256 of the file and its encoding, decided over every line (one streaming pass)."""
+    """SHA-256 of the file and its encoding, decided over every line (one streaming pass,
+    a block of lines at a time), and the layout facts the column-wise reader needs."""
     digest = hashlib.sha256()
     size = 0
     lines = 0
+    longest = 0
+    quoted = lone_cr = False
     bad = dict.fromkeys(ENCODINGS, 0)
     header_ok = dict.fromkeys(ENCODINGS, True)
     bom = False
-    with path.open("rb") as fh:
-        for number, line in enumerate(fh):
-            digest.update(line)
-            size += len(line)
-            lines += 1
-            if number == 0 and line.startswith(UTF8_BOM):
-                bom = True
-                line = line[3:]
-            if not _decodes(line, "utf-8"):
-                bad["utf-8"] += 1
-                header_ok["utf-8"] = header_ok["utf-8"] and number > 0
+    for number, block in enumerate(line_blocks(path)):
+        digest.update(block)
+        size += len(block)
+        breaks = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+        lines += len(breaks) + (0 if block.endswith(b"\n") else 1)
+        ends = np.append(breaks, len(block) - 1)
+        longest = max(longest, int(np.diff(ends, prepend=-1).max()))
+        quoted = quoted or b'"' in block
+        lone_cr = lone_cr or _LONE_CR.search(block) is not None
+        if number == 0 and block.startswith(UTF8_BOM):
+            bom = True
+            block = block[3:]
+        count, first_ok = _bad_lines(block, "utf-8", number == 0)
+        bad["utf-8"] += count
+        header_ok["utf-8"] = header_ok["utf-8"] and first_ok
     if bad["utf-8"] and not bom and file_kind(path) != "xlsx":
         # only a file that is not clean UTF-8 needs the second candidate counted
-        with path.open("rb") as fh:
-            for number, line in enumerate(fh):
-                if not _decodes(line, "gb18030"):
-                    bad["gb18030"] += 1
-                    header_ok["gb18030"] = header_ok["gb18030"] and number > 0
-    info = FileInfo(path=path, size=size, sha256=digest.hexdigest(), lines=lines)
+        for number, block in enumerate(line_blocks(path)):
+            count, first_ok = _bad_lines(block, "gb18030", number == 0)
+            bad["gb18030"] += count
+            header_ok["gb18030"] = header_ok["gb18030"] and first_ok
+    info = FileInfo(
+        path=path,
+        size=size,
+        sha256=digest.hexdigest(),
+        lines=lines,
+        longest_line=longest,
+        quoted=quoted,
+        lone_cr=lone_cr,
+    )
     if file_kind(path) == "xlsx":
         return info
     if bom:

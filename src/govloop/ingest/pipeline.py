@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import islice
+from itertools import islice, repeat
 from typing import Any
 
 from pydantic import ValidationError
@@ -328,63 +328,118 @@ def insert_records(
     row_numbers: list[int | None] | None = None,
 ) -> int:
     """Store validated rows with their lineage, skipping event ids the source already
-    delivered; returns how many were stored.
-
-    On SQLite (the hot path of a large file) one executemany of plain tuples with
-    ``ON CONFLICT DO NOTHING`` against the (source, event id) unique key: what the ORM's
-    bulk insert would send, without its per-row bookkeeping or a lookup of 5,000 ids.
-    Elsewhere the ids already stored are looked up and the rest go in one Core insert.
-    """
+    delivered; returns how many were stored."""
     numbers = row_numbers or [v.row.row_number for v in valid]
-    bind = session.connection()
-    if bind.dialect.name == "sqlite":
+    if session.connection().dialect.name == "sqlite":
         dumps = json.dumps
-        at = _sqlite_time(stamp)
-        sql = (
-            f"INSERT INTO {IngestedRecord.__tablename__} ({', '.join(_INSERT_COLUMNS)}) "
-            f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
-            "ON CONFLICT (source_id, event_id) DO NOTHING"
+        return insert_sqlite_rows(
+            session=session,
+            source=source,
+            run_id=run_id,
+            file_name=file_name,
+            stamp=stamp,
+            event_ids=[v.event_id for v in valid],
+            occurred=[_sqlite_time(v.occurred_at) for v in valid],
+            payloads=[v.payload_json() for v in valid],
+            numbers=numbers,
+            changes=[dumps(v.changes) if v.changes else "{}" for v in valid],
         )
-        params = [
-            (
-                source.id,
-                v.event_id,
-                source.schema_name,
-                _sqlite_time(v.occurred_at),
-                v.payload_json(),
-                run_id,
-                file_name,
-                number,
-                dumps(v.changes) if v.changes else "{}",
-                at,
-            )
-            for v, number in zip(valid, numbers, strict=True)
-        ]
-        result = bind.exec_driver_sql(sql, params)
-        return int(result.rowcount)
+    return insert_rows(
+        session=session,
+        source=source,
+        run_id=run_id,
+        file_name=file_name,
+        stamp=stamp,
+        event_ids=[v.event_id for v in valid],
+        occurred=[v.occurred_at for v in valid],
+        payloads=[v.payload for v in valid],
+        numbers=numbers,
+        changes=[v.changes for v in valid],
+    )
+
+
+def insert_sqlite_rows(
+    *,
+    session: Session,
+    source: Source,
+    run_id: int,
+    file_name: str | None,
+    stamp: datetime,
+    event_ids: list[str],
+    occurred: list[str | None],
+    payloads: list[str],
+    numbers: list[int | None],
+    changes: list[str],
+) -> int:
+    """SQLite (the hot path of a large file): rows as columns already in the text SQLite
+    keeps (times as ``_sqlite_time`` writes them, payload and changes as JSON), stored by one
+    executemany with ``ON CONFLICT DO NOTHING`` against the (source, event id) unique key:
+    what the ORM's bulk insert would send, without its per-row bookkeeping or a lookup of
+    5,000 ids. Returns how many were stored."""
+    sql = (
+        f"INSERT INTO {IngestedRecord.__tablename__} ({', '.join(_INSERT_COLUMNS)}) "
+        f"VALUES ({', '.join('?' for _ in _INSERT_COLUMNS)}) "
+        "ON CONFLICT (source_id, event_id) DO NOTHING"
+    )
+    params = list(
+        zip(
+            repeat(source.id),
+            event_ids,
+            repeat(source.schema_name),
+            occurred,
+            payloads,
+            repeat(run_id),
+            repeat(file_name),
+            numbers,
+            changes,
+            repeat(_sqlite_time(stamp)),
+            strict=False,  # repeat() is endless; the lists have one length
+        )
+    )
+    result = session.connection().exec_driver_sql(sql, params)
+    return int(result.rowcount)
+
+
+def insert_rows(
+    *,
+    session: Session,
+    source: Source,
+    run_id: int,
+    file_name: str | None,
+    stamp: datetime,
+    event_ids: list[str],
+    occurred: list[datetime | None],
+    payloads: list[dict[str, Any]],
+    numbers: list[int | None],
+    changes: list[dict[str, Any]],
+) -> int:
+    """Other databases: the ids already stored are looked up and the rest go in one Core
+    insert. Returns how many were stored."""
     seen = set(
         session.scalars(
             select(IngestedRecord.event_id).where(
                 IngestedRecord.source_id == source.id,
-                IngestedRecord.event_id.in_([v.event_id for v in valid]),
+                IngestedRecord.event_id.in_(event_ids),
             )
         )
     )
     rows = [
         {
             "source_id": source.id,
-            "event_id": v.event_id,
+            "event_id": event_id,
             "schema_name": source.schema_name,
-            "occurred_at": v.occurred_at,
-            "payload": v.payload,
+            "occurred_at": at,
+            "payload": payload,
             "run_id": run_id,
             "file_name": file_name,
             "row_number": number,
-            "changes": v.changes,
+            "changes": change,
             "stored_at": stamp,
         }
-        for v, number in zip(valid, numbers, strict=True)
-        if v.event_id not in seen
+        for event_id, at, payload, number, change in zip(
+            event_ids, occurred, payloads, numbers, changes, strict=True
+        )
+        if event_id not in seen
     ]
     if rows:
         session.execute(insert(IngestedRecord), rows)
@@ -401,18 +456,7 @@ def _ingest_chunk(
 
     def reject(row: RawRow, code: str, reason: str) -> None:
         dead.append(
-            {
-                "source_key": source.key,
-                "source_id": source.id,
-                "run_id": run.id,
-                "file_name": run.file_name,
-                "row_number": row.row_number,
-                "raw": raw_text(row),
-                "reason_code": code,
-                "reason": reason[:1000],
-                "status": "open",
-                "created_at": stamp,
-            }
+            dead_letter_row(source, run, stamp, row.row_number, raw_text(row), code, reason)
         )
 
     plan = _plan(source)
@@ -438,6 +482,38 @@ def _ingest_chunk(
         )
         counts.duplicates += len(valid) - stored
         counts.stored += stored
+    finish_chunk(session=session, run=run, counts=counts, dead=dead)
+    return counts
+
+
+def dead_letter_row(
+    source: Source,
+    run: IngestRun,
+    stamp: datetime,
+    row_number: int | None,
+    raw: str,
+    code: str,
+    reason: str,
+) -> dict[str, Any]:
+    """A dead letter of a file or batch run, as the values of its insert."""
+    return {
+        "source_key": source.key,
+        "source_id": source.id,
+        "run_id": run.id,
+        "file_name": run.file_name,
+        "row_number": row_number,
+        "raw": raw,
+        "reason_code": code,
+        "reason": reason[:1000],
+        "status": "open",
+        "created_at": stamp,
+    }
+
+
+def finish_chunk(
+    *, session: Session, run: IngestRun, counts: RunCounts, dead: list[dict[str, Any]]
+) -> None:
+    """Store a batch's dead letters and add the batch's counts to its run."""
     if dead:
         session.execute(insert(DeadLetter), dead)
     counts.rejected = len(dead)
@@ -453,4 +529,3 @@ def _ingest_chunk(
         .execution_options(synchronize_session=False)
     )
     session.refresh(run, ["rows_in", "stored", "duplicates", "rejected"])
-    return counts

@@ -22,7 +22,7 @@ from govloop.core.clock import now, to_local
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.input_guard import loads_json
 from govloop.core.settings import get_settings
-from govloop.ingest import adapters, connectors
+from govloop.ingest import adapters, columnar, connectors
 from govloop.ingest.models import (
     DeadLetter,
     DeadLetterStatus,
@@ -128,9 +128,15 @@ def load_file(
         rows = connectors.read_csv(info, header_error=header_error, progress=progress)
     if failure is None and kind != "jsonl":
         failure = header_error(header)
-    if layout:
-        rows = adapters.expand(layout, rows)
-    counts = ingest_rows(session=session, source=source, run=run, rows=rows)
+    counts = None
+    if kind == "csv" and not layout and failure is None:
+        counts = columnar.ingest_csv(
+            session=session, source=source, run=run, info=info, header=header, progress=progress
+        )
+    if counts is None:  # not a file the column-wise reader takes: row by row
+        if layout:
+            rows = adapters.expand(layout, rows)
+        counts = ingest_rows(session=session, source=source, run=run, rows=rows)
     message = failure
     if info.bad_lines and not info.failure:
         message = f"{info.bad_lines} 行无法按 {info.encoding} 解码，已进入死信"
