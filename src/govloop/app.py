@@ -24,6 +24,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from govloop import __version__
 from govloop.access import web as access_web
 from govloop.actions import web as actions_web
+from govloop.audit import group as audit_group
 from govloop.audit import keys as audit_keys
 from govloop.catalog import web as catalog_web
 from govloop.core import access_rules, health, idempotency, logs, metrics_api, route_gate
@@ -117,6 +118,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     yield
     if listener is not None:
         await to_thread.run_sync(listener.close)
+    await to_thread.run_sync(audit_group.close_all)  # the access log's appender connections
     for task in tasks:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -248,3 +248,13 @@ def test_an_appender_left_behind_by_a_moved_head_still_appends_after_it(world):
     _read_as_the_api_does(world)
     assert [a for _, a, _, _ in _entries()][-3:] == ["read", "grant_ended", "read"]
     assert _verified().ok
+
+
+def test_the_application_gives_back_the_appender_connection_at_shutdown(world):
+    headers = {"Authorization": f"Bearer {world['api_token']}", "X-Grant-Token": world["token"]}
+    with TestClient(create_app(run_jobs=False)) as client:
+        for _ in range(2):  # PostgreSQL: the second batch goes in one statement, on its own
+            assert client.get("/api/v1/access/data", headers=headers).status_code == 200
+        postgres = group.appender()._engine is not None
+        assert (group.appender()._connection is not None) == postgres
+    assert group.appender()._connection is None

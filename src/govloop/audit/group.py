@@ -243,6 +243,15 @@ def append(entries: list[Entry]) -> int:
     return appender().append(entries)
 
 
+def close_all() -> None:
+    """Give back every appender's connection (the application's shutdown). The appenders
+    run no threads of their own: a batch is written by one of its callers."""
+    with _appenders_lock:
+        found = list(_appenders.values())
+    for each in found:
+        each.close()
+
+
 def _forget_after_fork() -> None:
     # a forked worker must not inherit a lock or a queue held by another thread of its parent
     global _appenders_lock
