@@ -5,11 +5,17 @@ token; uvicorn serves the app in a subprocess; concurrent clients post generated
 The baseline in the same run is the server's ``/healthz`` rate with the same clients: the
 ceiling of any request through this stack on this machine. Afterwards every posted order is
 checked to be stored exactly once.
+
+Beside the rates it reports the server's CPU per request (user + system time of the uvicorn
+process tree from ``/proc``, read before and after each phase) and the load generator's
+(this process, which is not the server's): on a shared 2-core machine the rate depends on
+what else runs, the CPU each order costs the server does much less.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
 import time
 import uuid
@@ -77,6 +83,55 @@ async def _drive(
         return time.perf_counter() - started, latencies, failures
 
 
+def _tree_cpu_s(pid: int) -> float | None:
+    """User + system CPU seconds of a process and its descendants (Linux ``/proc``)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    try:
+        entries = [e for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for entry in entries:
+        try:
+            raw = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        fields = raw[raw.rindex(")") + 2 :].split()  # the name may hold spaces
+        parents[int(entry)] = int(fields[1])
+        cpu[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    if pid not in cpu:
+        return None
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += cpu[current]
+        todo.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
+def _phase(
+    base: str,
+    server_pid: int,
+    path: str,
+    bodies: list[dict[str, Any]] | None,
+    count: int,
+    clients: int,
+    token: str,
+) -> tuple[float, list[float], int, float | None, float]:
+    """One load phase: (seconds, latencies, failures, server CPU ms per request, load
+    generator CPU ms per request)."""
+    server_0, client_0 = _tree_cpu_s(server_pid), time.process_time()
+    seconds, latencies, failures = asyncio.run(_drive(base, path, bodies, count, clients, token))
+    server_1, client_1 = _tree_cpu_s(server_pid), time.process_time()
+    server_ms = (
+        round(1000 * (server_1 - server_0) / count, 2)
+        if server_0 is not None and server_1 is not None
+        else None
+    )
+    return seconds, latencies, failures, server_ms, round(1000 * (client_1 - client_0) / count, 2)
+
+
 def _ms(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
@@ -103,12 +158,13 @@ def bench_intake(
     with bench_database(config) as db:
         token, open311_key = _seed(db.engine)
         log = Path(tempfile.mkdtemp(prefix="govloop-bench-hotline-")) / "server.log"
-        with running_server(db.url, config.server_workers, log) as (base, _pid):
-            health_s, _latencies, _ = asyncio.run(
-                _drive(base, "/healthz", None, orders, clients, token)
+        load_before = os.getloadavg()
+        with running_server(db.url, config.server_workers, log) as (base, pid):
+            health_s, _latencies, _, health_cpu, health_client = _phase(
+                base, pid, "/healthz", None, orders, clients, token
             )
-            intake_s, intake_lat, failures = asyncio.run(
-                _drive(base, "/api/v1/hotline/orders", bodies, orders, clients, token)
+            intake_s, intake_lat, failures, intake_cpu, intake_client = _phase(
+                base, pid, "/api/v1/hotline/orders", bodies, orders, clients, token
             )
             # govloop's schemas always; the official ones too when GOVLOOP_OPEN311_SCHEMA_DIR
             # names them
@@ -134,8 +190,20 @@ def bench_intake(
         "stored": stored,
         "lost": orders - failures - stored,
         "duplicate_numbers": stored - distinct,
+        "intake_server_cpu_ms": intake_cpu,
+        "intake_client_cpu_ms": intake_client,
         "baseline_healthz_per_s": round(health_rate, 1),
+        "healthz_server_cpu_ms": health_cpu,
+        "healthz_client_cpu_ms": health_client,
         "intake_vs_healthz": round(intake_rate / health_rate, 3),
+        "server_cpu_vs_healthz": (
+            round(intake_cpu / health_cpu, 2) if intake_cpu and health_cpu else None
+        ),
+        # 1, 5 and 15-minute load averages when the server started and when the checks ended
+        "load_average": {
+            "start": [round(x, 2) for x in load_before],
+            "end": [round(x, 2) for x in os.getloadavg()],
+        },
         "open311_responses_checked": conformance["responses_checked"],
         "open311_schema_failures": conformance["open311_schema_failures"],
         "open311_failures": conformance["failures"][:5],
