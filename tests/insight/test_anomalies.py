@@ -200,3 +200,43 @@ def test_change_point_at_level_shift(shift, at):
 
 def test_no_change_point_in_clean_series():
     assert detect_change_points(poisson_counts(13)) == []
+
+
+def test_smoothed_baseline_follows_drift_and_shrugs_off_a_spike():
+    """Arrivals growing 60 % over the year: the one-step baseline keeps up, and a
+    tripled day barely moves the days after it."""
+    index = open_days(365)
+    rng = np.random.default_rng(13)
+    growth = np.exp(np.linspace(0, np.log(1.6), len(index)))
+    mean = 400 * WEEKDAY[index.weekday] * growth
+    ordinary = np.array([day_kind(d.date()) == "" for d in index])
+    series = pd.Series(rng.poisson(mean), index=index)
+    clean = assess_counts(series)
+    late = (np.arange(len(index)) > 120) & ordinary
+    error = np.abs(clean["expected"].to_numpy()[late] / mean[late] - 1)
+    assert np.median(error) < 0.03 and error.max() < 0.12
+    assert clean["note"][late].str.contains("robust smoothing").all()
+    spiked = series.copy()
+    spiked.iloc[200] *= 3
+    after = assess_counts(spiked)
+    assert after["status"].iloc[200] == ANOMALY
+    moved = after["expected"].iloc[201:206] / clean["expected"].iloc[201:206] - 1
+    assert moved.abs().max() < 0.03
+
+
+def test_a_rarely_seen_special_day_borrows_the_effect_of_special_days():
+    """2024-06-11 follows a holiday; only one such day had a baseline before, so the
+    effect of special days of any kind stands in, with their spread as uncertainty."""
+    index = open_days(365)
+    rng = np.random.default_rng(14)
+    special = np.array([day_kind(d.date()) != "" for d in index])
+    mean = 300 * WEEKDAY[index.weekday] * np.where(special, 1.3, 1.0)
+    series = pd.Series(rng.poisson(mean), index=index)
+    day = pd.Timestamp("2024-06-11")
+    assert day_kind(day.date()) == "post_holiday"
+    quiet = assess_counts(series)
+    assert quiet.loc[day, "status"] == "normal"
+    assert "special days of any kind" in quiet.loc[day, "note"]
+    series[day] = round(series[day] * 0.25)  # the hall's system was down most of the day
+    found = {a.date: a for a in detect_count_anomalies(series)}
+    assert found[day.date()].direction == "dip"

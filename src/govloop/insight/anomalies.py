@@ -1,17 +1,21 @@
 """Anomalies in daily indicator series: tail tests against a seasonal baseline, change points.
 
 Each point is compared with a baseline built from the series' own past only (no
-look-ahead): the same weekday over the last sixteen weeks, the recent level, and the
-effect of special days (month-end, before and after a public holiday, a weekend made a
-workday) learnt from past days of the same kind. The test then fits what the series is:
+look-ahead): for counts and means a level and weekday effects followed by robust
+exponential smoothing (``anomaly_baseline``); for rates the pooled rate of the recent weeks
+with the weekday's effect over sixteen weeks; then the effect of special days (month-end,
+before and after a public holiday, a weekend made a workday) learnt from past days of the
+same kind, or while a kind is still rare, from special days of any kind with their spread
+as uncertainty. The test then fits what the series is:
 
 - counts: Poisson, or negative binomial when past residuals are overdispersed;
 - rates (numerator / denominator): binomial, or beta-binomial when overdispersed;
 - means (e.g. mean wait with its ticket count): a z-test on the log scale whose variance
   is the day-to-day noise plus the sampling noise of a mean of ``count`` tickets.
 
-The noise model is estimated from the one-step-ahead residuals of earlier points, so the
-uncertainty of the baseline itself is part of it. A point that cannot be tested honestly
+The noise model is estimated from the one-step-ahead residuals of earlier ordinary days, so
+the uncertainty of the baseline itself is part of it (a special day adds the uncertainty
+of its effect). A point that cannot be tested honestly
 (too little history, a special day never seen before, a tiny denominator) is reported as
 ``not_assessed`` with the reason, never given a verdict.
 
@@ -34,6 +38,7 @@ from scipy.special import expit, logit
 from statsmodels.robust.scale import mad, scale_tau
 
 from govloop.core.calendar import is_workday
+from govloop.insight.anomaly_baseline import smoothed_baseline
 from govloop.insight.demand import PATTERNS
 
 # Two-sided per-point alpha. On the simulated halls (tuning seed 11) it keeps false alarms
@@ -42,11 +47,10 @@ ALPHA = 2e-4
 WINDOW_DAYS = 112  # weekday pattern from the last sixteen weeks
 MIN_HISTORY_DAYS = 28  # four weeks of history before the first baseline
 MIN_SAME_WEEKDAY = 3  # past days of the point's weekday inside the window
-TRIM = 0.1  # share cut at each end by the trimmed means (earlier anomalies)
-LEVEL_POINTS = 20  # recent level from the last four weeks of ordinary days
 RATE_LEVEL_POINTS = 40  # rates: eight weeks, as a day holds fewer events than a count
 SPECIAL_POINTS = 12  # past special days of a kind behind its effect
-MIN_SPECIAL = 3  # a special kind of day is assessed once seen this often
+MIN_SPECIAL = 3  # a special kind of day has its own effect once seen this often
+MIN_SPECIAL_POOLED = 6  # before that, special days of any kind stand in for it
 NOISE_POINTS = 120  # one-step residuals behind the noise model
 MIN_NOISE_POINTS = 20
 OVERDISPERSION = 0.1  # extra variance share that switches to NB / beta-binomial
@@ -119,37 +123,6 @@ def _robust_var(values: np.ndarray) -> float:
     return float(scale_tau(values)[1] ** 2)
 
 
-def _trim_mean(values: np.ndarray, cut: float) -> float:
-    """scipy.stats.trim_mean without its per-call overhead (called ~100 times a point)."""
-    k = int(cut * len(values))
-    return float(np.sort(values)[k : len(values) - k].mean())
-
-
-def _weekday_baseline(
-    x: np.ndarray, wd: np.ndarray, weekday: int, multiplicative: bool
-) -> float | None:
-    """Recent level (last LEVEL_POINTS days) with the weekday's effect from the window.
-
-    Effects are trimmed means per weekday against the overall one, as a factor or an
-    offset; a weekend workday (调休) without history of its own counts as an average day.
-    """
-    overall = _trim_mean(x, TRIM)
-    effect = {}
-    for d in np.unique(wd):
-        if (wd == d).sum() >= MIN_SAME_WEEKDAY:
-            mean = _trim_mean(x[wd == d], TRIM)
-            effect[d] = mean / overall if multiplicative else mean - overall
-    neutral = 1.0 if multiplicative else 0.0
-    own = effect.get(weekday, neutral if weekday >= 5 else None)
-    usable = [i for i in range(len(x)) if wd[i] in effect and (effect[wd[i]] or not multiplicative)]
-    recent = np.array(usable[-LEVEL_POINTS:], dtype=int)
-    if own is None or len(recent) == 0:
-        return None
-    effects = np.array([effect[wd[i]] for i in recent])
-    level = _trim_mean(x[recent] / effects if multiplicative else x[recent] - effects, TRIM)
-    return level * own if multiplicative else level + own
-
-
 def _median_effect(differences: np.ndarray) -> tuple[float, float]:
     """Median of per-day differences and its variance (π/2 · σ² / n for a median)."""
     return float(np.median(differences)), math.pi / 2 * _robust_var(differences) / len(differences)
@@ -160,7 +133,7 @@ def _two_sided(low_tail: float, high_tail: float) -> float:
 
 
 class _Counts:
-    """Baseline on the count scale: same-weekday factor × recent level (trimmed means)."""
+    """Counts: log μ from robust smoothing, noise Poisson or negative binomial."""
 
     def __init__(self, values: np.ndarray, weekday: np.ndarray) -> None:
         self.observed = np.clip(values, 0, None)
@@ -169,13 +142,8 @@ class _Counts:
     def unusable(self, t: int) -> str | None:
         return None
 
-    def baseline(self, t: int, window: np.ndarray) -> float | None:
-        y = self.observed[window]
-        floor = 0.5 / len(y)  # never seen: half an event over the window, not zero
-        if _trim_mean(y, TRIM) <= 0:
-            return math.log(floor)
-        expected = _weekday_baseline(y, self.weekday[window], self.weekday[t], True)
-        return None if expected is None else math.log(max(expected, floor))
+    def smoothed(self, ordinary: np.ndarray, init: np.ndarray) -> np.ndarray:
+        return smoothed_baseline(self.observed, self.weekday, ordinary, init, counts=True)
 
     def special_effect(self, past: np.ndarray, raw: np.ndarray) -> tuple[float, float]:
         return _median_effect(np.log(self.observed[past] + 1) - np.log(np.exp(raw[past]) + 1))
@@ -270,7 +238,7 @@ class _Rates:
 
 
 class _Means:
-    """Baseline on log(1 + mean): same-weekday effect and recent level (trimmed means)."""
+    """log(1 + mean) from robust smoothing, noise log-normal plus sampling noise."""
 
     def __init__(self, mean: np.ndarray, count: np.ndarray, weekday: np.ndarray) -> None:
         self.observed = mean
@@ -283,11 +251,9 @@ class _Means:
             return "no observations behind the mean"
         return None
 
-    def baseline(self, t: int, window: np.ndarray) -> float | None:
-        window = window[(self.count[window] >= 1) & np.isfinite(self.x[window])]
-        if len(window) == 0:
-            return None
-        return _weekday_baseline(self.x[window], self.weekday[window], self.weekday[t], False)
+    def smoothed(self, ordinary: np.ndarray, init: np.ndarray) -> np.ndarray:
+        x = np.where(self.count >= 1, self.x, np.nan)
+        return smoothed_baseline(x, self.weekday, ordinary, init, counts=False)
 
     def special_effect(self, past: np.ndarray, raw: np.ndarray) -> tuple[float, float]:
         return _median_effect(self.x[past] - raw[past])
@@ -324,6 +290,13 @@ def _assess(
     scored: list[int] = []  # points with a baseline, in order: the noise model's residuals
     seen: dict[str, list[int]] = {}  # special points with a raw baseline, per kind
     rows: list[dict[str, Any]] = []
+    first_weeks = ordinary & (ordinal - (ordinal[0] if len(ordinal) else 0) < MIN_HISTORY_DAYS)
+    rates = isinstance(model, _Rates)  # rates keep their pooled window baseline
+    smoothed = (
+        np.full(len(days), np.nan)
+        if isinstance(model, _Rates)
+        else model.smoothed(ordinary, first_weeks)
+    )
     for t in range(len(days)):
         row: dict[str, Any] = {"observed": float(model.observed[t]), "expected": np.nan}
         row.update(p_value=np.nan, score=np.nan, direction="", status=NOT_ASSESSED, note="")
@@ -340,27 +313,41 @@ def _assess(
         if kinds[t] != "weekend_workday" and same_weekday < MIN_SAME_WEEKDAY:
             row["note"] = f"fewer than {MIN_SAME_WEEKDAY} past {WEEKDAYS[weekday[t]]} in the window"
             continue
-        base = model.baseline(t, window)
+        base = model.baseline(t, window) if isinstance(model, _Rates) else float(smoothed[t])
         if base is None or not math.isfinite(base):
             row["note"] = "no usable baseline in the window"
             continue
         raw[t] = link = base
         extra = 0.0  # variance of the special-day effect, added to the noise
-        description = f"{WEEKDAYS[weekday[t]]} of {WINDOW_DAYS // 7} weeks × recent level"
+        if rates:
+            description = f"{WEEKDAYS[weekday[t]]} of {WINDOW_DAYS // 7} weeks × recent level"
+        else:
+            description = f"{WEEKDAYS[weekday[t]]} effect + level (robust smoothing)"
         if kinds[t]:
             past = np.array(seen.setdefault(kinds[t], [])[-SPECIAL_POINTS:], dtype=int)
+            others = sorted(i for kind in seen for i in seen[kind][-SPECIAL_POINTS:])
             seen[kinds[t]].append(t)
-            if len(past) < MIN_SPECIAL:
+            if len(past) >= MIN_SPECIAL:
+                effect, variance = model.special_effect(past, raw)
+                shrink = len(past) / (len(past) + 2)
+                link += shrink * effect
+                extra = shrink**2 * variance
+                description += f" × {kinds[t]} effect"
+            elif len(others) >= MIN_SPECIAL_POOLED:
+                # a kind seen too rarely: the effect of special days of any kind, with the
+                # spread of single special days as its uncertainty (only big changes pass)
+                pooled = np.array(others, dtype=int)
+                effect, variance = model.special_effect(pooled, raw)
+                link += effect
+                extra = variance * len(pooled)
+                description += f" × effect of {len(pooled)} special days of any kind"
+            else:
                 row["note"] = f"fewer than {MIN_SPECIAL} past {kinds[t]} days"
                 continue
-            effect, variance = model.special_effect(past, raw)
-            shrink = len(past) / (len(past) + 2)
-            link += shrink * effect
-            extra = shrink**2 * variance
-            description += f" × {kinds[t]} effect"
         past = np.array(scored[-NOISE_POINTS:], dtype=int)
         fitted[t] = link
-        scored.append(t)
+        if not kinds[t]:  # special days' residuals carry their effect's error too
+            scored.append(t)
         if len(past) < MIN_NOISE_POINTS:
             row["note"] = f"noise model needs {MIN_NOISE_POINTS} days with a baseline"
             continue

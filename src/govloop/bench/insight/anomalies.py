@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -81,8 +81,12 @@ class _Series:
     kind: str
     frame: pd.DataFrame  # observed columns per kind, indexed by day
     injected: dict[int, tuple[str, int]]  # position → (band, +1 spike / -1 dip)
-    # would a test knowing the true expected value and noise flag it? (the ceiling)
-    oracle: dict[int, bool] = field(default_factory=dict)
+    # the oracle: each point's two-sided p-value under the true expected value and noise
+    # (as if no anomaly had been injected), and on which side of that value it fell
+    oracle_p: np.ndarray
+    oracle_side: np.ndarray  # +1 above the true expected value, -1 below
+    truth: np.ndarray  # the true expected value (count, logit before day noise, mean)
+    noise: float  # day-level noise: NB α (count), logit sd (rate), log sd (mean)
 
 
 def _open_days(days: int) -> pd.DatetimeIndex:
@@ -131,15 +135,15 @@ def _count_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
     mean = math.exp(rng.uniform(math.log(80), math.log(1500))) * _volume(rng, index)
     alpha = rng.uniform(0.005, 0.02)
     y = _nb(rng, mean, alpha)
-    injected, oracle = {}, {}
+    injected = {}
     for position in _positions(rng, index):
         band, size = _pick(rng, COUNT_BANDS)
         y[position] = _nb(rng, mean[position : position + 1] * (1 + size), alpha)[0]
         injected[position] = (band, 1 if size > 0 else -1)
-        truth = stats.nbinom(1 / alpha, 1 / (1 + alpha * mean[position]))
-        p = 2 * min(truth.cdf(y[position]), truth.sf(y[position] - 1))
-        oracle[position] = bool(p < ALPHA)
-    return _Series("count", pd.DataFrame({"y": y}, index=index), injected, oracle)
+    truth = stats.nbinom(1 / alpha, 1 / (1 + alpha * mean))
+    p = np.minimum(1.0, 2 * np.minimum(truth.cdf(y), truth.sf(y - 1)))
+    frame = pd.DataFrame({"y": y}, index=index)
+    return _Series("count", frame, injected, p, np.sign(y - mean), mean, alpha)
 
 
 def _rate_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
@@ -152,7 +156,8 @@ def _rate_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
     typical = rng.uniform(low, high)
     base = math.log(typical / (1 - typical))
     drift = np.cumsum(rng.normal(0, 0.01, len(index)))
-    eta = base + response * np.log(volume) + drift + rng.normal(0, noise, len(index))
+    truth = base + response * np.log(volume) + drift  # before the day-level noise
+    eta = truth + rng.normal(0, noise, len(index))
     injected = {}
     for position in _positions(rng, index):
         band, size = _pick(rng, RATE_BANDS)
@@ -160,7 +165,23 @@ def _rate_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
         eta[position] += sign * size
         injected[position] = (band, sign)
     k = rng.binomial(n, 1 / (1 + np.exp(-eta)))
-    return _Series("rate", pd.DataFrame({"k": k, "n": n}, index=index), injected)
+    p, side = _logit_normal_binomial_p(k, n, truth, noise)
+    frame = pd.DataFrame({"k": k, "n": n}, index=index)
+    return _Series("rate", frame, injected, p, side, truth, noise)
+
+
+def _logit_normal_binomial_p(
+    k: np.ndarray, n: np.ndarray, eta: np.ndarray, sd: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Two-sided p of k ~ Binomial(n, expit(eta + N(0, sd²))) (Gauss-Hermite, 40 nodes)."""
+    nodes, weights = np.polynomial.hermite_e.hermegauss(40)
+    weights = weights / weights.sum()
+    share = 1 / (1 + np.exp(-(eta[:, None] + sd * nodes[None, :])))
+    low = (stats.binom.cdf(k[:, None], n[:, None], share) * weights).sum(axis=1)
+    high = (stats.binom.sf(k[:, None] - 1, n[:, None], share) * weights).sum(axis=1)
+    expected = (n[:, None] * share * weights).sum(axis=1)
+    p = np.minimum(1.0, 2 * np.minimum(low, high))
+    return np.where(n > 0, p, np.nan), np.sign(k - expected)
 
 
 def _mean_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
@@ -171,14 +192,15 @@ def _mean_series(rng: np.random.Generator, index: pd.DatetimeIndex) -> _Series:
     day = np.exp(rng.normal(0, day_sd, len(index)))
     within_sd = 0.8 / np.sqrt(np.maximum(n, 1))  # CV 0.8 per ticket
     m = np.where(n > 0, typical * day * np.exp(rng.normal(0, within_sd)), np.nan)
-    injected, oracle = {}, {}
+    injected = {}
     for position in _positions(rng, index):
         band, size = _pick(rng, COUNT_BANDS)
         m[position] *= 1 + size
         injected[position] = (band, 1 if size > 0 else -1)
-        z = math.log(m[position] / typical[position]) / math.hypot(day_sd, within_sd[position])
-        oracle[position] = bool(2 * stats.norm.sf(abs(z)) < ALPHA)
-    return _Series("mean", pd.DataFrame({"m": m, "n": n}, index=index), injected, oracle)
+    z = np.log(m / typical) / np.hypot(day_sd, within_sd)  # NaN on days without tickets
+    frame = pd.DataFrame({"m": m, "n": n}, index=index)
+    p = 2 * stats.norm.sf(np.abs(z))
+    return _Series("mean", frame, injected, p, np.sign(z), typical, day_sd)
 
 
 def _assess(series: _Series) -> pd.DataFrame:
@@ -216,24 +238,35 @@ def _ratio(numerator: float, denominator: float, scale: float = 1.0) -> float | 
 
 
 def _summary(points: pd.DataFrame, injections: pd.DataFrame) -> dict[str, Any]:
-    """Recall, false alarms per 1000 clean assessed points, and the oracle's recall."""
-    known = injections["oracle"].dropna()
+    """Recall and false alarms per 1000 clean assessed points, the detector's and the
+    oracle's (at the false-alarm rate the detector realised), and their ratio."""
+    recall = _ratio(injections["hit"].sum(), len(injections))
+    oracle = _ratio(injections["oracle_hit"].sum(), len(injections))
     return {
-        "recall": _ratio(injections["hit"].sum(), len(injections)),
+        "recall": recall,
         "false_per_1000": _ratio(points["false"].sum(), points["assessed_clean"].sum(), 1000),
         "points_assessed": int(points["assessed"].sum()),
         "injected": len(injections),
-        "oracle_recall": _ratio(known.astype(bool).sum(), len(known)),
+        "oracle_recall": oracle,
+        "oracle_false_per_1000": _ratio(
+            points["oracle_false"].sum(), points["assessed_clean"].sum(), 1000
+        ),
+        "recall_ratio": _ratio(recall, oracle) if recall is not None and oracle else None,
     }
 
 
 def anomaly_figures(seed: int = 7, series: int = 60, days: int = 365) -> dict[str, Any]:
-    """Recall and false alarms of the tail tests (and change points) on simulated halls."""
+    """Recall and false alarms of the tail tests (and change points) on simulated halls.
+
+    The oracle knows each point's true expected value and noise. Its threshold is the
+    false-alarm rate the detector realised on the same clean assessed points (an exact
+    test's false-alarm rate is its alpha), so both are compared at the same rate.
+    """
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     index = _open_days(days)
     makers = {"count": _count_series, "rate": _rate_series, "mean": _mean_series}
-    points, injections = [], []
+    points, injections, clean_oracle_p = [], [], []
     for i in range(series):
         simulated = makers[KINDS[i % len(KINDS)]](rng, index)
         assessed = _assess(simulated)
@@ -241,11 +274,13 @@ def anomaly_figures(seed: int = 7, series: int = 60, days: int = 365) -> dict[st
         direction = assessed["direction"].to_numpy()
         clean = np.ones(len(status), dtype=bool)
         clean[list(simulated.injected)] = False
+        assessed_clean = (status != NOT_ASSESSED) & clean
+        clean_oracle_p.append(simulated.oracle_p[assessed_clean])
         points.append(
             {
                 "kind": simulated.kind,
                 "assessed": int((status != NOT_ASSESSED).sum()),
-                "assessed_clean": int(((status != NOT_ASSESSED) & clean).sum()),
+                "assessed_clean": int(assessed_clean.sum()),
                 "false": int(((status == ANOMALY) & clean).sum()),
             }
         )
@@ -257,10 +292,17 @@ def anomaly_figures(seed: int = 7, series: int = 60, days: int = 365) -> dict[st
                     "band": f"{simulated.kind} {band}",
                     "hit": status[position] == ANOMALY and direction[position] == right,
                     "not_assessed": status[position] == NOT_ASSESSED,
-                    "oracle": simulated.oracle.get(position),
+                    "oracle_p": simulated.oracle_p[position],
+                    "oracle_right_side": simulated.oracle_side[position] == sign,
                 }
             )
     point_frame, injected = pd.DataFrame(points), pd.DataFrame(injections)
+    realised = point_frame["false"].sum() / max(point_frame["assessed_clean"].sum(), 1)
+    oracle_alpha = float(realised) if realised > 0 else ALPHA  # no false alarm: the nominal
+    point_frame["oracle_false"] = [int((p < oracle_alpha).sum()) for p in clean_oracle_p]
+    below = injected["oracle_p"].fillna(1.0) < oracle_alpha
+    injected["oracle_hit"] = below & injected["oracle_right_side"]
+    at_nominal = (injected["oracle_p"].fillna(1.0) < ALPHA) & injected["oracle_right_side"]
     overall = _summary(point_frame, injected)
     figures: dict[str, Any] = {
         "seed": seed,
@@ -270,10 +312,18 @@ def anomaly_figures(seed: int = 7, series: int = 60, days: int = 365) -> dict[st
         "alpha": ALPHA,
         "anomaly_recall": overall["recall"],
         "anomaly_false_per_1000": overall["false_per_1000"],
+        "anomaly_oracle_recall": overall["oracle_recall"],
+        "anomaly_oracle_false_per_1000": overall["oracle_false_per_1000"],
+        "anomaly_recall_ratio": overall["recall_ratio"],
+        "oracle_alpha": round(oracle_alpha, 6),
+        "oracle_recall_at_nominal_alpha": _ratio(at_nominal.sum(), len(injected)),
         "points_assessed": overall["points_assessed"],
+        "points_assessed_clean": int(point_frame["assessed_clean"].sum()),
         "injected": overall["injected"],
         "detected": int(injected["hit"].sum()),
+        "oracle_detected": int(injected["oracle_hit"].sum()),
         "false_alarms": int(point_frame["false"].sum()),
+        "oracle_false_alarms": int(point_frame["oracle_false"].sum()),
         "injected_not_assessed": int(injected["not_assessed"].sum()),
         "by_kind": {
             kind: _summary(point_frame[point_frame["kind"] == kind], part)
@@ -283,13 +333,15 @@ def anomaly_figures(seed: int = 7, series: int = 60, days: int = 365) -> dict[st
             band: {
                 "recall": _ratio(part["hit"].sum(), len(part)),
                 "injected": len(part),
-                "oracle_recall": _ratio(
-                    part["oracle"].dropna().astype(bool).sum(), part["oracle"].notna().sum()
-                ),
+                "oracle_recall": _ratio(part["oracle_hit"].sum(), len(part)),
             }
             for band, part in injected.groupby("band")
         },
     }
+    # the names the issue asks for, beside the prefixed ones the CLI lifts to the top
+    figures["oracle_recall"] = figures["anomaly_oracle_recall"]
+    figures["oracle_false_per_1000"] = figures["anomaly_oracle_false_per_1000"]
+    figures["recall_ratio"] = figures["anomaly_recall_ratio"]
     figures.update(_change_points(rng, index, max(1, series // 3)))
     figures["seconds"] = round(time.perf_counter() - started, 2)
     return figures
