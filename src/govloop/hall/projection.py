@@ -20,8 +20,9 @@ Each of ``runs`` replications draws handling times from the recent ones (a boots
 no distribution is assumed, each item's mean itself uncertain by its resample), the
 remaining time of tickets in service given how long they have been at the window,
 absences, pauses and later arrivals, and lets the earliest free window call its first
-eligible ticket until the ticket in question is called. The mean of the call times is the
-estimate; their 10th and 90th percentiles are the projection's range.
+eligible ticket until every ticket of the queue is called (``project_queue``: one
+simulation for the whole hall, plus what-if walk-ins taking a ticket now). The mean of a
+ticket's call times is its estimate; their 10th and 90th percentiles are its range.
 
 Nothing here reads the database: ``waits.py`` gathers the inputs, this module only
 computes, so it can be checked on hand-made halls.
@@ -29,6 +30,7 @@ computes, so it can be checked on hand-made halls.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -126,44 +128,39 @@ def _residual(rng: np.random.Generator, samples: np.ndarray, elapsed: float, n: 
     return rng.exponential(scale, n)
 
 
-def project(
-    *,
-    ahead: Sequence[Queued],
-    target: Queued,
-    windows: Sequence[WindowNow],
-    history: History,
-    jumps: Sequence[JumpStream] = (),
-    booked: Sequence[Booked] = (),
-    opens_in_s: float = 0.0,
-    runs: int = RUNS,
-    seed: int = 0,
-) -> Projected | None:
-    """Call time of ``target`` (seconds from now), or None when no window will call it."""
-    usable = [w for w in windows if w.state in ("idle", "serving", "paused")]
-    serving_target = [w for w in usable if target.item in w.items and target.window in (None, w.id)]
-    if not serving_target:
-        return None
-    rng = np.random.default_rng(seed)
-    n_windows = len(usable)
-    # Ticket classes: (item, window it must go to); eligibility per window and class.
-    # (Classes of later arrivals are added below, before eligibility is tabulated.)
-    classes: dict[tuple[int, int | None], int] = {}
+@dataclass(frozen=True)
+class QueueProjection:
+    """Call times of every waiting ticket (in the order given) and of every phantom."""
 
-    def cls(item: int, window: int | None) -> int:
-        return classes.setdefault((item, window), len(classes))
+    tickets: tuple[Projected | None, ...]
+    phantoms: tuple[Projected | None, ...]
 
-    fixed = [*ahead, target]
-    fixed_cls = np.array([cls(t.item, t.window) for t in fixed], dtype=int)
-    fixed_rank = np.array([t.rank_s for t in fixed], dtype=float)
-    target_col = len(fixed) - 1
 
-    # Tickets arriving later and ranked ahead of the target: arrival − boost < its rank.
+@dataclass
+class _Later:
+    """Tickets arriving later and ranked ahead of some target, per replication."""
+
+    reps: np.ndarray
+    at: np.ndarray
+    items: np.ndarray
+    boosts: np.ndarray
+
+
+def _later_arrivals(
+    rng: np.random.Generator,
+    jumps: Sequence[JumpStream],
+    booked: Sequence[Booked],
+    last_rank: float,
+    runs: int,
+) -> _Later:
+    """Arrivals ranked ahead of the latest target (arrival − boost < its rank), at most
+    ``MAX_JUMPERS`` per replication (the earliest)."""
     rep_parts: list[np.ndarray] = []
     at_parts: list[np.ndarray] = []
     item_parts: list[np.ndarray] = []
     boost_parts: list[np.ndarray] = []
     for stream in jumps:
-        horizon = stream.boost_s + target.rank_s
+        horizon = stream.boost_s + last_rank
         if horizon <= 0 or not stream.items:
             continue
         rates = rng.gamma(stream.observed + 0.5, 1.0 / max(stream.over_s, 1.0), runs)
@@ -178,7 +175,7 @@ def project(
         item_parts.append(rng.choice(items, total, p=mix / mix.sum()))
         boost_parts.append(np.full(total, stream.boost_s))
     for booking in booked:
-        cutoff = booking.boost_s + target.rank_s
+        cutoff = booking.boost_s + last_rank
         if booking.arrivals.size == 0 or cutoff <= 0 or booking.arrivals.min() >= cutoff:
             continue
         arrive = rng.choice(booking.arrivals, runs)
@@ -187,114 +184,204 @@ def project(
         at_parts.append(arrive[keep])
         item_parts.append(np.full(int(keep.sum()), booking.item))
         boost_parts.append(np.full(int(keep.sum()), booking.boost_s))
-    reps = np.concatenate(rep_parts) if rep_parts else np.zeros(0, dtype=int)
+    if not rep_parts:
+        empty = np.zeros(0)
+        return _Later(empty.astype(int), empty, empty.astype(int), empty)
+    reps, ats = np.concatenate(rep_parts), np.concatenate(at_parts)
+    items, boosts = np.concatenate(item_parts), np.concatenate(boost_parts)
+    order = np.lexsort((ats, reps))  # by replication, then arrival
+    reps, ats, items, boosts = reps[order], ats[order], items[order], boosts[order]
     per_run = np.bincount(reps, minlength=runs)
-    n_jump = int(min(per_run.max(initial=0), MAX_JUMPERS))
-    n_cols = len(fixed) + n_jump
+    starts = np.concatenate(([0], np.cumsum(per_run)[:-1]))
+    fits = np.arange(reps.size) - starts[reps] < MAX_JUMPERS
+    return _Later(reps[fits], ats[fits], items[fits], boosts[fits])
+
+
+def project_queue(
+    *,
+    queue: Sequence[Queued],
+    phantoms: Sequence[Queued] = (),
+    windows: Sequence[WindowNow],
+    history: History,
+    jumps: Sequence[JumpStream] = (),
+    booked: Sequence[Booked] = (),
+    opens_in_s: float = 0.0,
+    runs: int = RUNS,
+    seed: int = 0,
+) -> QueueProjection:
+    """Call times (seconds from now) of every ticket of ``queue`` and of every phantom, None
+    for one that no window will call.
+
+    One replication lets the windows call until every target is called. A window always
+    calls its first eligible ticket by rank, so tickets ranked behind a ticket never change
+    when it is called, and each ticket's call time has the distribution of its own
+    projection. A phantom is a what-if (a walk-in taking a ticket now): the window that
+    calls it records the time and calls again at once, so phantoms delay nobody.
+    """
+    targets = [*queue, *phantoms]
+    n_queue = len(queue)
+    usable = [w for w in windows if w.state in ("idle", "serving", "paused")]
+    if not targets or not usable:
+        return QueueProjection((None,) * n_queue, (None,) * len(phantoms))
+    rng = np.random.default_rng(seed)
+    later = _later_arrivals(rng, jumps, booked, max(t.rank_s for t in targets), runs)
+
+    # Lanes: tickets that are called in their order within the lane, so a window only
+    # looks at each lane's first ticket. Targets (all here now) form one lane per item and
+    # window transferred to, by rank; later arrivals one lane per item and boost, by
+    # arrival, which is also their rank order.
+    lanes: dict[tuple[int, int | None, float | None], int] = {}
+    members: dict[int, list[int]] = defaultdict(list)
+    for i in sorted(range(len(targets)), key=lambda i: targets[i].rank_s):
+        lane = lanes.setdefault((targets[i].item, targets[i].window, None), len(lanes))
+        members[lane].append(i)
+    later_lane = np.array(
+        [
+            lanes.setdefault((int(i), None, float(b)), len(lanes))
+            for i, b in zip(later.items, later.boosts, strict=True)
+        ],
+        dtype=int,
+    )
+    n_lanes = len(lanes)
+    # Slot of each later arrival within its lane and replication.
+    order = np.lexsort((later.at, later.reps, later_lane))
+    reps, ats = later.reps[order], later.at[order]
+    l_lane, l_item, l_boost = later_lane[order], later.items[order], later.boosts[order]
+    group = l_lane * runs + reps
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]]) if group.size else group
+    slot = np.arange(group.size) - np.repeat(first, np.diff(np.r_[first, group.size]))
+    width = np.array([len(members[lane]) for lane in range(n_lanes)], dtype=int)
+    if group.size:
+        np.maximum.at(width, l_lane, slot + 1)
+    width += 1  # a closing column of infinite rank and arrival ends every lane
+    start = np.r_[0, np.cumsum(width)[:-1]]
+    n_cols = int(width.sum())
+
     rank = np.full((runs, n_cols), np.inf)
-    avail = np.zeros((runs, n_cols))
-    col_cls = np.zeros((runs, n_cols), dtype=int)
-    rank[:, : len(fixed)] = fixed_rank
-    col_cls[:, : len(fixed)] = fixed_cls
-    if n_jump:
-        ats = np.concatenate(at_parts)
-        jump_items = np.concatenate(item_parts)
-        boosts = np.concatenate(boost_parts)
-        order = np.lexsort((ats, reps))  # by replication, then arrival
-        reps, ats, jump_items, boosts = reps[order], ats[order], jump_items[order], boosts[order]
-        starts = np.concatenate(([0], np.cumsum(per_run)[:-1]))
-        slot = np.arange(reps.size) - starts[reps]
-        fits = slot < n_jump
-        reps, slot = reps[fits], slot[fits] + len(fixed)
-        avail[reps, slot] = ats[fits]
-        rank[reps, slot] = ats[fits] - boosts[fits]
-        col_cls[reps, slot] = [cls(int(i), None) for i in jump_items[fits]]
-    remaining = np.isfinite(rank)
-    elig = np.zeros((n_windows, len(classes)), dtype=bool)
-    for (item, only), c in classes.items():
+    avail = np.full((runs, n_cols), np.inf)
+    target_of = np.full((runs, n_cols), -1, dtype=int)  # index into targets, −1: arrival
+    item_of = np.full((runs, n_cols), -1, dtype=int)
+    for lane, idx in members.items():
+        cols = start[lane] + np.arange(len(idx))
+        rank[:, cols] = [targets[i].rank_s for i in idx]
+        avail[:, cols] = 0.0
+        target_of[:, cols] = idx
+        item_of[:, cols] = [targets[i].item for i in idx]
+    cols = start[l_lane] + slot
+    rank[reps, cols] = ats - l_boost
+    avail[reps, cols] = ats
+    item_of[reps, cols] = l_item
+
+    elig = np.zeros((len(usable), n_lanes), dtype=bool)
+    for (item, only, _boost), lane in lanes.items():
         for w, window in enumerate(usable):
-            elig[w, c] = item in window.items and only in (None, window.id)
+            elig[w, lane] = item in window.items and only in (None, window.id)
 
-    pools = {item: _pool(history, item) for item, _ in classes}
-    cls_item = np.array([item for (item, _w) in classes], dtype=int)
-    # How well the recent handling times pin down each item's mean: per replication, the
-    # mean of a bootstrap resample over the mean (1 ± CV/√n) scales that item's times.
-    scale = {
-        item: rng.choice(pool, (runs, pool.size)).mean(axis=1) / max(float(pool.mean()), 1e-9)
-        for item, pool in pools.items()
-    }
-    factor = np.array([history.window_factor.get(w.id, 1.0) for w in usable])
+    # What each ticket will keep its window busy for, drawn up front: handling (bootstrap;
+    # per replication each item's mean scaled by a resample's, 1 ± CV/√n, since the recent
+    # times only pin it down that well), absent instead, the gap after, a pause after.
+    handling = np.zeros((runs, n_cols))
+    rows_of = np.broadcast_to(np.arange(runs)[:, None], (runs, n_cols))
+    for item in np.unique(item_of[item_of >= 0]):
+        pool = _pool(history, int(item))
+        scale = rng.choice(pool, (runs, pool.size)).mean(axis=1) / max(float(pool.mean()), 1e-9)
+        mask = item_of == item
+        handling[mask] = rng.choice(pool, int(mask.sum())) * scale[rows_of[mask]]
+    absent = rng.random((runs, n_cols)) < history.absent_share
     gaps = history.gaps if history.gaps.size else np.array([5.0])
+    after = rng.choice(gaps, (runs, n_cols))
+    pausing = rng.random((runs, n_cols)) < history.pause_share
+    if pausing.any():
+        after[pausing] += rng.choice(history.pauses, int(pausing.sum()))
+    factor = np.array([history.window_factor.get(w.id, 1.0) for w in usable])
 
-    def gap(n: int) -> np.ndarray:
-        return rng.choice(gaps, n)
-
-    free = np.zeros((runs, n_windows))
+    free = np.zeros((runs, len(usable)))
     for w, window in enumerate(usable):
         if window.state == "serving":
             samples = _pool(history, window.item) * factor[w] if window.item else gaps
-            free[:, w] = _residual(rng, samples, window.elapsed_s, runs) + gap(runs)
+            free[:, w] = _residual(rng, samples, window.elapsed_s, runs) + rng.choice(gaps, runs)
         elif window.state == "paused":
             if opens_in_s > 0:  # a break of the hall: back when it opens
-                free[:, w] = opens_in_s + gap(runs)
+                free[:, w] = opens_in_s + rng.choice(gaps, runs)
             else:
-                free[:, w] = _residual(rng, history.pauses, window.elapsed_s, runs) + gap(runs)
+                free[:, w] = _residual(rng, history.pauses, window.elapsed_s, runs)
+                free[:, w] += rng.choice(gaps, runs)
         else:
-            free[:, w] = max(opens_in_s, 0.0) + gap(runs)
+            free[:, w] = max(opens_in_s, 0.0) + rng.choice(gaps, runs)
     if opens_in_s > 0:
         free = np.maximum(free, opens_in_s)
 
-    called = np.full(runs, np.nan)
+    called = np.full((runs, len(targets)), np.nan)
+    left = np.full(runs, len(targets))
     live = np.ones(runs, dtype=bool)
     rows = np.arange(runs)
-    for _step in range(4 * n_cols + 4 * n_windows + 8):
+    pointer = np.zeros((runs, n_lanes), dtype=int)
+    head_rank, head_avail = rank[:, start].copy(), avail[:, start].copy()
+    for _step in range(4 * n_cols + 4 * len(usable) + 8):
         if not live.any():
             break
         w_star = np.argmin(free, axis=1)
         t_star = free[rows, w_star]
-        stuck = live & ~np.isfinite(t_star)
-        live &= ~stuck
-        eligible = elig[w_star[:, None], col_cls] & remaining & live[:, None]
-        now_ok = eligible & (avail <= t_star[:, None])
+        live &= np.isfinite(t_star)
+        eligible = elig[w_star] & live[:, None]
+        now_ok = eligible & (head_avail <= t_star[:, None])
         has = now_ok.any(axis=1)
         # A window with nothing it may call now waits for the next arrival it may call.
         waiting = live & ~has
         if waiting.any():
-            later = np.where(eligible, avail, np.inf).min(axis=1)
-            free[waiting, w_star[waiting]] = later[waiting]
-        take = live & has
-        if not take.any():
-            continue
-        picked = np.argmin(np.where(now_ok, rank, np.inf), axis=1)
-        kk = rows[take]
-        cols = picked[take]
-        remaining[kk, cols] = False
-        hit = cols == target_col
-        called[kk[hit]] = t_star[kk[hit]]
-        live[kk[hit]] = False
-        kk, cols = kk[~hit], cols[~hit]
+            wait_for = np.where(eligible[waiting], head_avail[waiting], np.inf).min(axis=1)
+            free[waiting, w_star[waiting]] = wait_for
+        kk = np.flatnonzero(live & has)
         if kk.size == 0:
             continue
+        lane = np.argmin(np.where(now_ok[kk], head_rank[kk], np.inf), axis=1)
+        col = start[lane] + pointer[kk, lane]
+        pointer[kk, lane] += 1
+        head_rank[kk, lane] = rank[kk, col + 1]
+        head_avail[kk, lane] = avail[kk, col + 1]
+        who = target_of[kk, col]
+        hit = who >= 0
+        called[kk[hit], who[hit]] = t_star[kk[hit]]
+        left[kk[hit]] -= 1
+        live[kk[hit]] = left[kk[hit]] > 0
+        stay = who < n_queue  # a phantom leaves its window free
+        kk, col = kk[stay], col[stay]
         ww = w_star[kk]
-        busy = np.empty(kk.size)
-        cls_taken = col_cls[kk, cols]
-        for c in np.unique(cls_taken):
-            sel = cls_taken == c
-            item = int(cls_item[c])
-            draws = rng.choice(pools[item], int(sel.sum())) * scale[item][kk[sel]]
-            busy[sel] = draws * factor[ww[sel]]
-        absent = rng.random(kk.size) < history.absent_share
-        busy[absent] = history.absent_s
-        busy += gap(kk.size)
-        pausing = rng.random(kk.size) < history.pause_share
-        if pausing.any():
-            busy[pausing] += rng.choice(history.pauses, int(pausing.sum()))
-        free[kk, ww] = t_star[kk] + busy
-    done = called[np.isfinite(called)]
-    if done.size < runs // 2:
-        return None
-    return Projected(
-        expected_s=float(done.mean()),
-        low_s=float(np.percentile(done, LOW_Q)),
-        high_s=float(np.percentile(done, HIGH_Q)),
-    )
+        busy = np.where(absent[kk, col], history.absent_s, handling[kk, col] * factor[ww])
+        free[kk, ww] = t_star[kk] + busy + after[kk, col]
+
+    done = np.isfinite(called)
+    enough = done.sum(axis=0) >= max(runs // 2, 1)
+    out: list[Projected | None] = [None] * len(targets)
+    if enough.any():
+        sure = called[:, enough]
+        means = np.nanmean(sure, axis=0)
+        low, high = np.nanpercentile(sure, [LOW_Q, HIGH_Q], axis=0)
+        for k, index in enumerate(np.flatnonzero(enough).tolist()):
+            out[index] = Projected(float(means[k]), float(low[k]), float(high[k]))
+    return QueueProjection(tuple(out[:n_queue]), tuple(out[n_queue:]))
+
+
+def project(
+    *,
+    ahead: Sequence[Queued],
+    target: Queued,
+    windows: Sequence[WindowNow],
+    history: History,
+    jumps: Sequence[JumpStream] = (),
+    booked: Sequence[Booked] = (),
+    opens_in_s: float = 0.0,
+    runs: int = RUNS,
+    seed: int = 0,
+) -> Projected | None:
+    """Call time of ``target`` (seconds from now), or None when no window will call it."""
+    return project_queue(
+        queue=[*ahead, target],
+        windows=windows,
+        history=history,
+        jumps=jumps,
+        booked=booked,
+        opens_in_s=opens_in_s,
+        runs=runs,
+        seed=seed,
+    ).tickets[-1]

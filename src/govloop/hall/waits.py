@@ -35,9 +35,18 @@ from govloop.hall.models import (
     PriorityCategory,
     ServiceItem,
     Ticket,
+    TicketStatus,
     WindowState,
 )
-from govloop.hall.projection import Booked, History, JumpStream, Queued, WindowNow, project
+from govloop.hall.projection import (
+    Booked,
+    History,
+    JumpStream,
+    Projected,
+    Queued,
+    WindowNow,
+    project_queue,
+)
 from govloop.org import hours
 from govloop.org.models import DEFAULT_PRIORITY_RULE, Hall
 
@@ -84,6 +93,7 @@ def clear_stats_cache() -> None:
     with _stats_lock:
         _stats_cache.clear()
         _history_cache.clear()
+    clear_projection_cache()
 
 
 # --- history for the projection ----------------------------------------------------------
@@ -343,20 +353,60 @@ def _hall_history(session: Session, hall: Hall, day: date) -> HallHistory:
     return result
 
 
-def projected_wait(
+# --- one projection of the hall's whole queue, shared by its tickets -----------------------
+
+# A projection is reused for this long (on the injectable clock): every issue and status read
+# in between takes its ticket's call time from it instead of projecting again. In a second
+# a hall's queue moves by a few events at most, which the projection already draws as
+# chances (calls, finishes, priority walk-ins); the estimates it shows are minutes wide.
+FRESH_S = 1.0
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """Projected call times (seconds from ``at``) of a hall's waiting tickets by ticket id,
+    and of a walk-in taking a ticket at ``at`` by (item, priority boost in seconds)."""
+
+    at: float  # clock timestamp of the projection
+    tickets: dict[int, Projected | None]
+    phantoms: dict[tuple[int, int], Projected | None]
+
+
+_snapshots: dict[tuple[int, date], QueueSnapshot] = {}
+_snapshot_lock = threading.Lock()
+
+
+def clear_projection_cache() -> None:
+    with _snapshot_lock:
+        _snapshots.clear()
+
+
+def _waiting_queue(
+    session: Session, *, hall_id: int, service_date: date
+) -> list[tuple[int, int, datetime, int | None]]:
+    """(ticket id, item id, rank, window transferred to) of the hall's waiting tickets."""
+    rows = session.execute(
+        select(Ticket.id, Ticket.item_id, Ticket.rank_at, Ticket.target_window_id)
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
+            Ticket.status == TicketStatus.WAITING,
+        )
+        .order_by(Ticket.rank_at, Ticket.id)
+    ).all()
+    return [(ticket_id, item, rank, target) for ticket_id, item, rank, target in rows]
+
+
+def _windows_now(
     session: Session,
     *,
     hall: Hall,
-    ticket: Ticket,
+    day: date,
+    moment: datetime,
     items_by_window: dict[int, set[int]],
     states: dict[int, str],
-) -> WaitEstimate | None:
-    """The projection's estimate, or None without enough history or a window to call."""
-    past = _hall_history(session, hall, ticket.service_date)
-    if past.samples < MIN_HISTORY:
-        return None
-    moment = now()
-    since, held = repo.window_activity(session, hall_id=hall.id, service_date=ticket.service_date)
+) -> list[WindowNow]:
+    since, held = repo.window_activity(session, hall_id=hall.id, service_date=day)
     windows = []
     for window_id, items in items_by_window.items():
         state = states[window_id]
@@ -373,24 +423,139 @@ def projected_wait(
                 id=window_id, items=frozenset(items), state=state, elapsed_s=elapsed, item=item
             )
         )
-    ahead = [
-        Queued(item=item, rank_s=(rank - moment).total_seconds(), window=target)
-        for item, rank, target in repo.waiting_ahead(session, ticket=ticket)
-    ]
-    target = Queued(
-        item=ticket.item_id,
-        rank_s=(ticket.rank_at - moment).total_seconds(),
-        window=ticket.target_window_id,
-    )
-    result = project(
-        ahead=ahead,
-        target=target,
-        windows=windows,
+    return windows
+
+
+def _walk_in_boosts(hall: Hall) -> set[int]:
+    """Priority boosts (seconds) a ticket taken now can have: none, a priority lane, an
+    appointment checked in on time."""
+    lanes = [*CITIZEN_PRIORITY, PriorityCategory.APPOINTMENT]
+    return {0, *(round(boost_seconds(hall, lane)) for lane in lanes)}
+
+
+def _ticket_boost(ticket: Ticket) -> int:
+    return round((ticket.arrived_at - ticket.rank_at).total_seconds())
+
+
+def _project_hall(
+    session: Session,
+    *,
+    hall: Hall,
+    day: date,
+    past: HallHistory,
+    items_by_window: dict[int, set[int]],
+    states: dict[int, str],
+) -> QueueSnapshot:
+    """Project every waiting ticket of the hall, and a walk-in of every item and boost."""
+    moment = now()
+    stamp = moment.timestamp()
+    waiting = _waiting_queue(session, hall_id=hall.id, service_date=day)
+    items = sorted(set().union(*items_by_window.values())) if items_by_window else []
+    phantom_keys = [(item, boost) for item in items for boost in sorted(_walk_in_boosts(hall))]
+    result = project_queue(
+        queue=[
+            Queued(item=item, rank_s=(rank - moment).total_seconds(), window=target)
+            for _id, item, rank, target in waiting
+        ],
+        phantoms=[Queued(item=item, rank_s=-float(boost)) for item, boost in phantom_keys],
+        windows=_windows_now(
+            session,
+            hall=hall,
+            day=day,
+            moment=moment,
+            items_by_window=items_by_window,
+            states=states,
+        ),
         history=past.history,
         jumps=past.jumps,
         booked=past.booked,
         opens_in_s=opens_in(hall, moment),
-        seed=ticket.id or 0,
+        seed=(hall.id * 1_000_003 + int(stamp * 1000)) % 2**32,
+    )
+    snapshot = QueueSnapshot(
+        at=stamp,
+        tickets={row[0]: est for row, est in zip(waiting, result.tickets, strict=True)},
+        phantoms=dict(zip(phantom_keys, result.phantoms, strict=True)),
+    )
+    with _snapshot_lock:
+        for key in [k for k, old in _snapshots.items() if not _fresh(old, stamp)]:
+            del _snapshots[key]
+        _snapshots[(hall.id, day)] = snapshot
+    return snapshot
+
+
+def _fresh(snapshot: QueueSnapshot, stamp: float) -> bool:
+    return 0.0 <= stamp - snapshot.at < FRESH_S
+
+
+def _from_snapshot(snapshot: QueueSnapshot, ticket: Ticket) -> tuple[bool, Projected | None]:
+    """(found, call time): the ticket's own projection, or for one issued since, that of a
+    walk-in of its item and boost taking a ticket when the projection was made (the same
+    place in the queue)."""
+    if ticket.id in snapshot.tickets:
+        return True, snapshot.tickets[ticket.id]
+    key = (ticket.item_id, _ticket_boost(ticket))
+    if ticket.target_window_id is None and key in snapshot.phantoms:
+        return True, snapshot.phantoms[key]
+    return False, None
+
+
+def _call_time(
+    session: Session,
+    *,
+    hall: Hall,
+    ticket: Ticket,
+    past: HallHistory,
+    items_by_window: dict[int, set[int]],
+    states: dict[int, str],
+) -> Projected | None:
+    """The ticket's projected call time from now: from the hall's fresh projection (moved
+    on by the time since it was made), else from a new one."""
+    stamp = now().timestamp()
+    with _snapshot_lock:
+        snapshot = _snapshots.get((hall.id, ticket.service_date))
+    known, found = False, None
+    if snapshot is not None and _fresh(snapshot, stamp):
+        known, found = _from_snapshot(snapshot, ticket)
+    if not known:
+        snapshot = _project_hall(
+            session,
+            hall=hall,
+            day=ticket.service_date,
+            past=past,
+            items_by_window=items_by_window,
+            states=states,
+        )
+        _known, found = _from_snapshot(snapshot, ticket)
+    if found is None or snapshot is None:
+        return None
+    elapsed = max(stamp - snapshot.at, 0.0)
+    return Projected(
+        expected_s=max(found.expected_s - elapsed, 0.0),
+        low_s=max(found.low_s - elapsed, 0.0),
+        high_s=max(found.high_s - elapsed, 0.0),
+    )
+
+
+def projected_wait(
+    session: Session,
+    *,
+    hall: Hall,
+    ticket: Ticket,
+    items_by_window: dict[int, set[int]],
+    states: dict[int, str],
+) -> WaitEstimate | None:
+    """The projection's estimate, or None without enough history or a window to call."""
+    past = _hall_history(session, hall, ticket.service_date)
+    if past.samples < MIN_HISTORY:
+        return None
+    result = _call_time(
+        session,
+        hall=hall,
+        ticket=ticket,
+        past=past,
+        items_by_window=items_by_window,
+        states=states,
     )
     if result is None:
         return None
