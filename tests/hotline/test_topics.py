@@ -345,3 +345,31 @@ def test_run_daily_scans_yesterday_and_today_and_skips_when_nothing_changed(worl
     with frozen(after(CLUSTER_DAY, hours=9)), unit_of_work() as s:
         assert [r.day for r in topics.run_daily(session=s, today=today)] == [today]
         assert s.scalar(select(func.count(TopicAlert.id)).where(TopicAlert.day == CLUSTER_DAY))
+
+
+def test_the_timed_job_reads_and_stores_in_separate_transactions(world):
+    # The clustering reads in a read-only unit of work (on SQLite intake keeps the write
+    # lock meanwhile); the alerts are stored afterwards. Orders that arrive in between are
+    # not taken as scanned: the next run scans their day again.
+    injected = load_cluster_week(world)
+    today = CLUSTER_DAY + timedelta(days=1)
+    with frozen(after(CLUSTER_DAY, hours=9)):
+        with unit_of_work(readonly=True) as s:
+            found = topics.find_due(session=s, today=today)
+        assert [d.day for d in found] == [CLUSTER_DAY, today]
+        load_orders(world, cluster_week()[:1], created_at=after(CLUSTER_DAY, hours=8))
+        with unit_of_work() as s:
+            results = topics.store_due(session=s, found=found, today=today)
+        assert any(sorted(c.order_ids) == sorted(injected) for c in results[0].clusters)
+        with unit_of_work(readonly=True) as s:
+            stored = s.scalar(
+                select(func.count(TopicAlert.id)).where(TopicAlert.day == CLUSTER_DAY)
+            )
+            assert stored and stored == len(results[0].alerts)
+            again = topics.find_due(session=s, today=today)
+        # the new order is in today's window (as in the test above), not yesterday's
+        assert [d.day for d in again] == [today]
+        with unit_of_work() as s:
+            topics.store_due(session=s, found=again, today=today)
+        with unit_of_work(readonly=True) as s:
+            assert topics.find_due(session=s, today=today) == []

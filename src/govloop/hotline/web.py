@@ -29,9 +29,16 @@ def _sweep_deadlines() -> None:
 
 
 def _scan_hot_topics() -> None:
+    """Clustering a day's orders takes seconds of CPU: it reads in a transaction of its own,
+    so on SQLite intake does not wait for the write lock meanwhile; storing is short."""
+    today = local_today()
+    with unit_of_work(readonly=True) as session:
+        found = topics.find_due(session=session, today=today)
+    if not found:
+        return
     with unit_of_work() as session:
         if try_job_lock(session, "hotline-topics"):
-            topics.run_daily(session=session, today=local_today())
+            topics.store_due(session=session, found=found, today=today)
 
 
 ROUTERS: list[APIRouter] = [

@@ -348,12 +348,26 @@ def _store(
     return alert, False
 
 
-def scan_day(*, session: Session, day: date, min_size: int = MIN_CLUSTER_SIZE) -> ScanResult:
-    """Find the day's clusters and surges and store them as alerts (idempotent)."""
+def find(
+    *, session: Session, day: date, min_size: int = MIN_CLUSTER_SIZE
+) -> tuple[list[TopicCluster], list[Surge]]:
+    """The day's clusters and surges (reads only)."""
     if day > local_today():
         raise BadRequest(f"不能检测未来的日期：{day}", code="future_day")
     clusters = cluster_day(session=session, day=day, min_size=min_size)
-    surges = detect_surges(session=session, day=day)
+    return clusters, detect_surges(session=session, day=day)
+
+
+def scan_day(*, session: Session, day: date, min_size: int = MIN_CLUSTER_SIZE) -> ScanResult:
+    """Find the day's clusters and surges and store them as alerts (idempotent)."""
+    clusters, surges = find(session=session, day=day, min_size=min_size)
+    return store_found(session=session, day=day, clusters=clusters, surges=surges)
+
+
+def store_found(
+    *, session: Session, day: date, clusters: list[TopicCluster], surges: list[Surge]
+) -> ScanResult:
+    """Store what :func:`find` found as the day's alerts (idempotent)."""
     result = ScanResult(day=day, clusters=clusters, surges=surges)
     existing = list(
         session.scalars(
@@ -492,21 +506,51 @@ def forget_scans() -> None:
         _last_scans.clear()
 
 
-def run_daily(*, session: Session, today: date) -> list[ScanResult]:
-    """The timed job: scan yesterday (orders of its last hours) and today so far. A day
-    whose orders have not changed since this process last scanned it is skipped, so
-    running every few minutes costs two small queries when nothing happened."""
-    results = []
+@dataclass(frozen=True)
+class DueScan:
+    """What the timed job found for one day, before storing it."""
+
+    day: date
+    clusters: list[TopicCluster]
+    surges: list[Surge]
+    seen: tuple[Any, ...]  # the day's fingerprint when its orders were read
+
+
+def find_due(*, session: Session, today: date) -> list[DueScan]:
+    """The read half of the timed job: yesterday (orders of its last hours) and today so
+    far, each unless its orders have not changed since this process last scanned it."""
+    found = []
     bind = str(session.get_bind().engine.url)
     for day in (today - timedelta(days=1), today):
         before = _fingerprint(session, day)
         with _scan_lock:
             if _last_scans.get((bind, day)) == before:
                 continue
-        results.append(scan_day(session=session, day=day))
-        after = _fingerprint(session, day)
+        clusters, surges = find(session=session, day=day)
+        found.append(DueScan(day, clusters, surges, before))
+    return found
+
+
+def store_due(*, session: Session, found: list[DueScan], today: date) -> list[ScanResult]:
+    """The write half: store the alerts, and remember what was scanned."""
+    results = []
+    bind = str(session.get_bind().engine.url)
+    for due in found:
+        results.append(
+            store_found(session=session, day=due.day, clusters=due.clusters, surges=due.surges)
+        )
+        after = _fingerprint(session, due.day)
+        # the orders as they were read, the alerts as stored: orders that came in since
+        # the reading make the next run scan again
         with _scan_lock:
-            _last_scans[(bind, day)] = after
+            _last_scans[(bind, due.day)] = (*due.seen[:-1], after[-1])
             for stale in [k for k in _last_scans if k[1] < today - timedelta(days=1)]:
                 del _last_scans[stale]
     return results
+
+
+def run_daily(*, session: Session, today: date) -> list[ScanResult]:
+    """The timed job in one transaction. A day whose orders have not changed since this
+    process last scanned it is skipped, so running every few minutes costs two small
+    queries when nothing happened."""
+    return store_due(session=session, found=find_due(session=session, today=today), today=today)
