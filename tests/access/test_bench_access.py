@@ -23,5 +23,8 @@ def test_bench_access_appends_and_reads_in_a_tiny_run(db):
     ):
         assert result[key] > 0, key
     assert 1 <= result["entries_per_group_commit"] <= 4
-    assert 1 <= result["read_entries_per_group_commit"] <= 4
+    if db.dialect.name == "postgresql":
+        assert 1 <= result["read_entries_per_group_commit"] <= 4
+    else:  # SQLite: reads log in the request's transaction
+        assert result["read_entries_per_group_commit"] is None
     assert set(result["goals"]) == {"appends_per_s", "read_appends_per_s"}

@@ -9,6 +9,12 @@ is returned, and a failed append fails the read: nothing is answered that is not
 A read that turns out to need another write (a grant whose time or case has ended:
 ``service.WriteNeeded``, raised before anything is appended) is done again in the
 request's own unit of work, where its entries commit with that write as they always did.
+
+On SQLite a read stays in the request's unit of work: a signed-in request holds the
+process's write turn (``core.db.sqlite_write_turn``) from its sign-in lookup to its
+response, so reads of one process never wait for a commit together and the group
+appender could not batch them — it only added a second transaction (bench access, 16
+callers: 160 reads/s through it against 338/s in the request's transaction).
 """
 
 from __future__ import annotations
@@ -28,8 +34,11 @@ def served(session: Session, read: Callable[[Session], T]) -> T:
     """``read`` in a read-only unit of work, else (``WriteNeeded``) in ``session``, the
     request's writing one.
 
-    What ``session`` holds so far (the sign-in's bookkeeping) is committed first: on SQLite
-    its write lock would stall the group appender, which needs that lock to commit."""
+    What ``session`` holds so far (the sign-in's bookkeeping) is committed first, so the
+    request holds no transaction and no pooled connection while its read waits for the
+    group commit. On SQLite, ``read`` runs in ``session`` (see the module's docstring)."""
+    if session.get_bind().dialect.name == "sqlite":
+        return read(session)
     session.commit()
     try:
         with unit_of_work(readonly=True) as readonly:
