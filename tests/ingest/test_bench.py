@@ -62,3 +62,14 @@ def test_mqtt_not_available_is_said(monkeypatch):
 
     monkeypatch.setattr(bench.importlib, "import_module", missing)
     assert bench._mqtt(True) == {"mqtt": "not available"}
+
+
+def test_quick_bench_on_postgresql(fake_mqtt):
+    r = runner.invoke(app, ["bench", "ingest", "--quick", "--json", "--backend", "postgresql"])
+    assert r.exit_code == 0, r.output
+    result = json.loads(r.output.strip().splitlines()[-1])
+    assert result["backend"] == "postgresql"
+    assert result["csv_stored"] == result["rows"] == 2000
+    assert result["replay_duplicates"] == 0 and result["replay_reported_duplicates"] == 2000
+    assert result["baseline_csv_executemany_rows_per_s"] > 0
+    assert result["http_stored"] == result["http_events"] and result["http_lost"] == 0

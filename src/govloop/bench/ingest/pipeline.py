@@ -2,9 +2,10 @@
 
 * ``csv_rows_per_s`` — a generated CSV of person records (Chinese headers, mapped by the
   source) through the whole pipeline (decode, validate, normalize, deduplicate, store with
-  lineage) into a fresh SQLite database. The baseline in the same run is the plain ``csv``
-  module reading the same file plus one bare ``executemany`` of the same rows into a table
-  of the same database: the ceiling of any Python loader on this machine.
+  lineage) into a fresh SQLite database (PostgreSQL with ``--backend postgresql``). The
+  baseline in the same run is the plain ``csv`` module reading the same file plus bare
+  ``executemany`` of the same rows into a table of the same database: the ceiling of any
+  Python loader on this machine.
 * ``replay_duplicates`` — the same file loaded again: records stored twice (must be 0).
 * ``http_events_per_s`` — hall events posted in batches to ``/api/ingest/{key}/batch`` of a
   real uvicorn server on loopback, with every posted event checked to be stored once.
@@ -23,13 +24,15 @@ import shutil
 import sqlite3
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 import httpx
 import typer
-from sqlalchemy import func, select
+from sqlalchemy import func, make_url, select
 from sqlalchemy.orm import Session
 
 from govloop.bench.hall import BenchConfig, bench_database, running_server
@@ -50,16 +53,53 @@ def write_person_csv(path: Path, rows: int, seed: int = 1) -> None:
             writer.writerow([row.get(c, "") for c in columns])
 
 
-def _baseline(db_path: Path, csv_path: Path) -> float:
-    """Rows per second of csv.reader + one bare executemany into the same SQLite file."""
+_BASELINE_TABLE = (
+    "CREATE TABLE bench_baseline (record_id TEXT, name TEXT, id_number TEXT, "
+    "birth_date TEXT, sex TEXT, phone TEXT, address TEXT, updated_at TEXT)"
+)
+
+
+def _baseline(db_url: str, csv_path: Path) -> float:
+    """Rows per second of csv.reader + bare executemany of 5,000-row batches into a plain
+    table of the same database."""
+    if db_url.startswith("sqlite"):
+        return _baseline_sqlite(Path(db_url.split("///", 1)[1]), csv_path)
+    return _baseline_postgresql(db_url, csv_path)
+
+
+def _read_batches(csv_path: Path) -> Iterator[list[list[str]]]:
+    with csv_path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.reader(fh)
+        next(reader)
+        while batch := list(islice(reader, 5000)):
+            yield batch
+
+
+def _baseline_postgresql(db_url: str, csv_path: Path) -> float:
+    import psycopg
+
+    conninfo = make_url(db_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(conninfo) as con:
+        con.execute(_BASELINE_TABLE)
+        con.commit()
+        started = time.perf_counter()
+        count = 0
+        with con.cursor() as cur:
+            for batch in _read_batches(csv_path):
+                cur.executemany(
+                    "INSERT INTO bench_baseline VALUES (%s,%s,%s,%s,%s,%s,%s,%s)", batch
+                )
+                count += len(batch)
+        con.commit()
+        return count / (time.perf_counter() - started)
+
+
+def _baseline_sqlite(db_path: Path, csv_path: Path) -> float:
     con = sqlite3.connect(db_path)
     try:
         con.execute("PRAGMA journal_mode=WAL")
         con.execute("PRAGMA synchronous=NORMAL")
-        con.execute(
-            "CREATE TABLE bench_baseline (record_id TEXT, name TEXT, id_number TEXT, "
-            "birth_date TEXT, sex TEXT, phone TEXT, address TEXT, updated_at TEXT)"
-        )
+        con.execute(_BASELINE_TABLE)
         started = time.perf_counter()
         with csv_path.open(encoding="utf-8", newline="") as fh:
             reader = csv.reader(fh)
@@ -150,13 +190,19 @@ def run_bench(
     clients: int = 4,
     quick: bool = False,
     seed: int = 1,
+    backend: str = "sqlite",
 ) -> dict[str, Any]:
     folder = Path(tempfile.mkdtemp(prefix="govloop-bench-ingest-"))
     csv_path = folder / "persons.csv"
-    result: dict[str, Any] = {"rows": rows, "http_events": http_events, "http_batch": batch}
+    result: dict[str, Any] = {
+        "backend": backend,
+        "rows": rows,
+        "http_events": http_events,
+        "http_batch": batch,
+    }
     try:
         write_person_csv(csv_path, rows, seed)
-        with bench_database(BenchConfig(backend="sqlite")) as db:
+        with bench_database(BenchConfig(backend=backend)) as db:
             with Session(db.engine, expire_on_commit=False) as s, s.begin():
                 source = create_source(
                     session=s,
@@ -196,8 +242,7 @@ def run_bench(
                     )
                     or 0
                 )
-            db_path = Path(db.url.split("///", 1)[1])
-            baseline = _baseline(db_path, csv_path)
+            baseline = _baseline(db.url, csv_path)
             result.update(
                 csv_rows_per_s=round(rows / csv_s, 1),
                 csv_stored=first.counts.stored,
@@ -246,14 +291,17 @@ def bench_ingest(
     quick: bool = typer.Option(False, "--quick", help="Small sizes (for tests)"),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object"),
     rows: int = typer.Option(200_000, "--rows", help="CSV rows"),
+    backend: str = typer.Option("sqlite", "--backend", help="sqlite or postgresql"),
 ) -> None:
-    """CSV rows/s into SQLite (with a plain csv+executemany baseline), HTTP batch events/s
-    through a real server, replay duplicates, and MQTT figures when available."""
+    """CSV rows/s into SQLite or PostgreSQL (with a plain csv+executemany baseline in the
+    same database), HTTP batch events/s through a real server, replay duplicates, and MQTT
+    figures when available."""
     result = run_bench(
         rows=2_000 if quick else rows,
         http_events=1_000 if quick else 40_000,
         batch=500 if quick else 1000,
         quick=quick,
+        backend=backend,
     )
     if as_json:
         print(json.dumps(result, ensure_ascii=False))
