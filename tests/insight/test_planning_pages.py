@@ -153,6 +153,24 @@ def test_forecast_and_staffing_pages_and_api(history):
         assert planning_data(page.text)["required"][0] == row["required"]
         assert len(page.text) < 400_000  # long explanations are shortened
 
+        # The recommendations come from the same whole-day simulation as the plan: opening
+        # windows as planned shows the plan's own figure for the busiest half-day.
+        simulated = plan["day_simulation"]
+        assert 0 <= simulated["target_met"] <= 1 and simulated["slot_items"] > 0
+        recs = client.get(f"{API}/recommendations").json()
+        peak = recs["period"]
+        half = next(
+            h
+            for h in simulated["half_days"]
+            if (h["day"], h["half"]) == (peak["day"], peak["half"])
+        )
+        opened = next(r for r in recs["items"] if r["kind"] == "open_windows")
+        assert opened["effect"]["service_level_after"] == half["service_level"]
+        assert opened["effect"]["mean_wait_after"] == half["mean_wait"]
+        shown = f"{round(half['service_level'] * 100, 1)}%"
+        assert f'data-half="{peak["half"]}">{shown}<' in page.text
+        assert f"<strong>{shown}</strong>" in client.get(f"{BASE}/recommendations").text
+
         # The manager's target form: a bad share is refused and changes nothing.
         token = csrf(client, f"{BASE}/staffing?week={NEXT_MONDAY}")
         before = hall_target()

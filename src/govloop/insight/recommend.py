@@ -1,29 +1,36 @@
-"""Ranked recommendations, each with its expected effect from the SimPy hall simulation.
+"""Ranked recommendations, each with its expected effect from the whole-day simulation.
 
-Every candidate change is simulated on the busiest period of next week's forecast (the
-half-day with the most arrivals, rates averaged over its slots, the hall starting empty as
-it does every morning), against the same period with the windows usually open. The
-effect is the change in mean wait and in the share called within the target, averaged
-over replications; candidates are ranked by citizen-minutes of waiting saved per week.
+Every candidate change is simulated over the whole day of next week's busiest half-day (the
+forecast rates slot by slot, queues carried across slots, ``day_simulation``), against the
+same day with the windows usually open, and judged on that half-day's citizens. The
+effect is the change in mean wait and in the share called within the target, over the
+same replications the staffing plan is checked with; opening windows means the plan's
+schedule, so its "after" figure is the staffing page's figure for that half-day.
+Candidates are ranked by citizen-minutes of waiting saved per week.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from govloop.insight.planning.service import StaffingResult, staffing
-from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
+from govloop.insight.planning.service import (
+    DAY_REPLICATIONS,
+    StaffingResult,
+    simulate_schedule,
+    staffing,
+)
+from govloop.insight.queueing_types import ItemLoad, WindowSkill
 from govloop.insight.simulation import simulate_hall
 from govloop.insight.staffing import RECURRING, classify_gaps
 
-REPLICATIONS = 6
+REPLICATIONS = DAY_REPLICATIONS
 SELF_SERVICE_SHARE = 0.3  # share of an item's citizens a self-service terminal can take
 SELF_SERVICE_MAX_HANDLING = 12.0  # minutes: longer matters rarely suit a terminal
 SHIFT_SHARE = 0.15  # share of peak citizens a published "best time" moves to quiet slots
@@ -74,29 +81,52 @@ def _periods(result: StaffingResult) -> list[Period]:
     return periods
 
 
-def _simulate(
-    loads: Sequence[ItemLoad],
-    windows: Sequence[WindowSkill],
-    minutes: float,
-    target: ServiceTarget,
-    seed: int = 11,
+def _outcome(
+    result: StaffingResult,
+    period: Period,
+    schedule: dict[datetime, tuple[str, ...]],
+    change: Callable[[ItemLoad], ItemLoad] | None = None,
+    windows: Sequence[WindowSkill] | None = None,
+    only_slots: set[datetime] | None = None,
 ) -> Outcome:
-    waits, levels, arrivals = [], [], []
-    for rep in range(REPLICATIONS):
-        sim = simulate_hall(loads, windows, minutes=minutes, seed=seed + rep, target=target)
-        if sim.overall.arrivals:
-            waits.append(sim.overall.mean_wait_served)
-            levels.append(sim.overall.service_level)
-            arrivals.append(sim.overall.arrivals)
-    if not waits:
-        return Outcome(0.0, 1.0, 0.0)
-    return Outcome(float(np.nanmean(waits)), float(np.mean(levels)), float(np.mean(arrivals)))
+    """The period's citizens in the simulation of its whole day; ``change`` alters the
+    forecast loads (in ``only_slots``, or all day)."""
+    loads = result.loads
+    if change is not None:
+        loads = {
+            s: [change(ld) for ld in v] if only_slots is None or s in only_slots else list(v)
+            for s, v in loads.items()
+            if s.date() == period.day
+        }
+    sim = simulate_schedule(result, period.day, schedule, loads, windows)
+    wait, level, arrivals = sim.outcome(period.slots)
+    return Outcome(wait, level, arrivals)
+
+
+def _scaled(codes: set[str] | None, share: float) -> Callable[[ItemLoad], ItemLoad]:
+    """Loads with ``share`` of the citizens of ``codes`` (all items: None) taken away."""
+
+    def change(load: ItemLoad) -> ItemLoad:
+        if codes is not None and load.code not in codes:
+            return load
+        return replace(load, arrival_rate=load.arrival_rate * (1 - share))
+
+    return change
 
 
 def _usual(windows: Sequence[WindowSkill], count: int) -> list[WindowSkill]:
     """The windows usually open: specialised first, general windows last."""
     ordered = sorted(windows, key=lambda w: (w.is_general, int(w.code) if w.code.isdigit() else 0))
     return ordered[: max(count, 1)]
+
+
+def _usual_schedule(result: StaffingResult, day: date) -> dict[datetime, tuple[str, ...]]:
+    """The windows usually open in each slot of ``day`` (the median count per weekday-slot)."""
+    return {
+        s: tuple(w.code for w in _usual(result.windows(day), result.scheduled.get(s, 0)))
+        for s in result.loads
+        if s.date() == day
+    }
 
 
 def _effect(before: Outcome, after: Outcome, weekly_citizens: float) -> dict[str, Any]:
@@ -130,8 +160,9 @@ def recommendations(
     peak_citizens = sum(
         sum(ld.arrival_rate for ld in p.loads) * p.minutes for p in periods if p.half == peak.half
     )
-    usual = _usual(model.windows, peak.usual_windows)
-    base = _simulate(peak.loads, usual, peak.minutes, target)
+    usual = _usual(result.windows(peak.day), peak.usual_windows)
+    usual_schedule = _usual_schedule(result, peak.day)
+    base = _outcome(result, peak, usual_schedule)
     out: list[dict[str, Any]] = []
 
     # 1. open windows where the plan needs more than usually open
@@ -139,8 +170,9 @@ def recommendations(
     peak_gaps = [g for g in gaps if g.slot in set(peak.slots)]
     if peak_gaps:
         extra = max(g.missing for g in peak_gaps)
-        opened = _usual(model.windows, peak.usual_windows + extra)
-        after = _simulate(peak.loads, opened, peak.minutes, target)
+        # the plan's own schedule, simulated as on the staffing page
+        wait, level, arrivals = result.day_simulation(peak.day).outcome(peak.slots)
+        after = Outcome(wait, level, arrivals)
         recurring = any(g.kind == RECURRING for g in peak_gaps)
         out.append(
             {
@@ -162,19 +194,7 @@ def recommendations(
         key=lambda ld: -ld.arrival_rate,
     )[:TOP_ITEMS]
     for load in candidates:
-        moved = [
-            ItemLoad(
-                ld.code,
-                ld.arrival_rate * (1 - SELF_SERVICE_SHARE)
-                if ld.code == load.code
-                else ld.arrival_rate,
-                ld.mean_handling,
-                ld.mean_patience,
-                ld.target,
-            )
-            for ld in peak.loads
-        ]
-        after = _simulate(moved, usual, peak.minutes, target)
+        after = _outcome(result, peak, usual_schedule, _scaled({load.code}, SELF_SERVICE_SHARE))
         out.append(
             {
                 "kind": "self_service",
@@ -187,17 +207,10 @@ def recommendations(
         )
 
     # 3. publish the best time to come, and 4. appointment quotas for the quiet slots
-    shifted = [
-        ItemLoad(
-            ld.code,
-            ld.arrival_rate * (1 - SHIFT_SHARE),
-            ld.mean_handling,
-            ld.mean_patience,
-            ld.target,
-        )
-        for ld in peak.loads
-    ]
-    after = _simulate(shifted, usual, peak.minutes, target)
+    peak_slots = set(peak.slots)
+    after = _outcome(
+        result, peak, usual_schedule, _scaled(None, SHIFT_SHARE), only_slots=peak_slots
+    )
     quiet = sorted(periods, key=lambda p: sum(ld.arrival_rate for ld in p.loads))[:3]
     out.append(
         {
@@ -229,11 +242,11 @@ def recommendations(
         slow_item = max(waits, key=lambda c: waits[c])
         idle = min(special, key=lambda w: sim_base.utilization.get(w.code, 1.0))
         if idle.items is not None and slow_item not in idle.items:
-            trained = [
+            retrained = [
                 WindowSkill(w.code, w.items | {slow_item}) if w.code == idle.code and w.items else w
-                for w in usual
+                for w in result.windows(peak.day)
             ]
-            after = _simulate(peak.loads, trained, peak.minutes, target)
+            after = _outcome(result, peak, usual_schedule, windows=retrained)
             out.append(
                 {
                     "kind": "cross_train",

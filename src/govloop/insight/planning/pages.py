@@ -262,6 +262,13 @@ def staffing_page(
         start = datetime.fromisoformat(gap["slot"])
         gap["label"] = f"{names[start.weekday()]} {start:%m-%d %H:%M}"
     recurring = sum(1 for g in report["gaps"] if g["kind"] == RECURRING)
+    simulated: dict[str, dict[str, Any]] = {}
+    for half in report["day_simulation"]["half_days"]:
+        row = simulated.setdefault(
+            half["day"],
+            {"day": half["day"], "weekday": names[date.fromisoformat(half["day"]).weekday()]},
+        )
+        row[half["half"]] = half
     chart = {
         "labels": [
             f"{names[date.fromisoformat(day).weekday()]} {row['slot']}"
@@ -289,6 +296,7 @@ def staffing_page(
         infeasible=infeasible,
         shift_rows=_shift_table(report["shifts"], days),
         recurring=recurring,
+        simulated_days=list(simulated.values()),
         one_off=len(report["gaps"]) - recurring,
         notes=[_(NOTES[n]) if n in NOTES else n for n in report["notes"]],
         items=_items(session, hall),

@@ -10,8 +10,10 @@ and exponential patience by maximum likelihood from who was absent when called.
 from __future__ import annotations
 
 import time as timer
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -23,13 +25,15 @@ from govloop.core.clock import local_today
 from govloop.core.errors import BadRequest, NotFound
 from govloop.hall.overview import HallLayoutInfo
 from govloop.insight import demand
+from govloop.insight.day_simulation import DaySimResult, simulate_day
 from govloop.insight.erlang import estimate_patience
 from govloop.insight.forecast import NotEnoughHistory, OpeningHours, forecast_arrivals
 from govloop.insight.forecast_eval import backtest
 from govloop.insight.models import StaffingTarget
 from govloop.insight.queueing_types import ItemLoad, ServiceTarget, WindowSkill
 from govloop.insight.service import HISTORY_DAYS, Scope, layout_of, visits_in
-from govloop.insight.staffing import WeekPlan, check_with_simulation, classify_gaps, plan_week
+from govloop.insight.staffing import WeekPlan, check_with_simulation, classify_gaps
+from govloop.insight.time_varying import plan_week_time_varying
 from govloop.org import in_force
 from govloop.org import service as org_service
 from govloop.org.hours import Period
@@ -42,6 +46,11 @@ MIN_HANDLED = 10  # served tickets behind a measured mean handling time
 MAX_HORIZON_DAYS = 28
 CHECKED_SLOTS = 3  # the busiest feasible slots are checked in the simulation on every plan
 CHECK_MINUTES = 6000.0
+CORRECTION_REPLICATIONS = 12  # simulated days behind each round of the plan's correction
+CORRECTION_ROUNDS = 3  # a page answers in seconds: fewer rounds than the benchmark's
+DAY_REPLICATIONS = 24  # simulated days behind the plan's figures (and the recommendations')
+CACHED_PLANS = 16  # plans and simulated days are pure functions of their inputs: kept per process
+DAY_SEED = 17  # the plan's check runs on other days than its correction
 
 
 def _slot_bounds(period: Period) -> tuple[time, time]:
@@ -310,9 +319,63 @@ class StaffingResult:
     seconds: float
     forecast_notes: list[str]
     windows_on: dict[date, list[WindowSkill]] = field(default_factory=dict)
+    _days: dict[date, DaySimResult] = field(default_factory=dict)
 
     def windows(self, day: date) -> list[WindowSkill]:
         return self.windows_on.get(day, self.model.windows)
+
+    def day_simulation(self, day: date) -> DaySimResult:
+        """The whole day simulated with the plan's schedule: the one model behind the plan's
+        figures on the staffing page and the recommendations' "after" figures."""
+        if day not in self._days:
+            self._days[day] = simulate_schedule(self, day, self.plan.schedule)
+        return self._days[day]
+
+
+def simulate_schedule(
+    result: StaffingResult,
+    day: date,
+    schedule: Mapping[datetime, Sequence[str]],
+    loads: Mapping[datetime, list[ItemLoad]] | None = None,
+    windows: Sequence[WindowSkill] | None = None,
+) -> DaySimResult:
+    """A day of ``loads`` (the forecast by default) with ``schedule``'s windows open."""
+    loads = result.loads if loads is None else loads
+    return _simulated_day(
+        tuple((s, tuple(loads[s])) for s in sorted(loads) if s.date() == day),
+        tuple((s, tuple(schedule.get(s, ()))) for s in sorted(loads) if s.date() == day),
+        tuple(result.windows(day) if windows is None else windows),
+        result.model.target,
+    )
+
+
+@lru_cache(maxsize=CACHED_PLANS * 8)
+def _simulated_day(
+    slots: tuple[tuple[datetime, tuple[ItemLoad, ...]], ...],
+    schedule: tuple[tuple[datetime, tuple[str, ...]], ...],
+    windows: tuple[WindowSkill, ...],
+    target: ServiceTarget,
+) -> DaySimResult:
+    return simulate_day(
+        dict(slots), dict(schedule), windows, target, replications=DAY_REPLICATIONS, seed=DAY_SEED
+    )
+
+
+@lru_cache(maxsize=CACHED_PLANS)
+def _time_varying_plan(
+    loads: tuple[tuple[datetime, tuple[ItemLoad, ...]], ...],
+    windows: tuple[WindowSkill, ...],
+    target: ServiceTarget,
+    windows_on: tuple[tuple[date, tuple[WindowSkill, ...]], ...],
+) -> WeekPlan:
+    return plan_week_time_varying(
+        dict(loads),
+        windows,
+        target,
+        windows_on=dict(windows_on),
+        replications=CORRECTION_REPLICATIONS,
+        rounds=CORRECTION_ROUNDS,
+    )
 
 
 def windows_in_force(
@@ -421,7 +484,12 @@ def staffing(
         session, model, [week_start + timedelta(days=n) for n in range(7)]
     )
     started = timer.perf_counter()
-    plan = plan_week(loads, model.windows, model.target, windows_on=windows_on)
+    plan = _time_varying_plan(
+        tuple((s, tuple(v)) for s, v in sorted(loads.items())),
+        tuple(model.windows),
+        model.target,
+        tuple((d, tuple(ws)) for d, ws in sorted(windows_on.items())),
+    )
     seconds = timer.perf_counter() - started
     scheduled = scheduled_windows(visits, sorted(loads), today)
     return StaffingResult(model, week_start, loads, plan, scheduled, seconds, notes, windows_on)
@@ -498,9 +566,46 @@ def staffing_report(result: StaffingResult) -> dict[str, Any]:
         ],
         "infeasible": [s.isoformat(timespec="minutes") for s in plan.infeasible],
         "seconds": round(result.seconds, 3),
+        "day_simulation": day_simulation_report(result),
         "simulation_checks": simulation_checks(result),
         "notes": result.model.notes + result.forecast_notes,
     }
+
+
+def day_simulation_report(result: StaffingResult) -> dict[str, Any]:
+    """Each half-day of the plan in the whole-day simulation, and the week's share of
+    slot-items meeting their target."""
+    halves = []
+    met = total = 0
+    for day in sorted({s.date() for s in result.loads}):
+        sim = result.day_simulation(day)
+        met += sum(v.met for v in sim.levels.values())
+        total += len(sim.levels)
+        for half, slots in half_days(result, day).items():
+            wait, level, arrivals = sim.outcome(slots)
+            halves.append(
+                {
+                    "day": day.isoformat(),
+                    "half": half,
+                    "service_level": round(level, 3),
+                    "mean_wait": round(wait, 1),
+                    "arrivals": round(arrivals, 1),
+                }
+            )
+    return {
+        "target_met": round(met / total, 3) if total else None,
+        "slot_items": total,
+        "replications": DAY_REPLICATIONS,
+        "half_days": halves,
+    }
+
+
+def half_days(result: StaffingResult, day: date) -> dict[str, list[datetime]]:
+    """A day's slots split into morning (before noon) and afternoon."""
+    out: dict[str, list[datetime]] = {}
+    for start in sorted(s for s in result.loads if s.date() == day):
+        out.setdefault("am" if start.hour < 12 else "pm", []).append(start)
+    return out
 
 
 def simulation_checks(result: StaffingResult) -> list[dict[str, Any]]:
