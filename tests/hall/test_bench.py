@@ -24,7 +24,7 @@ from govloop.bench.hall import (
     seed_hall,
 )
 from govloop.bench.hall_load import generator
-from govloop.bench.hall_load.cpu import available_cpus, plan_pinning
+from govloop.bench.hall_load.cpu import available_cpus, cpu_spent, plan_pinning
 from govloop.bench.hall_load.plan import LoadPlan
 from govloop.core.db import make_engine
 from govloop.core.migrate import upgrade
@@ -115,6 +115,10 @@ def test_tiny_bench_prints_checked_figures(backend: str, mode: str) -> None:
     assert result["sse_matched"] > 0
     assert result["server_cpu_ms_per_op"] > 0
     assert result["loadgen_cpu_ms_per_op"] > 0
+    if backend == "postgresql":  # backends of other clients that exit must not make it negative
+        assert result["postgres_cpu_ms_per_op"] >= 0
+    else:
+        assert result["postgres_cpu_ms_per_op"] is None
     goals = result["goals"]
     common = {"server_cpu_ms_per_op", "double_called", "lost", "sse_p99_ms"}
     own = {"ops_per_s"} if mode == "saturated" else {"call_p99_ms", "issue_p99_ms"}
@@ -172,6 +176,12 @@ def test_pinning_splits_the_cores_or_pins_nothing() -> None:
     else:
         assert pinning.server == pinning.loadgen == ()
     assert plan_pinning(enabled=False).server == ()
+
+
+def test_cpu_spent_ignores_processes_that_exited() -> None:
+    before = {1: 2.0, 2: 5.0}  # process 2 exits; process 3 starts
+    after = {1: 2.5, 3: 0.25}
+    assert cpu_spent(before, after) == pytest.approx(0.75)
 
 
 def test_generator_speaks_the_apis_values() -> None:

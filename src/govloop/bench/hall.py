@@ -649,7 +649,7 @@ def _run_bench(config: BenchConfig, console: Console) -> dict[str, Any]:
         "empty_calls": load.acks.get("call_empty", 0),
         "server_cpu_ms_per_op": _per_op(load.server_cpu_s, ops),
         "loadgen_cpu_ms_per_op": _per_op(load.loadgen_cpu_s, ops),
-        # every postgres process on the machine, other clients' too: an upper bound
+        # postgres processes alive at the end (other clients' too; exited ones left out)
         "postgres_cpu_ms_per_op": _per_op(load.postgres_cpu_s, ops),
         # how late the generator's own event loop woke (p99): its own saturation
         "loadgen_loop_lag_p99_ms": _ms(load.loop_lag_s, 99),

@@ -98,9 +98,15 @@ def tree_cpu_seconds(pid: int) -> float | None:
     return sum(table[each][2] for each in descendants(pid, table))
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU of every process named postgres on the machine (other clients' too)."""
-    return sum(cpu for _, name, cpu in _process_table().values() if name == "postgres")
+def postgres_cpu_seconds() -> dict[int, float]:
+    """pid → CPU seconds of every process named postgres on the machine (other clients' too)."""
+    return {pid: cpu for pid, (_, name, cpu) in _process_table().items() if name == "postgres"}
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the processes used between two readings: a process that exited in between is left
+    out (its CPU is gone from /proc), one started in between counts in full."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def machine_busy_ticks() -> tuple[int, int] | None:

@@ -38,6 +38,7 @@ from govloop.bench.hall_load.clients import (
     Reply,
 )
 from govloop.bench.hall_load.cpu import (
+    cpu_spent,
     machine_busy_ticks,
     pin,
     postgres_cpu_seconds,
@@ -345,7 +346,7 @@ async def lag_probe(state: LoadState) -> None:
 class CpuMark:
     server: float | None
     loadgen: float
-    postgres: float | None
+    postgres: dict[int, float] | None
     machine: tuple[int, int] | None
     loadavg: float | None
 
@@ -444,7 +445,11 @@ async def drive(state: LoadState, console: Console) -> LoadOutcome:
         loop_lag_s=state.loop_lag,
         server_cpu_s=_delta(first.server, last.server),
         loadgen_cpu_s=last.loadgen - first.loadgen,
-        postgres_cpu_s=_delta(first.postgres, last.postgres),
+        postgres_cpu_s=(
+            cpu_spent(first.postgres, last.postgres)
+            if first.postgres is not None and last.postgres is not None
+            else None
+        ),
         machine_busy_share=round(busy, 3) if busy is not None else None,
         loadavg_1m=[m for m in (first.loadavg, last.loadavg) if m is not None],
     )
