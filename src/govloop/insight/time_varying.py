@@ -13,15 +13,20 @@ still in the hall at 09:30. Two steps:
    m(t) per item, i.e. at the effective rate m̄/h. A day starts with m = 0, and m decays
    over the lunch break (no arrivals, nobody served).
 2. Simulation-based correction (``correct``): the whole day is simulated with the plan
-   (``day_simulation.simulate_day``); in a slot where an item misses its target one window
-   serving the missing items is added (in the slot before when all are already open there,
-   since the queue was built then), until every slot-item meets its target or ``rounds``
-   is spent. Then, once, one window is removed from every slot with clear room to spare
-   (every item above target by two standard errors and ``SPARE``); the removals that make
-   that slot or the next one miss are put back.
+   (``day_simulation.simulate_day``); in a slot where an item falls short of its target by
+   more than ``tolerance`` standard errors, one window serving the missing items is added
+   (in the slot before when all are already open there, since the queue was built then),
+   until no slot-item is short or ``rounds`` is spent. Then, once, one window is removed
+   from every slot with clear room to spare (every item above target by two standard
+   errors and ``SPARE``); a removal after which any slot-item of that slot or the next
+   falls short at all (no tolerance) is put back, and the adding rounds run again.
 
-A slot is infeasible only when the whole-day simulation misses a target there with every
-window of the hall open in it — not because a steady-state formula says so.
+Measured in ``bench_queueing`` (``day_sim_methods``): the modified offered load does most
+of the work; the correction buys a little more at a few per cent more window-slots, and
+with no tolerance it chased its own simulation noise.
+
+A slot is infeasible only when the whole-day simulation still misses a target there (with
+every window of the hall open: ``UNREACHABLE``) — not because a steady-state formula says so.
 """
 
 from __future__ import annotations
