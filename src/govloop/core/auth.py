@@ -242,13 +242,16 @@ def issue_api_token(*, session: Session, user: User, name: str) -> str:
 
 
 def user_for_token(*, session: Session, token: str) -> User | None:
-    row = session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == token_digest(token), ~ApiToken.revoked)
-    )
-    if row is None:
+    # token and holder in one query: every device request runs this
+    found = session.execute(
+        select(ApiToken, User)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.token_hash == token_digest(token), ~ApiToken.revoked)
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.active:
+    row, user = found
+    if not user.active:
         return None
     moment = wall_now()
     if row.last_used_at is None or moment - row.last_used_at >= TOUCH_EVERY:

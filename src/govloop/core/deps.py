@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from govloop.core import accounts
 from govloop.core.access_rules import API_KEY, PUBLIC, SECRET_LINK, SIGNED_IN, declares, perm
 from govloop.core.auth import Permission, Role, has_permission, user_for_token
-from govloop.core.db import get_session, unit_of_work
+from govloop.core.db import get_session
 from govloop.core.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
@@ -113,7 +113,8 @@ def end_session(request: Request, session: Session) -> None:
 
 
 @declares(SIGNED_IN)
-def current_user(user: User | None = Depends(optional_user)) -> User:
+async def current_user(user: User | None = Depends(optional_user)) -> User:
+    # async: no I/O here, so no hop to the thread pool
     if user is None:
         raise NotAuthenticated("请先登录", code="not_authenticated")
     return user
@@ -129,15 +130,13 @@ def limit_halls(lookup: HallScope) -> None:
     _hall_scope[:] = [lookup]
 
 
-def _check_hall(request: Request, user: User) -> None:
+def _check_hall(request: Request, session: Session, user: User) -> None:
     """A staff member who belongs to some halls acts in those only; the administrator and
     staff with no hall membership (city-wide roles) in every hall."""
     code = request.path_params.get("hall_code")
     if code is None or not _hall_scope or user.role == Role.ADMIN:
         return
-    with unit_of_work(readonly=True) as session:
-        allowed = _hall_scope[0](session, user.id, code)
-    if not allowed:
+    if not _hall_scope[0](session, user.id, code):
         raise PermissionDenied("您不属于该服务大厅，不能查看或操作它", code="not_your_hall")
 
 
@@ -152,10 +151,16 @@ class PermissionCheck:
         self.permission = permission
         self.access_rule = perm(permission)
 
-    def __call__(self, request: Request, user: User = Depends(current_user)) -> User:
+    def __call__(
+        self,
+        request: Request,
+        user: User = Depends(current_user),
+        # the request's unit of work (optional_user's already): no second connection
+        session: Session = Depends(get_session, scope="function"),
+    ) -> User:
         if not has_permission(user, self.permission):
             raise PermissionDenied("您没有执行此操作的权限", code="permission_denied")
-        _check_hall(request, user)
+        _check_hall(request, session, user)
         return user
 
     def __repr__(self) -> str:

@@ -27,6 +27,10 @@ POLL_INTERVAL_S = 0.25
 # With LISTEN connected other processes' commits wake the feed; the poll is a safety net.
 LISTENING_POLL_INTERVAL_S = 5.0
 QUEUE_SIZE = 64
+# After passing events on, the feed waits this long before it reads again: changes that
+# come in the meantime go out together with one snapshot, so a hall changing hundreds of
+# times a second costs a few snapshots a second, and a screen hears of a call within it.
+MIN_GAP_S = 0.1
 
 
 # Event ids are drawn when a row is inserted, not when it commits: with several processes
@@ -91,6 +95,7 @@ class HallFeed:
                     with contextlib.suppress(asyncio.QueueEmpty):
                         queue.get_nowait()
                 queue.put_nowait(message)
+            await asyncio.sleep(MIN_GAP_S)
 
 
 class LiveHub:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import local_tz, now, to_local
 from govloop.core.models import User
 from govloop.hall import repository as repo
+from govloop.hall import snapshot_cache
 from govloop.hall.models import EventKind, HallEvent, ServiceItem, Ticket, TicketStatus, Window
 from govloop.hall.service import service_day
 from govloop.hall.waits import TicketPosition, ahead_per_item, estimate_wait
@@ -52,12 +53,23 @@ def event_out(event: HallEvent) -> dict[str, Any]:
 
 def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
     """Per item the people a new ticket would have ahead (等候人数可见, the number the slip
-    then shows), windows and the latest calls."""
+    then shows), windows and the latest calls; computed once per change of the hall
+    (``snapshot_cache``). The dict is shared: read it, do not modify it."""
     day = service_day(hall)
+    last_id = repo.last_event_id(session, hall_id=hall.id)
+    return snapshot_cache.cached(
+        hall_id=hall.id,
+        day=day,
+        last_event_id=last_id,
+        compute=lambda: _display_snapshot(session, hall, day, last_id),
+    )
+
+
+def _display_snapshot(session: Session, hall: Hall, day: date, last_id: int) -> dict[str, Any]:
     counts = repo.waiting_counts(session, hall_id=hall.id, service_date=day)
     ahead = ahead_per_item(session=session, hall=hall, day=day)
     items = {i.id: i for i in repo.active_items(session)}
-    served = set().union(*repo.item_map_of_hall(session, hall.id).values())
+    served = set(ahead)  # every item some window of the hall serves
     waiting = [
         {
             "item_code": items[i].code,
@@ -69,7 +81,13 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
     ]  # longest queues first: the board shows those when not every item fits
     start_of_day = now() - timedelta(hours=18)
     calls = [event_out(e) for e in repo.recent_calls(session, hall_id=hall.id, since=start_of_day)]
-    staff_names = {u.id: u.display_name for u in session.query(User).all()}
+    open_windows = [w for w in repo.windows_of_hall(session, hall.id) if w.active]
+    staff_ids = {w.staff_id for w in open_windows if w.staff_id}
+    staff_names = dict(
+        session.execute(select(User.id, User.display_name).where(User.id.in_(staff_ids))).all()
+        if staff_ids
+        else []
+    )
     windows = [
         {
             "number": w.number,
@@ -78,8 +96,7 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
             "is_general": w.is_general,
             "staff": staff_names.get(w.staff_id) if w.staff_id else None,
         }
-        for w in repo.windows_of_hall(session, hall.id)
-        if w.active
+        for w in open_windows
     ]
     return {
         "hall": {"code": hall.code, "name": hall.name},
@@ -88,7 +105,7 @@ def display_snapshot(*, session: Session, hall: Hall) -> dict[str, Any]:
         "waiting_total": sum(counts.values()),
         "recent_calls": calls,
         "windows": windows,
-        "last_event_id": repo.last_event_id(session, hall_id=hall.id),
+        "last_event_id": last_id,
     }
 
 
