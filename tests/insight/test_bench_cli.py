@@ -20,11 +20,12 @@ def test_bench_insight_prints_the_figures_and_the_goals():
         "day_sim_target_met",
         "forecast_mase_ratio",
         "forecast_mape",
-        "anomaly_recall",
+        "anomaly_recall_ratio",
         "anomaly_false_per_1000",
     ):
         assert isinstance(figures[key], float | int), key
         assert key in figures["goals_met"]
     assert 0 < figures["forecast_mase_ratio"] < 1.5
     assert 0 <= figures["anomaly_recall"] <= 1
+    assert 0 <= figures["anomaly_oracle_recall"] <= 1
     assert figures["forecast"]["origins"] == 5
