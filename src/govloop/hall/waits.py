@@ -123,6 +123,7 @@ class HallHistory:
     booked: tuple[Booked, ...]
     # shown waits of recently called tickets and (realized − shown) / (shown + a minute)
     errors: tuple[np.ndarray, np.ndarray]
+    error_ranges: tuple[tuple[float, float] | None, ...]  # per band, from ``errors``
 
 
 _history_cache: dict[int, tuple[float, HallHistory]] = {}
@@ -220,15 +221,25 @@ def _shown_errors(
     return etas, errors
 
 
-def _error_quantiles(past: HallHistory, expected: float) -> tuple[float, float] | None:
-    etas, errors = past.errors
+def _error_ranges(etas: np.ndarray, errors: np.ndarray) -> tuple[tuple[float, float] | None, ...]:
+    """Per band of ``ERROR_BINS``, the 10th and 90th percentile of the errors of shown waits
+    in that band (of all of them while it has fewer than ``MIN_ERRORS``); None for every
+    band while the hall has fewer than that in all. Made once per history, not per estimate."""
+    bands = len(ERROR_BINS) + 1
     if errors.size < MIN_ERRORS:
-        return None
-    band = np.searchsorted(ERROR_BINS, etas) == np.searchsorted(ERROR_BINS, expected)
-    if band.sum() >= MIN_ERRORS:
-        errors = errors[band]
-    below, above = np.quantile(errors, [LOW_Q, HIGH_Q])
-    return float(below), float(above)
+        return (None,) * bands
+    of_eta = np.searchsorted(ERROR_BINS, etas)
+    out: list[tuple[float, float] | None] = []
+    for band in range(bands):
+        own = of_eta == band
+        chosen = errors[own] if own.sum() >= MIN_ERRORS else errors
+        below, above = np.quantile(chosen, [LOW_Q, HIGH_Q])
+        out.append((float(below), float(above)))
+    return tuple(out)
+
+
+def _error_quantiles(past: HallHistory, expected: float) -> tuple[float, float] | None:
+    return past.error_ranges[int(np.searchsorted(ERROR_BINS, expected))]
 
 
 SHOW_PRIOR = (4.0, 5.0)  # on time 4 in 5, as if seen 5 times, before a hall has its own
@@ -346,7 +357,12 @@ def _hall_history(session: Session, hall: Hall, day: date) -> HallHistory:
     jumps = _jump_streams(session, hall, day, moment)
     booked = _bookings(session, hall, day, moment)
     result = HallHistory(
-        history=history, samples=finished, jumps=jumps, booked=booked, errors=errors
+        history=history,
+        samples=finished,
+        jumps=jumps,
+        booked=booked,
+        errors=errors,
+        error_ranges=_error_ranges(*errors),
     )
     with _stats_lock:
         _history_cache[hall.id] = (stamp, result)
