@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from govloop.core import ratelimit
@@ -241,13 +241,16 @@ def issue_api_token(*, session: Session, user: User, name: str) -> str:
     return token
 
 
+_TOKEN_AND_HOLDER = (
+    select(ApiToken, User)
+    .join(User, User.id == ApiToken.user_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ~ApiToken.revoked)
+)
+
+
 def user_for_token(*, session: Session, token: str) -> User | None:
     # token and holder in one query: every device request runs this
-    found = session.execute(
-        select(ApiToken, User)
-        .join(User, User.id == ApiToken.user_id)
-        .where(ApiToken.token_hash == token_digest(token), ~ApiToken.revoked)
-    ).first()
+    found = session.execute(_TOKEN_AND_HOLDER, {"digest": token_digest(token)}).first()
     if found is None:
         return None
     row, user = found

@@ -1,11 +1,16 @@
-"""Hall queries. No rules here: services decide, this module fetches."""
+"""Hall queries. No rules here: services decide, this module fetches.
+
+The queries every hall operation runs are built once, with bind parameters: building a
+statement costs about as much as the ORM's execution of it (``docs/benchmarks.md``,
+bench requests).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, time
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from govloop.hall.models import (
@@ -19,18 +24,22 @@ from govloop.hall.models import (
     window_items,
 )
 
+_ITEM_BY_CODE = select(ServiceItem).where(ServiceItem.code == bindparam("code"))
+_WINDOW_BY_NUMBER = select(Window).where(
+    Window.hall_id == bindparam("hall_id"), Window.number == bindparam("number")
+)
+_WINDOW_BY_NUMBER_LOCKED = _WINDOW_BY_NUMBER.with_for_update()
+
 
 def item_by_code(session: Session, code: str) -> ServiceItem | None:
-    return session.scalar(select(ServiceItem).where(ServiceItem.code == code))
+    return session.scalar(_ITEM_BY_CODE, {"code": code})
 
 
 def window_by_number(
     session: Session, hall_id: int, number: int, *, lock: bool = False
 ) -> Window | None:
-    stmt = select(Window).where(Window.hall_id == hall_id, Window.number == number)
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+    stmt = _WINDOW_BY_NUMBER_LOCKED if lock else _WINDOW_BY_NUMBER
+    return session.scalar(stmt, {"hall_id": hall_id, "number": number})
 
 
 def active_items(session: Session) -> Sequence[ServiceItem]:
@@ -45,16 +54,18 @@ def windows_of_hall(session: Session, hall_id: int) -> Sequence[Window]:
     ).all()
 
 
+_ACTIVE_ITEM_IDS = select(ServiceItem.id).where(ServiceItem.active)
+_ITEM_IDS_OF_WINDOW = (
+    select(window_items.c.item_id)
+    .join(ServiceItem, ServiceItem.id == window_items.c.item_id)
+    .where(window_items.c.window_id == bindparam("window_id"), ServiceItem.active)
+)
+
+
 def item_ids_of_window(session: Session, window: Window) -> list[int]:
     if window.is_general:
-        return list(session.scalars(select(ServiceItem.id).where(ServiceItem.active)))
-    return list(
-        session.scalars(
-            select(window_items.c.item_id)
-            .join(ServiceItem, ServiceItem.id == window_items.c.item_id)
-            .where(window_items.c.window_id == window.id, ServiceItem.active)
-        )
-    )
+        return list(session.scalars(_ACTIVE_ITEM_IDS))
+    return list(session.scalars(_ITEM_IDS_OF_WINDOW, {"window_id": window.id}))
 
 
 def item_map_of_hall(session: Session, hall_id: int) -> dict[int, set[int]]:
@@ -96,46 +107,62 @@ def next_waiting_ticket(
     skip_locked: bool,
 ) -> Ticket | None:
     """The first eligible waiting ticket by queue rank, locked for update."""
-    stmt = (
-        select(Ticket)
-        .where(
-            Ticket.hall_id == hall_id,
-            Ticket.service_date == service_date,
-            Ticket.status == TicketStatus.WAITING,
-            Ticket.item_id.in_(item_ids),
-            or_(Ticket.target_window_id.is_(None), Ticket.target_window_id == window_id),
-        )
-        .order_by(Ticket.rank_at, Ticket.id)
-        .limit(1)
-        .with_for_update(skip_locked=skip_locked)
+    stmt = _NEXT_WAITING_SKIP_LOCKED if skip_locked else _NEXT_WAITING
+    params = {
+        "hall_id": hall_id,
+        "service_date": service_date,
+        "item_ids": item_ids,
+        "window_id": window_id,
+    }
+    return session.scalar(stmt, params)
+
+
+_NEXT_WAITING_QUERY = (
+    select(Ticket)
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_date == bindparam("service_date"),
+        Ticket.status == TicketStatus.WAITING,
+        Ticket.item_id.in_(bindparam("item_ids", expanding=True)),
+        or_(Ticket.target_window_id.is_(None), Ticket.target_window_id == bindparam("window_id")),
     )
-    return session.scalar(stmt)
+    .order_by(Ticket.rank_at, Ticket.id)
+    .limit(1)
+)
+_NEXT_WAITING = _NEXT_WAITING_QUERY.with_for_update()
+_NEXT_WAITING_SKIP_LOCKED = _NEXT_WAITING_QUERY.with_for_update(skip_locked=True)
+_TICKET_BY_CODE = select(Ticket).where(
+    Ticket.hall_id == bindparam("hall_id"),
+    Ticket.service_date == bindparam("service_date"),
+    Ticket.code == bindparam("code"),
+)
+_TICKET_BY_CODE_LOCKED = _TICKET_BY_CODE.with_for_update()
+_TICKET_BY_PUBLIC_ID = select(Ticket).where(Ticket.public_id == bindparam("public_id"))
+_TICKET_BY_PUBLIC_ID_LOCKED = _TICKET_BY_PUBLIC_ID.with_for_update()
+_ACTIVE_TICKET_OF_WINDOW = select(Ticket).where(
+    Ticket.window_id == bindparam("window_id"),
+    Ticket.status.in_([TicketStatus.CALLED, TicketStatus.SERVING]),
+)
+_ACTIVE_TICKET_OF_WINDOW_LOCKED = _ACTIVE_TICKET_OF_WINDOW.with_for_update()
 
 
 def ticket_by_code(
     session: Session, hall_id: int, service_date: date, code: str, *, lock: bool = False
 ) -> Ticket | None:
-    stmt = select(Ticket).where(
-        Ticket.hall_id == hall_id, Ticket.service_date == service_date, Ticket.code == code
-    )
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    stmt = _TICKET_BY_CODE_LOCKED if lock else _TICKET_BY_CODE
+    return session.scalar(stmt, {"hall_id": hall_id, "service_date": service_date, "code": code})
 
 
 def ticket_by_public_id(session: Session, public_id: str, *, lock: bool = False) -> Ticket | None:
-    stmt = select(Ticket).where(Ticket.public_id == public_id)
-    return session.scalar(stmt.with_for_update() if lock else stmt)
+    stmt = _TICKET_BY_PUBLIC_ID_LOCKED if lock else _TICKET_BY_PUBLIC_ID
+    return session.scalar(stmt, {"public_id": public_id})
 
 
 def active_ticket_of_window(
     session: Session, window_id: int, *, lock: bool = False
 ) -> Ticket | None:
-    stmt = select(Ticket).where(
-        Ticket.window_id == window_id,
-        Ticket.status.in_([TicketStatus.CALLED, TicketStatus.SERVING]),
-    )
-    if lock:
-        stmt = stmt.with_for_update()
-    return session.scalar(stmt)
+    stmt = _ACTIVE_TICKET_OF_WINDOW_LOCKED if lock else _ACTIVE_TICKET_OF_WINDOW
+    return session.scalar(stmt, {"window_id": window_id})
 
 
 def count_ahead(
@@ -261,8 +288,11 @@ def event_ids_between(session: Session, *, hall_id: int, low: int, high: int) ->
     )
 
 
+_LAST_EVENT_ID = select(func.max(HallEvent.id)).where(HallEvent.hall_id == bindparam("hall_id"))
+
+
 def last_event_id(session: Session, *, hall_id: int) -> int:
-    return session.scalar(select(func.max(HallEvent.id)).where(HallEvent.hall_id == hall_id)) or 0
+    return session.scalar(_LAST_EVENT_ID, {"hall_id": hall_id}) or 0
 
 
 def recent_calls(

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from govloop.core.errors import NotFound
 from govloop.core.models import User
 from govloop.org.models import Department, DepartmentMember, Hall, HallMember
 
+# built once: every hall route runs it
+_HALL_BY_CODE = select(Hall).where(Hall.code == bindparam("code"))
+
 
 def hall_by_code(session: Session, code: str) -> Hall | None:
-    return session.scalar(select(Hall).where(Hall.code == code))
+    return session.scalar(_HALL_BY_CODE, {"code": code})
 
 
 def get_hall(*, session: Session, code: str) -> Hall:
@@ -56,14 +59,17 @@ def department_of(session: Session, user: User) -> int | None:
     )
 
 
+_MEMBER_HALL_CODES = (
+    select(Hall.code)
+    .join(HallMember, HallMember.hall_id == Hall.id)
+    .where(HallMember.user_id == bindparam("user_id"))
+)
+
+
 def may_act_in_hall(session: Session, user_id: int, code: str) -> bool:
     """A staff member who belongs to some halls acts in those only; one who belongs to none
     (a city-wide role) in every hall. An unknown hall is left to the route (its 404)."""
-    halls = session.scalars(
-        select(Hall.code)
-        .join(HallMember, HallMember.hall_id == Hall.id)
-        .where(HallMember.user_id == user_id)
-    ).all()
+    halls = session.scalars(_MEMBER_HALL_CODES, {"user_id": user_id}).all()
     if not halls or code in halls:
         return True
     return hall_by_code(session, code) is None
