@@ -305,19 +305,32 @@ def estimate_prior(prepared: pd.DataFrame, *, recall: float = 0.8) -> float:
     return float(min(0.5, max(1.0 / total, found / recall / total)))
 
 
-def train_person_model(linker: Any, *, max_pairs_u: float = 2e6) -> None:
+_log = logging.getLogger(__name__)
+
+
+def train_person_model(linker: Any, *, max_pairs_u: float = 2e6) -> list[str]:
+    """Train u by random sampling and m by two EM passes; returns the passes that could
+    not be trained (their comparisons keep the values they had)."""
     from splink import block_on
 
     linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs_u, seed=SEED)
-    # each EM blocking leaves the other's columns free to be trained
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("dob", "surname_py"), estimate_without_term_frequencies=True
-    )
-    # not on the phone: pairs sharing a phone are mostly members of one household, and EM
-    # would learn "household" as the match class (shared phone and address, any name)
-    linker.training.estimate_parameters_using_expectation_maximisation(
-        block_on("name_py", "birth_year"), estimate_without_term_frequencies=True
-    )
+    skipped: list[str] = []
+    # each EM blocking leaves the other's columns free to be trained; not on the phone:
+    # pairs sharing a phone are mostly members of one household, and EM would learn
+    # "household" as the match class (shared phone and address, any name)
+    for columns in (("dob", "surname_py"), ("name_py", "birth_year")):
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*columns), estimate_without_term_frequencies=True
+            )
+        except ValueError as error:
+            # Splink refuses an m probability EM drove below 1e-300 (a level no pair of
+            # that blocking reaches): keep the model as it was rather than fail the run
+            if "m_probability" not in str(error) and "u_probability" not in str(error):
+                raise
+            _log.warning("EM pass blocked on %s not trained: %s", "+".join(columns), error)
+            skipped.append("+".join(columns))
+    return skipped
 
 
 def link_persons(
