@@ -227,6 +227,7 @@ _SECONDS = {
     "tests/core/test_schemathesis.py::sqlite": 150,
     "tests/hall/test_bench_failover.py": 150,
     "tests/hall/test_bench.py": 110,
+    "tests/hall/test_waits_snapshot.py": 30,
     "tests/indicators/test_spark.py": 100,
     "tests/insight/test_planning_pages.py": 100,
     "tests/insight/test_pages.py": 100,
