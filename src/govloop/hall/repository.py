@@ -396,24 +396,21 @@ def past_appointments(
     return [(d, a, b, status, at) for d, a, b, status, at in rows]
 
 
-def waiting_ahead(session: Session, *, ticket: Ticket) -> list[tuple[int, datetime, int | None]]:
-    """(item id, rank, window transferred to) of every waiting ticket of the hall's day
-    ranked before ``ticket``, in queue order."""
+def waiting_queue(
+    session: Session, *, hall_id: int, service_date: date
+) -> list[tuple[int, int, datetime, int | None]]:
+    """(ticket id, item id, rank, window transferred to) of the hall's waiting tickets, in
+    queue order: what the wait projection simulates."""
     rows = session.execute(
-        select(Ticket.item_id, Ticket.rank_at, Ticket.target_window_id)
+        select(Ticket.id, Ticket.item_id, Ticket.rank_at, Ticket.target_window_id)
         .where(
-            Ticket.hall_id == ticket.hall_id,
-            Ticket.service_date == ticket.service_date,
+            Ticket.hall_id == hall_id,
+            Ticket.service_date == service_date,
             Ticket.status == TicketStatus.WAITING,
-            Ticket.rank_at <= ticket.rank_at,
-            or_(
-                Ticket.rank_at < ticket.rank_at,
-                and_(Ticket.rank_at == ticket.rank_at, Ticket.id < ticket.id),
-            ),
         )
         .order_by(Ticket.rank_at, Ticket.id)
     ).all()
-    return [(item_id, rank, target) for item_id, rank, target in rows]
+    return [(ticket_id, item, rank, target) for ticket_id, item, rank, target in rows]
 
 
 def window_activity(

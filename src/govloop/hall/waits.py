@@ -35,7 +35,6 @@ from govloop.hall.models import (
     PriorityCategory,
     ServiceItem,
     Ticket,
-    TicketStatus,
     WindowState,
 )
 from govloop.hall.projection import (
@@ -397,22 +396,6 @@ def clear_projection_cache() -> None:
         _snapshots.clear()
 
 
-def _waiting_queue(
-    session: Session, *, hall_id: int, service_date: date
-) -> list[tuple[int, int, datetime, int | None]]:
-    """(ticket id, item id, rank, window transferred to) of the hall's waiting tickets."""
-    rows = session.execute(
-        select(Ticket.id, Ticket.item_id, Ticket.rank_at, Ticket.target_window_id)
-        .where(
-            Ticket.hall_id == hall_id,
-            Ticket.service_date == service_date,
-            Ticket.status == TicketStatus.WAITING,
-        )
-        .order_by(Ticket.rank_at, Ticket.id)
-    ).all()
-    return [(ticket_id, item, rank, target) for ticket_id, item, rank, target in rows]
-
-
 def _windows_now(
     session: Session,
     *,
@@ -465,7 +448,7 @@ def _project_hall(
     """Project every waiting ticket of the hall, and a walk-in of every item and boost."""
     moment = now()
     stamp = moment.timestamp()
-    waiting = _waiting_queue(session, hall_id=hall.id, service_date=day)
+    waiting = repo.waiting_queue(session, hall_id=hall.id, service_date=day)
     items = sorted(set().union(*items_by_window.values())) if items_by_window else []
     phantom_keys = [(item, boost) for item in items for boost in sorted(_walk_in_boosts(hall))]
     result = project_queue(
