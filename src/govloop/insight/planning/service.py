@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time as timer
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -361,6 +361,18 @@ def _simulated_day(
     )
 
 
+def _settled(load: ItemLoad) -> ItemLoad:
+    """The load to 9 significant digits: the measured means are sums in whatever order the
+    database returns rows, so their last digits differ between requests, and the cached
+    plans and simulated days (keyed by the loads) would never be found again."""
+    return replace(
+        load,
+        arrival_rate=float(f"{load.arrival_rate:.9g}"),
+        mean_handling=float(f"{load.mean_handling:.9g}"),
+        mean_patience=None if load.mean_patience is None else float(f"{load.mean_patience:.9g}"),
+    )
+
+
 @lru_cache(maxsize=CACHED_PLANS)
 def _time_varying_plan(
     loads: tuple[tuple[datetime, tuple[ItemLoad, ...]], ...],
@@ -480,6 +492,7 @@ def staffing(
     model, loads, notes, visits = week_loads(
         session=session, hall=hall, week_start=week_start, today=today
     )
+    loads = {slot: [_settled(load) for load in items] for slot, items in loads.items()}
     windows_on = windows_in_force(
         session, model, [week_start + timedelta(days=n) for n in range(7)]
     )
