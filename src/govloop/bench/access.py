@@ -107,21 +107,7 @@ def _filter_overhead(samples: int) -> dict[str, float]:
         )
         s.flush()
         ids = [m.id for m in masters]
-        grant = Grant(
-            token_hash="bench",
-            staff_id=staff.id,
-            case_type="ticket",
-            case_id=1,
-            case_label="bench",
-            policy_key="ticket:default",
-            purpose="bench",
-            subject_ids=ids,
-            fields={"person": {"full": ["name"], "masked": ["id_number", "phone"]}},
-            status="active",
-            opened_at=datetime.now(UTC),
-            expires_at=datetime.now(UTC) + timedelta(hours=1),
-            device_key="0" * 64,
-        )
+        grant = _grant(staff.id, ids, "bench", "ticket", "bench", timedelta(hours=1))
         s.add(grant)
         s.flush()
         grant_id = grant.id
@@ -194,6 +180,33 @@ def _raw_access(grouped: bool) -> Callable[[int], None]:
 BENCH_CASE = "bench"
 
 
+def _grant(
+    staff_id: int,
+    subject_ids: list[int],
+    token_hash: str,
+    case_type: str,
+    label: str,
+    lifetime: timedelta,
+) -> Grant:
+    """An open grant on the bench's subjects: names in full, ID number and phone masked."""
+    return Grant(
+        token_hash=token_hash,
+        staff_id=staff_id,
+        case_type=case_type,
+        case_id=1,
+        case_label=label,
+        policy_key="ticket:default",
+        purpose="bench",
+        subject_ids=subject_ids,
+        fields={"person": {"full": ["name"], "masked": ["id_number", "phone"]}},
+        status="active",
+        opened_at=datetime.now(UTC),
+        expires_at=datetime.now(UTC) + lifetime,
+        device_key="0" * 64,
+        break_glass=False,
+    )
+
+
 def _bench_case(session: Any, case_id: int, user: Any) -> CaseInfo:
     # the case's own domain answers here (a ticket costs its hall one or two queries more)
     return CaseInfo(BENCH_CASE, case_id, True, True, None, "bench case")
@@ -217,24 +230,8 @@ def _read_world(subjects_n: int = 50) -> tuple[int, str, list[int]]:
         )
         s.flush()
         ids = [m.id for m in masters]
-        s.add(
-            Grant(
-                token_hash=hashlib.sha256(token.encode()).hexdigest(),
-                staff_id=staff.id,
-                case_type=BENCH_CASE,
-                case_id=1,
-                case_label="bench case",
-                policy_key="ticket:default",
-                purpose="bench",
-                subject_ids=ids,
-                fields={"person": {"full": ["name"], "masked": ["id_number", "phone"]}},
-                status="active",
-                opened_at=datetime.now(UTC),
-                expires_at=datetime.now(UTC) + timedelta(days=1),
-                device_key="0" * 64,
-                break_glass=False,
-            )
-        )
+        token_hash = hashlib.sha256(token.encode()).hexdigest()
+        s.add(_grant(staff.id, ids, token_hash, BENCH_CASE, "bench case", timedelta(days=1)))
         return staff.id, token, ids
 
 
