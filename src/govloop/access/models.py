@@ -18,6 +18,7 @@ class CaseType(enum.StrEnum):
     TICKET = "ticket"  # a visit at a hall window
     WORK_ORDER = "work_order"  # a 12345 hotline order
     FIELD_TASK = "field_task"  # a task of the mobile workbench
+    MATTER = "matter"  # 办件: an application after the window, at its department
 
 
 class GrantStatus(enum.StrEnum):

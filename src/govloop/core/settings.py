@@ -57,6 +57,30 @@ class Settings(BaseSettings):
     ingest_max_body_bytes: int = 5 * 1024 * 1024
     ingest_max_upload_bytes: int = 100 * 1024 * 1024
     ingest_max_rows: int = 10_000
+    # Notifications. Where govloop is reached from outside (links in messages, the gateway's
+    # delivery reports and inbound messages, courier pushes).
+    public_base_url: str = "http://127.0.0.1:8000"
+    # SMS gateway: "simulated" (nothing leaves the machine; development and demo) or
+    # "kannel" (Kannel's sendsms interface; delivery reports come back to govloop).
+    sms_gateway: str = "simulated"
+    kannel_sendsms_url: str = "http://127.0.0.1:13013/cgi-bin/sendsms"
+    kannel_username: str = "govloop"
+    kannel_password: str = ""
+    kannel_sender: str = "12345"
+    # Kannel's sms-service calls govloop's inbound URL with this token (empty: refused).
+    kannel_inbound_token: str = ""
+    # Email: "simulated" or "smtp".
+    email_gateway: str = "simulated"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    smtp_sender: str = "noreply@govloop.local"
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    # Messages to one citizen's phone or address, at most (limits syntax).
+    notify_citizen_caps: str = "5 per hour;20 per day"
+    # Attempts before a message goes to the dead-letter list.
+    notify_max_attempts: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def refuse_default_secret(self) -> Settings:

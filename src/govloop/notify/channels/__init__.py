@@ -1,0 +1,1 @@
+"""Channel adapters: one small interface (``base.Channel``), one adapter per gateway."""
