@@ -40,3 +40,29 @@ def fake_sms() -> Iterator[FakeChannel]:
         yield channel
     finally:
         registry.install("sms", None)
+
+
+@pytest.fixture(scope="module")
+def kannel(engine, tmp_path_factory):
+    """A real Kannel with ``fakesmsc`` and a live govloop on the test's database, one per
+    module and backend; tests use it with ``db`` (the same engine), and install
+    ``kannel.channel`` as the SMS channel themselves. Skipped when Kannel is missing."""
+    from tests.notify.kannel_harness import kannel_stack
+
+    with kannel_stack(engine, tmp_path_factory.mktemp("kannel")) as stack:
+        yield stack
+
+
+@pytest.fixture
+def kannel_sms(kannel, monkeypatch):
+    """``kannel`` as this process's SMS channel, with its inbound token configured."""
+    from tests.notify.kannel_harness import INBOUND_TOKEN
+
+    monkeypatch.setenv("GOVLOOP_KANNEL_INBOUND_TOKEN", INBOUND_TOKEN)
+    if not kannel.gateway.running():
+        kannel.gateway.start()
+    registry.install("sms", kannel.channel)
+    try:
+        yield kannel
+    finally:
+        registry.install("sms", None)

@@ -106,6 +106,11 @@ def settle(session: Session, outcomes: list[Outcome], report: DispatchReport) ->
             continue
         n.attempts += 1
         n.claimed_until = None
+        if result != "sent" and n.gateway_ref is not None:
+            # a delivery report arrived while this send was in flight: the gateway took the
+            # message although the exchange failed on our side (a timeout after Kannel
+            # accepted it); retrying would send it twice
+            result, info = "sent", n.gateway_ref
         if result == "sent":
             n.status, n.gateway_ref, n.sent_at, n.last_error = (
                 NotificationStatus.SENT,
