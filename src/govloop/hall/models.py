@@ -194,6 +194,22 @@ class Ticket(Base):
     eta_seconds: Mapped[float | None] = mapped_column()
     eta_low_seconds: Mapped[float | None] = mapped_column()
     eta_high_seconds: Mapped[float | None] = mapped_column()
+    # "Your turn is near" (到号提醒): the phone the citizen left at the kiosk, how many
+    # tickets ahead they want the message at, and when it was written (once per ticket).
+    notify_phone: Mapped[str | None] = mapped_column(String(20))
+    notify_ahead: Mapped[int | None] = mapped_column(Integer)
+    turn_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# The tickets whose holder asked for "your turn is near" and has not had it yet: the check
+# after every call reads this small index, never the whole queue.
+Index(
+    "ix_tickets_turn_pending",
+    Ticket.hall_id,
+    Ticket.service_date,
+    sqlite_where=Ticket.notify_phone.is_not(None) & Ticket.turn_notified_at.is_(None),
+    postgresql_where=Ticket.notify_phone.is_not(None) & Ticket.turn_notified_at.is_(None),
+)
 
 
 class AppointmentQuota(Base):

@@ -29,6 +29,7 @@ from govloop.core.input_guard import digits_int
 from govloop.core.models import User
 from govloop.core.settings import get_settings
 from govloop.hall import appointments, overview, service
+from govloop.hall import notifications as hall_notifications
 from govloop.hall import waits as hall_waits
 from govloop.hall import windows as hall_windows
 from govloop.hall.api import ticket_limit
@@ -171,6 +172,8 @@ def kiosk(
         catalogue=overview.item_catalogue(session=session, hall=hall),
         priorities=[p.value for p in CITIZEN_PRIORITY],
         snapshot=snapshot,
+        turn_notify_choices=hall_notifications.AHEAD_CHOICES,
+        turn_notify_default=hall_notifications.DEFAULT_AHEAD,
     )
 
 
@@ -182,6 +185,8 @@ def kiosk_issue(
     hall_code: str,
     item_code: str = Form(""),
     priority: str = Form(""),
+    notify_phone: str = Form("", max_length=20),
+    notify_ahead: str = Form("", max_length=4),
     viewer: User | None = Depends(page_user),
     _limit: None = Depends(ticket_limit),
     session: Session = Depends(get_session, scope="function"),
@@ -191,9 +196,18 @@ def kiosk_issue(
         raise BadRequest(_("Please choose a service item"), code="item_missing")
     if priority and priority not in {p.value for p in CITIZEN_PRIORITY}:
         raise BadRequest(_("Unknown priority lane"), code="unknown_priority")
+    ahead = digits_int(notify_ahead.strip()) if notify_ahead.strip() else None
+    if notify_ahead.strip() and ahead is None:
+        raise BadRequest(_("Choose how many people ahead to be told at"), code="bad_notify_ahead")
     item = service.get_item(session=session, code=item_code.strip())
     ticket = service.issue_ticket(
-        session=session, hall=hall, item=item, priority=priority or None, channel="kiosk"
+        session=session,
+        hall=hall,
+        item=item,
+        priority=priority or None,
+        channel="kiosk",
+        notify_phone=notify_phone.strip() or None,
+        notify_ahead=ahead,
     )
     position = hall_waits.estimate_wait(session=session, ticket=ticket)
     card = overview.ticket_card(session=session, ticket=ticket, position=position, holder=True)

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from govloop.core.clock import now
 from govloop.core.errors import BadRequest, Conflict, PermissionDenied, RuleViolation
 from govloop.core.models import User
+from govloop.hall import notifications as hall_notifications
 from govloop.hall import repository as repo
 from govloop.hall import service
 from govloop.hall.models import (
@@ -143,6 +144,7 @@ def call_next(*, session: Session, hall: Hall, window_number: int, actor: User) 
         detail={"code": ticket.code, "window": window.number},
         at=moment,
     )
+    hall_notifications.check_turn_near(session=session, hall=hall, service_date=ticket.service_date)
     return ticket
 
 
@@ -216,6 +218,7 @@ def finish_service(
         staff_id=actor.id,
         detail={"outcome": result.value},
     )
+    hall_notifications.rating_invitation(session=session, ticket=ticket, hall=hall)
     return ticket
 
 
