@@ -48,6 +48,7 @@ from govloop.home import web as home_web
 from govloop.hotline import web as hotline_web
 from govloop.indicators import web as indicators_web
 from govloop.ingest import web as ingest_web
+from govloop.matters import web as matters_web
 from govloop.insight import web as insight_web
 from govloop.org import service as org_service
 from govloop.ratings import web as ratings_web
@@ -70,6 +71,7 @@ DOMAINS = (
     insight_web,
     actions_web,
     hotline_web,
+    matters_web,
     ingest_web,
     catalog_web,
     subjects_web,

@@ -48,6 +48,7 @@ class Permission(enum.StrEnum):
     DATA_STEWARD = "data.steward"
     AUDIT_READ = "audit.read"
     FIELD_WORK = "field.work"
+    MATTER_HANDLE = "matter.handle"  # 办件: review, decide, certify, post
 
 
 # what pages call each role (English msgids, translated where shown)
@@ -70,7 +71,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.WINDOW_STAFF: frozenset({Permission.HALL_VIEW, Permission.WINDOW_OPERATE}),
     Role.HOTLINE_AGENT: frozenset({Permission.HOTLINE_HANDLE}),
-    Role.DEPARTMENT_HANDLER: frozenset({Permission.HOTLINE_HANDLE}),
+    Role.DEPARTMENT_HANDLER: frozenset({Permission.HOTLINE_HANDLE, Permission.MATTER_HANDLE}),
     Role.DATA_STEWARD: frozenset({Permission.DATA_STEWARD}),
     Role.AUDITOR: frozenset({Permission.AUDIT_READ, Permission.HALL_VIEW}),
     Role.FIELD_STAFF: frozenset({Permission.FIELD_WORK}),

@@ -76,6 +76,9 @@ LOGIN_DEVICE = Rule("login_device", _login_failures, LOGIN_MESSAGE, "login_rate_
 MY_DATA = Rule("my_data", _login_failures, "核实失败次数过多，请稍后再试")
 # Failed order look-ups (/hotline/track and its rating form), per address.
 HOTLINE_TRACK = Rule("hotline_track", "10 per 15 minutes", "查询失败次数过多，请稍后再试")
+# Failed look-ups of a matter's progress (办件编号 + phone), per address: numbers are
+# sequential, so without a limit a known phone is enough to find the other half.
+MATTER_TRACK = Rule("matter_track", "10 per 15 minutes", "查询失败次数过多，请稍后再试")
 # Citizens' reports through the web and H5 forms, per address (mobile carriers put many
 # phones behind one address, so the budget is not tight).
 HOTLINE_REPORT = Rule("hotline_report", "5 per minute;30 per hour", "提交过于频繁，请稍后再试")
@@ -89,6 +92,7 @@ RULES = (
     LOGIN_DEVICE,
     MY_DATA,
     HOTLINE_TRACK,
+    MATTER_TRACK,
     HOTLINE_REPORT,
     TICKETS,
     OPEN311_WRITE,

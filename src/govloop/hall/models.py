@@ -42,6 +42,8 @@ class Outcome(enum.StrEnum):
     DONE = "done"
     NEEDS_DOCUMENTS = "needs_documents"
     REFERRED = "referred"
+    # 受理: the application is taken for processing; a matter (办件) follows it
+    ACCEPTED = "accepted"
 
 
 class PriorityCategory(enum.StrEnum):

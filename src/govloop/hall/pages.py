@@ -63,6 +63,7 @@ LABELS: dict[str, dict[str, str]] = {
         "done": N_("Complete"),
         "needs_documents": N_("Documents to be supplemented"),
         "referred": N_("Referred elsewhere"),
+        "accepted": N_("Accepted for processing"),
     },
     "priority": {
         "elderly": N_("Senior citizen"),
@@ -105,7 +106,8 @@ WINDOW_ACTIONS = (
     "pause",
     "resume",
 )
-OUTCOMES = [o.value for o in Outcome]
+# 受理 has its own form (the matter it opens), linked beside these buttons
+OUTCOMES = [o.value for o in Outcome if o != Outcome.ACCEPTED]
 
 
 operator_page = staff_page(Permission.WINDOW_OPERATE)

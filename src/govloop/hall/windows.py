@@ -194,14 +194,27 @@ def start_service(*, session: Session, hall: Hall, window_number: int, actor: Us
 
 
 def finish_service(
-    *, session: Session, hall: Hall, window_number: int, actor: User, outcome: str = Outcome.DONE
+    *,
+    session: Session,
+    hall: Hall,
+    window_number: int,
+    actor: User,
+    outcome: str = Outcome.DONE,
+    opening_matter: bool = False,
 ) -> Ticket:
+    """``opening_matter``: the matters domain finishes the ticket as 受理 in the transaction
+    that opens its matter; an "accepted" outcome without a matter is refused."""
     try:
         result = Outcome(outcome)
     except ValueError:
         raise BadRequest(
             f"未知的办理结果：{outcome}", code="unknown_outcome", allowed=[o.value for o in Outcome]
         ) from None
+    if result == Outcome.ACCEPTED and not opening_matter:
+        raise RuleViolation(
+            "受理须登记办件（申请人、联系电话、收取的材料），请使用“受理并登记办件”",
+            code="matter_form_required",
+        )
     window, ticket = _current_ticket(session, hall, window_number, actor)
     if ticket.status != TicketStatus.SERVING:
         raise RuleViolation(f"{ticket.code} 号尚未开始办理，不能办结", code="not_serving")

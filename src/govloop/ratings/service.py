@@ -180,3 +180,13 @@ def _store(session: Session, rating: Rating) -> Rating:
 
 
 # --- read models for pages -----------------------------------------------------------
+
+
+def matter_rated(*, session: Session, source: str, ref: str) -> bool:
+    """Whether a matter (一事一评) already has its rating."""
+    return (
+        session.scalar(
+            select(Rating.id).where(Rating.matter_source == source, Rating.matter_ref == ref)
+        )
+        is not None
+    )
