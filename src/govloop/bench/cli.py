@@ -345,3 +345,44 @@ def bench_eta(
 
 bench_app.command("linkage")(bench_linkage_command)
 bench_app.command("ingest")(bench_ingest)
+
+
+@bench_app.command("notify")
+def bench_notify(
+    messages: int = typer.Option(3000, min=1, help="Notifications per run"),
+    outage_s: float = typer.Option(
+        30.0, "--outage-s", min=0, help="Seconds the gateway is stopped mid-run (0: no outage run)"
+    ),
+    database_url: str | None = typer.Option(
+        None, help="PostgreSQL server (a schema of its own, dropped after); default: SQLite"
+    ),
+    caps: str | None = typer.Option(
+        None, help="Per-phone caps for the bench (limits syntax); default: the settings'"
+    ),
+    senders: int = typer.Option(1, min=1, help="Sender loops (PostgreSQL: SKIP LOCKED)"),
+    seed: int = typer.Option(1, help="Random seed of the recipients"),
+    keep: bool = typer.Option(False, help="Keep the folder with the logs and kannel.conf"),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object to stdout"),
+) -> None:
+    """Notifications through a real Kannel with fakesmsc as the operator, delivery reports
+    back to govloop; then the same with the gateway stopped mid-run."""
+    from govloop.bench.notify import NotifyBenchConfig, run_notify_bench
+
+    config = NotifyBenchConfig(
+        messages=messages,
+        outage_s=outage_s,
+        database_url=database_url,
+        caps=caps,
+        senders=senders,
+        seed=seed,
+        keep=keep,
+    )
+    try:
+        result = run_notify_bench(config, status_console)
+    except RuntimeError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        console.print_json(json.dumps(result, ensure_ascii=False))
