@@ -60,6 +60,7 @@ FORGET_AFTER = timedelta(days=60)
 RETURNED_PER_MILLE = 40
 FAILED_ONCE_PER_MILLE = 100
 ATTEMPTS_BEFORE_RETURN = 3
+FATES = ("normal", "failed_once", "returned")
 
 CENTRES = (
     "华北航空枢纽",
@@ -260,6 +261,18 @@ class SimulatedSf:
                 if order["waybill"] == waybill:
                     return [] if order.get("cancelled") else self._route(order)
         return []
+
+    def steer(self, fate: str) -> str:
+        """Make the next waybill one of this fate (``normal``, ``failed_once``,
+        ``returned``): the tests and a demo that shows each case. Returns its number."""
+        if fate not in FATES:
+            raise ValueError(f"unknown fate {fate!r}")
+        with self._state() as state:
+            seq = state["seq"]
+            while scenario(make_waybill(seq + 1)) != fate:
+                seq += 1
+            state["seq"] = seq
+            return make_waybill(seq + 1)
 
     # --- the gateway ---------------------------------------------------------------------
 
