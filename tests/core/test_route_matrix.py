@@ -53,6 +53,7 @@ HOTLINE = perm(Permission.HOTLINE_HANDLE)
 STEWARD = perm(Permission.DATA_STEWARD)
 AUDIT = perm(Permission.AUDIT_READ)
 FIELD = perm(Permission.FIELD_WORK)
+MATTER = perm(Permission.MATTER_HANDLE)
 
 ANONYMOUS = "anonymous"
 ADMIN, HALL_MANAGER, WINDOW_STAFF = "admin", "hall_manager", "window_staff"
@@ -89,6 +90,7 @@ WHO: dict[str, frozenset[str]] = {
     STEWARD: frozenset({ADMIN, DATA_STEWARD}),
     AUDIT: frozenset({ADMIN, AUDITOR}),
     FIELD: frozenset({ADMIN, FIELD_STAFF}),
+    MATTER: frozenset({ADMIN, DEPARTMENT_HANDLER}),
 }
 
 TABLE: dict[str, str] = {
@@ -259,6 +261,25 @@ TABLE: dict[str, str] = {
     "GET /hotline/report": PUBLIC,
     "GET /m/hotline": PUBLIC,
     "POST /hotline/report": PUBLIC,
+    # matters (办件): 受理 at the window, the department's workbench, the citizen's tracker
+    "GET /halls/{hall_code}/windows/{number}/matters/new": OPERATE,
+    "POST /halls/{hall_code}/windows/{number}/matters/new": OPERATE,
+    "POST /api/v1/halls/{hall_code}/windows/{number}/accept": OPERATE,
+    "GET /matters": MATTER,
+    "GET /matters/{number}": MATTER,
+    "POST /matters/{number}/contact": MATTER,
+    "POST /matters/{number}/actions/{action}": MATTER,
+    "POST /matters/{number}/delivery": MATTER,
+    "POST /matters/{number}/ship": MATTER,
+    "GET /api/v1/matters": MATTER,
+    "GET /api/v1/matters/{number}": MATTER,
+    "POST /api/v1/matters/{number}/actions/{action}": MATTER,
+    "POST /api/v1/matters/{number}/delivery": MATTER,
+    "POST /api/v1/matters/{number}/ship": MATTER,
+    "GET /matters/track": PUBLIC,
+    "POST /matters/track/delivery": PUBLIC,
+    "POST /matters/track/rate": PUBLIC,
+    "GET /api/v1/public/matters/{number}": PUBLIC,
     "GET /hotline/track": PUBLIC,
     "POST /hotline/track/rate": PUBLIC,
     "GET /api/v1/hotline/kb/suggest": PUBLIC,

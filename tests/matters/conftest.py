@@ -31,6 +31,7 @@ class MatterWorld:
 
 def build(session: Session) -> MatterWorld:
     world = make_hall(session)
+    world.hall.address = "北京市东城区政务服务中心一楼"
     world.items["SB01"].promised_days = 5
     world.items["SB01"].statutory_days = 20
     world.items["SB01"].by_post = True

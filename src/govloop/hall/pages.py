@@ -388,7 +388,14 @@ def window_page(
     hall = hall_by_code(session, hall_code)
     window = service.get_window(session=session, hall=hall, number=number)
     panel = overview.window_panel(session=session, hall=hall, window=window, viewer=user)
-    return page(request, "hall/window.html", hall, panel=panel, outcomes=OUTCOMES, notice=None)
+    # back from 受理: the matter number to tell the applicant (they track progress with it)
+    accepted = request.query_params.get("accepted", "")
+    notice = (
+        _("Accepted. Matter number: %(number)s") % {"number": accepted}
+        if accepted.isdigit() and len(accepted) <= 32
+        else None
+    )
+    return page(request, "hall/window.html", hall, panel=panel, outcomes=OUTCOMES, notice=notice)
 
 
 @router.get("/halls/{hall_code}/windows/{number}/panel", response_class=HTMLResponse)

@@ -95,4 +95,7 @@ def available(matter: Matter) -> list[tuple[str, str]]:
         "hand-over": S.PICKED_UP,
         "return": S.RETURNED,
     }
+    if matter.delivery_method == "post":
+        # a result to be posted goes to the courier (the page's own button), not to 待领取
+        by_target["ready"] = None
     return [(name, ACTIONS[name][0]) for name, to in by_target.items() if to in targets]

@@ -16,6 +16,7 @@ from govloop.core.errors import NotFound
 from govloop.core.idempotency import Idempotency, idempotency
 from govloop.core.models import User
 from govloop.matters import actions, service, views, workflow
+from govloop.matters.delivery import shipping
 from govloop.matters.schemas import AcceptIn, ActionIn, DeliveryIn
 from govloop.org import service as org_service
 from govloop.org.service import department_of
@@ -147,6 +148,22 @@ def act(
         in_person=b.in_person,
     )
     return idem.remember(session, views.matter_out(session, matter))
+
+
+@router.post("/matters/{number}/ship", status_code=201)
+def ship(
+    number: str,
+    user: User = Depends(handler),
+    idem: Idempotency = Depends(idempotency),
+    session: Session = Depends(get_session, scope="function"),
+) -> dict[str, Any]:
+    """Hand the result to the courier (the matter's applicant chose post)."""
+    idem.claim(session)
+    matter = _own_matter(session, user, number, lock=True)
+    shipment = shipping.ship(session=session, matter=matter, actor=user)
+    out = views.matter_out(session, matter)
+    out["shipment"] = {"courier": shipment.courier, "waybill": shipment.waybill_no}
+    return idem.remember(session, out)
 
 
 @router.post("/matters/{number}/delivery")

@@ -26,6 +26,7 @@ from govloop.core.i18n import N_
 from govloop.core.models import User
 from govloop.hall.models import ServiceItem
 from govloop.matters import actions, service, views, workflow
+from govloop.matters.delivery import shipping
 from govloop.matters.models import DeliveryMethod, Matter, MatterState
 from govloop.org import service as org_service
 from govloop.ratings import service as ratings_service
@@ -157,7 +158,7 @@ def _accept_form(
     )
 
 
-@router.get("/halls/{hall_code}/windows/{number}/accept", response_class=HTMLResponse)
+@router.get("/halls/{hall_code}/windows/{number}/matters/new", response_class=HTMLResponse)
 def accept_form(
     request: Request,
     hall_code: str,
@@ -168,7 +169,7 @@ def accept_form(
     return _accept_form(request, session, hall_code, number)
 
 
-@router.post("/halls/{hall_code}/windows/{number}/accept", response_class=HTMLResponse)
+@router.post("/halls/{hall_code}/windows/{number}/matters/new", response_class=HTMLResponse)
 def accept_submit(
     request: Request,
     hall_code: str,
@@ -357,6 +358,26 @@ def act(
             lambda **kw: _detail(request, session, user, _own(session, user, number), **kw),
         )
     return RedirectResponse(f"/matters/{matter.number}?done={action}", status_code=303)
+
+
+@router.post("/matters/{number}/ship", response_class=HTMLResponse)
+def ship(
+    request: Request,
+    number: str,
+    user: User = Depends(handler_page),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """Hand the result to the courier: a waybill is made and the applicant told."""
+    matter = _own(session, user, number, lock=True)
+    try:
+        shipping.ship(session=session, matter=matter, actor=user)
+    except GovloopError as exc:
+        return refuse(
+            session,
+            exc,
+            lambda **kw: _detail(request, session, user, _own(session, user, number), **kw),
+        )
+    return RedirectResponse(f"/matters/{matter.number}?done=ship", status_code=303)
 
 
 @router.post("/matters/{number}/delivery", response_class=HTMLResponse)
