@@ -276,6 +276,7 @@ TABLE: dict[str, str] = {
     "POST /api/v1/matters/{number}/actions/{action}": MATTER,
     "POST /api/v1/matters/{number}/delivery": MATTER,
     "POST /api/v1/matters/{number}/ship": MATTER,
+    "POST /api/v1/couriers/{code}/push": API_KEY,
     "GET /matters/track": PUBLIC,
     "POST /matters/track/delivery": PUBLIC,
     "POST /matters/track/rate": PUBLIC,

@@ -7,6 +7,8 @@ from fastapi import APIRouter
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
 from govloop.matters import api, pages, sweep
+from govloop.matters.delivery import callback_api
+from govloop.matters.delivery import jobs as delivery_jobs
 
 # How often the deadline sweep runs (seconds).
 DEADLINE_SWEEP_S = 60.0
@@ -19,5 +21,13 @@ def _sweep_deadlines() -> None:
 
 
 # citizen pages first: /matters/track must not be read as the matter numbered "track"
-ROUTERS: list[APIRouter] = [pages.citizen_router, api.router, pages.router]
-JOBS: list[Job] = [Job("matter deadlines", _sweep_deadlines, every(DEADLINE_SWEEP_S), every(20))]
+ROUTERS: list[APIRouter] = [
+    pages.citizen_router,
+    api.router,
+    pages.router,
+    callback_api.router,
+]
+JOBS: list[Job] = [
+    Job("matter deadlines", _sweep_deadlines, every(DEADLINE_SWEEP_S), every(20)),
+    *delivery_jobs.JOBS,
+]
