@@ -235,13 +235,16 @@ class SimulatedSf:
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 try:
                     try:
-                        state = json.loads(self.state_path.read_text(encoding="utf-8"))
+                        before = self.state_path.read_text(encoding="utf-8")
                     except FileNotFoundError:
-                        state = {"seq": 0, "orders": {}}
+                        before = '{"seq": 0, "orders": {}}'
+                    state = json.loads(before)
                     yield state
-                    tmp = self.state_path.with_suffix(".tmp")
-                    tmp.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")
-                    os.replace(tmp, self.state_path)
+                    after = json.dumps(state, ensure_ascii=False)
+                    if after != before:  # a round with nothing to push writes nothing
+                        tmp = self.state_path.with_suffix(".tmp")
+                        tmp.write_text(after, encoding="utf-8")
+                        os.replace(tmp, self.state_path)
                 finally:
                     fcntl.flock(lock, fcntl.LOCK_UN)
 
@@ -282,7 +285,10 @@ class SimulatedSf:
     def handle(self, request: httpx.Request) -> httpx.Response:
         if self.down_until is not None and now() < self.down_until:
             return httpx.Response(503, text="Service Unavailable")
-        fields = sf.form_fields(request.read())
+        try:
+            fields = sf.form_fields(request.read())
+        except sf.Malformed:
+            return self._platform("A1001", "请求不是 UTF-8 编码的表单")
         missing = [
             f
             for f in ("partnerID", "requestID", "serviceCode", "timestamp", "msgDigest", "msgData")
@@ -410,7 +416,7 @@ class SimulatedSf:
         pushes = []
         with self._state() as state:
             for order_ref, order in list(state["orders"].items()):
-                if order["cancelled"] or order["refusals"] >= MAX_REFUSALS:
+                if order["cancelled"] or order.get("done") or order["refusals"] >= MAX_REFUSALS:
                     if datetime.fromisoformat(order["ordered_at"]) < moment - FORGET_AFTER:
                         del state["orders"][order_ref]
                     continue
@@ -418,10 +424,8 @@ class SimulatedSf:
                 taken = set(order["taken"])
                 due = [e for e in route if e.at <= moment and e.id not in taken]
                 if not due:
-                    if len(taken) == len(route) and (
-                        datetime.fromisoformat(order["ordered_at"]) < moment - FORGET_AFTER
-                    ):
-                        del state["orders"][order_ref]
+                    # every event taken: the parcel needs no more planning
+                    order["done"] = len(taken) >= len(route)
                     continue
                 payload = {
                     "Body": {"WaybillRoute": [e.as_sf(order["waybill"], order_ref) for e in due]}
