@@ -10,6 +10,8 @@ from datetime import datetime
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from govloop.access import cases as access_cases
+from govloop.access.models import CaseType
 from govloop.core.clock import now
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.models import User
@@ -162,7 +164,7 @@ def accept_at_window(
     )
     item = session.get(ServiceItem, ticket.item_id)
     assert item is not None
-    return open_matter(
+    matter = open_matter(
         session=session,
         item=item,
         applicant=applicant,
@@ -171,6 +173,15 @@ def accept_at_window(
         hall=hall,
         ticket=ticket,
     )
+    # the applicant identified at the window is the matter's subject too: the department's
+    # grant on the matter covers the same person
+    for master_id in access_cases.subjects_of(
+        session=session, case_type=CaseType.TICKET, case_id=ticket.id
+    ):
+        access_cases.attach_subject(
+            session=session, case_type=CaseType.MATTER, case_id=matter.id, master_id=master_id
+        )
+    return matter
 
 
 def current_ticket_item(*, session: Session, hall: Hall, window_number: int) -> ServiceItem:
