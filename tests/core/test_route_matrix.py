@@ -446,6 +446,9 @@ TABLE: dict[str, str] = {
     "POST /access/break-glass/{grant_id}/review": AUDIT,
     "GET /my-data": PUBLIC,
     "POST /my-data": PUBLIC,
+    # the citizen's opt-out on the tracker: the signed token of the verification just done
+    # is the authority (no token, nothing changes)
+    "POST /my-data/notifications": PUBLIC,
     "GET /halls/{hall_code}/windows/{number}/case-data": OPERATE,
     "POST /halls/{hall_code}/windows/{number}/case-data/applicant": OPERATE,
     # one's own account
@@ -480,6 +483,12 @@ TABLE: dict[str, str] = {
     "GET /api/v1/admin/config/{kind}": CONFIG,
     "PUT /api/v1/admin/config/{kind}": CONFIG,
     "POST /api/v1/admin/config/{kind}/archive": CONFIG,
+    # notifications: the administrator's log, its API and the dead-letter retry
+    "GET /notify/log": CONFIG,
+    "POST /notify/log/{notification_id}/retry": CONFIG,
+    "GET /api/v1/notifications": CONFIG,
+    "GET /api/v1/notifications/{notification_id}": CONFIG,
+    "POST /api/v1/notifications/{notification_id}/retry": CONFIG,
     # probes and administration (last: the account rows may deactivate the admin)
     "GET /healthz": PUBLIC,
     "GET /readyz": PUBLIC,

@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import Any
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -14,10 +16,14 @@ from govloop.access.models import Grant
 from govloop.audit.models import AuditEntry
 from govloop.core import calendar, ratelimit
 from govloop.core.clock import now, to_local
-from govloop.core.errors import NotFound
+from govloop.core.errors import BadRequest, NotFound
 from govloop.core.models import User
+from govloop.core.settings import get_settings
+from govloop.notify import outbox as notify_outbox
+from govloop.notify import service as notify
 from govloop.subjects import identifiers as ids
 from govloop.subjects import service as subjects
+from govloop.subjects.models import SubjectMaster
 
 BULK_SUBJECTS = 20  # distinct subjects read …
 BULK_MINUTES = 10  # … within this many minutes
@@ -45,12 +51,43 @@ class AccessLine:
     emergency: bool
 
 
-def citizen_accesses(
+# How long the tracker's answer may be acted on (the opt-out buttons) without verifying again.
+TRACKER_TOKEN_MAX_AGE_S = 15 * 60
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A citizen the tracker verified: the person master, the phone on record, and a signed
+    token the tracker's own forms carry instead of the ID number."""
+
+    person_id: int
+    name: str
+    phone: str
+    email: str | None
+    token: str
+
+
+def _signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().secret_key, salt="govloop.my-data")
+
+
+def _verified(person_id: int, attributes: dict[str, Any]) -> Verified:
+    email = str(attributes.get("email") or "").strip().lower() or None
+    return Verified(
+        person_id,
+        str(attributes.get("name") or ""),
+        str(attributes.get("phone") or ""),
+        email,
+        str(_signer().dumps({"p": person_id})),
+    )
+
+
+def verify_citizen(
     *, session: Session, id_number: str, name: str, phone: str, client: str
-) -> list[AccessLine]:
-    """The reads of a citizen's data, for the citizen. The three facts must match the master
-    record, and failed attempts are rate-limited per client address (a match resets
-    nothing, so one's own identity cannot clear the count between guesses)."""
+) -> Verified:
+    """The three facts must match the master record, and failed attempts are rate-limited
+    per client address (a match resets nothing, so one's own identity cannot clear the
+    count between guesses)."""
     ratelimit.check(ratelimit.MY_DATA, client)
     check = ids.check_resident_id(id_number)
     person = subjects.find_person(session=session, id_number=check.value) if check.valid else None
@@ -62,10 +99,33 @@ def citizen_accesses(
     ):
         ratelimit.hit(ratelimit.MY_DATA, client)
         raise NotFound("未能核实身份：请检查身份证号码、姓名和手机号码", code="not_verified")
+    return _verified(person.id, person.attributes)
+
+
+def verified_by_token(*, session: Session, token: str) -> Verified:
+    """The citizen the tracker verified a little earlier (its page's forms carry the token)."""
+    try:
+        data = _signer().loads(token or "", max_age=TRACKER_TOKEN_MAX_AGE_S)
+        person_id = int(data["p"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise BadRequest(
+            "页面已过期或无效，请重新核实身份后再操作", code="tracker_expired"
+        ) from None
+    row = session.execute(
+        select(SubjectMaster.attributes).where(
+            SubjectMaster.id == person_id, SubjectMaster.kind == "person"
+        )
+    ).first()
+    if row is None:
+        raise BadRequest("页面已过期或无效，请重新核实身份后再操作", code="tracker_expired")
+    return _verified(person_id, dict(row[0] or {}))
+
+
+def accesses_of(*, session: Session, person_id: int) -> list[AccessLine]:
     rows = session.scalars(
         select(AuditEntry)
         .where(
-            AuditEntry.subject_id == person.id,
+            AuditEntry.subject_id == person_id,
             AuditEntry.action.in_(("read", "break_glass")),
             AuditEntry.outcome == "ok",
         )
@@ -83,6 +143,70 @@ def citizen_accesses(
         )
         for e in rows
     ]
+
+
+def citizen_accesses(
+    *, session: Session, id_number: str, name: str, phone: str, client: str
+) -> list[AccessLine]:
+    """The reads of a citizen's data, for the citizen, once verified."""
+    who = verify_citizen(
+        session=session, id_number=id_number, name=name, phone=phone, client=client
+    )
+    return accesses_of(session=session, person_id=who.person_id)
+
+
+# --- the messages sent to the citizen, and their choice of channels -------------------------
+
+
+@dataclass(frozen=True)
+class ChannelChoice:
+    channel: str
+    address: str  # masked
+    opted_out: bool
+
+
+def _addresses(who: Verified) -> list[tuple[str, str]]:
+    found = []
+    if notify_outbox.valid_address("sms", notify_outbox.normalise_phone(who.phone)):
+        found.append(("sms", notify_outbox.normalise_phone(who.phone)))
+    if who.email and notify_outbox.valid_address("email", who.email):
+        found.append(("email", who.email))
+    return found
+
+
+def citizen_messages(
+    *, session: Session, who: Verified
+) -> tuple[list[notify.MessageView], list[ChannelChoice]]:
+    """What was sent to the verified phone (and the e-mail address on record), newest first,
+    and whether each of them has opted out."""
+    messages: list[notify.MessageView] = []
+    choices = []
+    for channel, address in _addresses(who):
+        messages += notify.messages_to(session=session, channel=channel, address=address)
+        choices.append(
+            ChannelChoice(
+                channel,
+                notify_outbox.mask_recipient(channel, address),
+                notify.opt_out_state(session=session, channel=channel, address=address),
+            )
+        )
+    messages.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+    return messages, choices
+
+
+def set_citizen_opt_out(*, session: Session, who: Verified, channel: str, choice: str) -> str:
+    """The citizen opts out of a channel, or back in, for the phone or e-mail address on record
+    (never an address from the form). Returns what the page tells them."""
+    if choice not in ("out", "in"):
+        raise BadRequest("请选择退订还是恢复接收", code="bad_choice")
+    address = dict(_addresses(who)).get(channel)
+    if address is None:
+        raise BadRequest("没有登记该通知方式，无法更改", code="bad_channel")
+    notify.set_opt_out(
+        session=session, channel=channel, address=address, opted_out=choice == "out", via="web"
+    )
+    kind = "短信" if channel == "sms" else "电子邮件"
+    return f"已退订{kind}通知" if choice == "out" else f"已恢复接收{kind}通知"
 
 
 @dataclass

@@ -26,6 +26,7 @@ from govloop.core.i18n import N_
 from govloop.core.i18n import gettext_ as _
 from govloop.core.models import User
 from govloop.core.ratelimit import client_ip
+from govloop.notify import labels as notify_labels
 from govloop.subjects.feedback import FIELD_LABELS
 from govloop.subjects.pages import KIND_LABELS, SEX_LABELS
 from govloop.web.kit import page_renderer, page_user, refuse
@@ -93,6 +94,12 @@ page = page_renderer(
         "action_label": audit_labels.action_label,
         "outcome_label": audit_labels.outcome_label,
         "detail_text": audit_labels.detail_text,
+        "notify_labels": {
+            "status": notify_labels.STATUS_LABELS,
+            "reason": notify_labels.REASON_LABELS,
+            "channel": notify_labels.CHANNEL_LABELS,
+            "template": notify_labels.TEMPLATE_LABELS,
+        },
     }
 )
 
@@ -275,6 +282,30 @@ def tracker_form(request: Request) -> Response:
     return page(request, "access/my_data.html", lines=None, error=None, form={})
 
 
+def _tracker_page(
+    request: Request,
+    session: Session,
+    who: activity.Verified,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
+    messages, choices = activity.citizen_messages(session=session, who=who)
+    return page(
+        request,
+        "access/my_data.html",
+        status_code=status_code,
+        lines=activity.accesses_of(session=session, person_id=who.person_id),
+        messages=messages,
+        choices=choices,
+        token=who.token,
+        notice=notice,
+        error=error,
+        form={"name": who.name},
+    )
+
+
 @router.post("/my-data", response_class=HTMLResponse, dependencies=[Depends(public)])
 def tracker(
     request: Request,
@@ -283,11 +314,12 @@ def tracker(
     phone: str = Form(..., max_length=30),
     session: Session = Depends(get_readonly_session, scope="function"),
 ) -> Response:
-    """Who accessed my data, for which matter (like Estonia's data tracker)."""
+    """Who accessed my data, for which matter (like Estonia's data tracker), and the
+    messages sent to me with my choice of channels."""
     client = client_ip(request)
     form = {"id_number": id_number, "name": name, "phone": phone}
     try:
-        lines = activity.citizen_accesses(
+        who = activity.verify_citizen(
             session=session, id_number=id_number, name=name, phone=phone, client=client
         )
     except GovloopError as exc:
@@ -295,7 +327,32 @@ def tracker(
         response.status_code = exc.status_code
         response.headers.update(exc.headers)
         return response
-    return page(request, "access/my_data.html", lines=lines, error=None, form={"name": name})
+    return _tracker_page(request, session, who)
+
+
+@router.post("/my-data/notifications", response_class=HTMLResponse, dependencies=[Depends(public)])
+def tracker_opt_out(
+    request: Request,
+    token: str = Form("", max_length=500),
+    channel: str = Form("", max_length=16),
+    choice: str = Form("", max_length=8),
+    session: Session = Depends(get_session, scope="function"),
+) -> Response:
+    """The citizen opts out of (or back into) text messages or e-mail, for the phone and
+    address on record; the page's token stands for the verification just done."""
+    try:
+        who = activity.verified_by_token(session=session, token=token)
+    except GovloopError as exc:
+        response = page(request, "access/my_data.html", lines=None, error=exc.message, form={})
+        response.status_code = exc.status_code
+        return response
+    try:
+        notice = activity.set_citizen_opt_out(
+            session=session, who=who, channel=channel, choice=choice
+        )
+    except GovloopError as exc:
+        return refuse(session, exc, lambda **kw: _tracker_page(request, session, who, **kw))
+    return _tracker_page(request, session, who, notice=notice)
 
 
 # --- the window workbench's case data (最小必要, while the ticket is at the window) ---------

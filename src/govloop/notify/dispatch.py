@@ -8,6 +8,8 @@ jitter; after ``notify_max_attempts`` the message is dead-lettered."""
 from __future__ import annotations
 
 import random
+import threading
+import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -27,8 +29,17 @@ LEASE_S = 60.0
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 BATCH = 200
-# messages handed to a gateway at once (each adapter call is one HTTP or SMTP exchange)
+# messages handed to one gateway at once (each adapter call is one HTTP or SMTP exchange),
+# unless its adapter says otherwise with a ``parallel`` attribute: Kannel answers a sendsms
+# only once bearerbox has acknowledged the message (~30 ms here), so it takes many at once
 PARALLEL = 8
+# threads of the process's sending pool, shared by every round and channel
+MAX_PARALLEL = 64
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_limits: weakref.WeakKeyDictionary[Channel, threading.BoundedSemaphore] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 @dataclass
@@ -91,6 +102,30 @@ def _send_one(message: Outgoing, channel: Channel) -> Outcome:
         return message.notification_id, "retry", f"{exc.__class__.__name__}: {exc}"[:300]
 
 
+def _shared_pool() -> ThreadPoolExecutor:
+    """One pool for the process: a round does not start and stop its threads."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(MAX_PARALLEL, thread_name_prefix="notify-send")
+        return _pool
+
+
+def _limit(channel: Channel) -> threading.BoundedSemaphore:
+    with _pool_lock:
+        limit = _limits.get(channel)
+        if limit is None:
+            parallel = int(getattr(channel, "parallel", PARALLEL))
+            limit = _limits[channel] = threading.BoundedSemaphore(max(1, parallel))
+        return limit
+
+
+def _send_limited(message: Outgoing, channel: Channel) -> Outcome:
+    """``_send_one`` within the channel's share of the pool (across concurrent rounds)."""
+    with _limit(channel):
+        return _send_one(message, channel)
+
+
 def settle(session: Session, outcomes: list[Outcome], report: DispatchReport) -> None:
     moment = now()
     max_attempts = get_settings().notify_max_attempts
@@ -140,18 +175,15 @@ def run_once(
     channel_lookup: Callable[[str], Channel] = channel_for,
     pool: ThreadPoolExecutor | None = None,
 ) -> DispatchReport:
-    """One round: claim, send (up to ``PARALLEL`` at once), settle."""
+    """One round: claim, send (each channel's ``parallel`` at once), settle."""
     report = DispatchReport()
     with unit_of_work() as session:
         claimed = claim_due(session, limit=limit)
     if not claimed:
         return report
     jobs = [(m, channel_lookup(c)) for m, c in claimed]
-    if pool is None:
-        with ThreadPoolExecutor(PARALLEL, thread_name_prefix="notify-send") as own:
-            outcomes = list(own.map(lambda j: _send_one(*j), jobs))
-    else:
-        outcomes = list(pool.map(lambda j: _send_one(*j), jobs))
+    executor = pool if pool is not None else _shared_pool()
+    outcomes = list(executor.map(lambda j: _send_limited(*j), jobs))
     with unit_of_work() as session:
         settle(session, outcomes, report)
     return report

@@ -39,9 +39,10 @@ AUDIT = _item(N_("Audit"), "/access/audit", "/access")
 FIELD = _item(N_("Field workbench"), "/field")
 CONSOLE = _item(N_("Setup"), "/admin", "/admin/catalogue", "/admin/config")
 USERS = _item(N_("Accounts"), "/admin/users")
+NOTIFY = _item(N_("Notifications"), "/notify/log", "/notify")
 
 BY_ROLE: dict[str, tuple[NavItem, ...]] = {
-    Role.ADMIN: (HOME, CONSOLE, USERS, INSIGHT, HOTLINE, DATA, DEVICES, AUDIT),
+    Role.ADMIN: (HOME, CONSOLE, USERS, INSIGHT, HOTLINE, DATA, DEVICES, NOTIFY, AUDIT),
     Role.HALL_MANAGER: (HOME, INSIGHT, RATINGS, SCORECARDS, SURVEYS, DEVICES),
     Role.WINDOW_STAFF: (HOME, RATINGS, SCORECARDS),
     Role.HOTLINE_AGENT: (HOME, HOTLINE, KNOWLEDGE),
