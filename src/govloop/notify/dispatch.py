@@ -158,7 +158,8 @@ def settle(session: Session, outcomes: list[Outcome], report: DispatchReport) ->
             kind, detail = "sent", {"ref": info, "attempt": n.attempts}
             report.sent += 1
         elif result == "rejected" or n.attempts >= max_attempts:
-            n.status, n.reason, n.last_error = NotificationStatus.DEAD, result, info
+            reason = "rejected" if result == "rejected" else "max_attempts"
+            n.status, n.reason, n.last_error = NotificationStatus.DEAD, reason, info
             kind, detail = "dead", {"error": info, "attempt": n.attempts}
             report.dead += 1
         else:
@@ -204,7 +205,7 @@ def drain(*, max_rounds: int = 1000, **kwargs: object) -> DispatchReport:
     return total
 
 
-def retry_dead(*, session: Session, notification_id: int) -> Notification:
+def retry_dead(*, session: Session, notification_id: int, by: str | None = None) -> Notification:
     """Put a dead-lettered message back in the queue (an operator, after fixing the cause)."""
     from govloop.core.errors import NotFound, RuleViolation
 
@@ -214,5 +215,6 @@ def retry_dead(*, session: Session, notification_id: int) -> Notification:
     if n.status != NotificationStatus.DEAD:
         raise RuleViolation("只有发送失败（死信）的通知可以重发", code="not_dead")
     n.status, n.attempts, n.reason, n.next_attempt_at = NotificationStatus.QUEUED, 0, None, now()
-    session.add(NotificationEvent(notification_id=n.id, kind="requeued", at=now(), detail={}))
+    detail = {"by": by} if by else {}
+    session.add(NotificationEvent(notification_id=n.id, kind="requeued", at=now(), detail=detail))
     return n

@@ -62,7 +62,7 @@ def receive(
     """Store and handle one inbound message; the same gateway id again returns the first."""
     payload = {"ref": gateway_ref, "from": sender, "text": text}
     ref = (gateway_ref or "").strip()
-    if not ref or len(ref) > 100:
+    if not ref or len(ref) > 100 or not ref.isprintable():
         refuse(
             session, source=source, reason="no_message_id", message="缺少短信编号", payload=payload
         )

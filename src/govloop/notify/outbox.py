@@ -62,6 +62,28 @@ def mask_name(name: str | None) -> str:
     return name[0] + "*" * (len(name) - 2) + name[-1]
 
 
+def mask_phone(phone: str | None) -> str:
+    """13812341234 → 138****1234."""
+    if not phone:
+        return ""
+    if len(phone) < 8:
+        return "*" * len(phone)
+    return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
+
+
+def mask_email(email: str | None) -> str:
+    """zhangsan@example.cn → z***@example.cn."""
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    return (local[:1] + "***@" + domain) if domain else "***"
+
+
+def mask_recipient(channel: str, recipient: str | None) -> str:
+    """A recipient as staff pages and the citizen's tracker show it."""
+    return mask_phone(recipient) if channel == ChannelName.SMS else mask_email(recipient)
+
+
 def mask_address(address: str | None) -> str:
     """The district and street stay; the house number and below do not."""
     if not address:

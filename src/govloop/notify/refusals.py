@@ -16,6 +16,13 @@ from govloop.notify.models import RefusedCallback
 _KEEP_CHARS = 200
 
 
+def _clean(value: Any) -> str:
+    """Control characters shown, not stored: PostgreSQL refuses NUL in text and JSON."""
+    return "".join(
+        c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(value)
+    )
+
+
 def refuse(
     session: Session,
     *,
@@ -25,7 +32,7 @@ def refuse(
     payload: dict[str, Any],
     status: int = 400,
 ) -> NoReturn:
-    kept = {str(k)[:50]: str(v)[:_KEEP_CHARS] for k, v in list(payload.items())[:30]}
+    kept = {_clean(k)[:50]: _clean(v)[:_KEEP_CHARS] for k, v in list(payload.items())[:30]}
     session.add(RefusedCallback(source=source, reason=reason, payload=kept, at=now()))
     session.flush()
     raise RecordedRefusal(message, code=reason, status=status)

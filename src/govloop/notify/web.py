@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 from fastapi import APIRouter
 
 from govloop.core.jobs import Job, every
@@ -13,24 +10,12 @@ from govloop.notify import api, dispatch, gateway_api, pages
 # How often the sender looks for due messages (seconds).
 SEND_INTERVAL_S = 1.0
 
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _send_pool() -> ThreadPoolExecutor:
-    """One pool for the sender's rounds in this process (not one per second)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(dispatch.PARALLEL, thread_name_prefix="notify-send")
-        return _pool
-
 
 def _send_due() -> None:
-    """One round of the sender. Concurrent senders (several processes) do not need a job lock:
+    """One round of the sender. Concurrent senders (several processes) need no job lock:
     each message is claimed for a lease first (SKIP LOCKED on PostgreSQL, the write lock on
     SQLite), so two rounds never take the same message."""
-    dispatch.run_once(pool=_send_pool())
+    dispatch.run_once()
 
 
 ROUTERS: list[APIRouter] = [api.router, pages.router, gateway_api.router]
