@@ -319,6 +319,18 @@ def duplicates_and_counts(
 # --- govloop for the gateway to call back ---------------------------------------------
 
 
+live_govloop_pids: list[int] = []  # the running servers (the bench reads their CPU time)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux ``/proc``); 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
 def live_govloop(
     database_url: str, folder: Path, env: dict[str, str] | None = None, timeout: float = 120
@@ -344,21 +356,27 @@ def live_govloop(
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
+        probe = httpx.Client(timeout=1)  # one client: each new one builds an SSL context
         while True:
             if proc.poll() is not None:
+                probe.close()
                 raise RuntimeError(
                     f"govloop exited: {log_path.read_text(errors='replace')[-2000:]}"
                 )
             try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                if probe.get(f"{base}/healthz").status_code == 200:
+                    probe.close()
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
                 raise RuntimeError(f"govloop did not answer /healthz within {timeout} s")
             time.sleep(0.2)
+        live_govloop_pids.append(proc.pid)
         yield base
     finally:
+        with contextlib.suppress(ValueError):
+            live_govloop_pids.remove(proc.pid)
         proc.terminate()
         try:
             proc.wait(timeout=15)

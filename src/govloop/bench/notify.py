@@ -36,7 +36,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -49,8 +48,10 @@ from govloop.bench.kannel import (
     SENDER,
     USERNAME,
     KannelGateway,
+    cpu_seconds,
     duplicates_and_counts,
     live_govloop,
+    live_govloop_pids,
     missing_binaries,
 )
 from govloop.core.db import make_engine, set_engine, unit_of_work
@@ -91,11 +92,11 @@ def recipients(n: int, run: int, rng: random.Random) -> list[str]:
 
 
 class Sender:
-    """``dispatch.run_once`` in a loop (``senders`` threads), one persistent pool."""
+    """``dispatch.run_once`` in a loop (``senders`` threads) with the sending pool the job
+    uses (``dispatch``'s, shared by the rounds)."""
 
     def __init__(self, channel: KannelChannel, senders: int) -> None:
         self.channel = channel
-        self.pool = ThreadPoolExecutor(dispatch.PARALLEL * senders, thread_name_prefix="bench")
         self.stop = threading.Event()
         self.errors: list[str] = []
         self.rounds = 0
@@ -107,7 +108,7 @@ class Sender:
     def _loop(self) -> None:
         while not self.stop.is_set():
             try:
-                report = dispatch.run_once(channel_lookup=lambda _c: self.channel, pool=self.pool)
+                report = dispatch.run_once(channel_lookup=lambda _c: self.channel)
                 self.rounds += 1
             except Exception as exc:  # a failed round (lock timeout): logged, tried again
                 self.errors.append(f"{exc.__class__.__name__}: {exc}"[:200])
@@ -125,7 +126,6 @@ class Sender:
         self.stop.set()
         for t in self.threads:
             t.join(timeout=30)
-        self.pool.shutdown(wait=True)
 
 
 def _enqueue(run: int, phones: list[str]) -> list[int]:
@@ -176,6 +176,18 @@ def _latencies(first: int, last: int) -> dict[str, float]:
     return {"p50": pct(0.5), "p95": pct(0.95), "max": round(values[-1], 1)}
 
 
+def _cpu(gateway: KannelGateway) -> dict[str, float]:
+    """CPU seconds so far: this process (enqueue and sender), the govloop server (delivery
+    reports), Kannel's processes."""
+    t = os.times()
+    out = {"bench_process": t.user + t.system}
+    out["govloop_server"] = sum(cpu_seconds(pid) for pid in live_govloop_pids)
+    out["kannel"] = sum(
+        cpu_seconds(p.pid) for name, p in gateway.procs.items() if name != "fakesmsc"
+    )
+    return out
+
+
 def _one_run(
     run: int,
     name: str,
@@ -190,6 +202,7 @@ def _one_run(
     before = {k for k, c in duplicates_and_counts(gateway.received(), _KEY)[0].items() if c}
     status.print(f"[bold]{name}[/]: {config.messages} messages, outage {outage:g} s")
     errors: list[str] = []
+    cpu0 = _cpu(gateway)
     with Sender(channel, config.senders) as sender:
         t0 = time.monotonic()
         ids = _enqueue(run, phones)
@@ -225,6 +238,7 @@ def _one_run(
             time.sleep(0.1)
         elapsed = time.monotonic() - t0
         errors.extend(sender.errors)
+    cpu1 = _cpu(gateway)
     time.sleep(0.5)  # the operator's log catches up
     counts_by_key, _ = duplicates_and_counts(gateway.received(), _KEY)
     keys = {f"B{run}-{i:06d}" for i in range(n)}
@@ -245,6 +259,11 @@ def _one_run(
         "outage_s": outage,
         "statuses": final,
         "latency_ms": _latencies(first, last),
+        "cpu_ms_per_message": {
+            k: round((cpu1[k] - cpu0[k]) * 1000 / n, 2) for k in cpu1 if k in cpu0
+        }
+        if not outage
+        else {},
         "sender_rounds": sender.rounds,
         "errors": errors[:10],
     }
@@ -297,7 +316,7 @@ def run_notify_bench(config: NotifyBenchConfig, status: Console) -> dict[str, An
         else "sqlite",
         "caps": caps,
         "caps_raised": bool(config.caps),
-        "sender_parallel": dispatch.PARALLEL,
+        "sender_parallel": KannelChannel.parallel,
         "batch": dispatch.BATCH,
     }
     try:
@@ -313,7 +332,7 @@ def run_notify_bench(config: NotifyBenchConfig, status: Console) -> dict[str, An
                         sender=SENDER,
                         public_base_url=base,
                         secret_key=get_settings().secret_key,
-                        max_connections=dispatch.PARALLEL * config.senders,
+                        max_connections=KannelChannel.parallel,
                     )
                     try:
                         gateway.start()

@@ -57,6 +57,9 @@ class KannelChannel:
     """One pooled HTTP client (keep-alive) to smsbox, shared by the sender's threads."""
 
     name = "sms"
+    # sendsms requests in flight at once (dispatch): each waits ~30 ms for bearerbox's
+    # acknowledgement, so throughput is parallelism over that wait
+    parallel = 32
 
     def __init__(
         self,
@@ -70,7 +73,7 @@ class KannelChannel:
         dlr_mask: int = DEFAULT_DLR_MASK,
         timeout_s: float = 5.0,
         connect_timeout_s: float = 2.0,
-        max_connections: int = 32,
+        max_connections: int = 32,  # at least ``parallel``
     ) -> None:
         self.sendsms_url = sendsms_url
         self.username = username
