@@ -388,3 +388,24 @@ def test_a_parcel_is_cancelled_before_pickup_only(sim, clock):
     with unit_of_work() as s:
         assert s.get(Shipment, second_id).status == ShipmentStatus.CREATED
         assert s.get(Matter, first.matter_id).state == MatterState.POSTED
+
+
+def test_posting_again_after_a_rollback_gets_the_same_waybill(sim, clock):
+    with unit_of_work() as s:
+        mw = build(s)
+        matter_id = _certifying(s, mw).id
+    with pytest.raises(RuntimeError), unit_of_work() as s:
+        lost = shipping.ship(session=s, matter=s.get(Matter, matter_id), actor=_handler(s))
+        waybill = lost.waybill_no
+        raise RuntimeError("the commit failed")  # the courier has the order, govloop not
+    assert _count(Shipment) == 0
+    with unit_of_work() as s:
+        again = shipping.ship(session=s, matter=s.get(Matter, matter_id), actor=_handler(s))
+        assert again.waybill_no == waybill and again.order_ref.endswith("-1")
+    assert _count(Shipment) == 1
+
+
+def test_an_oversized_push_is_refused_before_it_is_read(sim, clock, client):
+    answer = client.post(PUSH_URL, content=b"x" * (callback_api.MAX_PUSH_BYTES + 1))
+    assert answer.status_code == 413
+    assert _count(RefusedCallback) == 0 and _count(TrackingEvent) == 0
