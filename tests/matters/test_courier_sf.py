@@ -216,8 +216,12 @@ def test_what_is_worth_retrying_is_unavailable(fake, courier, answer):
 
 @pytest.mark.parametrize(
     "answer",
-    [platform("A1006", "数字签名无效"), service_error("20052", "不在派送范围内")],
-    ids=["bad-digest", "address"],
+    [
+        platform("A1006", "数字签名无效"),
+        service_error("20052", "不在派送范围内"),
+        httpx.Response(403, text="Forbidden"),
+    ],
+    ids=["bad-digest", "address", "http-403"],
 )
 def test_what_will_not_change_is_rejected(fake, courier, answer):
     fake.answers = [answer]

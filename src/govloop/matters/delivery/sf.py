@@ -284,6 +284,10 @@ class SfCourier:
         try:
             answer = response.json()
         except ValueError:
+            if response.status_code >= 400:  # refused at the door (an address not allowed, …)
+                raise CourierRejected(
+                    f"顺丰接口拒绝了请求（HTTP {response.status_code}）", code="courier_refused"
+                ) from None
             raise CourierUnavailable("顺丰接口的应答无法识别", code="courier_bad_answer") from None
         result = str(answer.get("apiResultCode", ""))
         if result != PLATFORM_OK:
