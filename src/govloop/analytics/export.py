@@ -1,9 +1,10 @@
 """Incremental export of the event logs from the OLTP database into the analytics store.
 
-Reads ``hall_events``, ``rating_events`` and ``work_order_events`` past the watermark in
-chunks with SQLAlchemy, joined to tickets, appointments, ratings and work orders only for
-their attributes (service day, arrival, item, department, the order's acceptance day and
-sign-for deadline …), and appends Parquet files to the store. The watermark rows
+Reads ``hall_events``, ``rating_events``, ``work_order_events`` and ``matter_events`` past
+the watermark in chunks with SQLAlchemy, joined to tickets, appointments, ratings, work
+orders and matters only for their attributes (service day, arrival, item, department, the
+order's acceptance day and sign-for deadline, the matter's promised limit …), and appends
+Parquet files to the store. The watermark rows
 change in the caller's transaction: if it rolls back, the next export first removes the
 files written past the committed watermark, so no row is ever stored twice.
 
@@ -27,10 +28,14 @@ from sqlalchemy.orm import Session
 from govloop.analytics.models import ExportWatermark
 from govloop.analytics.store import (
     CITY,
+    DELIVERY_CODES,
     DEVICE_FACTS_SCHEMA,
     HALL_EVENTS_SCHEMA,
     HALL_KIND_CODES,
     HALL_PERIODS_SCHEMA,
+    MATTER_EVENTS_SCHEMA,
+    MATTER_KIND_CODES,
+    MATTER_STATE_CODES,
     OUTCOME_CODES,
     PRIORITY_CODES,
     RATING_EVENTS_SCHEMA,
@@ -47,6 +52,7 @@ from govloop.hall import feed as hall_feed
 from govloop.hotline import feed as hotline_feed
 from govloop.ingest import feed as device_feed
 from govloop.ingest.devices import service as device_service
+from govloop.matters import feed as matter_feed
 from govloop.ratings import feed as rating_feed
 
 CHUNK = 20_000
@@ -307,6 +313,41 @@ def _export_work_order_events(
         result.rows["work_order_events"] = count
 
 
+def _export_matter_events(
+    session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
+) -> None:
+    upto = matter_feed.EVENTS.newest_id(session, settle)
+    count = 0
+    for rows in matter_feed.EVENTS.chunks(session, mark.last_id, upto, CHUNK):
+        records = []
+        for r in rows:
+            records.append(
+                {
+                    "id": r.id,
+                    "hall_id": r.hall_id or CITY,
+                    "day": _local(r.accepted_at).date(),
+                    "kind": MATTER_KIND_CODES.get(r.kind, 0),
+                    "at": _naive_utc(r.at),
+                    "local_at": _local(r.at),
+                    "matter_id": r.matter_id,
+                    "department_id": r.department_id,
+                    "item_id": r.item_id,
+                    "from_state": MATTER_STATE_CODES.get(r.from_state) if r.from_state else None,
+                    "to_state": MATTER_STATE_CODES.get(r.to_state) if r.to_state else None,
+                    "promised_due_at": _naive_utc(r.promised_due_at),
+                    "decided_at": _naive_utc(r.decided_at),
+                    "certified_at": _naive_utc(r.certified_at),
+                    "visits": r.visits,
+                    "delivery": DELIVERY_CODES.get(r.delivery_method),
+                }
+            )
+        _write(store, "matter_events", MATTER_EVENTS_SCHEMA, records, result)
+        mark.last_id = rows[-1][0]
+        count += len(rows)
+    if count:
+        result.rows["matter_events"] = count
+
+
 def _export_devices(
     session: Session, store: Store, mark: ExportWatermark, settle: float, result: ExportResult
 ) -> None:
@@ -360,9 +401,11 @@ def export_events(*, session: Session, store: Store, settle_seconds: float = 0) 
     _export_hall_events(session, store, hall_mark, settle_seconds, result)
     _export_rating_events(session, store, rating_mark, settle_seconds, result)
     _export_work_order_events(session, store, order_mark, settle_seconds, result)
+    matter_mark = _watermark(session, "matter_events")
+    _export_matter_events(session, store, matter_mark, settle_seconds, result)
     device_mark = _watermark(session, "device_events")
     _export_devices(session, store, device_mark, settle_seconds, result)
-    for mark in (hall_mark, rating_mark, order_mark, device_mark):
+    for mark in (hall_mark, rating_mark, order_mark, matter_mark, device_mark):
         mark.updated_at = now()
     session.flush()
     return result

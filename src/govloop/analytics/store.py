@@ -7,6 +7,7 @@ Layout under the data directory::
     raw/hall_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
     raw/rating_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
     raw/work_order_events/hall_id=0/month=YYYY-MM/part-<first id>.parquet
+    raw/matter_events/hall_id=H/month=YYYY-MM/part-<first id>.parquet
     facts/<relation>/hall_id=H/month=YYYY-MM/*.parquet   derived per partition (facts.py)
     facts/.built/<source>/hall_id=H/month=YYYY-MM        when a partition's facts were built
 
@@ -23,6 +24,10 @@ when it happens later (a rectification closed weeks after the rating).
 Work orders of the 12345 hotline belong to no hall: the hotline center serves the whole
 city. Their events are stored under the pseudo hall ``CITY`` (0, like ratings of matters
 outside any hall), anchored on the local day the order was accepted (受理).
+
+Matters (办件) are stored under the hall that accepted them (``CITY`` for a matter applied
+for online or pushed by a department's approval system), anchored on the local day of
+acceptance: every event of a matter, however much later, lands in that one partition.
 """
 
 from __future__ import annotations
@@ -42,7 +47,13 @@ import pyarrow.parquet as pq
 from govloop.hall.models import EventKind
 
 STORE_FORMAT = 1
-SOURCES = ("hall_events", "rating_events", "work_order_events", "device_events")
+SOURCES = (
+    "hall_events",
+    "rating_events",
+    "work_order_events",
+    "device_events",
+    "matter_events",
+)
 # device_events has no raw files: device uptime needs the state carried across partitions,
 # so the export writes the ``devices`` facts (one row per hall, device, day) directly.
 DEVICE_FACTS_SCHEMA = pa.schema(
@@ -109,6 +120,27 @@ WORK_ORDER_KIND_CODES: dict[str, int] = {
     "order.merged": 13,
     "sla.overdue": 14,
 }
+# Matter events: the kind, the states moved between and the delivery method, as codes.
+MATTER_STATE_CODES: dict[str, int] = {
+    "accepted": 1,
+    "reviewing": 2,
+    "correction": 3,
+    "granted": 4,
+    "refused": 5,
+    "certifying": 6,
+    "awaiting_pickup": 7,
+    "posted": 8,
+    "delivered": 9,
+    "picked_up": 10,
+    "returned": 11,
+}
+MATTER_KIND_CODES: dict[str, int] = {
+    **{f"matter.{state}": code for state, code in MATTER_STATE_CODES.items()},
+    "matter.delivery_chosen": 21,
+    "matter.warning": 22,
+    "matter.overdue": 23,
+}
+DELIVERY_CODES = {"pickup": 1, "post": 2}
 OUTCOME_CODES = {"done": 1, "needs_documents": 2, "referred": 3}
 # Priority of an issued ticket: 1 = citizen priority lane (绿色通道).
 PRIORITY_CODES = {
@@ -178,16 +210,40 @@ WORK_ORDER_EVENTS_SCHEMA = pa.schema(
         ("sign_due_at", TS),  # the order's sign-for deadline when the row was exported
     ]
 )
+# One row per matter event, with the matter's attributes as they were when it was exported
+# (the facts take each attribute from the matter's newest row).
+MATTER_EVENTS_SCHEMA = pa.schema(
+    [
+        ("id", pa.int64()),
+        ("hall_id", pa.int32()),  # the accepting hall; CITY: online or a department's system
+        ("day", pa.date32()),  # local day the matter was accepted (受理)
+        ("kind", pa.int8()),  # MATTER_KIND_CODES
+        ("at", TS),
+        ("local_at", TS),
+        ("matter_id", pa.int64()),
+        ("department_id", pa.int32()),
+        ("item_id", pa.int32()),
+        ("from_state", pa.int8()),  # MATTER_STATE_CODES
+        ("to_state", pa.int8()),
+        ("promised_due_at", TS),  # the promised limit (承诺时限), later by every 补正 pause
+        ("decided_at", TS),  # 准予 / 不予
+        ("certified_at", TS),  # 制证 done
+        ("visits", pa.int16()),  # 跑动次数 so far
+        ("delivery", pa.int8()),  # DELIVERY_CODES: the method chosen
+    ]
+)
 SCHEMAS = {
     "hall_events": HALL_EVENTS_SCHEMA,
     "rating_events": RATING_EVENTS_SCHEMA,
     "work_order_events": WORK_ORDER_EVENTS_SCHEMA,
+    "matter_events": MATTER_EVENTS_SCHEMA,
 }
 # Fact relations derived from each raw source.
 FACT_RELATIONS = {
     "hall_events": ("visits", "sessions", "appointments", "visit_cube"),
     "rating_events": ("ratings",),
     "work_order_events": ("work_orders",),
+    "matter_events": ("matters",),
 }
 
 HALLS_SCHEMA = pa.schema(

@@ -27,11 +27,25 @@ meaning of every measure, so they are spelled out:
   return is a 退单 request by the unit within the dispatch, whatever the decision. The
   rating (一事一评) is joined when the facts are read, from the city's rating facts, so a
   rating excluded on appeal never counts.
+* matters (view ``mev``, matter events of one hall) — one row per matter (办件), on the
+  day it was accepted, with the department, item, trips (跑动次数) and promised limit of
+  its newest row. *Decided* (办结) — 准予 or 不予 made (``decided_at``); a matter returned
+  to the applicant (退回) or still open is not. *On time* — decided no later than the
+  promised limit as it stands, which every finished 补正 pause moved later by its working
+  days; a matter whose item has no promised limit is decided but not *timed*. *Finished*
+  — its result reached the applicant: 已送达 (by post) or 已领取 (at a window). *Ready* —
+  the first move to 待领取 or 已寄出 (制证 done, or the refusal written); *handed over* —
+  the move to 已送达 or 已领取; the days between are calendar days.
 """
 
 from __future__ import annotations
 
-from govloop.analytics.store import RATING_KIND_CODES, WORK_ORDER_KIND_CODES, K
+from govloop.analytics.store import (
+    MATTER_STATE_CODES,
+    RATING_KIND_CODES,
+    WORK_ORDER_KIND_CODES,
+    K,
+)
 from govloop.indicators.measures import MEASURES
 
 _HANDLED = ", ".join(str(K[k]) for k in ("CALLED", "RECALLED", "STARTED", "FINISHED", "NO_SHOW"))
@@ -208,6 +222,33 @@ SELECT d.hall_id, d.day, d.order_id, d.dispatch_id, d.department_id,
 FROM d JOIN o USING (order_id) LEFT JOIN p USING (dispatch_id)
 """
 
+_MS = MATTER_STATE_CODES
+MATTERS_SQL = f"""
+WITH m AS (
+  SELECT matter_id, any_value(hall_id) AS hall_id, any_value(day) AS day,
+    arg_max(department_id, id) AS department_id,
+    arg_max(item_id, id) AS item_id,
+    arg_max(promised_due_at, id) AS promised_due_at,
+    arg_max(decided_at, id) AS decided_at,
+    arg_max(visits, id) AS visits,
+    arg_max(to_state, id) AS state,
+    min("at") FILTER (WHERE to_state IN ({_MS["awaiting_pickup"]}, {_MS["posted"]}))
+      AS ready_at,
+    max("at") FILTER (WHERE to_state IN ({_MS["delivered"]}, {_MS["picked_up"]}))
+      AS handed_at
+  FROM mev GROUP BY matter_id
+)
+SELECT hall_id, day, matter_id, department_id, item_id,
+  decided_at IS NOT NULL AS decided,
+  decided_at IS NOT NULL AND promised_due_at IS NOT NULL AS timed,
+  coalesce(decided_at <= promised_due_at, false) AS on_time,
+  coalesce(state IN ({_MS["delivered"]}, {_MS["picked_up"]}), false) AS finished,
+  coalesce(state = {_MS["delivered"]}, false) AS by_post,
+  CAST(coalesce(visits, 0) AS INTEGER) AS visits,
+  epoch(handed_at - ready_at) / 86400.0 AS ready_to_hand_days
+FROM m
+"""
+
 # City-wide facts as one hall sees them: the rows of the departments offering items at
 # the hall's windows, relabelled with the hall's id, with the order's rating level when
 # the rating still counts. {facts}, {columns} (the facts' columns but hall_id, as w.<name>),
@@ -241,12 +282,18 @@ FACTS_SQL = {
     "appointments": ("ev", APPOINTMENTS_SQL),
     "ratings": ("rev", RATINGS_SQL),
     "work_orders": ("wev", WORK_ORDERS_SQL),
+    "matters": ("mev", MATTERS_SQL),
 }
 # Relations whose facts the export writes directly, without raw rows: device uptime needs
 # each device's state carried across partitions (see export.py and ingest/devices.py).
 EXPORTED_FACTS = frozenset({"devices"})
 # The raw view each source is read through when its facts are built.
-SOURCE_VIEWS = {"hall_events": "ev", "rating_events": "rev", "work_order_events": "wev"}
+SOURCE_VIEWS = {
+    "hall_events": "ev",
+    "rating_events": "rev",
+    "work_order_events": "wev",
+    "matter_events": "mev",
+}
 # How city-wide relations are read for a set of halls.
 CITY_READ_SQL = {"work_orders": WORK_ORDERS_READ_SQL}
 

@@ -14,7 +14,10 @@ event log:
   was online and the seconds it should have been (the hall's opening hours), written by the
   export from the device registry's ``device_events``;
 * ``work_orders`` — one row per dispatch (派单 / 改派) of a 12345 work order to a lead unit
-  (from ``work_order_events``), counted on the day the order was accepted (see facts.py).
+  (from ``work_order_events``), counted on the day the order was accepted (see facts.py);
+* ``matters`` — one row per matter (办件) accepted at the hall (from ``matter_events``),
+  counted on the day it was accepted, with its decision, trips and delivery (see facts.py).
+  A matter applied for online or pushed by a department's system belongs to no hall.
 
 Each relation knows the objects it can be grouped by and whether it has a 30-minute slot.
 
@@ -60,6 +63,7 @@ RELATIONS: dict[str, Relation] = {
         ),
         Relation("devices", "device_events", frozenset({"hall", "device"}), False),
         Relation("work_orders", "work_order_events", frozenset({"department"}), False, True),
+        Relation("matters", "matter_events", frozenset({"hall", "department", "item"}), False),
     )
 }
 
@@ -338,6 +342,62 @@ MEASURES: dict[str, Measure] = {
             "work_orders",
             "sum(handle_days) FILTER (WHERE current AND closed)",
             "days from acceptance to closing of the closed orders",
+        ),
+        # --- matters (one row per matter, on its day of acceptance; see facts.py) --------
+        _m("matters", "matters", "count(*)", "matters accepted (受理)"),
+        _m(
+            "matters_decided",
+            "matters",
+            "count(*) FILTER (WHERE decided)",
+            "matters decided (办结: 准予 or 不予)",
+        ),
+        _m(
+            "matters_decided_timed",
+            "matters",
+            "count(*) FILTER (WHERE timed)",
+            "matters decided that have a promised limit (承诺时限)",
+        ),
+        _m(
+            "matters_on_time",
+            "matters",
+            "count(*) FILTER (WHERE timed AND on_time)",
+            "matters decided by their promised limit (补正 pauses not counted)",
+        ),
+        _m(
+            "matters_finished",
+            "matters",
+            "count(*) FILTER (WHERE finished)",
+            "matters whose result reached the applicant (已送达 or 已领取)",
+        ),
+        _m(
+            "matters_visits_sum",
+            "matters",
+            "sum(visits) FILTER (WHERE finished)",
+            "trips (跑动次数) of the finished matters",
+        ),
+        _m(
+            "matters_one_trip",
+            "matters",
+            "count(*) FILTER (WHERE finished AND visits <= 1)",
+            "finished matters with no trip or one (最多跑一次)",
+        ),
+        _m(
+            "matters_by_post",
+            "matters",
+            "count(*) FILTER (WHERE finished AND by_post)",
+            "finished matters whose result was delivered by post (已送达)",
+        ),
+        _m(
+            "matters_handed_over",
+            "matters",
+            "count(ready_to_hand_days) FILTER (WHERE finished)",
+            "finished matters with a moment the result was ready (制证 done)",
+        ),
+        _m(
+            "matters_ready_to_hand_days_sum",
+            "matters",
+            "sum(ready_to_hand_days) FILTER (WHERE finished)",
+            "days from the result ready (制证 done) to delivered or collected",
         ),
         # --- devices (from the device registry, ingest/devices.py) --------------------------
         _m("device_up_s", "devices", "sum(up_s)", "seconds devices were up"),

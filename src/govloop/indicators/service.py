@@ -306,11 +306,14 @@ def _distinct_days(con: duckdb.DuckDBPyConnection, files: list[str]) -> set[date
 
 
 def _store_days(store: Store, hall_ids: Sequence[int]) -> dict[int, set[date]]:
-    """Days with events per hall; the hotline's (city-wide) days count for every hall."""
+    """Days with events per hall (its tickets and the matters it accepted); the hotline's
+    (city-wide) days count for every hall."""
     days: dict[int, set[date]] = defaultdict(set)
     with duckdb.connect() as con:
-        for hall_id in store.halls("hall_events"):
-            days[hall_id].update(_distinct_days(con, store.files("hall_events", hall_id)))
+        for source in ("hall_events", "matter_events"):
+            for hall_id in store.halls(source):
+                if hall_id != CITY:
+                    days[hall_id].update(_distinct_days(con, store.files(source, hall_id)))
         city = _distinct_days(con, store.files("work_order_events", CITY))
     if city:
         for hall_id in hall_ids:

@@ -1,0 +1,153 @@
+"""The matter indicators (承诺时限内办结率, 跑动次数, 邮寄送达占比, 制证到送达天数) from the
+matters' event feed through the analytics store and the DuckDB engine, against figures
+worked out by hand (tests/matters/indicator_scenario.py), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from govloop.analytics.store import CITY, Store
+from govloop.core.clock import frozen
+from govloop.core.db import unit_of_work
+from govloop.core.models import User
+from govloop.hall.models import ServiceItem
+from govloop.indicators import results, service
+from govloop.matters import deadlines
+from govloop.matters.delivery import registry
+from govloop.matters.models import Matter, MatterSource, MatterState
+from govloop.matters.service import Applicant, open_matter
+from govloop.org.models import Department
+from tests.matters.indicator_scenario import (
+    FIGURES,
+    MATTER_CODES,
+    Steps,
+    build_matters,
+    local,
+)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    path = tmp_path / "data"
+    monkeypatch.setenv("GOVLOOP_DATA_DIR", str(path))
+    registry.install(None)  # the simulator keeps its state under this data directory
+    yield path
+    registry.install(None)
+
+
+@pytest.fixture
+def matters(db, data_dir):
+    numbers = build_matters()
+    with frozen(local(10, 16, 9)), unit_of_work() as s:
+        report = service.refresh(session=s)
+    assert report.exported["matter_events"] > 0
+    return numbers
+
+
+def scores(kind: str, period: str = "2026-09") -> dict[int, dict[str, float | None]]:
+    with unit_of_work() as s:
+        out = results.scores(session=s, hall_code="H1", object_kind=kind, period_text=period)
+    return {o.object_id: {i.code: i.value for i in o.indicators} for o in out.objects}
+
+
+def ids(model, codes):
+    with unit_of_work() as s:
+        return {c: s.scalar(select(model.id).where(model.code == c)) for c in codes}
+
+
+def test_the_scenario_is_what_the_figures_assume(matters):
+    """The workflow did what the hand computation relies on (holidays, the pause)."""
+    with unit_of_work() as s:
+        got = {n: s.scalar(select(Matter).where(Matter.number == v)) for n, v in matters.items()}
+    states = {n: m.state for n, m in got.items()}
+    assert states == {
+        "M1": MatterState.PICKED_UP,
+        "M2": MatterState.DELIVERED,
+        "M3": MatterState.PICKED_UP,
+        "M4": MatterState.PICKED_UP,
+        "M5": MatterState.REVIEWING,
+        "M6": MatterState.PICKED_UP,
+        "M7": MatterState.RETURNED,
+    }
+    # SB01: 5 working days across National Day (10-10 is a 调休 working day)
+    assert got["M1"].promised_due_at == local(10, 11, 0)
+    assert got["M1"].decided_at < got["M1"].promised_due_at < got["M3"].decided_at
+    # M4: 5 working days stood still for 补正, so it is due five working days later
+    assert got["M4"].paused_workdays == 5
+    assert got["M4"].promised_due_at == local(10, 17, 0)
+    assert deadlines.due_after(got["M4"].accepted_at, 5).at < got["M4"].decided_at
+    assert [got[n].visits for n in ("M1", "M2", "M3", "M4", "M6", "M7")] == [2, 1, 2, 3, 2, 1]
+
+
+def test_hall_figures(matters):
+    hall_id = next(iter(scores("hall")))
+    got = scores("hall")[hall_id]
+    for code, want in FIGURES[("hall", "H1")].items():
+        assert got[code] == pytest.approx(want), code
+
+
+def test_item_and_department_figures(matters):
+    items = scores("item")
+    depts = scores("department")
+    item_ids = ids(ServiceItem, ["SB01", "GS01"])
+    dept_ids = ids(Department, ["D1", "D2"])
+    for item, dept in (("SB01", "D1"), ("GS01", "D2")):
+        for code, want in FIGURES[("item", item)].items():
+            assert items[item_ids[item]][code] == pytest.approx(want), (item, code)
+            # one item per department here: the department's figures are the item's
+            assert depts[dept_ids[dept]][code] == pytest.approx(want), (dept, code)
+
+
+def test_matter_indicators_apply_to_hall_department_and_item_only(matters):
+    windows = scores("window")
+    assert windows, "the windows have ticket figures"
+    for row in windows.values():
+        assert not set(MATTER_CODES) & set(row)
+
+
+def admin() -> User:
+    with unit_of_work() as s:
+        return s.scalars(select(User).where(User.username == "admin")).one()
+
+
+def test_a_later_event_changes_the_figures_of_the_acceptance_month(matters):
+    """M5, accepted in September, decided in October: September's rate is recomputed by
+    the next refresh (its partition is rebuilt), and nothing lands in October."""
+    with frozen(local(10, 20, 10)) as clock:
+        Steps(clock, admin())(local(10, 20, 10), matters["M5"], "decide", granted=True, note="")
+        with unit_of_work() as s:
+            report = service.refresh(session=s)
+    assert report.exported["matter_events"] == 1
+    hall = next(iter(scores("hall").values()))
+    # decided with a limit: 6; on time: the same 4 (M5 was due at the end of 10-08)
+    assert hall["matter_on_time_rate"] == pytest.approx(4 / 6)
+    # M5 is not finished: the trip and delivery figures are unchanged
+    assert hall["matter_visits_mean"] == pytest.approx(2.0)
+    assert hall["matter_post_share"] == pytest.approx(1 / 5)
+    for row in scores("hall", "2026-10").values():
+        assert all(row.get(code) is None for code in MATTER_CODES)
+
+
+def test_matters_of_no_hall_are_stored_city_wide(matters, data_dir):
+    """An online application (no hall) is stored under CITY and changes no hall's figures."""
+    with frozen(local(9, 28, 16)), unit_of_work() as s:
+        item = s.scalars(select(ServiceItem).where(ServiceItem.code == "SB01")).one()
+        online = open_matter(
+            session=s,
+            item=item,
+            applicant=Applicant(name="李四", phone="13900139000"),
+            source=MatterSource.ONLINE,
+            actor=None,
+        )
+        assert online.visits == 0 and online.hall_id is None
+    with frozen(local(10, 16, 10)), unit_of_work() as s:
+        assert service.refresh(session=s).exported["matter_events"] == 1
+    store = Store(data_dir)
+    with unit_of_work() as s:
+        hall_id = s.scalar(select(Matter.hall_id).where(Matter.number == matters["M1"]))
+    assert store.halls("matter_events") == [CITY, hall_id]
+    assert store.files("matter_events", CITY)
+    hall = next(iter(scores("hall").values()))
+    for code, want in FIGURES[("hall", "H1")].items():
+        assert hall[code] == pytest.approx(want), code
