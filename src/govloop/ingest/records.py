@@ -3,6 +3,7 @@ their lineage, never the ORM objects."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from govloop.core.clock import now
 from govloop.ingest.models import DeadLetter, IngestedRecord, IngestRun, Source
 
 
@@ -26,6 +28,8 @@ class StoredRecord:
     file_name: str | None
     row_number: int | None
     changes: dict[str, Any]
+    source_id: int | None = None
+    run_id: int | None = None
 
 
 def iter_records(
@@ -73,7 +77,32 @@ def _stored(record: IngestedRecord, key: str, department: str | None) -> StoredR
         file_name=record.file_name,
         row_number=record.row_number,
         changes=dict(record.changes or {}),
+        source_id=record.source_id,
+        run_id=record.run_id,
     )
+
+
+def refuse_stored(*, session: Session, record: StoredRecord, reason_code: str, reason: str) -> int:
+    """A stored record its consumer could not use (an unknown code, a change the consuming
+    domain forbids) becomes an open dead letter with the record's lineage (source, run,
+    file, row) and its payload as the raw row; returns the dead letter's id. The record
+    stays stored: the run's counts describe what the pipeline did with each row."""
+    dead = DeadLetter(
+        source_key=record.source_key[:64],
+        source_id=record.source_id,
+        run_id=record.run_id,
+        file_name=record.file_name,
+        row_number=record.row_number,
+        raw=json.dumps(record.payload, ensure_ascii=False, default=str),
+        reason_code=reason_code[:32],
+        reason=reason[:1000],
+        status="open",
+        created_at=now(),
+        history=[],
+    )
+    session.add(dead)
+    session.flush()
+    return dead.id
 
 
 def delivery_counts(*, session: Session, source_key: str) -> dict[str, int]:

@@ -6,10 +6,17 @@ from __future__ import annotations
 import contextlib
 import re
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from govloop.core.clock import local_tz
 
@@ -101,6 +108,140 @@ class ProjectRecord(RecordSchema):
     updated_at: datetime | None = None
 
 
+# 办件 state words of departments' approval systems → the matters domain's state codes.
+# The record keeps the word as sent; the matters consumer maps it (matters/ingest_consumer).
+MATTER_STATE_WORDS: dict[str, str] = {
+    **dict.fromkeys(("受理", "已受理", "收件", "已收件"), "accepted"),
+    **dict.fromkeys(("审查", "审查中", "审核", "审核中", "审批", "审批中", "办理中"), "reviewing"),
+    **dict.fromkeys(("补正", "待补正", "补齐补正", "补正告知"), "correction"),
+    **dict.fromkeys(("准予", "准予许可", "批准", "同意", "办结", "已办结"), "granted"),
+    **dict.fromkeys(("不予", "不予许可", "不批准", "不予批准", "不同意"), "refused"),
+    **dict.fromkeys(("制证", "制证中"), "certifying"),
+    **dict.fromkeys(("待领取", "待领证", "可领取"), "awaiting_pickup"),
+    **dict.fromkeys(("已寄出", "已邮寄", "寄出"), "posted"),
+    **dict.fromkeys(("已送达", "已签收"), "delivered"),
+    **dict.fromkeys(("已领取", "已领证"), "picked_up"),
+    **dict.fromkeys(("退回", "已退回", "不予受理", "退件", "撤件", "撤回"), "returned"),
+}
+# 决定结果 when a record's state lies past the decision (待领取, 已寄出, …)
+MATTER_RESULT_WORDS: dict[str, str] = {
+    **dict.fromkeys(("准予", "准予许可", "批准", "同意"), "granted"),
+    **dict.fromkeys(("不予", "不予许可", "不批准", "不予批准", "不同意"), "refused"),
+}
+MATTER_DELIVERY_WORDS: dict[str, str] = {
+    **dict.fromkeys(("邮寄", "快递", "寄递", "EMS", "post"), "post"),
+    **dict.fromkeys(("自取", "窗口领取", "现场领取", "自领", "pickup"), "pickup"),
+}
+# in the order a matter normally passes them: the tie-break of records at the same moment
+MATTER_STATE_ORDER = (
+    "accepted",
+    "reviewing",
+    "correction",
+    "granted",
+    "refused",
+    "certifying",
+    "awaiting_pickup",
+    "posted",
+    "delivered",
+    "picked_up",
+    "returned",
+)
+_DECIDED = frozenset(MATTER_STATE_ORDER[3:10])
+_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
+_LIST_SEPARATORS = re.compile(r"[、,，;；\n]")
+
+
+def _word(value: str, words: dict[str, str], what: str) -> str:
+    if value not in words:
+        raise ValueError(f"未知的{what}“{value}”（可用：{'、'.join(words)}）")
+    return value
+
+
+class MatterRecord(RecordSchema):
+    """A matter (办件) as a department's approval system reports it: one record per state
+    it reached (or a snapshot of its current state). The first record of an 办件编号 opens
+    the matter in govloop, later ones move it (matters/ingest_consumer.py).
+
+    ``record_id`` is the system's id of this record; when absent it is
+    ``<办件编号>:<STATE CODE>:<state time, UTC>``, so the same report sent twice is one record.
+    ``state_at`` (when the matter reached the state) defaults to ``decided_at`` for a state
+    at or past the decision, else to ``accepted_at``.
+    """
+
+    record_id: str | None = Field(default=None, min_length=1, max_length=128)
+    external_ref: str = Field(min_length=1, max_length=64)
+    item_code: str = Field(min_length=1, max_length=32)
+    applicant_name: str = Field(min_length=1, max_length=100)
+    applicant_phone: str = Field(min_length=1, max_length=20)
+    accepted_at: datetime
+    state: str = Field(min_length=1, max_length=16)
+    state_at: datetime | None = None
+    decided_at: datetime | None = None
+    result: str | None = Field(default=None, max_length=16)
+    department_code: str | None = Field(default=None, max_length=32)
+    hall_code: str | None = Field(default=None, max_length=32)
+    materials: list[str] | None = Field(default=None, max_length=40)
+    correction_materials: list[str] | None = Field(default=None, max_length=40)
+    note: str | None = Field(default=None, max_length=1000)
+    delivery_method: str | None = Field(default=None, max_length=16)
+    delivery_name: str | None = Field(default=None, max_length=100)
+    delivery_phone: str | None = Field(default=None, max_length=20)
+    delivery_address: str | None = Field(default=None, max_length=300)
+
+    @field_validator("accepted_at", "state_at", "decided_at")
+    @classmethod
+    def _tz(cls, value: datetime | None) -> datetime | None:
+        return _local_aware(value) if value is not None else None
+
+    @field_validator("applicant_phone", "delivery_phone")
+    @classmethod
+    def _mobile(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        digits = re.sub(r"[\s-]", "", value)
+        digits = digits[3:] if digits.startswith("+86") else digits
+        digits = digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+        if not _MOBILE.match(digits):
+            raise ValueError(f"“{value}”不是有效的 11 位手机号")
+        return digits
+
+    @field_validator("state")
+    @classmethod
+    def _state(cls, value: str) -> str:
+        return _word(value, MATTER_STATE_WORDS, "办件状态")
+
+    @field_validator("result")
+    @classmethod
+    def _result(cls, value: str | None) -> str | None:
+        return None if value is None else _word(value, MATTER_RESULT_WORDS, "决定结果")
+
+    @field_validator("delivery_method")
+    @classmethod
+    def _delivery(cls, value: str | None) -> str | None:
+        return None if value is None else _word(value, MATTER_DELIVERY_WORDS, "领取方式")
+
+    @field_validator("materials", "correction_materials", mode="before")
+    @classmethod
+    def _list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # a file's cell: 身份证、申请表
+            return [p.strip() for p in _LIST_SEPARATORS.split(value) if p.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _derived(self) -> MatterRecord:
+        code = MATTER_STATE_WORDS[self.state]
+        if self.state_at is None:
+            decided = code in _DECIDED and self.decided_at is not None
+            self.state_at = self.decided_at if decided else self.accepted_at
+        if self.record_id is None:
+            assert self.state_at is not None
+            at = self.state_at.astimezone(UTC)
+            # in the identifier's normal form (upper case): sent again with the derived id
+            # (a replayed dead letter), it is the same record
+            self.record_id = f"{self.external_ref}:{code.upper()}:{at:%Y%m%dT%H%M%S}"
+        return self
+
+
 # schema name → (model, id field, time field)
 SCHEMAS: dict[str, tuple[type[RecordSchema], str, str | None]] = {
     "hall_event": (HallEventRecord, "event_id", "occurred_at"),
@@ -108,6 +249,7 @@ SCHEMAS: dict[str, tuple[type[RecordSchema], str, str | None]] = {
     "person_record": (PersonRecord, "record_id", "updated_at"),
     "enterprise_record": (EnterpriseRecord, "record_id", "updated_at"),
     "project_record": (ProjectRecord, "record_id", "updated_at"),
+    "matter_record": (MatterRecord, "record_id", "state_at"),
 }
 
 # Identifier-like fields: full-width characters and inner spaces are normalized, and recorded.
@@ -125,11 +267,17 @@ IDENTIFIER_FIELDS = frozenset(
         "item_code",
         "hall_code",
         "device_code",
+        "external_ref",
+        "applicant_phone",
+        "delivery_phone",
+        "department_code",
     }
 )
 
 
-DATE_FIELDS = frozenset({"birth_date", "updated_at", "occurred_at"})
+DATE_FIELDS = frozenset(
+    {"birth_date", "updated_at", "occurred_at", "accepted_at", "state_at", "decided_at"}
+)
 # GB/T 2261.1 codes sex as 1 / 2; departments also write 男 / 女
 SEX_CODES = {"M": "M", "F": "F", "男": "M", "女": "F", "1": "M", "2": "F", "m": "M", "f": "F"}
 
@@ -216,6 +364,22 @@ FIELD_NAMES = {
     "project_code": "项目代码",
     "enterprise_credit_code": "建设单位信用代码",
     "updated_at": "更新时间",
+    "external_ref": "办件编号",
+    "applicant_name": "申请人",
+    "applicant_phone": "申请人手机号",
+    "accepted_at": "受理时间",
+    "state": "办件状态",
+    "state_at": "状态时间",
+    "decided_at": "办结时间",
+    "result": "决定结果",
+    "department_code": "部门编码",
+    "materials": "收取材料",
+    "correction_materials": "补正材料",
+    "note": "办理意见",
+    "delivery_method": "领取方式",
+    "delivery_name": "收件人",
+    "delivery_phone": "收件人手机号",
+    "delivery_address": "邮寄地址",
 }
 # pydantic's error types in words; ctx fills the placeholders
 PROBLEMS = {
@@ -236,6 +400,9 @@ PROBLEMS = {
     "datetime_type": "不是有效的时间",
     "literal_error": "应为以下之一：{expected}",
     "dict_type": "应为键值对象",
+    "list_type": "应为列表",
+    "too_long": "最多 {max_length} 项",
+    "value_error": "{error}",
 }
 
 
