@@ -100,7 +100,13 @@ def issue_ticket(
     hall = _hall(session, hall_code)
     item = service.get_item(session=session, code=body.item_code)
     ticket = service.issue_ticket(
-        session=session, hall=hall, item=item, priority=body.priority, channel="api"
+        session=session,
+        hall=hall,
+        item=item,
+        priority=body.priority,
+        channel="api",
+        notify_phone=body.notify_phone,
+        notify_ahead=body.notify_ahead,
     )
     # The caller took the ticket: the reply carries its secret link.
     return idem.remember(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from govloop.core import calendar
 from govloop.core.clock import local_tz, now, to_local
 from govloop.core.errors import BadRequest, Conflict, NotFound, RuleViolation
+from govloop.hall import notifications as hall_notifications
 from govloop.hall.models import (
     Appointment,
     AppointmentQuota,
@@ -161,6 +162,7 @@ def book(
         item_id=item.id,
         detail={"day": day.isoformat(), "slot": f"{quota.slot_start:%H:%M}"},
     )
+    hall_notifications.appointment_booked(session=session, appointment=appointment)
     return appointment
 
 

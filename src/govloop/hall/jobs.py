@@ -1,4 +1,5 @@
-"""Timed hall duties: missed appointments, and closing the queue at closing time.
+"""Timed hall duties: missed appointments, reminders of tomorrow's appointments, and closing
+the queue at closing time.
 
 Run by the web application's background loop every ``JOB_INTERVAL_S`` and by
 `govloop hall run-jobs` (for cron on installations that prefer it).
@@ -17,6 +18,7 @@ from govloop.core.clock import now, to_local
 from govloop.core.models import User
 from govloop.hall import appointments
 from govloop.hall import day_close as hall_day_close
+from govloop.hall import notifications as hall_notifications
 from govloop.hall.models import Ticket, TicketStatus
 from govloop.org.models import Hall
 
@@ -49,6 +51,7 @@ def run_due_jobs(
     local = to_local(moment)
     report: dict[str, Any] = {"hall": hall.code, "missed": [], "closed": {}}
     report["missed"] = appointments.sweep_missed(session=session, hall=hall, at=moment)
+    report["reminded"] = hall_notifications.remind_tomorrow(session=session, hall=hall, at=moment)
     for day in _days_with_waiting(session, hall):
         past = day < local.date()
         after_hours = day == local.date() and hall.enforce_hours and local.time() >= hall.closes_at

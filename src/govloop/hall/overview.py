@@ -15,6 +15,7 @@ from govloop.core.models import User
 from govloop.hall import repository as repo
 from govloop.hall import snapshot_cache
 from govloop.hall.models import EventKind, HallEvent, ServiceItem, Ticket, TicketStatus, Window
+from govloop.hall.notifications import masked_phone
 from govloop.hall.service import service_day
 from govloop.hall.waits import TicketPosition, ahead_per_item, estimate_wait
 from govloop.org import service as org_service
@@ -256,6 +257,14 @@ def ticket_card(
         "recall_count": ticket.recall_count,
         "no_show_count": ticket.no_show_count,
         "waited_minutes": _minutes_between(ticket.arrived_at, ticket.called_at or now()),
+        # 到号提醒, for the ticket's holder only: the phone masked, at how many ahead
+        "turn_notify": {
+            "phone": masked_phone(ticket.notify_phone),
+            "ahead": ticket.notify_ahead,
+            "sent": ticket.turn_notified_at is not None,
+        }
+        if holder and ticket.notify_phone
+        else None,
     }
     if position is not None:
         card.update(

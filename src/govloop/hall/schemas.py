@@ -15,6 +15,9 @@ from govloop.hall.waits import TicketPosition
 class IssueTicketIn(BaseModel):
     item_code: str = Field(min_length=1, max_length=32)
     priority: PriorityCategory | None = None
+    # 到号提醒: an SMS to this mobile when ``notify_ahead`` (default 3) or fewer are ahead
+    notify_phone: str | None = Field(default=None, max_length=20)
+    notify_ahead: int | None = Field(default=None, ge=1, le=10)
 
 
 class FinishIn(BaseModel):

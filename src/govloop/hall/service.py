@@ -20,6 +20,7 @@ from govloop.core.clock import now, to_local
 from govloop.core.errors import BadRequest, NotFound, RuleViolation
 from govloop.core.events import touch
 from govloop.core.models import User
+from govloop.hall import notifications as hall_notifications
 from govloop.hall import repository as repo
 from govloop.hall import waits as hall_waits
 from govloop.hall.models import (
@@ -180,10 +181,15 @@ def issue_ticket(
     arrived_at: datetime | None = None,
     appointment_id: int | None = None,
     check_hours: bool = True,
+    notify_phone: str | None = None,
+    notify_ahead: int | None = None,
 ) -> Ticket:
-    """取号: number the ticket, rank it by the priority rule and estimate its wait."""
+    """取号: number the ticket, rank it by the priority rule and estimate its wait.
+    ``notify_phone``: the citizen asks for an SMS when ``notify_ahead`` (default 3) or
+    fewer are ahead (到号提醒, see ``hall/notifications.py``)."""
     if priority is not None and priority not in {p.value for p in PriorityCategory}:
         raise BadRequest(f"未知的优先类别：{priority}", code="unknown_priority")
+    notify_phone, notify_ahead = hall_notifications.clean_turn_request(notify_phone, notify_ahead)
     moment = now()
     if check_hours:
         check_open(hall, moment)
@@ -205,6 +211,8 @@ def issue_ticket(
         appointment_id=appointment_id,
         recall_count=0,
         no_show_count=0,
+        notify_phone=notify_phone,
+        notify_ahead=notify_ahead,
     )
     session.add(ticket)
     session.flush()

@@ -27,13 +27,14 @@
 
   document.querySelectorAll("[data-keypad]").forEach(function (pad) {
     var input = document.querySelector(pad.dataset.keypad);
+    var max = parseInt(pad.dataset.max || "16", 10);
     pad.addEventListener("click", function (e) {
       var key = e.target.closest("[data-key]");
       if (!key || !input) return;
       var k = key.dataset.key;
       if (k === "back") input.value = input.value.slice(0, -1);
       else if (k === "clear") input.value = "";
-      else if (input.value.length < 16) input.value += k;
+      else if (input.value.length < max) input.value += k;
     });
   });
 
@@ -44,6 +45,8 @@
     if (timer) window.clearInterval(timer);
     timer = null;
     document.querySelectorAll("form[data-opens-slip]").forEach(function (f) { f.reset(); });
+    // the next citizen never sees the phone number the last one left
+    document.querySelectorAll("[data-turn-notify]").forEach(function (d) { d.open = false; });
   }
 
   function openSlip() {
