@@ -32,6 +32,7 @@ class Channel(enum.StrEnum):
     H5 = "h5"  # mobile H5 page
     EMAIL = "email"  # imported mailbox
     OPEN311 = "open311"  # GeoReport v2 API
+    SMS = "sms"  # a text to the center's number (notify.inbound → hotline/orders/sms_inbound.py)
 
 
 class OrderType(enum.StrEnum):

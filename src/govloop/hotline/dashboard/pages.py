@@ -35,6 +35,7 @@ LABELS: dict[str, dict[str, str]] = {
         "h5": N_("Mobile H5"),
         "email": N_("Email"),
         "open311": N_("Open311"),
+        "sms": N_("SMS"),
     },
     "type": {
         "enquiry": N_("Enquiry"),

@@ -25,7 +25,7 @@ from govloop.hotline.models import (
     Urgency,
     WorkOrder,
 )
-from govloop.hotline.orders import directory, journal, routing
+from govloop.hotline.orders import directory, journal, notifications, routing
 from govloop.hotline.orders.sla import local_day
 
 TITLE_MAX = 100
@@ -231,6 +231,7 @@ def create_order(
         suggestion=suggestion.category_code if suggestion else None,
         confidence=suggestion.confidence if suggestion else None,
     )
+    notifications.order_accepted(session=session, order=order)
     return order
 
 
@@ -306,4 +307,5 @@ def answer_directly(
         session, order, "order.answered_directly", actor=actor, kb_article_id=kb_article_id
     )
     journal.record(session, order, "order.closed", actor=actor, direct=True)
+    notifications.order_replied(session=session, order=order)
     return order

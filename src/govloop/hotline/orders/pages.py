@@ -74,6 +74,7 @@ LABELS: dict[str, dict[str, str]] = {
         "h5": N_("Mobile H5"),
         "email": N_("Email"),
         "open311": N_("Open311"),
+        "sms": N_("SMS"),
     },
     "urgency": {"normal": N_("Normal"), "urgent": N_("Urgent")},
     "clock": {

@@ -26,7 +26,7 @@ from govloop.hotline.models import (
     OrderStatus,
     WorkOrder,
 )
-from govloop.hotline.orders import journal, sla
+from govloop.hotline.orders import journal, notifications, sla
 from govloop.hotline.orders.intake import ANSWER_MAX, MOBILE, clean_text
 from govloop.org.models import Department
 from govloop.ratings import service as ratings
@@ -121,18 +121,18 @@ def dispatch(
     for old in live_assignments(session, order):
         old.status = AssignmentStatus.WITHDRAWN
         old.ended_at = moment
-    for department, role in [(lead, AssignmentRole.LEAD)] + [
-        (a, AssignmentRole.ASSIST) for a in assists
-    ]:
-        session.add(
-            Assignment(
-                order_id=order.id,
-                department_id=department.id,
-                role=role,
-                dispatched_at=moment,
-                dispatched_by=actor.id,
-            )
+    parts = [
+        Assignment(
+            order_id=order.id,
+            department_id=department.id,
+            role=role,
+            dispatched_at=moment,
+            dispatched_by=actor.id,
         )
+        for department, role in [(lead, AssignmentRole.LEAD)]
+        + [(a, AssignmentRole.ASSIST) for a in assists]
+    ]
+    session.add_all(parts)
     limit = sla.limit_for(
         session=session,
         order_type=order.order_type,
@@ -159,6 +159,8 @@ def dispatch(
         note=comment,
         followed_suggestion=order.suggested_department_id == lead.id,
     )
+    session.flush()  # the parts' ids name the messages to their units
+    notifications.order_dispatched(session=session, order=order, assignments=parts)
     if redispatch:
         _release_access(session, order)  # 改派: the former units lose access now
     return order
@@ -334,6 +336,7 @@ def close(
         assignment.ended_at = moment
     clock = sla.handling_clock(order, moment)
     journal.record(session, order, "order.closed", actor=actor, on_time=not clock.overdue)
+    notifications.order_replied(session=session, order=order)
     _release_access(session, order)
     return order
 
@@ -425,7 +428,8 @@ def _rate(session: Session, order: WorkOrder, *, level: int, comment: str, chann
 
 def sweep_deadlines(*, session: Session, at: datetime | None = None) -> dict[str, int]:
     """Record, once per order, that its time limit is close (``sla.warning``) or has passed
-    (``sla.overdue``); the dashboards and the supervision list read these events."""
+    (``sla.overdue``); the dashboards and the supervision list read these events. A warning
+    also tells the lead unit's members by SMS (``staff_due_soon``)."""
     moment = at or now()
     counts = {"warning": 0, "overdue": 0}
     open_orders = session.scalars(
@@ -443,6 +447,8 @@ def sweep_deadlines(*, session: Session, at: datetime | None = None) -> dict[str
         if kind is None or (order.id, f"sla.{kind}") in seen:
             continue
         journal.record(session, order, f"sla.{kind}", actor=None, department_id=order.department_id)
+        if kind == "warning":  # the lead unit's members are told, once per deadline
+            notifications.order_due_soon(session=session, order=order)
         counts[kind] += 1
     return counts
 
