@@ -434,3 +434,58 @@ def test_impossible_walks_are_refused(start, target, decision, code):
     with pytest.raises(Refused) as exc:
         plan(start, target, decision)
     assert exc.value.code == code
+
+
+def test_another_source_cannot_move_a_matter_it_did_not_open(push):
+    post, apply = push
+    post([rec("BJ-1", "受理", "2026-11-23 09:30:00")])
+    apply()
+    with unit_of_work() as s:
+        other = pipeline.create_source(
+            session=s,
+            key="approval-x",
+            name="另一审批系统",
+            kind="http",
+            schema_name="matter_record",
+        )
+        ingest_service.load_batch(
+            session=s, source=other, records=[rec("BJ-1", "审查", "2026-11-24 10:00:00")]
+        )
+    before = snapshot()
+    assert apply().outcomes == {"rejected": 1}
+    assert snapshot() == before and matter("BJ-1").state == S.ACCEPTED
+    with unit_of_work(readonly=True) as s:
+        dead = s.scalar(select(DeadLetter))
+        assert dead is not None and dead.reason_code == "matter_other_source"
+        assert dead.source_key == "approval-x"
+
+
+def test_a_later_record_carries_the_choice_of_post(push):
+    post, apply = push
+    post(
+        [
+            rec("BJ-1", "受理", "2026-11-23 09:30:00"),
+            rec(
+                "BJ-1",
+                "制证",
+                "2026-11-26 10:00:00",
+                result="准予",
+                delivery_method="快递",
+                delivery_address="北京市东城区测试街道1号",
+            ),
+        ]
+    )
+    apply()
+    m = matter("BJ-1")
+    assert m.state == S.CERTIFYING and m.delivery_method == "post"
+    assert m.delivery_address == "北京市东城区测试街道1号" and m.delivery_phone == "13800138000"
+    chosen = [d for f, t, d, _ in events("BJ-1") if t is None]
+    assert len(chosen) == 1 and chosen[0]["method"] == "post" and "ingest_record" in chosen[0]
+
+
+def test_the_timed_duty_applies_what_was_pushed(push):
+    post, _apply = push
+    post(BATCH)
+    ingest_consumer.run_duty()
+    assert matter("BJ-3").state == S.GRANTED
+    assert ingest_consumer.JOB.interval_s() == ingest_consumer.APPLY_EVERY_S
