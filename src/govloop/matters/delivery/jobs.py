@@ -14,6 +14,7 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import RecordedRefusal
 from govloop.core.jobs import Job, every
 from govloop.matters.delivery import registry, tracking
+from govloop.matters.delivery.simulator import Push
 
 log = logging.getLogger(__name__)
 PUSH_INTERVAL_S = 60.0
@@ -36,26 +37,31 @@ def push_simulator_events() -> PushRound:
         return PushRound(0, 0, 0, 0)
     if sim is None:
         return PushRound(0, 0, 0, 0)
-    taken = refused = failed = 0
+    taken: list[Push] = []
+    refused: list[Push] = []
+    failed = 0
     pushes = sim.due_pushes(now())
-    for push in pushes:
-        try:
-            with unit_of_work() as session:
-                tracking.receive_push(
-                    session=session, code=courier.code, headers=push.headers, body=push.body
-                )
-        except RecordedRefusal as exc:
-            refused += 1
-            sim.refused(push)
-            log.info("courier simulator push refused: %s %s", push.waybill_no, exc.code)
-            continue
-        except Exception:  # the database is down, a bug: the push stays due
-            failed += 1
-            log.exception("courier simulator push failed: %s", push.waybill_no)
-            continue
-        taken += 1
-        sim.acknowledge(push)
-    return PushRound(len(pushes), taken, refused, failed)
+    try:
+        for push in pushes:
+            try:
+                with unit_of_work() as session:
+                    tracking.receive_push(
+                        session=session, code=courier.code, headers=push.headers, body=push.body
+                    )
+            except RecordedRefusal as exc:
+                refused.append(push)
+                log.info("courier simulator push refused: %s %s", push.waybill_no, exc.code)
+                continue
+            except Exception:  # the database is down, a bug: the push stays due
+                failed += 1
+                log.exception("courier simulator push failed: %s", push.waybill_no)
+                continue
+            taken.append(push)
+    finally:
+        # one write for the round; a push taken but not settled (a crash) comes again and
+        # is taken once
+        sim.settle(taken=taken, refused=refused)
+    return PushRound(len(pushes), len(taken), len(refused), failed)
 
 
 def _run() -> None:

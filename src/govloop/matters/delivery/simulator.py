@@ -39,7 +39,7 @@ import random
 import re
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -447,16 +447,25 @@ class SimulatedSf:
                 )
         return pushes
 
-    def acknowledge(self, push: Push) -> None:
-        """govloop answered ``return_code`` 0000: these events are taken."""
+    def settle(self, *, taken: Sequence[Push] = (), refused: Sequence[Push] = ()) -> None:
+        """Record a round's answers in one write: ``taken`` pushes (govloop answered
+        ``return_code`` 0000) are not sent again, ``refused`` ones count a refusal."""
+        if not taken and not refused:
+            return
         with self._state() as state:
-            for order in state["orders"].values():
-                if order["waybill"] == push.waybill_no:
+            by_waybill = {order["waybill"]: order for order in state["orders"].values()}
+            for push in taken:
+                order = by_waybill.get(push.waybill_no)
+                if order is not None:
                     order["taken"] = sorted(set(order["taken"]) | set(push.event_ids))
                     order["refusals"] = 0
+            for push in refused:
+                order = by_waybill.get(push.waybill_no)
+                if order is not None:
+                    order["refusals"] += 1
+
+    def acknowledge(self, push: Push) -> None:
+        self.settle(taken=[push])
 
     def refused(self, push: Push) -> None:
-        with self._state() as state:
-            for order in state["orders"].values():
-                if order["waybill"] == push.waybill_no:
-                    order["refusals"] += 1
+        self.settle(refused=[push])
