@@ -3,7 +3,8 @@
 Generated hall and rating events for two halls are copied into two stores; DuckDB derives
 the facts of one and computes the default framework, Spark does the same with the other,
 through the same SQL. Every figure must agree, and so must the facts both derived. A
-hotline week run through the real workflow covers the city-wide work orders.
+hotline week run through the real workflow covers the city-wide work orders, and a hall's
+matters (tests/matters/indicator_scenario.py) the matter indicators.
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ from govloop.indicators.engine import Engine, Values
 from govloop.indicators.framework import default_framework
 from govloop.indicators.periods import Period, periods_between
 from govloop.indicators.spark_engine import SparkEngine, to_spark_sql
+from govloop.matters.delivery import registry
 from govloop.org import service as org_service
 from tests.hotline.dashboard_scenario import FRIDAY_DEC_11, build_week
+from tests.matters.indicator_scenario import FIGURES, build_matters
+from tests.matters.indicator_scenario import local as matter_local
 
 HALLS, DAYS = 2, 12  # 2025-01-01..12: seven working days, about 19,000 tickets
 TIMINGS: dict[str, float] = {}
@@ -155,6 +159,42 @@ def test_city_wide_hotline_figures_are_the_same(db, spark, tmp_path, monkeypatch
     assert assert_same(duck_values, spark_values) > 10
     departments = duck_values.frame[duck_values.frame["object_kind"] == "department"]
     assert departments["hotline_return_rate"].notna().sum() == 2  # CG and SWJT
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)  # the OLTP side is not compared
+def test_matter_figures_are_the_same(db, spark, tmp_path, monkeypatch):
+    """Matters from the real workflow (decided on time and late, a 补正 pause, posted and
+    collected), their facts and figures derived by both engines."""
+    monkeypatch.setenv("GOVLOOP_DATA_DIR", str(tmp_path / "duckdb"))
+    registry.install(None)  # the courier simulator keeps its state in the data directory
+    try:
+        build_matters()
+    finally:
+        registry.install(None)
+    with frozen(matter_local(10, 16, 9)), unit_of_work() as s:
+        assert service.refresh(session=s).exported["matter_events"] > 0
+        hall_id = org_service.get_hall(session=s, code="H1").id
+    duck = service.default_store()
+    shutil.copytree(duck.root, tmp_path / "spark", ignore=shutil.ignore_patterns("facts"))
+    sparky = Store(tmp_path / "spark")
+    with SparkEngine(sparky, spark) as engine:
+        engine.build_stale_facts()
+    con = duckdb.connect()
+    reads = [
+        f"read_parquet({st.fact_files('matters', hall_id, ['2026-09'])!r})" for st in (duck, sparky)
+    ]
+    assert con.execute(f"SELECT count(*) FROM {reads[0]}").fetchall() == [(7,)]
+    for a, b in ((reads[0], reads[1]), (reads[1], reads[0])):
+        assert con.execute(f"SELECT * FROM {a} EXCEPT ALL SELECT * FROM {b}").fetchall() == []
+    for periods in (
+        periods_between("month", date(2026, 9, 1), date(2026, 10, 31)),
+        [Period(date(2026, 9, 28), date(2026, 10, 4), "custom")],
+    ):
+        duck_values, spark_values = both((duck, sparky), spark, {hall_id: periods})
+        assert assert_same(duck_values, spark_values) > 10
+        hall = duck_values.frame[duck_values.frame["object_kind"] == "hall"].iloc[0]
+        for code, want in FIGURES[("hall", "H1")].items():
+            assert hall[code] == pytest.approx(want), code
 
 
 def test_spark_built_the_same_facts(stores, spark):
