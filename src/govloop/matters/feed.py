@@ -11,7 +11,7 @@ carries the matter as it is then.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, select
 
@@ -20,7 +20,7 @@ from govloop.matters.models import Matter, MatterEvent
 
 
 def _events() -> Select[Any]:
-    return select(
+    stmt = select(
         MatterEvent.id,
         MatterEvent.kind,
         MatterEvent.from_state,
@@ -37,6 +37,7 @@ def _events() -> Select[Any]:
         Matter.visits,
         Matter.delivery_method,
     ).join(Matter, Matter.id == MatterEvent.matter_id)
+    return cast("Select[Any]", stmt)
 
 
 EVENTS = EventFeed("matter_events", MatterEvent.id, MatterEvent.at, _events)
