@@ -30,7 +30,7 @@ def subject_of(body: str) -> str:
     return f"{found[1]}通知" if found else DEFAULT_SUBJECT
 
 
-@dataclass
+@dataclass(eq=False)  # adapters are told apart by identity (the sender keys its limits on them)
 class SmtpChannel:
     host: str
     port: int
