@@ -4,10 +4,17 @@ worked out by hand (tests/matters/indicator_scenario.py), on SQLite and PostgreS
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
+from typer.testing import CliRunner
 
 from govloop.analytics.store import CITY, Store
+from govloop.app import create_app
+from govloop.cli import app
 from govloop.core.clock import frozen
 from govloop.core.db import unit_of_work
 from govloop.core.models import User
@@ -25,6 +32,7 @@ from tests.matters.indicator_scenario import (
     build_matters,
     local,
 )
+from tests.web.helpers import sign_in
 
 
 @pytest.fixture
@@ -151,3 +159,44 @@ def test_matters_of_no_hall_are_stored_city_wide(matters, data_dir):
     hall = next(iter(scores("hall").values()))
     for code, want in FIGURES[("hall", "H1")].items():
         assert hall[code] == pytest.approx(want), code
+
+
+NAMES_ZH = ("承诺时限内办结率", "平均跑动次数", "最多跑一次率", "邮寄送达占比", "制证到送达天数")
+
+
+def test_the_scorecard_shows_the_matter_indicators_in_chinese(matters):
+    with frozen(local(10, 16, 10)):
+        client = TestClient(create_app())
+        sign_in(client, "manager")
+        page = client.get("/indicators/scorecards?hall=H1&object=hall&period=2026-09")
+        assert page.status_code == 200
+        text = page.text
+        for name in NAMES_ZH:
+            assert name in text, name
+        # figures in their units: 80.0% on time, 2.0 trips, 2.8 days
+        assert "80.0%" in text and "2.0 次" in text and "2.8 天" in text
+        items = client.get("/indicators/scorecards?hall=H1&object=item&period=2026-09")
+        assert items.status_code == 200 and "承诺时限内办结率" in items.text
+        drill = client.get(
+            "/indicators/drilldown?hall=H1&object=hall&period=2026-09&indicator=matter_on_time_rate"
+        )
+        assert drill.status_code == 200
+        assert 'data-relation="matters"' in drill.text
+        assert re.search(r"data-total>\s*7\s*<", drill.text)
+
+
+def test_govloop_indicators_refresh_picks_up_the_matters(db, data_dir):
+    build_matters()
+    runner = CliRunner()
+    with frozen(local(10, 16, 9)):
+        done = runner.invoke(app, ["indicators", "refresh", "--settle-seconds", "0"])
+        assert done.exit_code == 0, done.output
+        assert "'matter_events': " in done.output
+        shown = runner.invoke(
+            app, ["indicators", "show", "--hall", "H1", "--period", "2026-09", "--json"]
+        )
+    assert shown.exit_code == 0, shown.output
+    [hall] = json.loads(shown.output)["objects"]
+    got = {i["code"]: i["value"] for i in hall["indicators"]}
+    for code, want in FIGURES[("hall", "H1")].items():
+        assert got[code] == pytest.approx(want), code
