@@ -489,3 +489,28 @@ def test_the_timed_duty_applies_what_was_pushed(push):
     ingest_consumer.run_duty()
     assert matter("BJ-3").state == S.GRANTED
     assert ingest_consumer.JOB.interval_s() == ingest_consumer.APPLY_EVERY_S
+
+
+def test_the_duty_looks_above_the_settled_records_only(push):
+    post, _apply = push
+    post([rec("BJ-1", "受理", "2026-11-23 09:30:00"), rec("BJ-2", "受理", "2026-11-23 09:30:00")])
+    with unit_of_work() as s:
+        _first, second = s.scalars(select(IngestedRecord).order_by(IngestedRecord.id)).all()
+        # the second was taken over an hour ago; the first (a lower id) is still pending,
+        # as if stored by a transaction that stayed open that long
+        s.add(
+            MatterIngestRecord(
+                record_id=second.id,
+                source_id=second.source_id,
+                external_ref="BJ-2",
+                outcome="same",
+                state="accepted",
+                state_at=NOW,
+                applied_at=datetime(2026, 11, 30, tzinfo=UTC),
+            )
+        )
+    with unit_of_work() as s:
+        assert ingest_consumer.apply_pending(session=s, everything=False).taken == 0
+    with unit_of_work() as s:  # the command looks at every record
+        assert ingest_consumer.apply_pending(session=s).outcomes == {"opened": 1}
+    assert matter("BJ-1").state == S.ACCEPTED

@@ -24,9 +24,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, select
+from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now
@@ -69,6 +69,9 @@ DECISIONS = frozenset({S.GRANTED, S.REFUSED})
 CHUNK = 1_000
 # How often the duty applies newly stored records (seconds).
 APPLY_EVERY_S = 10.0
+# how long a loading transaction may stay open (a large file) before the duty stops
+# looking below the records it took by then
+SETTLED = timedelta(hours=1)
 
 
 class Refused(Exception):
@@ -99,16 +102,26 @@ class ApplyReport:
 # --- taking the records -------------------------------------------------------------------
 
 
-def _pending_ids(session: Session, limit: int) -> list[int]:
-    taken = exists().where(MatterIngestRecord.record_id == IngestedRecord.id)
-    return list(
-        session.scalars(
-            select(IngestedRecord.id)
-            .where(IngestedRecord.schema_name == SCHEMA, ~taken)
-            .order_by(IngestedRecord.id)
-            .limit(limit)
+def _floor(session: Session) -> int:
+    """Record ids up to this one were all taken: the highest id taken more than
+    SETTLED ago (a record with a lower id would have been stored by a transaction open
+    for that long). The duty looks above it only; the command looks at every record."""
+    return int(
+        session.scalar(
+            select(func.max(MatterIngestRecord.record_id)).where(
+                MatterIngestRecord.applied_at < now() - SETTLED
+            )
         )
+        or 0
     )
+
+
+def _pending_ids(session: Session, limit: int, everything: bool) -> list[int]:
+    taken = exists().where(MatterIngestRecord.record_id == IngestedRecord.id)
+    stmt = select(IngestedRecord.id).where(IngestedRecord.schema_name == SCHEMA, ~taken)
+    if not everything:
+        stmt = stmt.where(IngestedRecord.id > _floor(session))
+    return list(session.scalars(stmt.order_by(IngestedRecord.id).limit(limit)))
 
 
 def _release_replayed(session: Session) -> int:
@@ -145,12 +158,13 @@ def _taken(stored: StoredRecord, moment: datetime) -> _Taken:
     )
 
 
-def apply_pending(*, session: Session, limit: int = CHUNK) -> ApplyReport:
+def apply_pending(*, session: Session, limit: int = CHUNK, everything: bool = True) -> ApplyReport:
     """Apply up to ``limit`` stored records not taken yet, in the order their states
-    happened (then the usual order of states, then arrival). Never commits."""
+    happened (then the usual order of states, then arrival). ``everything=False`` (the
+    duty) skips the records below the settled floor. Never commits."""
     report = ApplyReport()
     report.retried = _release_replayed(session)
-    ids = _pending_ids(session, limit)
+    ids = _pending_ids(session, limit, everything)
     if not ids:
         return report
     stored = ingest_records.records_by_id(session=session, ids=ids)
@@ -181,7 +195,7 @@ def apply_all() -> Iterator[ApplyReport]:
 def run_duty() -> None:
     with unit_of_work() as session:
         if try_job_lock(session, "matters-ingest"):
-            apply_pending(session=session)
+            apply_pending(session=session, everything=False)
 
 
 JOB = Job("matter department records", run_duty, every(APPLY_EVERY_S), every(15))
