@@ -82,3 +82,15 @@ def ms(db):
     """(session, world, clock): one unit of work on a frozen Monday morning."""
     with frozen(MONDAY_10) as clock, unit_of_work() as s:
         yield s, build(s), clock
+
+
+@pytest.fixture(autouse=True)
+def fresh_courier():
+    """Each test ships with a courier simulator of its own, in memory: the same order id in
+    two tests (the SQLite and the PostgreSQL run) must not meet at one simulator."""
+    from govloop.matters.delivery import registry, simulator
+
+    sim = simulator.SimulatedSf(partner_id=registry.SIMULATOR_PARTNER, check_word="test")
+    registry.install(registry.simulator_courier(sim), sim)
+    yield sim
+    registry.install(None)
