@@ -164,7 +164,8 @@ def apply_pending(*, session: Session, limit: int = CHUNK, everything: bool = Tr
     duty) skips the records below the settled floor. Never commits."""
     report = ApplyReport()
     report.retried = _release_replayed(session)
-    ids = _pending_ids(session, limit, everything)
+    # a released record may lie below the floor
+    ids = _pending_ids(session, limit, everything or report.retried > 0)
     if not ids:
         return report
     stored = ingest_records.records_by_id(session=session, ids=ids)
