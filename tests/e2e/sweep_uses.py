@@ -1,7 +1,8 @@
 """What each role does on the pages it uses, in the page sweep: the citizen takes a ticket
 at the kiosk, books an appointment, follows the ticket, opens a rating link, tracks a hotline
-request, reports one online (answers from the knowledge base shown while typing) and asks who
-used their data; window staff identify the applicant (case data), the hall manager opens an
+request, reports one online (answers from the knowledge base shown while typing), follows a
+matter (办件) like a parcel and asks who used their data; window staff identify the applicant
+(case data) and open the 受理 form for the ticket they serve, the hall manager opens an
 anomaly and an action of the closed loop, a hotline agent types a report (routing and answers
 suggested) and edits an article, the data steward opens a tag and a dead letter, field staff
 open a task."""
@@ -55,6 +56,14 @@ def uses(world: Citizen) -> dict[str, list[tuple[str, str, Act | None]]]:
         p.locator("#case-data form[hx-post$='/case-data/applicant'] button[type=submit]").click()
         expect(p.locator("#case-data table")).to_be_visible(timeout=10_000)
 
+    def open_accept_form(p: Any) -> None:
+        start = p.get_by_role("button", name="开始办理")
+        if start.count():  # the ticket is called: serve it
+            start.click()
+        with p.expect_navigation():
+            p.locator("a[data-accept-matter]").click()
+        expect(p.locator("form[data-accept-form]")).to_be_visible()
+
     def type_a_report(p: Any) -> None:
         # an input method commits the words, then a key is released: htmx asks for a route
         p.fill("textarea[name=content]", "小区门口的路灯坏了一个多月，晚上很黑")
@@ -89,6 +98,12 @@ def uses(world: Citizen) -> dict[str, list[tuple[str, str, Act | None]]]:
         expect(p.locator("#view form")).to_be_visible(timeout=10_000)
 
     number, phone = world.order
+    matter_track: list[tuple[str, str, Act | None]] = []
+    if world.matter:
+        matter, applicant = world.matter
+        matter_track.append(
+            (f"/matters/track?number={matter}&phone={applicant}", "citizen-matter-track", None)
+        )
     return {
         "citizen": [
             ("/halls/DEMO/kiosk", "citizen-kiosk-slip", take_ticket),
@@ -97,10 +112,12 @@ def uses(world: Citizen) -> dict[str, list[tuple[str, str, Act | None]]]:
             (f"/r/{world.finished}", "citizen-rate-visit", None),
             (f"/hotline/track?number={number}&phone={phone}", "citizen-track-found", None),
             ("/hotline/report", "citizen-report-done", report_online),
+            *matter_track,
             ("/my-data", "citizen-my-data-found", ask_my_data),
         ],
         "window-staff": [
             ("/halls/DEMO/windows/2", "window-staff-case-data", identify_applicant),
+            ("/halls/DEMO/windows/2", "window-staff-accept-matter", open_accept_form),
         ],
         "hall-manager": [
             (

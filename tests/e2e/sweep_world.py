@@ -25,6 +25,9 @@ class Citizen:
     finished: str  # public id of a finished, unrated visit
     order: tuple[str, str]  # hotline order number and phone, answered and not rated
     person: tuple[str, str, str]  # id number, name, phone with entries in /my-data
+    # a matter (办件) number and its applicant's phone, a parcel's when one was posted;
+    # None when the demo made no matters
+    matter: tuple[str, str] | None = None
 
 
 def seed(url: str) -> Citizen:
@@ -37,6 +40,7 @@ def seed(url: str) -> Citizen:
     from govloop.hall import service
     from govloop.hall.models import Ticket, TicketStatus
     from govloop.hotline.models import DONE_STATUSES, WorkOrder
+    from govloop.matters.models import Matter, Shipment
     from govloop.ratings.models import Rating
 
     engine = make_engine(url)
@@ -103,7 +107,7 @@ def seed(url: str) -> Citizen:
 
     unit(decide)
 
-    def finds(s: Session) -> tuple[str, tuple[str, str]]:
+    def finds(s: Session) -> tuple[str, tuple[str, str], tuple[str, str] | None]:
         rated = select(Rating.ticket_id).where(Rating.ticket_id.is_not(None))
         finished = s.scalars(
             select(Ticket.public_id)
@@ -121,13 +125,20 @@ def seed(url: str) -> Citizen:
             .order_by(WorkOrder.id.desc())
             .limit(1)
         ).one()
-        return finished, (order[0], order[1])
+        posted = select(Shipment.matter_id)
+        matter = s.execute(
+            select(Matter.number, Matter.applicant_phone)
+            .order_by(Matter.id.in_(posted).desc(), Matter.id.desc())
+            .limit(1)
+        ).first()
+        return finished, (order[0], order[1]), (matter[0], matter[1]) if matter else None
 
-    finished, order = unit(finds)
+    finished, order, matter = unit(finds)
     engine.dispose()
     return Citizen(
         ticket=waiting,
         finished=finished,
         order=order,
         person=(person.group(2), person.group(1), person.group(3)),
+        matter=matter,
     )
