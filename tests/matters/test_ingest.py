@@ -514,3 +514,39 @@ def test_the_duty_looks_above_the_settled_records_only(push):
     with unit_of_work() as s:  # the command looks at every record
         assert ingest_consumer.apply_pending(session=s).outcomes == {"opened": 1}
     assert matter("BJ-1").state == S.ACCEPTED
+
+
+def test_a_stored_record_the_schema_no_longer_reads_is_a_dead_letter(push):
+    post, apply = push
+    post([rec("BJ-1", "受理", "2026-11-23 09:30:00")])
+    with unit_of_work() as s:
+        record = s.scalars(select(IngestedRecord)).one()
+        # stored under an older declaration (a state word since withdrawn)
+        record.payload = {**record.payload, "state": "挂起"}
+    report = apply()
+    assert report.outcomes == {"rejected": 1} and count(Matter) == 0
+    with unit_of_work(readonly=True) as s:
+        dead = s.scalars(select(DeadLetter)).one()
+        assert dead.reason_code == "invalid" and "挂起" in dead.reason
+        assert dead.run_id == record.run_id
+    assert apply().taken == 0
+
+
+def test_a_refused_record_of_a_known_matter_keeps_the_link(push):
+    post, apply = push
+    post(
+        [
+            rec("BJ-1", "准予", "2026-11-25 15:00:00"),
+            rec("BJ-1", "退回", "2026-11-26 15:00:00", note="申请人撤回"),
+        ]
+    )
+    report = apply()
+    assert report.outcomes == {"opened": 1, "rejected": 1}
+    with unit_of_work(readonly=True) as s:
+        refused = s.scalars(
+            select(MatterIngestRecord).where(MatterIngestRecord.outcome == "rejected")
+        ).one()
+        assert refused.matter_id == matter("BJ-1").id and refused.state == S.RETURNED
+        dead = s.get(DeadLetter, refused.dead_letter_id)
+        assert dead is not None and dead.reason_code == "matter_bad_transition"
+        assert "不能变为“已退回申请”" in dead.reason

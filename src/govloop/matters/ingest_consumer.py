@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from pydantic import ValidationError
 from sqlalchemy import delete, exists, func, select
 from sqlalchemy.orm import Session
 
@@ -43,6 +44,7 @@ from govloop.ingest.schemas import (
     MATTER_STATE_ORDER,
     MATTER_STATE_WORDS,
     MatterRecord,
+    describe_errors,
 )
 from govloop.matters import deadlines, service, workflow
 from govloop.matters.ingest_models import MatterIngestRecord, Outcome
@@ -170,7 +172,16 @@ def apply_pending(*, session: Session, limit: int = CHUNK, everything: bool = Tr
         return report
     stored = ingest_records.records_by_id(session=session, ids=ids)
     moment = now()
-    batch = sorted((_taken(stored[i], moment) for i in ids), key=lambda t: t.order)
+    batch: list[_Taken] = []
+    for i in ids:
+        try:
+            batch.append(_taken(stored[i], moment))
+        except ValidationError as exc:  # stored under an older declaration of the schema
+            row = _unreadable(session, stored[i], describe_errors(exc))
+            report.taken += 1
+            report.outcomes[row.outcome] += 1
+            report.dead_letters.append(row.dead_letter_id or 0)
+    batch.sort(key=lambda t: t.order)
     for taken in batch:
         row = apply_record(session=session, taken=taken)
         report.taken += 1
@@ -213,6 +224,7 @@ def apply_record(*, session: Session, taken: _Taken) -> MatterIngestRecord:
     savepoint = session.begin_nested()
     try:
         matter = _matter(session, rec.external_ref)
+        matter_id = matter.id if matter is not None else None  # kept when refused
         if matter is None:
             matter = _open(session, taken)
             outcome = Outcome.OPENED
@@ -231,9 +243,29 @@ def apply_record(*, session: Session, taken: _Taken) -> MatterIngestRecord:
             reason_code=code,
             reason=f"办件 {rec.external_ref}（{rec.state}）：{reason}",
         )
-        row = _row(stored, rec, taken, None, Outcome.REJECTED, dead_id)
+        row = _row(stored, rec, taken, matter_id, Outcome.REJECTED, dead_id)
     else:
         row = _row(stored, rec, taken, matter_id, outcome, None)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _unreadable(session: Session, stored: StoredRecord, reason: str) -> MatterIngestRecord:
+    dead_id = ingest_records.refuse_stored(
+        session=session, record=stored, reason_code="invalid", reason=reason
+    )
+    assert stored.source_id is not None
+    row = MatterIngestRecord(
+        record_id=stored.id,
+        source_id=stored.source_id,
+        external_ref=str(stored.payload.get("external_ref", ""))[:64],
+        outcome=Outcome.REJECTED,
+        state="",
+        state_at=stored.occurred_at or stored.stored_at,
+        dead_letter_id=dead_id,
+        applied_at=now(),
+    )
     session.add(row)
     session.flush()
     return row
