@@ -24,7 +24,11 @@ def apply(as_json: bool = typer.Option(False, "--json", help="Print the totals a
     """Open and move matters from the stored department records not applied yet."""
     totals: dict[str, int] = {}
     dead: list[int] = []
-    for report in ingest_consumer.apply_all():
+    reports = list(ingest_consumer.apply_all())
+    if not reports:
+        console.print("[yellow]另一个进程正在处理办件记录，请稍后再试[/yellow]")
+        raise typer.Exit(1)
+    for report in reports:
         for key, value in report.as_dict().items():
             if isinstance(value, int):
                 totals[key] = totals.get(key, 0) + value
