@@ -542,6 +542,10 @@ def test_every_matters_page_as_each_role_on_desktop_and_phone(server: Server) ->
                 expect(
                     admin.locator(f"tr[data-matter='{seeded['other-department'][0]}']")
                 ).to_have_count(1)
+                expect(admin.locator("main")).to_contain_text("各部门在办的办件")
+                expect(
+                    admin.locator(f"tr[data-matter='{seeded['other-department'][0]}']")
+                ).to_contain_text("市住房公积金管理中心")
                 look(admin, "admin-workbench")
                 admin.goto(f"{server.url}/matters/{seeded['other-department'][0]}")
                 look(admin, "admin-detail-other-department")
