@@ -1,6 +1,7 @@
 """Demo data of the data platform, in dependency order: department records through the
 ingest pipeline, hall devices, the catalog and tags, master records and their quality, then
-a month of purpose-bound access and the field workbench. Each step is idempotent."""
+a month of purpose-bound access, the field workbench, then matters (办件) with their
+parcels and messages. Each step is idempotent."""
 
 from __future__ import annotations
 
@@ -192,6 +193,12 @@ def _field(session: Session, seed: int, hall_id: int) -> str:
     return str(demo.seed_demo(session=session, seed=seed))
 
 
+def _matters(session: Session, seed: int, hall_id: int) -> str:
+    from govloop.demo import matters as demo
+
+    return demo.run(session, seed, hall_id)
+
+
 STEPS: list[Step] = [
     ("数据接入", _ingest),
     ("大厅设备", _devices),
@@ -199,4 +206,5 @@ STEPS: list[Step] = [
     ("主题库与数据质量", _subjects),
     ("数据授权与审计", _access),
     ("移动工作台", _field),
+    ("办件、邮寄与短信通知", _matters),
 ]

@@ -27,6 +27,7 @@ from govloop.core.auth import Role, hash_password, issue_api_token
 from govloop.core.clock import local_today, local_tz, now
 from govloop.core.errors import Conflict, RuleViolation
 from govloop.core.models import ApiToken, User
+from govloop.demo import matter_items
 from govloop.demo.city import HALL
 from govloop.demo.hall.demand import (
     BOOKING_SHARE,
@@ -194,7 +195,7 @@ def catalogue_rows() -> dict[str, list[tuple[Any, ...]]]:
         sheets.DEPARTMENTS: [(code, name, "") for code, name, _prefix in DEPARTMENTS],
         sheets.HALLS: [(HALL_CODE, HALL_NAME, HALL.address, HALL.hours_cell, HALL.weekend_cell)],
         sheets.ITEMS: [
-            (code, name, dept, prefixes[dept], "", "", promised, "", "", "否", "否", "否")
+            _item_row(code, name, dept, prefixes[dept], promised)
             for code, name, dept, promised, *_rest in ITEMS
         ],
         sheets.WINDOWS: [
@@ -214,6 +215,14 @@ def catalogue_rows() -> dict[str, list[tuple[Any, ...]]]:
         ],
         sheets.USERS: users,
     }
+
+
+def _item_row(code: str, name: str, dept: str, prefix: str, minutes: int) -> tuple[Any, ...]:
+    """One 事项清单 row; items that become matters carry their limits, materials and whether
+    the result may be posted (``demo.matter_items``)."""
+    statutory, promised, fee, materials, online, by_post = matter_items.catalogue_columns(code)
+    return (code, name, dept, prefix, statutory, promised, minutes, fee, materials, online, "否",
+            by_post)  # fmt: skip
 
 
 def seed_catalogue(*, session: Session) -> DemoWorld:
