@@ -40,13 +40,14 @@ FIELD = _item(N_("Field workbench"), "/field")
 CONSOLE = _item(N_("Setup"), "/admin", "/admin/catalogue", "/admin/config")
 USERS = _item(N_("Accounts"), "/admin/users")
 NOTIFY = _item(N_("Notifications"), "/notify/log", "/notify")
+MATTERS = _item(N_("Matters"), "/matters")
 
 BY_ROLE: dict[str, tuple[NavItem, ...]] = {
-    Role.ADMIN: (HOME, CONSOLE, USERS, INSIGHT, HOTLINE, DATA, DEVICES, NOTIFY, AUDIT),
+    Role.ADMIN: (HOME, CONSOLE, USERS, INSIGHT, HOTLINE, MATTERS, DATA, DEVICES, NOTIFY, AUDIT),
     Role.HALL_MANAGER: (HOME, INSIGHT, RATINGS, SCORECARDS, SURVEYS, DEVICES),
     Role.WINDOW_STAFF: (HOME, RATINGS, SCORECARDS),
     Role.HOTLINE_AGENT: (HOME, HOTLINE, KNOWLEDGE),
-    Role.DEPARTMENT_HANDLER: (HOME, HOTLINE, KNOWLEDGE),
+    Role.DEPARTMENT_HANDLER: (HOME, MATTERS, HOTLINE, KNOWLEDGE),
     Role.DATA_STEWARD: (HOME, DATA, SUBJECTS, CATALOG),
     Role.AUDITOR: (HOME, AUDIT, SCORECARDS),
     Role.FIELD_STAFF: (HOME, FIELD),
