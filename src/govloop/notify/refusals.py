@@ -18,9 +18,7 @@ _KEEP_CHARS = 200
 
 def _clean(value: Any) -> str:
     """Control characters shown, not stored: PostgreSQL refuses NUL in text and JSON."""
-    return "".join(
-        c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(value)
-    )
+    return "".join(c if c.isprintable() or c in "\n\t" else f"\\x{ord(c):02x}" for c in str(value))
 
 
 def refuse(
