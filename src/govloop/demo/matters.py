@@ -108,7 +108,8 @@ RETURN_REASONS = (
     "申请事项不属于本部门职权范围，已告知向有关部门申请",
 )
 ABANDONED_REASON = "申请人逾期未补正材料，申请退回"
-OUTAGE_MINUTES = 15  # the SMS gateway could not be reached for this long, one morning
+OUTAGE_MINUTES = 15  # the SMS gateway could not be reached for this long, one afternoon
+AGENT_DAY = 24  # working days back: the estate agent's six applications, and the outage
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,8 @@ class Plan:
     collect_days: int | None = 2  # working days from 待领取 to pickup (None: not yet)
     fate: str = "normal"  # the parcel's, when posted
     sms_query_days: int | None = None  # the applicant texts 查询 this many days after 受理
+    # the department has gone no further than this state yet (the newest matters)
+    hold: str | None = None
     external_ref: str | None = None
     delivery_name: str | None = None
 
@@ -441,7 +444,7 @@ def hard_cases(planner: Planner, *, end: datetime, cast: Cast, plans: list[Plan]
     if rest:
         plan("GA01", day, 10.1, person=rest[0], outcome="granted", corrections=[], post=False)
     # an estate agent gives their own phone for six clients' transfers within the hour
-    day = day_back(24)
+    day = day_back(AGENT_DAY)
     for k in range(6):
         client = planner.person()
         agent = Person(client.name, cast.agent_phone, client.address, -1)
@@ -496,6 +499,18 @@ def hard_cases(planner: Planner, *, end: datetime, cast: Cast, plans: list[Plan]
     plan("BDC01", day_back(4), 9.8, outcome="granted", corrections=[], decision_clock=5,
          review_clock=0)  # fmt: skip
     plan("SJ01", day_back(2), 16.0, outcome="granted", corrections=[], decision_clock=3)
+    # the newest: applied for online a few hours ago; decided yesterday, nothing since; a
+    # certificate in the making; a parcel on its first rounds (it will come back)
+    out.append(planner.plan("SJ02", MatterSource.ONLINE, end - timedelta(hours=3),
+                            hold=S.ACCEPTED))  # fmt: skip
+    plan("SJ03", day_back(3), 10.3, outcome="granted", corrections=[], decision_clock=2,
+         hold=S.GRANTED)  # fmt: skip
+    plan("GJJ02", day_back(4), 14.2, outcome="refused", corrections=[], decision_clock=3,
+         hold=S.REFUSED)  # fmt: skip
+    plan("GA01", day_back(5), 9.5, outcome="granted", corrections=[], decision_clock=3,
+         hold=S.CERTIFYING)  # fmt: skip
+    plan("BDC02", day_back(4), 11.0, outcome="granted", corrections=[], post=True,
+         fate="returned", decision_clock=1, certify_days=0, review_clock=0)  # fmt: skip
     # the /my-data citizen has matters too, so their tracker lists the messages
     if cast.tracked is not None:
         plan("RS01", day_back(16), 9.9, person=cast.tracked, outcome="granted", corrections=[],
@@ -666,6 +681,8 @@ class Simulation:
         self.matters[p.key] = matter
         if p.sms_query_days is not None:
             self.query_later(matter, p.sms_query_days, rng)
+        if p.hold == S.ACCEPTED:
+            return
         handler = self.handlers[matter.department_id]
         day0 = _local(p.accepted_at).date()
         last = now()
@@ -711,11 +728,15 @@ class Simulation:
         granted = p.outcome == "granted"
         note = "" if granted else p.reason
         workflow.decide(session=s, matter=matter, actor=handler, granted=granted, note=note)
+        if p.hold in (S.GRANTED, S.REFUSED):
+            return
         decided_day = _local(last).date()
         if granted:
             last = _later(rng, last, _workday(decided_day, rng.choice((0, 0, 1))))
             yield last
             workflow.start_certificate(session=s, matter=matter, actor=handler)
+            if p.hold == S.CERTIFYING:
+                return
             decided_day = _local(last).date()
         last = _later(rng, last, _workday(decided_day, p.certify_days))
         yield last
@@ -995,8 +1016,8 @@ def _build(*, session: Session, seed: int, hall_id: int) -> MatterDemo:
     )
     special = hard_cases(planner, end=end, cast=cast, plans=plans)
     sim = _fresh_simulator(session)
-    outage_day = _workdays_back(today, 27)
-    outage_start = _at(outage_day, 10.0)
+    # the gateway is out while the estate agent's applications are being accepted
+    outage_start = _at(_workdays_back(today, AGENT_DAY), 14.1)
     gateway = DemoGateway(
         seed, cast, (outage_start, outage_start + timedelta(minutes=OUTAGE_MINUTES))
     )
