@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import delete, exists, func, select
@@ -165,6 +166,7 @@ def apply_pending(*, session: Session, limit: int = CHUNK, everything: bool = Tr
     happened (then the usual order of states, then arrival). ``everything=False`` (the
     duty) skips the records below the settled floor. Never commits."""
     report = ApplyReport()
+    session.info[_CACHE] = {}
     report.retried = _release_replayed(session)
     # a released record may lie below the floor
     ids = _pending_ids(session, limit, everything or report.retried > 0)
@@ -233,6 +235,8 @@ def apply_record(*, session: Session, taken: _Taken) -> MatterIngestRecord:
             outcome = _move(session, matter, taken)
         matter_id = matter.id
         savepoint.commit()
+        if outcome == Outcome.OPENED:
+            _cache(session)[("opener", matter_id)] = stored.source_id
     except (Refused, GovloopError) as exc:
         savepoint.rollback()
         code = exc.code if isinstance(exc, Refused) else f"matter_{exc.code}"
@@ -301,14 +305,27 @@ def _matter(session: Session, external_ref: str) -> Matter | None:
     )
 
 
+_CACHE = "matters.ingest"  # session.info key: lookups of one run (codes, openers)
+
+
+def _cache(session: Session) -> dict[tuple[str, object], Any]:
+    return session.info.setdefault(_CACHE, {})
+
+
+def _by_code(session: Session, model: type[ServiceItem | Department | Hall], code: str) -> Any:
+    cache = _cache(session)
+    key = (model.__tablename__, code)
+    if key not in cache:
+        cache[key] = session.scalar(select(model).where(model.code == code))
+    return cache[key]
+
+
 def _item(session: Session, rec: MatterRecord) -> ServiceItem:
-    item = session.scalar(select(ServiceItem).where(ServiceItem.code == rec.item_code))
+    item: ServiceItem | None = _by_code(session, ServiceItem, rec.item_code)
     if item is None:
         raise Refused("matter_unknown_item", f"未知的事项编码“{rec.item_code}”（不在事项清单中）")
     if rec.department_code:
-        department = session.scalar(
-            select(Department).where(Department.code == rec.department_code)
-        )
+        department: Department | None = _by_code(session, Department, rec.department_code)
         if department is None:
             raise Refused("matter_unknown_department", f"未知的部门编码“{rec.department_code}”")
         if department.id != item.department_id:
@@ -329,7 +346,7 @@ def _open(session: Session, taken: _Taken) -> Matter:
     item = _item(session, rec)
     hall = None
     if rec.hall_code:
-        hall = session.scalar(select(Hall).where(Hall.code == rec.hall_code))
+        hall = _by_code(session, Hall, rec.hall_code)
         if hall is None:
             raise Refused("matter_unknown_hall", f"未知的大厅编码“{rec.hall_code}”")
     method = MATTER_DELIVERY_WORDS[rec.delivery_method] if rec.delivery_method else None
@@ -368,14 +385,18 @@ def _open(session: Session, taken: _Taken) -> Matter:
 def _same_matter(session: Session, matter: Matter, taken: _Taken) -> None:
     """The record is about this matter: from the source that opened it, for its item."""
     rec, stored = taken.record, taken.stored
-    opener = session.scalar(
-        select(MatterIngestRecord.source_id)
-        .where(
-            MatterIngestRecord.matter_id == matter.id,
-            MatterIngestRecord.outcome == Outcome.OPENED,
+    cache = _cache(session)
+    key = ("opener", matter.id)
+    if key not in cache:
+        cache[key] = session.scalar(
+            select(MatterIngestRecord.source_id)
+            .where(
+                MatterIngestRecord.matter_id == matter.id,
+                MatterIngestRecord.outcome == Outcome.OPENED,
+            )
+            .limit(1)
         )
-        .limit(1)
-    )
+    opener = cache[key]
     if opener is not None and opener != stored.source_id:
         raise Refused(
             "matter_other_source",
