@@ -21,6 +21,7 @@ from govloop.ingest.cli import ingest_app
 from govloop.ingest.devices.cli import devices_app
 from govloop.insight.cli import insight_app
 from govloop.matters.cli import matters_app
+from govloop.notify.cli import notify_app
 from govloop.retention.cli import retention_app
 from govloop.serve import serve
 from govloop.setup.cli import init, org_app
@@ -39,6 +40,7 @@ app.add_typer(indicators_app, name="indicators")
 app.add_typer(insight_app, name="insight")
 app.add_typer(hotline_app, name="hotline")
 app.add_typer(matters_app, name="matters")
+app.add_typer(notify_app, name="notify")
 hotline_app.add_typer(open311_app, name="open311")
 app.add_typer(ingest_app, name="ingest", help="数据接入：文件、HTTP、MQTT、死信、运行记录")
 app.add_typer(devices_app, name="devices", help="设备登记、心跳与在线率")

@@ -277,6 +277,11 @@ TABLE: dict[str, str] = {
     "POST /api/v1/matters/{number}/delivery": MATTER,
     "POST /api/v1/matters/{number}/ship": MATTER,
     "POST /api/v1/couriers/{code}/push": API_KEY,
+    # the SMS gateway's delivery reports and inbound messages (signed / token, no session)
+    "GET /api/v1/notify/kannel/dlr": API_KEY,
+    "POST /api/v1/notify/kannel/dlr": API_KEY,
+    "GET /api/v1/notify/kannel/inbound": API_KEY,
+    "POST /api/v1/notify/kannel/inbound": API_KEY,
     "GET /matters/track": PUBLIC,
     "POST /matters/track/delivery": PUBLIC,
     "POST /matters/track/rate": PUBLIC,
