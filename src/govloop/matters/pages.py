@@ -28,6 +28,7 @@ from govloop.hall.models import ServiceItem
 from govloop.matters import actions, service, views, workflow
 from govloop.matters.delivery import shipping
 from govloop.matters.models import DeliveryMethod, Matter, MatterState
+from govloop.notify import labels as notify_labels
 from govloop.org import service as org_service
 from govloop.ratings import service as ratings_service
 from govloop.web.kit import page_renderer, page_user, posted_form, refuse, staff_page
@@ -70,14 +71,8 @@ LABELS = {
         "online": N_("Online"),
         "department": N_("Department system"),
     },
-    "notify": {
-        "queued": N_("Waiting to be sent"),
-        "sent": N_("Sent"),
-        "delivered": N_("Delivered to the phone"),
-        "failed": N_("Not delivered"),
-        "dead": N_("Sending failed"),
-        "suppressed": N_("Not sent (opted out or over the limit)"),
-    },
+    # the words of the notifications log and the citizen's page
+    "notify": notify_labels.STATUS_LABELS,
     "action": {
         "review": N_("Start review"),
         "correction": N_("Request documents"),
@@ -105,16 +100,7 @@ LABELS = {
         "matter.warning": N_("Due soon"),
         "matter.overdue": N_("Overdue"),
     },
-    "template": {
-        "matter_accepted": N_("Accepted"),
-        "matter_state": N_("Progress"),
-        "matter_correction": N_("Documents requested"),
-        "matter_ready": N_("Ready for pickup"),
-        "waybill_sent": N_("Posted"),
-        "parcel_returned": N_("Parcel returned"),
-        "rating_invitation": N_("Rating invitation"),
-        "staff_due_soon": N_("Due soon (staff)"),
-    },
+    "template": notify_labels.TEMPLATE_LABELS,
 }
 page = page_renderer({"labels": LABELS})
 
