@@ -99,7 +99,8 @@ def record_dlr(
         refuse(
             session, source=DLR_SOURCE, reason="bad_type", message="回执类型无效", payload=payload
         )
-    n = session.get(Notification, int(nid)) if nid.isdigit() else None
+    # locked: the sender's settlement of this message waits, or is waited for (PostgreSQL)
+    n = session.get(Notification, int(nid), with_for_update=True) if nid.isdigit() else None
     if n is None or n.channel != ChannelName.SMS:
         refuse(
             session,

@@ -129,10 +129,17 @@ def _send_limited(message: Outgoing, channel: Channel) -> Outcome:
 def settle(session: Session, outcomes: list[Outcome], report: DispatchReport) -> None:
     moment = now()
     max_attempts = get_settings().notify_max_attempts
+    # Locked (PostgreSQL; SQLite's write lock already orders them): a delivery report for
+    # one of these messages commits before this reads it or waits until this commits, so
+    # neither writes over the other from a stale read (the report's delivered_at was lost
+    # when both ran at once: messages stayed sent with delivered_at set)
     by_id = {
         n.id: n
         for n in session.scalars(
-            select(Notification).where(Notification.id.in_([o[0] for o in outcomes]))
+            select(Notification)
+            .where(Notification.id.in_([o[0] for o in outcomes]))
+            .order_by(Notification.id)
+            .with_for_update()
         )
     }
     for nid, result, info in outcomes:

@@ -11,10 +11,12 @@ answer is an empty body, and the service is configured with ``max-messages = 0``
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import weakref
+from collections.abc import AsyncIterator
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from govloop.core.db import get_session
@@ -24,15 +26,36 @@ from govloop.notify.channels.kannel import DLR_PATH, INBOUND_PATH
 
 router = APIRouter(tags=["notify-gateway"])
 _MAX_BODY = 8 * 1024
+# Callbacks of this process inside at once. smsbox fires delivery reports as fast as the
+# operator confirms (up to its max-pending-requests, 512 by default); two reports of one
+# message lock the same row. Unbounded on PostgreSQL, the requests waiting for a row lock
+# held worker threads until the holder's own next hop found none free, and the process
+# stalled until the pool timed out (seen in bench notify). Waiting here, in the event loop,
+# takes no thread and no connection.
+GATEWAY_CONCURRENCY = 16
+_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def gateway_slot() -> AsyncIterator[None]:
+    loop = asyncio.get_running_loop()
+    slot = _slots.get(loop)
+    if slot is None:
+        slot = _slots.setdefault(loop, asyncio.Semaphore(GATEWAY_CONCURRENCY))
+    async with slot:
+        yield
 
 
 def _dlr(
     session: Session, n: str, s: str, type_: str, ts: str | None, reply: str | None
-) -> dict[str, Any]:
+) -> Response:
     notification = callbacks.record_dlr(
         session, notification_id=n, signature=s, dlr_type=type_, ts=ts, reply=reply
     )
-    return {"ok": True, "id": notification.id, "status": str(notification.status)}
+    # a Response, not a dict: a response model would be validated in another worker
+    # thread while the transaction is still open
+    return JSONResponse({"ok": True, "id": notification.id, "status": str(notification.status)})
 
 
 @router.get(DLR_PATH, dependencies=[Depends(api_key)])
@@ -42,8 +65,9 @@ def kannel_dlr(
     type_: str = Query("", alias="type", max_length=8),
     ts: str | None = Query(None, max_length=20),
     reply: str | None = Query(None, max_length=300),
+    _slot: None = Depends(gateway_slot, scope="function"),
     session: Session = Depends(get_session, scope="function"),
-) -> dict[str, Any]:
+) -> Response:
     """A delivery report from Kannel (its ``dlr-url``)."""
     return _dlr(session, n, s, type_, ts, reply)
 
@@ -55,8 +79,9 @@ def kannel_dlr_post(
     type_: str = Query("", alias="type", max_length=8),
     ts: str | None = Query(None, max_length=20),
     reply: str | None = Query(None, max_length=300),
+    _slot: None = Depends(gateway_slot, scope="function"),
     session: Session = Depends(get_session, scope="function"),
-) -> dict[str, Any]:
+) -> Response:
     """The same report, for gateways configured to POST it (parameters in the URL)."""
     return _dlr(session, n, s, type_, ts, reply)
 
@@ -74,6 +99,7 @@ def kannel_inbound(
     from_: str = Query("", alias="from", max_length=40),
     text: str = Query("", max_length=2000),
     id_: str = Query("", alias="id", max_length=100),
+    _slot: None = Depends(gateway_slot, scope="function"),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """An inbound message (sms-service ``get-url``): ``?token=…&from=%p&text=%a&id=%I``."""
@@ -91,6 +117,7 @@ def kannel_inbound_post(
     from_: str = Query("", alias="from", max_length=40),
     id_: str = Query("", alias="id", max_length=100),
     text: str = Depends(_posted_text),
+    _slot: None = Depends(gateway_slot, scope="function"),
     session: Session = Depends(get_session, scope="function"),
 ) -> Response:
     """The same for ``post-url``: the text is the body (``post-url`` sends it as is)."""
