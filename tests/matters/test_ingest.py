@@ -23,8 +23,8 @@ from govloop.ingest import service as ingest_service
 from govloop.ingest.models import DeadLetter, IngestedRecord, IngestRun
 from govloop.matters import ingest_consumer
 from govloop.matters.ingest_cli import matter_ingest_app
-from govloop.matters.ingest_consumer import Refused, plan
 from govloop.matters.ingest_models import MatterIngestRecord
+from govloop.matters.ingest_walk import Refused, plan
 from govloop.matters.models import Matter, MatterEvent, MatterSource, MatterState
 from govloop.notify.models import Notification
 from tests.matters.conftest import build
