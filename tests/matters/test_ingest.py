@@ -550,3 +550,21 @@ def test_a_refused_record_of_a_known_matter_keeps_the_link(push):
         dead = s.get(DeadLetter, refused.dead_letter_id)
         assert dead is not None and dead.reason_code == "matter_bad_transition"
         assert "不能变为“已退回申请”" in dead.reason
+
+
+def test_the_acceptance_arriving_after_a_later_state(push):
+    post, apply = push
+    # the system sent 审查 first (it opens the matter, 受理 from its 受理时间) …
+    post([rec("BJ-1", "审查", "2026-11-24 10:00:00")])
+    assert apply().outcomes == {"opened": 1}
+    before = snapshot()
+    # … and its 受理 record a batch later: history, nothing changes
+    post([rec("BJ-1", "受理", "2026-11-23 09:30:00")])
+    assert apply().outcomes == {"stale": 1}
+    assert snapshot() == before
+    assert [t for _, t, _, _ in events("BJ-1")] == [S.ACCEPTED, S.REVIEWING]
+    with unit_of_work(readonly=True) as s:
+        stale = s.scalars(
+            select(MatterIngestRecord).where(MatterIngestRecord.outcome == "stale")
+        ).one()
+        assert stale.matter_id == matter("BJ-1").id and stale.dead_letter_id is None
