@@ -58,7 +58,7 @@ from govloop.core.db import make_engine, set_engine, unit_of_work
 from govloop.core.migrate import upgrade
 from govloop.core.settings import get_settings
 from govloop.notify import dispatch, outbox
-from govloop.notify.channels.kannel import KannelChannel
+from govloop.notify.channels.kannel import DEFAULT_DLR_MASK, KannelChannel
 from govloop.notify.models import Notification, NotificationEvent, NotificationStatus
 
 ENQUEUE_BATCH = 200
@@ -74,6 +74,7 @@ class NotifyBenchConfig:
     caps: str | None = None  # None: the settings' notify_citizen_caps
     senders: int = 1  # sender loops (PostgreSQL: they skip each other's rows)
     seed: int = 1
+    dlr_mask: int = DEFAULT_DLR_MASK  # the reports Kannel is asked for (27: 1, 2, 8, 16)
     keep: bool = False  # keep the folder (logs, kannel.conf)
 
 
@@ -333,6 +334,7 @@ def run_notify_bench(config: NotifyBenchConfig, status: Console) -> dict[str, An
                         public_base_url=base,
                         secret_key=get_settings().secret_key,
                         max_connections=KannelChannel.parallel,
+                        dlr_mask=config.dlr_mask,
                     )
                     try:
                         gateway.start()
