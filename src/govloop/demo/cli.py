@@ -79,7 +79,8 @@ def demo(
     seed: int = typer.Option(2026, help="Random seed of the history (same seed, same data)."),
 ) -> None:
     """Build the demo hall with 90 days of history (visits, 好差评 ratings and their
-    rectification cases, a SERVQUAL survey) and serve it with a live day."""
+    rectification cases, a SERVQUAL survey, matters with their parcels and messages) and
+    serve it with a live day."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 
     from govloop.core.clock import local_today, now, to_local
@@ -186,6 +187,10 @@ def demo(
         f"大厅设备 {base}/devices（manager）  访问审计 {base}/access/audit（auditor）"
         f"  最小必要清单 {base}/access/policy  谁查看了我的数据 {base}/my-data"
         f"  移动工作台 {base}/field（field1）"
+    )
+    console.print(
+        f"办件（以 dept-sj、dept-bdc 等承办人登录）{base}/matters"
+        f"  办件进度查询 {base}/matters/track  短信通知记录 {base}/notify/log（admin）"
     )
     if pads:
         number, code, key = pads[0]

@@ -108,7 +108,9 @@ RETURN_REASONS = (
     "申请事项不属于本部门职权范围，已告知向有关部门申请",
 )
 ABANDONED_REASON = "申请人逾期未补正材料，申请退回"
+FLAWS = ("（缺少签字）", "（复印件不清晰）", "（缺页）", "（与原件不一致）")
 OUTAGE_MINUTES = 15  # the SMS gateway could not be reached for this long, one afternoon
+CLOSING_OP_CODES = ("80", "631")  # signed for; back at the sender
 AGENT_DAY = 24  # working days back: the estate agent's six applications, and the outage
 
 
@@ -702,7 +704,8 @@ class Simulation:
         for n, (asked, pause, in_person) in enumerate(p.corrections):
             last = _later(rng, last, on(max(asked, p.review_clock)))
             yield last
-            wanted = rng.sample(list(matter_items.TERMS[p.item].materials), 1)
+            papers = [m for m in matter_items.TERMS[p.item].materials if "身份" not in m]
+            wanted = [rng.choice(papers) + rng.choice(FLAWS)]
             note = "材料不齐全" if n == 0 else "补正材料仍不符合要求"
             workflow.request_correction(
                 session=s, matter=matter, actor=handler, materials=wanted, note=note
@@ -766,10 +769,13 @@ class Simulation:
         self.sim.steer(fate)
         shipment = shipping.ship(session=self.session, matter=matter, actor=actor)
         for step in self.sim.route(shipment.waybill_no):
-            # the courier pushes every two hours what happened since
+            # the courier pushes every two hours what happened since, and a delivery or a
+            # return at once (the citizen's tracker shows it signed for within minutes)
             after = step.at.astimezone(UTC) + timedelta(minutes=3)
             hour = after.replace(minute=0, second=0, microsecond=0)
             pushed = hour + timedelta(hours=2 - hour.hour % 2)
+            if step.op_code in CLOSING_OP_CODES:
+                pushed = after.replace(microsecond=0)
             if pushed not in self.push_times:
                 self.push_times.add(pushed)
                 self.at(pushed, self.push)
