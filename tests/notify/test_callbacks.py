@@ -159,3 +159,27 @@ def test_inbound_without_a_configured_token_is_refused(db, monkeypatch):
             s, token="", sender=PHONE, text="TD", message_id="kannel-1"
         )
     assert refused.value.code == "bad_token" and refused.value.status_code == 403
+
+
+def test_a_settlement_lost_to_a_database_error_is_tried_again(db, fake_sms, monkeypatch):
+    """The message is out: a settlement that fails once must not leave it claimed (it would
+    be sent again when the lease runs out)."""
+    from sqlalchemy.exc import OperationalError
+
+    nid = _queue()
+    real = dispatch.settle
+    failures = []
+
+    def flaky(session, outcomes, report):
+        if not failures:
+            failures.append(1)
+            raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+        return real(session, outcomes, report)
+
+    monkeypatch.setattr(dispatch, "settle", flaky)
+    monkeypatch.setattr(dispatch, "SETTLE_PAUSE_S", 0.01)
+    report = dispatch.run_once()
+    assert failures == [1] and report.sent == 1
+    n = _get(nid)
+    assert n.status == NotificationStatus.SENT and n.claimed_until is None
+    assert fake_sms.calls[nid] == 1

@@ -4,7 +4,7 @@ On this machine: a fresh database (SQLite by default, ``--database-url`` for Pos
 schema of its own, dropped afterwards), govloop's web application under uvicorn taking the
 delivery reports, Kannel (bearerbox, smsbox) and Kannel's ``fakesmsc`` as the operator
 (``bench/kannel.py``). The bench process writes the notifications through the outbox
-(``outbox.enqueue``, batches of ``ENQUEUE_BATCH`` per transaction, as a burst) while the
+(``outbox.enqueue``, ``ENQUEUE_BATCH`` per transaction, as a burst) while the
 sender (``dispatch.run_once`` in a loop, one persistent thread pool) hands them to Kannel.
 
 Each run reports:
@@ -61,7 +61,10 @@ from govloop.notify import dispatch, outbox
 from govloop.notify.channels.kannel import DEFAULT_DLR_MASK, KannelChannel
 from govloop.notify.models import Notification, NotificationEvent, NotificationStatus
 
-ENQUEUE_BATCH = 200
+# messages written per transaction: a change writes its few notifications in its own
+# transaction; 200 at once held SQLite's write lock for seconds on a busy machine and a
+# sender round gave up after busy_timeout (30 s)
+ENQUEUE_BATCH = 20
 GOALS = {"lost": 0, "duplicates": 0, "per_s": 100.0}
 _KEY = re.compile(r"工单号(B\d-\d{6})")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now
@@ -29,6 +31,8 @@ LEASE_S = 60.0
 BACKOFF_BASE_S = 2.0
 BACKOFF_MAX_S = 600.0
 BATCH = 200
+SETTLE_TRIES = 5
+SETTLE_PAUSE_S = 0.5
 # messages handed to one gateway at once (each adapter call is one HTTP or SMTP exchange),
 # unless its adapter says otherwise with a ``parallel`` attribute: Kannel answers a sendsms
 # only once bearerbox has acknowledged the message (~30 ms here), so it takes many at once
@@ -192,8 +196,19 @@ def run_once(
     jobs = [(m, channel_lookup(c)) for m, c in claimed]
     executor = pool if pool is not None else _shared_pool()
     outcomes = list(executor.map(lambda j: _send_limited(*j), jobs))
-    with unit_of_work() as session:
-        settle(session, outcomes, report)
+    # The messages are out: a settlement lost to a passing database error (SQLite busy past
+    # its timeout, a dropped connection) would leave them claimed, and sent a second time
+    # once the lease ran out. Tried again (settle skips what is already settled).
+    for attempt in range(1, SETTLE_TRIES + 1):
+        try:
+            with unit_of_work() as session:
+                settle(session, outcomes, report)
+            return report
+        except DBAPIError:
+            if attempt == SETTLE_TRIES:
+                raise
+            report = DispatchReport()
+            time.sleep(SETTLE_PAUSE_S * attempt)
     return report
 
 
