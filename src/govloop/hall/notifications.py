@@ -190,8 +190,11 @@ def check_turn_near(*, session: Session, hall: Hall, service_date: date) -> list
         competing = (
             set().union(*(items_by_window[w] for w in serving)) if serving else {ticket.item_id}
         )
-        ahead = repo.count_ahead(session, ticket=ticket, item_ids=competing, window_ids=serving)
-        if ahead > (ticket.notify_ahead or DEFAULT_AHEAD):
+        threshold = ticket.notify_ahead or DEFAULT_AHEAD
+        ahead = repo.count_ahead_up_to(
+            session, ticket=ticket, item_ids=competing, window_ids=serving, up_to=threshold + 1
+        )
+        if ahead > threshold:
             continue
         assert ticket.notify_phone is not None
         ticket.turn_notified_at = now()

@@ -193,6 +193,50 @@ def count_ahead(
     )
 
 
+_AHEAD_UP_TO = select(func.count()).select_from(
+    select(Ticket.id)
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_date == bindparam("service_date"),
+        Ticket.status == TicketStatus.WAITING,
+        Ticket.item_id.in_(bindparam("item_ids", expanding=True)),
+        or_(
+            Ticket.target_window_id.is_(None),
+            Ticket.target_window_id.in_(bindparam("window_ids", expanding=True)),
+        ),
+        Ticket.rank_at <= bindparam("rank_at"),
+        or_(
+            Ticket.rank_at < bindparam("rank_at"),
+            and_(Ticket.rank_at == bindparam("rank_at"), Ticket.id < bindparam("ticket_id")),
+        ),
+    )
+    .limit(bindparam("up_to"))
+    .subquery()
+)
+
+
+def count_ahead_up_to(
+    session: Session, *, ticket: Ticket, item_ids: set[int], window_ids: set[int], up_to: int
+) -> int:
+    """``count_ahead``, counting no further than ``up_to`` (the scan stops there): enough to
+    tell whether at most so many are ahead."""
+    return int(
+        session.scalar(
+            _AHEAD_UP_TO,
+            {
+                "hall_id": ticket.hall_id,
+                "service_date": ticket.service_date,
+                "item_ids": sorted(item_ids),
+                "window_ids": sorted(window_ids),
+                "rank_at": ticket.rank_at,
+                "ticket_id": ticket.id,
+                "up_to": up_to,
+            },
+        )
+        or 0
+    )
+
+
 def recent_occupancies(session: Session, *, item_ids: set[int], limit: int = 50) -> list[float]:
     """Seconds from call to finish of the latest finished tickets of these items."""
     rows = session.execute(
