@@ -4,10 +4,12 @@ worked out by hand (tests/matters/indicator_scenario.py), on SQLite and PostgreS
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from datetime import UTC, datetime
 
+import openpyxl
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -188,6 +190,19 @@ def test_the_scorecard_shows_the_matter_indicators_in_chinese(matters):
         assert drill.status_code == 200
         assert 'data-relation="matters"' in drill.text
         assert re.search(r"data-total>\s*7\s*<", drill.text)
+        xlsx = client.get("/indicators/scorecards.xlsx?hall=H1&object=hall&period=2026-09")
+        assert xlsx.status_code == 200
+    sheet = openpyxl.load_workbook(io.BytesIO(xlsx.content)).active
+    assert sheet is not None
+    cells = {
+        str(h.value): sheet.cell(row=h.row + 1, column=h.column)
+        for row in sheet.iter_rows()
+        for h in row
+        if isinstance(h.value, str) and h.value.startswith(NAMES_ZH)
+    }
+    share = cells["邮寄送达占比（ratio）"]
+    assert share.value == pytest.approx(1 / 5) and share.number_format == "0.0%"
+    assert cells["平均跑动次数（times）"].value == pytest.approx(2.0)
 
 
 def test_govloop_indicators_refresh_picks_up_the_matters(db, data_dir):

@@ -96,7 +96,7 @@ def build_xlsx(cards: Sequence[Scorecard], *, generated: datetime | None = None)
                 values.append((s, "0.0", status))
             for ind in card.indicators:
                 cell = row.indicators.get(ind.code)
-                fmt = "0.0%" if ind.unit == "%" or ind.code.endswith("_rate") else "0.00"
+                fmt = "0.0%" if ind.unit in ("%", "ratio") or ind.code.endswith("_rate") else "0.00"
                 values.append((cell.value if cell else None, fmt, cell.rag if cell else None))
                 values.append((cell.target if cell else None, fmt, None))
             statuses: dict[int, Rag | None] = {}
