@@ -86,7 +86,7 @@ from govloop.notify.models import (
 from govloop.org.models import Department, DepartmentMember
 
 S = MatterState
-DAYS_MIN = 30  # matters over at least this many days, however short the hall's history
+DAYS_MIN = 20  # matters over at least this many days, however short the hall's history
 DAYS_MAX = 60
 WINDOW_PER_DAY = 4.0  # matters accepted at the window per working day …
 ONLINE_PER_DAY = 1.2  # … applied for online per calendar day …
