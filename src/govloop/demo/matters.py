@@ -422,7 +422,7 @@ class Cast:
     tracked: Person | None  # the /my-data citizen of the access demo
 
 
-def hard_cases(planner: Planner, *, end: datetime, cast: Cast, plans: list[Plan]) -> list[Plan]:
+def hard_cases(planner: Planner, *, end: datetime, cast: Cast) -> list[Plan]:
     """Matters that must be there whatever the draws: each is a case a visitor should see."""
     rng = planner.rng
     today = _local(end).date()
@@ -1020,7 +1020,7 @@ def _build(*, session: Session, seed: int, hall_id: int) -> MatterDemo:
     plans = regular_plans(
         planner, first=first, end=end, tickets=tickets, default_staff=world.staff(1).id
     )
-    special = hard_cases(planner, end=end, cast=cast, plans=plans)
+    special = hard_cases(planner, end=end, cast=cast)
     sim = _fresh_simulator(session)
     # the gateway is out while the estate agent's applications are being accepted
     outage_start = _at(_workdays_back(today, AGENT_DAY), 14.1)
