@@ -390,12 +390,20 @@ def window_page(
     panel = overview.window_panel(session=session, hall=hall, window=window, viewer=user)
     # back from 受理: the matter number to tell the applicant (they track progress with it)
     accepted = request.query_params.get("accepted", "")
-    notice = (
+    accepted_notice = (
         _("Accepted. Matter number: %(number)s") % {"number": accepted}
         if accepted.isdigit() and len(accepted) <= 32
         else None
     )
-    return page(request, "hall/window.html", hall, panel=panel, outcomes=OUTCOMES, notice=notice)
+    return page(
+        request,
+        "hall/window.html",
+        hall,
+        panel=panel,
+        outcomes=OUTCOMES,
+        notice=None,
+        accepted_notice=accepted_notice,
+    )
 
 
 @router.get("/halls/{hall_code}/windows/{number}/panel", response_class=HTMLResponse)

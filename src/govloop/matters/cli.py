@@ -13,9 +13,11 @@ from govloop.core.db import unit_of_work
 from govloop.core.errors import GovloopError
 from govloop.matters import service, sweep, views
 from govloop.matters.delivery import jobs as delivery_jobs
+from govloop.matters.ingest_cli import matter_ingest_app
 from govloop.org import service as org_service
 
 matters_app = typer.Typer(no_args_is_help=True, help="办件：时限巡查、在办列表、办件详情、快递轨迹")
+matters_app.add_typer(matter_ingest_app, name="ingest", help="办件数据接入：部门审批系统的办件记录")
 console = Console()
 
 

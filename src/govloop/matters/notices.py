@@ -3,10 +3,12 @@ written in the transaction of the change (the notify sender does the rest)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from govloop.core.clock import local_tz
+from govloop.core.clock import local_tz, now
 from govloop.core.errors import BadRequest
 from govloop.core.settings import get_settings
 from govloop.hall.models import ServiceItem
@@ -15,6 +17,7 @@ from govloop.notify import outbox
 from govloop.org.models import Hall
 
 S = MatterState
+BACKFILL_AGE = timedelta(days=3)
 # states the applicant hears about in words (matter_state); the others have their own
 # templates or are internal steps (审查, 制证)
 _STATE_WORDS = {
@@ -69,6 +72,10 @@ def on_accepted(*, session: Session, matter: Matter) -> None:
 
 
 def on_transition(*, session: Session, matter: Matter, event: MatterEvent) -> None:
+    # a step the approval system skipped and govloop walked through, or history reported
+    # days late, is not news to the applicant: no message for it
+    if event.detail.get("implied") or now() - event.at > BACKFILL_AGE:
+        return
     to = event.to_state
     key = f"matter:{matter.id}:event:{event.id}"
     if to == S.CORRECTION:

@@ -271,7 +271,9 @@ def workbench(
     moment = now()
     overdue_first = case(
         (
-            (Matter.promised_due_at < moment) & (Matter.state != MatterState.CORRECTION),
+            (Matter.promised_due_at < moment)
+            & (Matter.state != MatterState.CORRECTION)
+            & Matter.decided_at.is_(None),
             0,
         ),
         else_=1,

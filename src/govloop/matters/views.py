@@ -109,11 +109,12 @@ def public_timeline(session: Session, matter: Matter) -> list[Step]:
         if e.kind in PUBLIC_STEPS
     ]
     for s, events in shipments(session, matter):
+        # the courier's own words are the news; which parcel it is, and where, the detail
         steps.extend(
             Step(
                 t.at,
-                f"快递 {s.waybill_no}",
-                f"{t.description}" + (f"（{t.location}）" if t.location else ""),
+                t.description,
+                f"快递 {s.waybill_no}" + (f" · {t.location}" if t.location else ""),
             )
             for t in events
         )
@@ -124,6 +125,8 @@ def public_timeline(session: Session, matter: Matter) -> list[Step]:
 def _public_detail(kind: str, detail: dict[str, Any]) -> str | None:
     if kind == "matter.correction":
         return "需补充：" + "、".join(detail.get("materials", []))
+    if kind == "matter.awaiting_pickup" and detail.get("returned"):
+        return "快件未能投递已退回，请到大厅领取，或联系我们重新寄送"
     if kind == "matter.posted" and detail.get("waybill"):
         return f"运单号 {detail['waybill']}"
     return None

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from govloop.core.db import try_job_lock, unit_of_work
 from govloop.core.jobs import Job, every
-from govloop.matters import api, pages, sweep
+from govloop.matters import api, ingest_consumer, pages, sweep
 from govloop.matters.delivery import callback_api
 from govloop.matters.delivery import jobs as delivery_jobs
 
@@ -29,5 +29,7 @@ ROUTERS: list[APIRouter] = [
 ]
 JOBS: list[Job] = [
     Job("matter deadlines", _sweep_deadlines, every(DEADLINE_SWEEP_S), every(20)),
+    # department records → matters, every 10 s (job lock "matters-ingest")
+    ingest_consumer.JOB,
     *delivery_jobs.JOBS,
 ]
