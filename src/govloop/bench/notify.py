@@ -132,9 +132,9 @@ class Sender:
             t.join(timeout=30)
 
 
-def _enqueue(run: int, phones: list[str]) -> list[int]:
-    ids: list[int] = []
+def _enqueue(run: int, phones: list[str], ids: list[int]) -> None:
     for start in range(0, len(phones), ENQUEUE_BATCH):
+        written: list[int] = []
         with unit_of_work() as s:
             for i in range(start, min(start + ENQUEUE_BATCH, len(phones))):
                 n = outbox.enqueue(
@@ -144,8 +144,8 @@ def _enqueue(run: int, phones: list[str]) -> list[int]:
                     to=phones[i],
                     params={"number": f"B{run}-{i:06d}"},
                 )
-                ids.append(n.id)
-    return ids
+                written.append(n.id)
+        ids.extend(written)  # committed
 
 
 def _status_counts(first: int, last: int) -> dict[str, int]:
@@ -207,18 +207,33 @@ def _one_run(
     status.print(f"[bold]{name}[/]: {config.messages} messages, outage {outage:g} s")
     errors: list[str] = []
     cpu0 = _cpu(gateway)
+    n = len(phones)
+    ids: list[int] = []
+    enqueued = threading.Event()
+    t_enqueued = 0.0
+
+    def write() -> None:
+        nonlocal t_enqueued
+        try:
+            _enqueue(run, phones, ids)
+        except Exception as exc:  # reported; the run then misses those messages
+            errors.append(f"enqueue: {exc.__class__.__name__}: {exc}"[:200])
+        t_enqueued = time.monotonic() - t0
+        enqueued.set()
+
     with Sender(channel, config.senders) as sender:
         t0 = time.monotonic()
-        ids = _enqueue(run, phones)
-        t_enqueued = time.monotonic() - t0
-        first, last = min(ids), max(ids)
-        n = len(ids)
+        writer = threading.Thread(target=write, name="enqueue", daemon=True)
+        writer.start()  # the outage may come while messages are still being written
+        while not ids and not enqueued.is_set():
+            time.sleep(0.01)
+        first = ids[0] if ids else 0
         stopped_at = None
-        deadline = time.monotonic() + 120 + 4 * outage + n / 20
+        deadline = time.monotonic() + 180 + 4 * outage + n / 10
         settled_since = None
         last_seen = -1
         while True:
-            counts = _status_counts(first, last)
+            counts = _status_counts(first, first + 10 * n)
             delivered = counts.get(NotificationStatus.DELIVERED, 0)
             open_ = counts.get(NotificationStatus.QUEUED, 0)
             if outage and stopped_at is None and delivered >= n // 2:
@@ -231,7 +246,7 @@ def _one_run(
                 continue
             if delivered >= n:
                 break
-            if open_ == 0:  # all sent or given up: wait a little for the last reports
+            if open_ == 0 and enqueued.is_set():  # all settled: the last reports may follow
                 if delivered != last_seen:
                     settled_since, last_seen = time.monotonic(), delivered
                 elif settled_since is not None and time.monotonic() - settled_since > 15:
@@ -241,7 +256,9 @@ def _one_run(
                 break
             time.sleep(0.1)
         elapsed = time.monotonic() - t0
+        writer.join()
         errors.extend(sender.errors)
+    first, last = (min(ids), max(ids)) if ids else (0, 0)
     cpu1 = _cpu(gateway)
     time.sleep(0.5)  # the operator's log catches up
     counts_by_key, _ = duplicates_and_counts(gateway.received(), _KEY)
