@@ -85,11 +85,12 @@ def available(matter: Matter) -> list[tuple[str, str]]:
     """The actions the machine allows from the matter's state (who may is checked on use)."""
     targets = workflow.TRANSITIONS.get(matter.state, frozenset())
     by_target = {
+        # the usual next step first (the page's primary button)
         "review": S.REVIEWING if matter.state != S.CORRECTION else None,
-        "correction": S.CORRECTION,
         "correction-received": S.REVIEWING if matter.state == S.CORRECTION else None,
         "grant": S.GRANTED,
         "refuse": S.REFUSED,
+        "correction": S.CORRECTION,
         "certify": S.CERTIFYING,
         "ready": S.AWAITING_PICKUP if matter.state != S.POSTED else None,
         "hand-over": S.PICKED_UP,
