@@ -263,3 +263,24 @@ def test_rating_invitation_goes_to_the_appointment_phone(hall):
     [invitation] = _messages("rating_invitation")
     assert invitation.recipient == "13900139000" and invitation.case_id == ticket_id
     assert [m.template for m in _messages()] == ["appointment_booked", "rating_invitation"]
+
+
+def test_close_day_forgets_the_phones_left_at_the_kiosk(db):
+    from datetime import UTC, datetime
+
+    from sqlalchemy import select
+
+    from govloop.core.clock import frozen
+    from govloop.core.db import unit_of_work
+    from govloop.hall import day_close
+    from govloop.hall import service as hall_service
+    from govloop.hall.models import Ticket
+    from tests.factories import make_hall
+
+    with frozen(datetime(2026, 11, 23, 2, 0, tzinfo=UTC)), unit_of_work() as s:
+        world = make_hall(s)
+        hall_service.issue_ticket(
+            session=s, hall=world.hall, item=world.items["SB01"], notify_phone="13800138000"
+        )
+        day_close.close_day(session=s, hall=world.hall, actor=None)
+        assert s.scalars(select(Ticket.notify_phone)).all() == [None]

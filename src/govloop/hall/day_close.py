@@ -7,7 +7,7 @@ import secrets
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from govloop.core import calendar
@@ -67,6 +67,18 @@ def close_day(
             detail={"reason": reason},
         )
         closed.append(ticket.code)
+    # the phones left at the kiosk (到号提醒, the rating invitation) served that day only
+    session.execute(
+        update(Ticket)
+        .where(
+            Ticket.hall_id == hall.id,
+            Ticket.service_date == day,
+            Ticket.notify_phone.is_not(None),
+            # a ticket still at a window keeps it for its rating invitation
+            Ticket.status.not_in([TicketStatus.CALLED, TicketStatus.SERVING]),
+        )
+        .values(notify_phone=None)
+    )
     return {"day": day.isoformat(), "closed": closed, "carried_over": carried}
 
 
