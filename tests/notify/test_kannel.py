@@ -68,7 +68,7 @@ def test_a_message_reaches_the_operator_once_and_its_report_comes_back(db, kanne
     wait_for(lambda: _get(nid).status == NotificationStatus.DELIVERED, what="the DLR")
     n = _get(nid)
     assert n.gateway_ref == f"kannel-{nid}" and n.delivered_at is not None
-    assert sorted(_dlr_types(nid)) == [1, 8]  # accepted by the SMSC, delivered to the phone
+    assert _dlr_types(nid) == [1]  # delivered to the phone (8, SMSC accepted, not asked for)
     texts = [t for t in kannel_sms.texts_to(PHONE) if "KN-0001" in t]
     assert len(texts) == 1
     assert texts[0].startswith("【政务服务】您反映的问题已登记")  # UCS-2 Chinese intact
@@ -133,7 +133,7 @@ def test_a_repeated_delivery_report_is_harmless(db, kannel_sms):
     again = httpx.get(f"{kannel_sms.base_url}{DLR_PATH}", params=params)
     assert again.status_code == 200 and again.json()["status"] == "delivered"
     assert _get(nid).delivered_at == first
-    assert sorted(_dlr_types(nid)) == [1, 1, 8]
+    assert _dlr_types(nid) == [1, 1]
 
 
 def _inbound(sender: str) -> list[InboundMessage]:
@@ -197,7 +197,7 @@ def test_the_sendsms_request_carries_the_signed_report_url(kannel_sms):
     from govloop.notify.channels.base import Outgoing
 
     query = kannel_sms.channel.query(Outgoing(42, PHONE, "您好"))
-    assert "coding=2" in query and "charset=UTF-8" in query and "dlr-mask=27" in query
+    assert "coding=2" in query and "charset=UTF-8" in query and "dlr-mask=19" in query
     dlr = re.search(r"dlr-url=([^&]+)", query)
     assert dlr is not None
     decoded = httpx.QueryParams(f"u={dlr[1]}")["u"]

@@ -10,8 +10,9 @@ Kannel's own ``fakesmsc`` (``kannel-extras``) acting as the operator.
   to govloop's inbound URL (the sms-service ``get-url``).
 
 The fake SMSC reports delivery as soon as the message is written to ``fakesmsc``
-(type 8 "accepted by the SMSC", then type 1 "delivered"). bearerbox keeps accepted messages
-in a store file, so stopping and starting the gateway loses none. Stopping bearerbox
+(type 1 "delivered", and type 8 "accepted by the SMSC" when the mask asks for it).
+bearerbox keeps accepted messages in a store file, so stopping and starting the gateway
+loses none. Stopping bearerbox
 (SIGTERM) also ends smsbox and ``fakesmsc``; ``start`` brings all three back.
 """
 

@@ -77,7 +77,7 @@ class NotifyBenchConfig:
     caps: str | None = None  # None: the settings' notify_citizen_caps
     senders: int = 1  # sender loops (PostgreSQL: they skip each other's rows)
     seed: int = 1
-    dlr_mask: int = DEFAULT_DLR_MASK  # the reports Kannel is asked for (27: 1, 2, 8, 16)
+    dlr_mask: int = DEFAULT_DLR_MASK  # the reports Kannel is asked for (19: 1, 2, 16)
     keep: bool = False  # keep the folder (logs, kannel.conf)
 
 
