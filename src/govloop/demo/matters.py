@@ -769,11 +769,12 @@ class Simulation:
         self.sim.steer(fate)
         shipment = shipping.ship(session=self.session, matter=matter, actor=actor)
         for step in self.sim.route(shipment.waybill_no):
-            # the courier pushes every two hours what happened since, and a delivery or a
-            # return at once (the citizen's tracker shows it signed for within minutes)
+            # the courier's pushes of a parcel on its way are taken in rounds every four
+            # hours (the tracker shows each event at its own time); a delivery or a return
+            # at once (the matter is 已送达 within minutes of the signature)
             after = step.at.astimezone(UTC) + timedelta(minutes=3)
             hour = after.replace(minute=0, second=0, microsecond=0)
-            pushed = hour + timedelta(hours=2 - hour.hour % 2)
+            pushed = hour + timedelta(hours=4 - hour.hour % 4)
             if step.op_code in CLOSING_OP_CODES:
                 pushed = after.replace(microsecond=0)
             if pushed not in self.push_times:
