@@ -17,8 +17,8 @@ Each run reports:
 * ``latency_ms``: enqueue → delivery report per message (p50, p95, max).
 
 Two runs: ``steady``, then ``outage``: the same with the gateway (bearerbox, and smsbox and
-``fakesmsc`` with it) stopped for ``outage_s`` once half the messages were delivered, then
-started again; the sender backs off meanwhile and catches up.
+``fakesmsc`` with it) stopped for ``outage_s`` once half the messages were handed to it (the
+other half still in the outbox), then started again; the sender backs off meanwhile and catches up.
 
 Recipients: ``messages × 0.8`` distinct mobile numbers, some receiving two to four
 messages, all within the default per-phone cap (5 per hour); each run uses its own numbers.
@@ -208,6 +208,7 @@ def _one_run(
     errors: list[str] = []
     cpu0 = _cpu(gateway)
     n = len(phones)
+    stop_at: dict[str, int] = {}
     ids: list[int] = []
     enqueued = threading.Event()
     t_enqueued = 0.0
@@ -236,8 +237,11 @@ def _one_run(
             counts = _status_counts(first, first + 10 * n)
             delivered = counts.get(NotificationStatus.DELIVERED, 0)
             open_ = counts.get(NotificationStatus.QUEUED, 0)
-            if outage and stopped_at is None and delivered >= n // 2:
-                status.print(f"  gateway stopped at {delivered} delivered")
+            handed = n - open_ if enqueued.is_set() else len(ids) - open_
+            # half the messages handed to the gateway: the other half still in the outbox
+            if outage and stopped_at is None and handed >= n // 2:
+                status.print(f"  gateway stopped at {handed} sent, {delivered} delivered")
+                stop_at = {"sent": handed, "delivered": delivered}
                 gateway.stop()
                 stopped_at = time.monotonic()
                 time.sleep(outage)
@@ -278,6 +282,7 @@ def _one_run(
         "elapsed_s": round(elapsed, 2),
         "enqueue_s": round(t_enqueued, 2),
         "outage_s": outage,
+        "gateway_stopped_at": stop_at,
         "statuses": final,
         "latency_ms": _latencies(first, last),
         "cpu_ms_per_message": {
