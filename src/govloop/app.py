@@ -48,9 +48,9 @@ from govloop.home import web as home_web
 from govloop.hotline import web as hotline_web
 from govloop.indicators import web as indicators_web
 from govloop.ingest import web as ingest_web
+from govloop.insight import web as insight_web
 from govloop.matters import web as matters_web
 from govloop.notify import web as notify_web
-from govloop.insight import web as insight_web
 from govloop.org import service as org_service
 from govloop.ratings import web as ratings_web
 from govloop.retention import web as retention_web

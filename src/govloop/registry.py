@@ -15,8 +15,8 @@ def import_all_models() -> None:
     import govloop.hotline.models
     import govloop.indicators.models
     import govloop.ingest.models
-    import govloop.matters.models
     import govloop.insight.models
+    import govloop.matters.models
     import govloop.notify.models
     import govloop.org.models
     import govloop.ratings.models

@@ -417,6 +417,8 @@ def test_reuse_on_a_later_day_closes_leftovers_and_backfills_missing_days(db, fa
         assert ticket.id > max(ids) and ticket.code == "B001"
 
 
+# three whole demos (with the matters' history each): over the suite's 300 s on a busy machine
+@pytest.mark.timeout(900)
 def test_demo_command_seeds_reuses_and_resets(tmp_path, fast_passwords):
     engine = make_engine(f"sqlite:///{tmp_path / 'demo.db'}")
     set_engine(engine)

@@ -141,7 +141,8 @@ MATTER_KIND_CODES: dict[str, int] = {
     "matter.overdue": 23,
 }
 DELIVERY_CODES = {"pickup": 1, "post": 2}
-OUTCOME_CODES = {"done": 1, "needs_documents": 2, "referred": 3}
+# accepted: 受理, the application taken for processing (a matter follows)
+OUTCOME_CODES = {"done": 1, "needs_documents": 2, "referred": 3, "accepted": 4}
 # Priority of an issued ticket: 1 = citizen priority lane (绿色通道).
 PRIORITY_CODES = {
     None: 0,

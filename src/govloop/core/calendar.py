@@ -33,7 +33,10 @@ def _declared() -> tuple[frozenset[date], frozenset[date]]:
     )
 
 
+@lru_cache(maxsize=8192)
 def day_info(day: date) -> DayInfo:
+    """Cached: deadlines and simulations ask about the same days many times, and both the
+    package's calendar and the declared days are fixed for the life of the process."""
     holidays, workdays = _declared()
     if day in holidays:
         return DayInfo(day, False, "declared", False)

@@ -90,7 +90,7 @@ SELECT v.hall_id, v.day, v.slot, v.ticket_id, v.final_item_id AS item_id, it.dep
   v.appointment,
   epoch(v.first_called - v.arrived_at) AS wait_s,
   v.finished_at IS NOT NULL AS served,
-  coalesce(v.finished_at IS NOT NULL AND v.outcome = 1, false) AS done,
+  coalesce(v.finished_at IS NOT NULL AND v.outcome IN (1, 4), false) AS done,
   epoch(v.finished_at - v.last_started) AS handle_s,
   it.promised_s,
   v.no_show_at IS NOT NULL AND v.finished_at IS NULL AS no_show,

@@ -108,7 +108,7 @@ MEASURES: dict[str, Measure] = {
         _m("tickets", "visits", "count(*)", "tickets issued"),
         _m("called", "visits", "count(wait_s)", "tickets called at least once"),
         _m("served", "visits", "count(*) FILTER (WHERE served)", "tickets finished"),
-        _m("done", "visits", "count(*) FILTER (WHERE done)", "tickets finished with outcome done"),
+        _m("done", "visits", "count(*) FILTER (WHERE done)", "finished done or accepted (受理)"),
         _m("wait_s_sum", "visits", "sum(wait_s)", "seconds from arrival to first call"),
         _m(
             "wait_quantile",
