@@ -17,7 +17,7 @@ from govloop.core.idempotency import Idempotency, idempotency
 from govloop.core.models import User
 from govloop.matters import actions, service, views, workflow
 from govloop.matters.delivery import shipping
-from govloop.matters.schemas import AcceptIn, ActionIn, DeliveryIn
+from govloop.matters.schemas import MatterAcceptIn, MatterDeliveryIn, MatterStepIn
 from govloop.org import service as org_service
 from govloop.org.service import department_of
 
@@ -47,7 +47,7 @@ def _own_matter(session: Session, user: User, number: str, lock: bool = False) -
 def accept(
     hall_code: str,
     number: int,
-    body: AcceptIn,
+    body: MatterAcceptIn,
     user: User = Depends(operator),
     idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
@@ -130,13 +130,13 @@ def detail(
 def act(
     number: str,
     action: str,
-    body: ActionIn | None = None,
+    body: MatterStepIn | None = None,
     user: User = Depends(handler),
     idem: Idempotency = Depends(idempotency),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:
     idem.claim(session)
-    b = body or ActionIn()
+    b = body or MatterStepIn()
     matter = _own_matter(session, user, number, lock=True)
     actions.run(
         session=session,
@@ -169,7 +169,7 @@ def ship(
 @router.post("/matters/{number}/delivery")
 def delivery(
     number: str,
-    body: DeliveryIn,
+    body: MatterDeliveryIn,
     user: User = Depends(handler),
     session: Session = Depends(get_session, scope="function"),
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class AcceptIn(_Body):
+class MatterAcceptIn(_Body):
     applicant_name: str = Field(min_length=1, max_length=100)
     applicant_phone: str = Field(min_length=1, max_length=20)
     materials: list[str] = Field(default_factory=list, max_length=40)
@@ -19,13 +19,13 @@ class AcceptIn(_Body):
     delivery_address: str | None = Field(default=None, max_length=300)
 
 
-class ActionIn(_Body):
+class MatterStepIn(_Body):
     note: str = Field(default="", max_length=2000)
     materials: list[str] = Field(default_factory=list, max_length=40)
     in_person: bool = False
 
 
-class DeliveryIn(_Body):
+class MatterDeliveryIn(_Body):
     method: str = Field(max_length=16)
     name: str | None = Field(default=None, max_length=100)
     phone: str | None = Field(default=None, max_length=20)
