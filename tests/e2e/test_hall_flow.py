@@ -296,7 +296,7 @@ def test_kiosk_ticket_is_called_and_shown_on_the_display(server: Server) -> None
             # Checking in at the kiosk on the wrong day is refused with the reason.
             kiosk.get_by_role("tab", name="预约签到").click()
             for key in booked:
-                kiosk.locator(f".keypad [data-key='{key}']").click()
+                kiosk.locator(f".keypad[data-keypad='#checkin-code'] [data-key='{key}']").click()
             expect(kiosk.locator("#checkin-code")).to_have_value(booked)
             kiosk.screenshot(path=str(SHOTS / "kiosk-check-in.png"))
             kiosk.get_by_role("button", name="签到", exact=True).click()

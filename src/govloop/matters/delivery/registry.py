@@ -47,7 +47,7 @@ class CourierSettings(BaseSettings):
     sender_address: str = ""
     # simulator: its state file (default <data_dir>/courier-simulator.json); its check word
     # defaults to one derived from GOVLOOP_SECRET_KEY
-    simulator_state: Path | None = None
+    simulator_state: str = ""  # empty: courier-simulator.json in the data directory
     simulator_check_word: SecretStr = SecretStr("")
 
 
@@ -92,7 +92,11 @@ def _build() -> tuple[Courier, SimulatedSf | None]:
             ),
             None,
         )
-    path = s.simulator_state or Path(analytics_settings().data_dir) / "courier-simulator.json"
+    path = (
+        Path(s.simulator_state)
+        if s.simulator_state
+        else Path(analytics_settings().data_dir) / "courier-simulator.json"
+    )
     sim = SimulatedSf(
         partner_id=SIMULATOR_PARTNER, check_word=_simulator_check_word(s), state_path=path
     )

@@ -52,8 +52,9 @@ def dlr_signature(secret_key: str, notification_id: int | str) -> str:
 
 
 def signature_ok(secret_key: str, notification_id: int | str, presented: str) -> bool:
+    # bytes: compare_digest refuses str with non-ASCII characters (a forged report may hold any)
     return bool(presented) and hmac.compare_digest(
-        dlr_signature(secret_key, notification_id), presented.strip().lower()
+        dlr_signature(secret_key, notification_id).encode(), presented.strip().lower().encode()
     )
 
 
