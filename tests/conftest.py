@@ -7,8 +7,10 @@ server answers they are skipped with the reason, never passed.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -32,10 +34,12 @@ POSTGRES_URL = os.environ.get(
 import_all_models()
 
 # Each test process keeps its analytics files (Parquet exports) apart: two tests that build
-# the demo may run at once on different workers.
-os.environ.setdefault(
-    "GOVLOOP_DATA_DIR", os.path.join(tempfile.gettempdir(), f"govloop-test-data-{os.getpid()}")
-)
+# the demo may run at once on different workers. xdist workers inherit the controller's
+# environment, so a worker makes a folder of its own instead of keeping the inherited one
+# (two workers exporting into one store read each other's half-written partitions).
+if os.environ.get("PYTEST_XDIST_WORKER") or "GOVLOOP_DATA_DIR" not in os.environ:
+    os.environ["GOVLOOP_DATA_DIR"] = tempfile.mkdtemp(prefix="govloop-test-data-")
+    atexit.register(shutil.rmtree, os.environ["GOVLOOP_DATA_DIR"], ignore_errors=True)
 
 # Cheap argon2 parameters for tests: hashing strength is argon2's business, not ours.
 auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
