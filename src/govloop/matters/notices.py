@@ -33,13 +33,17 @@ def _item_name(session: Session, matter: Matter) -> str:
     return session.scalar(select(ServiceItem.name).where(ServiceItem.id == matter.item_id)) or ""
 
 
-def _hall_name(session: Session, matter: Matter) -> str:
+def hall_name(session: Session, matter: Matter) -> str:
     if matter.hall_id is None:
         return "政务服务中心"
     return session.scalar(select(Hall.name).where(Hall.id == matter.hall_id)) or "政务服务中心"
 
 
-def _send(session: Session, matter: Matter, key: str, template: str, **params: object) -> None:
+def tell_applicant(
+    session: Session, matter: Matter, key: str, template: str, **params: object
+) -> None:
+    """One message to the matter's applicant under ``key``; a number that cannot take a text
+    (a landline) leaves the matter going without one."""
     try:
         outbox.enqueue(
             session=session,
@@ -61,7 +65,7 @@ def on_accepted(*, session: Session, matter: Matter) -> None:
         if matter.promised_due_at
         else "法定时限内"
     )
-    _send(
+    tell_applicant(
         session,
         matter,
         f"matter:{matter.id}:accepted",
@@ -80,18 +84,18 @@ def on_transition(*, session: Session, matter: Matter, event: MatterEvent) -> No
     key = f"matter:{matter.id}:event:{event.id}"
     if to == S.CORRECTION:
         wanted = "、".join(event.detail.get("materials", [])) or "见办件说明"
-        _send(session, matter, key, "matter_correction", materials=wanted)
+        tell_applicant(session, matter, key, "matter_correction", materials=wanted)
     elif to == S.AWAITING_PICKUP and event.from_state != S.POSTED:
-        _send(
+        tell_applicant(
             session,
             matter,
             key,
             "matter_ready",
             item=_item_name(session, matter),
-            hall=_hall_name(session, matter),
+            hall=hall_name(session, matter),
         )
     elif to in _STATE_WORDS:
-        _send(
+        tell_applicant(
             session,
             matter,
             key,
@@ -101,12 +105,12 @@ def on_transition(*, session: Session, matter: Matter, event: MatterEvent) -> No
         )
     if to in (S.DELIVERED, S.PICKED_UP):
         link = f"{get_settings().public_base_url}/matters/track?number={matter.number}"
-        _send(
+        tell_applicant(
             session,
             matter,
             f"matter:{matter.id}:rating",
             "rating_invitation",
-            hall=_hall_name(session, matter),
+            hall=hall_name(session, matter),
             item=_item_name(session, matter),
             link=link,
         )

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Session
 
 from govloop.core.auth import Permission, has_permission
 from govloop.core.clock import now
-from govloop.core.errors import BadRequest, GovloopError, PermissionDenied, RuleViolation
+from govloop.core.errors import GovloopError, PermissionDenied, RuleViolation
 from govloop.core.models import User
 from govloop.hall.models import ServiceItem
-from govloop.matters import workflow
+from govloop.matters import notices, workflow
 from govloop.matters.delivery import registry
 from govloop.matters.delivery.base import (
     CARGO,
@@ -30,7 +30,6 @@ from govloop.matters.models import (
     Shipment,
     ShipmentStatus,
 )
-from govloop.notify import outbox
 from govloop.org.models import Department, Hall
 
 
@@ -147,7 +146,7 @@ def ship(*, session: Session, matter: Matter, actor: User | None) -> Shipment:
         note=f"{courier.name} 运单号 {result.waybill_no}",
         detail={"waybill": result.waybill_no, "courier": courier.code, "shipment_id": shipment.id},
     )
-    _notify(
+    notices.tell_applicant(
         session,
         matter,
         f"shipment:{shipment.id}:sent",
@@ -156,21 +155,6 @@ def ship(*, session: Session, matter: Matter, actor: User | None) -> Shipment:
         waybill=result.waybill_no,
     )
     return shipment
-
-
-def _notify(session: Session, matter: Matter, key: str, template: str, **params: str) -> None:
-    try:
-        outbox.enqueue(
-            session=session,
-            event_key=key,
-            template=template,
-            to=matter.applicant_phone,
-            params={"number": matter.number, **params},
-            case=outbox.CaseRef("matter", matter.id),
-        )
-    except BadRequest:
-        # a landline or a number we cannot text: the parcel goes anyway
-        return
 
 
 def cancel(*, session: Session, shipment: Shipment, actor: User | None) -> Shipment:

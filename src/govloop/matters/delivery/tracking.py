@@ -7,7 +7,6 @@ did not send is refused and recorded, and nothing else changes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -15,8 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from govloop.core.clock import now
-from govloop.core.errors import BadRequest
-from govloop.matters import workflow
+from govloop.matters import notices, workflow
 from govloop.matters.delivery import registry
 from govloop.matters.delivery.base import BadSignature, Courier, Malformed, TrackingUpdate
 from govloop.matters.models import (
@@ -27,9 +25,7 @@ from govloop.matters.models import (
     ShipmentStatus,
     TrackingEvent,
 )
-from govloop.notify import outbox
 from govloop.notify.refusals import refuse
-from govloop.org.models import Hall
 
 SOURCE = "courier"
 
@@ -177,19 +173,11 @@ def _returned(session: Session, shipment: Shipment, u: TrackingUpdate) -> int:
         note=u.description or None,
         detail={"returned": shipment.waybill_no, "courier_event": u.external_id},
     )
-    hall = (
-        session.scalar(select(Hall.name).where(Hall.id == matter.hall_id))
-        if matter.hall_id is not None
-        else None
+    notices.tell_applicant(
+        session,
+        matter,
+        f"shipment:{shipment.id}:returned",
+        "parcel_returned",
+        hall=notices.hall_name(session, matter),
     )
-    # a number we cannot text: the matter shows the return anyway
-    with suppress(BadRequest):
-        outbox.enqueue(
-            session=session,
-            event_key=f"shipment:{shipment.id}:returned",
-            template="parcel_returned",
-            to=matter.applicant_phone,
-            params={"number": matter.number, "hall": hall or "政务服务中心"},
-            case=outbox.CaseRef("matter", matter.id),
-        )
     return 1
