@@ -133,9 +133,9 @@ def apply_updates(
             if closes:
                 shipment.closed_at = u.at
                 if u.status == ShipmentStatus.DELIVERED:
-                    delivered += _delivered(session, shipment, u)
+                    delivered += _close_delivery(session, shipment, u, returned=False)
                 elif u.status == ShipmentStatus.RETURNED:
-                    returned += _returned(session, shipment, u)
+                    returned += _close_delivery(session, shipment, u, returned=True)
     session.flush()
     return Applied(stored, duplicates, delivered, returned)
 
@@ -146,38 +146,31 @@ def _matter(session: Session, shipment: Shipment) -> Matter | None:
     return matter if matter is not None and matter.state == MatterState.POSTED else None
 
 
-def _delivered(session: Session, shipment: Shipment, u: TrackingUpdate) -> int:
+def _close_delivery(
+    session: Session, shipment: Shipment, u: TrackingUpdate, *, returned: bool
+) -> int:
+    """A delivered parcel closes the matter (已送达); a returned one puts it back to 待领取 and
+    tells the applicant. 1 when the matter moved."""
     matter = _matter(session, shipment)
     if matter is None:
         return 0
     workflow.transition(
         session=session,
         matter=matter,
-        to=MatterState.DELIVERED,
+        to=MatterState.AWAITING_PICKUP if returned else MatterState.DELIVERED,
         actor=None,
         note=u.description or None,
-        detail={"waybill": shipment.waybill_no, "courier_event": u.external_id},
+        detail={
+            ("returned" if returned else "waybill"): shipment.waybill_no,
+            "courier_event": u.external_id,
+        },
     )
-    return 1
-
-
-def _returned(session: Session, shipment: Shipment, u: TrackingUpdate) -> int:
-    matter = _matter(session, shipment)
-    if matter is None:
-        return 0
-    workflow.transition(
-        session=session,
-        matter=matter,
-        to=MatterState.AWAITING_PICKUP,
-        actor=None,
-        note=u.description or None,
-        detail={"returned": shipment.waybill_no, "courier_event": u.external_id},
-    )
-    notices.tell_applicant(
-        session,
-        matter,
-        f"shipment:{shipment.id}:returned",
-        "parcel_returned",
-        hall=notices.hall_name(session, matter),
-    )
+    if returned:
+        notices.tell_applicant(
+            session,
+            matter,
+            f"shipment:{shipment.id}:returned",
+            "parcel_returned",
+            hall=notices.hall_name(session, matter),
+        )
     return 1
