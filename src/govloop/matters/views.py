@@ -46,15 +46,6 @@ CLOCK_LABELS = {
     deadlines.ClockState.WITHDRAWN: "已退回",
 }
 
-NOTIFY_STATUS_LABELS = {
-    "queued": "待发送",
-    "sent": "已发送",
-    "delivered": "已送达",
-    "failed": "未送达",
-    "dead": "发送失败",
-    "suppressed": "未发送（已退订或超出频次）",
-}
-
 
 @dataclass(frozen=True)
 class Step:
